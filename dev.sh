@@ -1,0 +1,101 @@
+#!/bin/sh
+# dev.sh — set up, build and run timekeeperd on a Debian 12 machine.
+#
+#   ./dev.sh run     install what is missing, build, run the main job:
+#                    timekeeperd --probe with the shipped conf/timekeeperd.conf
+#   ./dev.sh test    install what is missing, build, run every test (unit,
+#                    integration, QEMU emulated hardware), then the unit and
+#                    integration tests again under ASan+UBSan
+#   ./dev.sh distcheck   make distcheck (the release tarball builds and tests)
+#
+# Packages are installed with apt-get when run as root (or through sudo).
+# Build trees: build/ and build-asan/ (override with BUILD_DIR).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+
+DEPS="build-essential autoconf automake libtool pkg-config libcap-dev libsystemd-dev libpci-dev
+libinih-dev check jq qemu-system-x86 busybox-static cpio"
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		return 1
+	fi
+}
+
+install_deps() {
+	missing=""
+	for p in $DEPS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "dev.sh: installing:$missing"
+	if ! as_root env DEBIAN_FRONTEND=noninteractive sh -c \
+		"apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing" ; then
+		echo "dev.sh: could not install:$missing (run as root, or install them yourself)" >&2
+		exit 1
+	fi
+}
+
+# build DIR [configure args...]
+build() {
+	dir=$1
+	shift
+	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+		autoreconf -fi
+	fi
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/config.status" ]; then
+		(cd "$dir" && "$here/configure" -q "$@")
+	fi
+	make -C "$dir" -j"$(nproc)"
+}
+
+# check DIR: run make check; print the log of anything that did not pass.
+check() {
+	dir=$1
+	shift
+	if ! make -C "$dir" -j"$(nproc)" check "$@"; then
+		cat "$dir/test-suite.log" >&2 || true
+		return 1
+	fi
+}
+
+cmd=${1:-}
+case "$cmd" in
+run)
+	install_deps
+	build "${BUILD_DIR:-build}"
+	shift
+	echo "dev.sh: timekeeperd --probe -c conf/timekeeperd.conf $*"
+	if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+		exec sudo "${BUILD_DIR:-build}/timekeeperd" --probe -c conf/timekeeperd.conf "$@"
+	fi
+	exec "${BUILD_DIR:-build}/timekeeperd" --probe -c conf/timekeeperd.conf "$@"
+	;;
+test)
+	install_deps
+	status=0
+	build "${BUILD_DIR:-build}"
+	check "${BUILD_DIR:-build}" || status=1
+	# The same suites under the sanitizers; the QEMU tests boot the same
+	# code, so they are not repeated here.
+	build "${BUILD_DIR:-build}-asan" --enable-sanitizers --disable-vm-tests
+	check "${BUILD_DIR:-build}-asan" || status=1
+	exit $status
+	;;
+distcheck)
+	install_deps
+	build "${BUILD_DIR:-build}"
+	make -C "${BUILD_DIR:-build}" -j"$(nproc)" distcheck
+	;;
+*)
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+	;;
+esac
