@@ -1,0 +1,317 @@
+/*
+ * The configuration file. Every option is one row of `options[]`: where it
+ * lives in struct tk_conf, its type, its default and its range. Parsing,
+ * defaults and dumping are all driven by that table, so an option is added
+ * in exactly one place.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/conf.h"
+
+enum opt_type {
+	OPT_STRING,  /* bounded string */
+	OPT_U64,     /* unsigned integer within [min, max] */
+	OPT_DOUBLE,  /* real within [min, max] */
+	OPT_DEVICES, /* comma-separated simulated device names -> bitmask */
+	OPT_FAULT,   /* a simulated device's fault (simhw_parse_fault) */
+};
+
+struct opt {
+	const char *section;
+	const char *key;
+	enum opt_type type;
+	size_t off;  /* into struct tk_conf */
+	size_t size; /* OPT_STRING: buffer size; OPT_FAULT: the device */
+	const char *def;
+	double min, max;
+};
+
+#define F(field) offsetof(struct tk_conf, field), sizeof(((struct tk_conf *)0)->field)
+
+static const struct opt options[] = {
+	{ "clocksource", "clocksource", OPT_STRING, F(clocksource), "", 0, 0 },
+
+	{ "hw", "acpi_tables", OPT_STRING, F(acpi_tables), "/sys/firmware/acpi/tables", 0, 0 },
+	{ "hw", "hpet_device", OPT_STRING, F(hpet_device), "/dev/hpet", 0, 0 },
+	{ "hw", "mem_device", OPT_STRING, F(mem_device), "/dev/mem", 0, 0 },
+
+	{ "sim", "devices", OPT_DEVICES, F(sim.devices), "", 0, 0 },
+	{ "sim", "hpet_hz", OPT_U64, F(sim.hz[SIM_HPET]), "14318180", 1e6, 1e9 },
+	{ "sim", "acpi_pm_hz", OPT_U64, F(sim.hz[SIM_PMTMR]), "3579545", 1e5, 1e8 },
+	{ "sim", "tsc_hz", OPT_U64, F(sim.hz[SIM_TSC]), "2400000000", 1e6, 1e11 },
+	{ "sim", "oscillator_error_ppm", OPT_DOUBLE, F(sim.oscillator_error_ppm), "0", -1000, 1000 },
+	{ "sim", "hpet_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_HPET]), "0", -1000, 1000 },
+	{ "sim", "acpi_pm_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_PMTMR]), "0", -1000, 1000 },
+	{ "sim", "tsc_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_TSC]), "0", -1000, 1000 },
+	{ "sim", "hpet_fault", OPT_FAULT, offsetof(struct tk_conf, sim.fault[SIM_HPET]), SIM_HPET,
+	  "none", 0, 0 },
+	{ "sim", "acpi_pm_fault", OPT_FAULT, offsetof(struct tk_conf, sim.fault[SIM_PMTMR]),
+	  SIM_PMTMR, "none", 0, 0 },
+	{ "sim", "tsc_fault", OPT_FAULT, offsetof(struct tk_conf, sim.fault[SIM_TSC]), SIM_TSC,
+	  "none", 0, 0 },
+	{ "sim", "seed", OPT_U64, F(sim.seed), "1", 0, 1.8e19 },
+};
+
+#define NOPTS (sizeof(options) / sizeof(options[0]))
+
+struct parse_state {
+	struct tk_conf *conf;
+	bool seen[NOPTS];
+	char msg[512]; /* first error, without the file:line prefix */
+};
+
+static const struct opt *find_opt(const char *section, const char *key, bool *section_known)
+{
+	*section_known = false;
+	for (size_t i = 0; i < NOPTS; i++) {
+		if (strcmp(options[i].section, section) != 0)
+			continue;
+		*section_known = true;
+		if (strcmp(options[i].key, key) == 0)
+			return &options[i];
+	}
+	return NULL;
+}
+
+static int set_msg(struct parse_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int set_msg(struct parse_state *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (st->msg[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(st->msg, sizeof(st->msg), fmt, ap);
+		va_end(ap);
+	}
+	return 0; /* inih: this line is an error */
+}
+
+static void range_text(const struct opt *o, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.17g..%.17g", o->min, o->max);
+}
+
+static int parse_devices(const char *value, uint32_t *mask, char *err, size_t errlen)
+{
+	char buf[256], *save = NULL, *tok;
+
+	*mask = 0;
+	if (strlen(value) >= sizeof(buf)) {
+		snprintf(err, errlen, "list too long");
+		return -EINVAL;
+	}
+	strcpy(buf, value);
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		int dev = simhw_dev_from_name(tok);
+
+		if (dev < 0) {
+			snprintf(err, errlen, "unknown device '%s', expected a list of hpet, acpi_pm, tsc",
+				 tok);
+			return -EINVAL;
+		}
+		*mask |= 1u << dev;
+	}
+	return 0;
+}
+
+/* Sets one option from its text; returns 0 or -EINVAL with err filled. */
+static int apply(struct tk_conf *conf, const struct opt *o, const char *value, char *err,
+		 size_t errlen)
+{
+	char *p = (char *)conf + o->off, *end, range[96];
+
+	switch (o->type) {
+	case OPT_STRING:
+		if (strlen(value) >= o->size) {
+			snprintf(err, errlen, "%s: value is %zu bytes long, at most %zu allowed", o->key,
+				 strlen(value), o->size - 1);
+			return -EINVAL;
+		}
+		strcpy(p, value);
+		return 0;
+	case OPT_U64: {
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(value, &end, 10);
+		if (errno || end == value || *end || value[0] == '-') {
+			snprintf(err, errlen, "%s = '%s': expected an unsigned integer", o->key, value);
+			return -EINVAL;
+		}
+		if ((double)v < o->min || (double)v > o->max) {
+			range_text(o, range, sizeof(range));
+			snprintf(err, errlen, "%s = %llu: out of range %s", o->key, v, range);
+			return -EINVAL;
+		}
+		*(uint64_t *)p = v;
+		return 0;
+	}
+	case OPT_DOUBLE: {
+		double v;
+
+		errno = 0;
+		v = strtod(value, &end);
+		if (errno || end == value || *end || !isfinite(v)) {
+			snprintf(err, errlen, "%s = '%s': expected a number", o->key, value);
+			return -EINVAL;
+		}
+		if (v < o->min || v > o->max) {
+			range_text(o, range, sizeof(range));
+			snprintf(err, errlen, "%s = %g: out of range %s", o->key, v, range);
+			return -EINVAL;
+		}
+		*(double *)p = v;
+		return 0;
+	}
+	case OPT_DEVICES: {
+		char why[160];
+
+		if (parse_devices(value, (uint32_t *)p, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s = '%s': %s", o->key, value, why);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	case OPT_FAULT: {
+		char why[256];
+
+		if (simhw_parse_fault(value, (struct sim_fault *)p, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s = '%s': %s", o->key, value, why);
+			return -EINVAL;
+		}
+		snprintf(conf->sim_fault_text[o->size], sizeof(conf->sim_fault_text[0]), "%s", value);
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+void conf_defaults(struct tk_conf *conf)
+{
+	char err[256];
+
+	memset(conf, 0, sizeof(*conf));
+	simhw_conf_default(&conf->sim);
+	for (size_t i = 0; i < NOPTS; i++)
+		if (apply(conf, &options[i], options[i].def, err, sizeof(err)) < 0)
+			abort(); /* a default outside its own range is our bug */
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse_state *st = user;
+	const struct opt *o;
+	bool section_known;
+	char err[400];
+
+	if (!key) /* section header alone (INI_CALL_HANDLER_ON_NEW_SECTION builds) */
+		return 1;
+	o = find_opt(section, key, &section_known);
+	if (!o) {
+		if (section[0] == '\0')
+			return set_msg(st, "'%s' outside any section, expected it under a [section]", key);
+		if (!section_known)
+			return set_msg(st, "unknown section [%s], expected [clocksource], [hw] or [sim]",
+				       section);
+		return set_msg(st, "unknown key '%s' in [%s]", key, section);
+	}
+	if (st->seen[o - options])
+		return set_msg(st, "'%s' set twice in [%s]", key, section);
+	st->seen[o - options] = true;
+	if (apply(st->conf, o, value, err, sizeof(err)) < 0)
+		return set_msg(st, "%s", err);
+	return 1;
+}
+
+static int finish(const char *name, int rc, struct parse_state *st, char *err, size_t errlen)
+{
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot read: %s", name, rc == -2 ? "out of memory" : strerror(errno));
+		return rc == -2 ? -ENOMEM : -errno;
+	}
+	if (st->msg[0] == '\0')
+		snprintf(st->msg, sizeof(st->msg), "syntax error, expected '[section]' or 'key = value'");
+	snprintf(err, errlen, "%s:%d: %s", name, rc, st->msg);
+	return -EINVAL;
+}
+
+int conf_load(const char *path, struct tk_conf *conf, char *err, size_t errlen)
+{
+	struct parse_state st = { .conf = conf };
+	FILE *f;
+	int rc;
+
+	conf_defaults(conf);
+	f = fopen(path, "re");
+	if (!f) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return rc;
+	}
+	rc = ini_parse_file(f, handler, &st);
+	fclose(f);
+	return finish(path, rc, &st, err, errlen);
+}
+
+int conf_load_string(const char *name, const char *text, struct tk_conf *conf, char *err,
+		     size_t errlen)
+{
+	struct parse_state st = { .conf = conf };
+
+	conf_defaults(conf);
+	return finish(name, ini_parse_string(text, handler, &st), &st, err, errlen);
+}
+
+void conf_dump(const struct tk_conf *conf, FILE *out)
+{
+	const char *section = NULL;
+
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &options[i];
+		const char *p = (const char *)conf + o->off;
+
+		if (!section || strcmp(section, o->section) != 0) {
+			fprintf(out, "%s[%s]\n", section ? "\n" : "", o->section);
+			section = o->section;
+		}
+		fprintf(out, "%s = ", o->key);
+		switch (o->type) {
+		case OPT_STRING:
+			fprintf(out, "%s\n", p);
+			break;
+		case OPT_U64:
+			fprintf(out, "%llu\n", (unsigned long long)*(const uint64_t *)p);
+			break;
+		case OPT_DOUBLE:
+			fprintf(out, "%g\n", *(const double *)p);
+			break;
+		case OPT_DEVICES: {
+			uint32_t m = *(const uint32_t *)p;
+			const char *sep = "";
+
+			for (int d = 0; d < SIM_NDEV; d++)
+				if (m & (1u << d)) {
+					fprintf(out, "%s%s", sep, simhw_dev_name(d));
+					sep = ",";
+				}
+			fputc('\n', out);
+			break;
+		}
+		case OPT_FAULT:
+			fprintf(out, "%s\n", conf->sim_fault_text[o->size]);
+			break;
+		}
+	}
+}

@@ -1,0 +1,44 @@
+/*
+ * Configuration: one table of typed options (section, key, type, default,
+ * range), read with inih. Errors come back as "file:line: message"; unknown
+ * sections and keys are errors, so a typo never silently does nothing.
+ */
+#ifndef TK_CORE_CONF_H
+#define TK_CORE_CONF_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/clocksource.h"
+#include "hw/simhw.h"
+
+#define CONF_DEFAULT_PATH SYSCONFDIR "/timekeeperd.conf"
+
+struct tk_conf {
+	/* [clocksource] */
+	char clocksource[CS_NAME_LEN]; /* override by name; empty = by rating */
+	/* [hw] */
+	char acpi_tables[PATH_MAX];
+	char hpet_device[PATH_MAX];
+	char mem_device[PATH_MAX];
+	/* [sim] */
+	struct sim_conf sim;
+	char sim_fault_text[SIM_NDEV][64]; /* the fault strings as written */
+};
+
+/* Fills every option with its default. */
+void conf_defaults(struct tk_conf *conf);
+
+/* Reads path into conf (defaults first). Returns 0, or -errno with one line
+ * in err: "path:line: message" for content, "path: strerror" for I/O. */
+int conf_load(const char *path, struct tk_conf *conf, char *err, size_t errlen);
+
+/* Same, from a string (tests, fuzzing); name is used in messages. */
+int conf_load_string(const char *name, const char *text, struct tk_conf *conf, char *err,
+		     size_t errlen);
+
+/* Prints every option with its current value, as a config file would hold it. */
+void conf_dump(const struct tk_conf *conf, FILE *out);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * The configuration table: defaults, every option type, range checks, and
+ * the "file:line: message" form of every kind of error.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/conf.h"
+#include "tk_check.h"
+
+static struct tk_conf conf;
+static char err[1024];
+
+START_TEST(defaults)
+{
+	conf_defaults(&conf);
+	ck_assert_str_eq(conf.acpi_tables, "/sys/firmware/acpi/tables");
+	ck_assert_str_eq(conf.hpet_device, "/dev/hpet");
+	ck_assert_str_eq(conf.mem_device, "/dev/mem");
+	ck_assert_str_eq(conf.clocksource, "");
+	ck_assert_uint_eq(conf.sim.devices, 0);
+	ck_assert_uint_eq(conf.sim.hz[SIM_HPET], 14318180);
+	ck_assert_uint_eq(conf.sim.hz[SIM_PMTMR], 3579545);
+	ck_assert_uint_eq(conf.sim.hz[SIM_TSC], 2400000000u);
+	ck_assert_int_eq(conf.sim.fault[SIM_TSC].kind, SIM_FAULT_NONE);
+}
+END_TEST
+
+START_TEST(full_sim_section)
+{
+	const char *text = "# comment\n"
+			   "[sim]\n"
+			   "devices = hpet,acpi_pm,tsc        ; which devices are simulated\n"
+			   "hpet_hz = 24000000\n"
+			   "tsc_hz = 3000000000\n"
+			   "oscillator_error_ppm = 50\n"
+			   "tsc_error_ppm = -12.5\n"
+			   "tsc_fault = drift:1000ppm@2s\n"
+			   "hpet_fault = spikes:200000ns\n"
+			   "[clocksource]\n"
+			   "clocksource = hpet\n";
+
+	ck_assert_int_eq(conf_load_string("t.conf", text, &conf, err, sizeof(err)), 0);
+	ck_assert_uint_eq(conf.sim.devices, (1u << SIM_HPET) | (1u << SIM_PMTMR) | (1u << SIM_TSC));
+	ck_assert_uint_eq(conf.sim.hz[SIM_HPET], 24000000);
+	ck_assert_uint_eq(conf.sim.hz[SIM_TSC], 3000000000u);
+	ck_assert_double_eq(conf.sim.oscillator_error_ppm, 50);
+	ck_assert_double_eq(conf.sim.error_ppm[SIM_TSC], -12.5);
+	ck_assert_int_eq(conf.sim.fault[SIM_TSC].kind, SIM_FAULT_DRIFT);
+	ck_assert_double_eq(conf.sim.fault[SIM_TSC].ppm, 1000);
+	ck_assert_uint_eq(conf.sim.fault[SIM_TSC].at_ns, 2000000000u);
+	ck_assert_int_eq(conf.sim.fault[SIM_HPET].kind, SIM_FAULT_SPIKES);
+	ck_assert_uint_eq(conf.sim.fault[SIM_HPET].spike_ns, 200000);
+	ck_assert_str_eq(conf.sim_fault_text[SIM_TSC], "drift:1000ppm@2s");
+	ck_assert_str_eq(conf.clocksource, "hpet");
+}
+END_TEST
+
+/* Each bad line yields exactly "name:line: message". */
+static const struct {
+	const char *text;
+	const char *expect; /* the whole error */
+} bad[] = {
+	{ "[sim]\nfoo = 1\n", "b.conf:2: unknown key 'foo' in [sim]" },
+	{ "[nope]\nx = 1\n", "b.conf:2: unknown section [nope], expected [clocksource], [hw] or [sim]" },
+	{ "devices = tsc\n", "b.conf:1: 'devices' outside any section, expected it under a [section]" },
+	{ "[sim]\ntsc_hz = fast\n", "b.conf:2: tsc_hz = 'fast': expected an unsigned integer" },
+	{ "[sim]\ntsc_hz = -5\n", "b.conf:2: tsc_hz = '-5': expected an unsigned integer" },
+	{ "[sim]\ntsc_hz = 5\n", "b.conf:2: tsc_hz = 5: out of range 1000000..100000000000" },
+	{ "[sim]\n\noscillator_error_ppm = 5000\n",
+	  "b.conf:3: oscillator_error_ppm = 5000: out of range -1000..1000" },
+	{ "[sim]\noscillator_error_ppm = nan\n",
+	  "b.conf:2: oscillator_error_ppm = 'nan': expected a number" },
+	{ "[sim]\ndevices = hpet,rtc\n",
+	  "b.conf:2: devices = 'hpet,rtc': unknown device 'rtc', expected a list of hpet, acpi_pm, tsc" },
+	{ "[sim]\ntsc_hz = 1000000\ntsc_hz = 2000000\n", "b.conf:3: 'tsc_hz' set twice in [sim]" },
+	{ "[sim]\nthis is not a key value line\n",
+	  "b.conf:2: syntax error, expected '[section]' or 'key = value'" },
+};
+
+START_TEST(bad_lines)
+{
+	int rc = conf_load_string("b.conf", bad[_i].text, &conf, err, sizeof(err));
+
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_str_eq(err, bad[_i].expect);
+}
+END_TEST
+
+START_TEST(bad_fault_names_the_key)
+{
+	ck_assert_int_eq(conf_load_string("f.conf", "[sim]\ntsc_fault = melt@2s\n", &conf, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_msg(strncmp(err, "f.conf:2: tsc_fault = 'melt@2s': ", 33) == 0, "got: %s", err);
+}
+END_TEST
+
+START_TEST(string_too_long)
+{
+	char text[400];
+
+	snprintf(text, sizeof(text), "[clocksource]\nclocksource = %040d\n", 0);
+	ck_assert_int_eq(conf_load_string("s.conf", text, &conf, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "s.conf:2: clocksource: value is 40 bytes long, at most 31 allowed");
+}
+END_TEST
+
+START_TEST(file_errors)
+{
+	char path[] = "/tmp/tk-conf-XXXXXX";
+	int fd;
+
+	ck_assert_int_eq(conf_load("/nonexistent/tk.conf", &conf, err, sizeof(err)), -ENOENT);
+	ck_assert_str_eq(err, "/nonexistent/tk.conf: cannot open: No such file or directory");
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "[hw]\nacpi_tables = /tmp/x\n", 26), 26);
+	close(fd);
+	ck_assert_int_eq(conf_load(path, &conf, err, sizeof(err)), 0);
+	ck_assert_str_eq(conf.acpi_tables, "/tmp/x");
+	unlink(path);
+}
+END_TEST
+
+START_TEST(shipped_config_is_valid)
+{
+	ck_assert_msg(conf_load(TK_SRCDIR "/conf/timekeeperd.conf", &conf, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_uint_eq(conf.sim.devices, 0); /* real hardware by default */
+}
+END_TEST
+
+START_TEST(dump_round_trips)
+{
+	struct tk_conf again;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ck_assert_int_eq(conf_load_string("d.conf",
+					  "[sim]\ndevices = tsc,hpet\ntsc_fault = step:5000000ns@3s\n"
+					  "tsc_error_ppm = 50\n",
+					  &conf, err, sizeof(err)),
+			 0);
+	f = open_memstream(&buf, &len);
+	conf_dump(&conf, f);
+	fclose(f);
+	ck_assert_msg(conf_load_string("dump", buf, &again, err, sizeof(err)) == 0, "%s\n%s", err, buf);
+	ck_assert_uint_eq(again.sim.devices, conf.sim.devices);
+	ck_assert_int_eq(again.sim.fault[SIM_TSC].kind, SIM_FAULT_STEP);
+	ck_assert_int_eq(again.sim.fault[SIM_TSC].step_ns, 5000000);
+	ck_assert_double_eq(again.sim.error_ppm[SIM_TSC], 50);
+	free(buf);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("conf");
+
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, full_sim_section);
+	tcase_add_loop_test(tc, bad_lines, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, bad_fault_names_the_key);
+	tcase_add_test(tc, string_too_long);
+	tcase_add_test(tc, file_errors);
+	tcase_add_test(tc, shipped_config_is_valid);
+	tcase_add_test(tc, dump_round_trips);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tk_run_suite(suite());
+}
