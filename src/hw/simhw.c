@@ -1,0 +1,485 @@
+/*
+ * Simulated HPET, ACPI PM timer and TSC. Each is a pure function of one
+ * clock: the count t ns after creation is start + t * hz_eff / 1e9, wrapped
+ * to the real device's width (32 bits for the HPET, as the kernel reads only
+ * its low word; 24 bits for the PM timer; 64 for the TSC), with at most one
+ * injected fault. The clock is CLOCK_MONOTONIC_RAW by default; tests and the
+ * clocksource framework's own tests pass a fake one, and then the real clock
+ * is never read, so calibration and the watchdog can run in simulated time.
+ *
+ * Exactness matters more than speed: a calibration test compares counts
+ * over simulated seconds at GHz rates, so the rate is kept as an integer in
+ * nano-hertz and the count is one 128-bit product and one floor division,
+ * never an accumulated floating-point sum. A drift fault integrates the rate
+ * piecewise, so the count is continuous at the moment the drift starts.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hw/simhw.h"
+
+#define NS_PER_S UINT64_C(1000000000)
+/* A rate in nano-hertz times a time in ns is in units of 1e-18 cycles. */
+#define SUBCYCLES ((__int128)NS_PER_S * (__int128)NS_PER_S)
+
+#define MAX_HZ UINT64_C(100000000000) /* 100 GHz: keeps every product far inside 128 bits */
+#define MAX_FAULT_S UINT64_C(1000000000)
+#define MAX_STEP_NS INT64_C(1000000000000) /* 1000 s */
+#define MAX_SPIKE_NS NS_PER_S
+#define MAX_PPM 1000000.0 /* exclusive: -1e6 ppm would stop the oscillator */
+
+static const struct {
+	const char *name;
+	unsigned int bits;
+	int rating;
+	uint32_t flags;
+} devices[SIM_NDEV] = {
+	[SIM_HPET] = { "hpet", 32, CS_RATING_HPET, CS_F_CONTINUOUS },
+	[SIM_PMTMR] = { "acpi_pm", 24, CS_RATING_PMTMR, CS_F_CONTINUOUS },
+	/* Not CLIENT_READ: a client's rdtsc would read the real TSC, not this one. */
+	[SIM_TSC] = { "tsc", 64, CS_RATING_TSC, CS_F_CONTINUOUS | CS_F_MUST_VERIFY },
+};
+
+struct sim_state {
+	struct sim_clock clk;
+	uint64_t t0;         /* clock at creation, ns */
+	uint64_t start;      /* count at creation */
+	uint64_t mask;
+	__int128 rate;       /* nHz before the fault */
+	__int128 rate_after; /* nHz after a drift fault starts */
+	struct sim_fault fault;
+	uint64_t spike_key;
+	_Atomic uint64_t nreads;
+};
+
+void simhw_conf_default(struct sim_conf *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->hz[SIM_HPET] = 14318180;
+	conf->hz[SIM_PMTMR] = 3579545;
+	conf->hz[SIM_TSC] = 2400000000u;
+	for (int i = 0; i < SIM_NDEV; i++)
+		conf->fault[i].kind = SIM_FAULT_NONE;
+}
+
+int simhw_dev_from_name(const char *name)
+{
+	for (int i = 0; i < SIM_NDEV; i++)
+		if (name && strcmp(name, devices[i].name) == 0)
+			return i;
+	return -1;
+}
+
+const char *simhw_dev_name(enum sim_dev dev)
+{
+	return (unsigned int)dev < SIM_NDEV ? devices[dev].name : "?";
+}
+
+/* ---- fault text ------------------------------------------------------- */
+
+#define FAULT_FORMS "none | drift:<ppm>ppm@<s>s | step:<ns>ns@<s>s | stall@<s>s | spikes:<ns>ns"
+
+struct number {
+	bool neg;
+	uint64_t ip;       /* integer part */
+	uint64_t frac;     /* fraction digits as an integer */
+	unsigned int fdig; /* how many fraction digits */
+};
+
+/* [-]digits[.digits], at most 18 integer and 9 fraction digits. */
+static bool scan_number(const char **pp, bool sign_ok, bool frac_ok, struct number *n)
+{
+	const char *p = *pp;
+	unsigned int idig = 0;
+
+	memset(n, 0, sizeof(*n));
+	if (sign_ok && (*p == '-' || *p == '+'))
+		n->neg = *p++ == '-';
+	while (*p >= '0' && *p <= '9') {
+		if (++idig > 18)
+			return false;
+		n->ip = n->ip * 10 + (uint64_t)(*p++ - '0');
+	}
+	if (frac_ok && *p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			if (++n->fdig > 9)
+				return false;
+			n->frac = n->frac * 10 + (uint64_t)(*p++ - '0');
+		}
+		if (n->fdig == 0)
+			return false;
+	}
+	if (idig == 0 && n->fdig == 0)
+		return false;
+	*pp = p;
+	return true;
+}
+
+static uint64_t pow10u(unsigned int e)
+{
+	uint64_t v = 1;
+
+	while (e--)
+		v *= 10;
+	return v;
+}
+
+static bool expect(const char **pp, const char *lit)
+{
+	size_t len = strlen(lit);
+
+	if (strncmp(*pp, lit, len) != 0)
+		return false;
+	*pp += len;
+	return true;
+}
+
+static int fail(char *err, size_t errlen, const char *text, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, const char *text, const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (err && errlen)
+		snprintf(err, errlen, "sim fault \"%s\": %s; expected %s", text, what, FAULT_FORMS);
+	return -EINVAL;
+}
+
+static const char *rest(const char *p)
+{
+	return *p ? p : "end of text";
+}
+
+/* Every parser below has err, errlen and text in scope. */
+#define FAIL(...) fail(err, errlen, text, __VA_ARGS__)
+
+/* "<s>s": seconds with up to 9 decimals, to exact ns. */
+static int parse_at(const char **pp, const char *text, uint64_t *at_ns, char *err, size_t errlen)
+{
+	struct number n;
+
+	if (!scan_number(pp, false, true, &n))
+		return FAIL("expected a time in seconds at \"%s\"", rest(*pp));
+	if (n.ip > MAX_FAULT_S || (n.ip == MAX_FAULT_S && n.frac))
+		return FAIL("time %" PRIu64 " s outside 0..%" PRIu64 " s", n.ip, MAX_FAULT_S);
+	if (!expect(pp, "s"))
+		return FAIL("expected \"s\" after the time, read \"%s\"", rest(*pp));
+	*at_ns = n.ip * NS_PER_S + n.frac * pow10u(9 - n.fdig);
+	return 0;
+}
+
+int simhw_parse_fault(const char *text, struct sim_fault *fault, char *err, size_t errlen)
+{
+	struct sim_fault f = { .kind = SIM_FAULT_NONE };
+	const char *p = text;
+	struct number n;
+	int rc;
+
+	if (!text)
+		return fail(err, errlen, "", "no text");
+	if (strcmp(text, "none") == 0) {
+		*fault = f;
+		return 0;
+	}
+
+	if (expect(&p, "drift:")) {
+		const char *num = p;
+
+		f.kind = SIM_FAULT_DRIFT;
+		if (!scan_number(&p, true, true, &n))
+			return FAIL("expected a ppm value at \"%s\"", rest(num));
+		if (n.ip >= 1000000)
+			return FAIL("drift %.*s ppm outside -999999..999999", (int)(p - num), num);
+		/* Both parts are exact in a double below 2^53, so the quotient is
+		 * correctly rounded, as strtod would give without its locale. */
+		f.ppm = (double)(n.ip * pow10u(n.fdig) + n.frac) / (double)pow10u(n.fdig);
+		if (n.neg)
+			f.ppm = -f.ppm;
+		if (!expect(&p, "ppm@"))
+			return FAIL("expected \"ppm@\" after the ppm value, read \"%s\"", rest(p));
+		rc = parse_at(&p, text, &f.at_ns, err, errlen);
+	} else if (expect(&p, "step:")) {
+		const char *num = p;
+
+		f.kind = SIM_FAULT_STEP;
+		if (!scan_number(&p, true, false, &n))
+			return FAIL("expected a whole number of ns at \"%s\"", rest(num));
+		if (n.ip > (uint64_t)MAX_STEP_NS)
+			return FAIL("step %.*s ns outside -%" PRId64 "..%" PRId64,
+				    (int)(p - num), num, MAX_STEP_NS, MAX_STEP_NS);
+		f.step_ns = n.neg ? -(int64_t)n.ip : (int64_t)n.ip;
+		if (!expect(&p, "ns@"))
+			return FAIL("expected \"ns@\" after the step, read \"%s\"", rest(p));
+		rc = parse_at(&p, text, &f.at_ns, err, errlen);
+	} else if (expect(&p, "stall@")) {
+		f.kind = SIM_FAULT_STALL;
+		rc = parse_at(&p, text, &f.at_ns, err, errlen);
+	} else if (expect(&p, "spikes:")) {
+		f.kind = SIM_FAULT_SPIKES;
+		if (!scan_number(&p, false, false, &n))
+			return FAIL("expected a whole number of ns at \"%s\"", rest(p));
+		if (n.ip < 1 || n.ip > MAX_SPIKE_NS)
+			return FAIL("spike %" PRIu64 " ns outside 1..%" PRIu64, n.ip, MAX_SPIKE_NS);
+		f.spike_ns = n.ip;
+		if (!expect(&p, "ns"))
+			return FAIL("expected \"ns\" after the spike length, read \"%s\"", rest(p));
+		rc = 0;
+	} else {
+		size_t len = strcspn(text, ":@");
+
+		return FAIL("unknown fault kind \"%.*s\"", (int)(len > 32 ? 32 : len), text);
+	}
+	if (rc < 0)
+		return rc;
+	if (*p)
+		return FAIL("unexpected \"%s\" at the end", p);
+	*fault = f;
+	return 0;
+}
+
+#undef FAIL
+
+static int format_seconds(char *buf, size_t len, uint64_t ns)
+{
+	uint64_t frac = ns % NS_PER_S;
+	int digits = 9;
+
+	if (!frac)
+		return snprintf(buf, len, "%" PRIu64, ns / NS_PER_S);
+	while (frac % 10 == 0) {
+		frac /= 10;
+		digits--;
+	}
+	return snprintf(buf, len, "%" PRIu64 ".%0*" PRIu64, ns / NS_PER_S, digits, frac);
+}
+
+int simhw_format_fault(const struct sim_fault *f, char *buf, size_t len)
+{
+	char at[32];
+
+	format_seconds(at, sizeof(at), f->at_ns);
+	switch (f->kind) {
+	case SIM_FAULT_DRIFT:
+		return snprintf(buf, len, "drift:%.9gppm@%ss", f->ppm, at);
+	case SIM_FAULT_STEP:
+		return snprintf(buf, len, "step:%" PRId64 "ns@%ss", f->step_ns, at);
+	case SIM_FAULT_STALL:
+		return snprintf(buf, len, "stall@%ss", at);
+	case SIM_FAULT_SPIKES:
+		return snprintf(buf, len, "spikes:%" PRIu64 "ns", f->spike_ns);
+	case SIM_FAULT_NONE:
+	default:
+		return snprintf(buf, len, "none");
+	}
+}
+
+/* ---- the counter ------------------------------------------------------ */
+
+static uint64_t raw_now(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* A real device read that takes longer: the caller really waits. */
+static void raw_delay(void *ctx, uint64_t ns)
+{
+	uint64_t end = raw_now(ctx) + ns;
+
+	while (raw_now(ctx) < end)
+		__builtin_ia32_pause();
+}
+
+/* Floor division, so that a negative step rounds the same way as the rest. */
+static __int128 floor_div(__int128 a, __int128 b)
+{
+	__int128 q = a / b;
+
+	return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+static uint64_t count_at(const struct sim_state *s, uint64_t t)
+{
+	const struct sim_fault *f = &s->fault;
+	__int128 acc; /* 1e-18 cycles */
+
+	switch (f->kind) {
+	case SIM_FAULT_DRIFT:
+		if (t <= f->at_ns)
+			acc = (__int128)t * s->rate;
+		else
+			acc = (__int128)f->at_ns * s->rate +
+			      (__int128)(t - f->at_ns) * s->rate_after;
+		break;
+	case SIM_FAULT_STEP:
+		acc = (__int128)t * s->rate;
+		if (t >= f->at_ns)
+			acc += (__int128)f->step_ns * s->rate;
+		break;
+	case SIM_FAULT_STALL:
+		acc = (__int128)(t < f->at_ns ? t : f->at_ns) * s->rate;
+		break;
+	case SIM_FAULT_NONE:
+	case SIM_FAULT_SPIKES:
+	default:
+		acc = (__int128)t * s->rate;
+		break;
+	}
+	/* Conversion to unsigned wraps modulo 2^64, then the mask wraps to the width. */
+	return (s->start + (uint64_t)floor_div(acc, SUBCYCLES)) & s->mask;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+static bool spike_hit(const struct sim_state *s, uint64_t i)
+{
+	return (mix64(s->spike_key + i * UINT64_C(0x9e3779b97f4a7c15)) & 7) == 0;
+}
+
+/*
+ * About one read in eight is slow, never two in a row: a bracketing
+ * watchdog retries a wide window, and a retry must be able to succeed, or
+ * the spikes would look like a broken device rather than a disturbed one.
+ */
+static bool spike_now(struct sim_state *s)
+{
+	uint64_t i = atomic_fetch_add_explicit(&s->nreads, 1, memory_order_relaxed);
+
+	return spike_hit(s, i) && !(i > 0 && spike_hit(s, i - 1));
+}
+
+static uint64_t sim_read(struct clocksource *cs)
+{
+	struct sim_state *s = cs->priv;
+	uint64_t now;
+
+	/* The delay comes before the sample, so the read really takes longer. */
+	if (s->fault.kind == SIM_FAULT_SPIKES && spike_now(s))
+		s->clk.delay_ns(s->clk.ctx, s->fault.spike_ns);
+	now = s->clk.now_ns(s->clk.ctx);
+	return count_at(s, now > s->t0 ? now - s->t0 : 0);
+}
+
+static void sim_release(struct clocksource *cs)
+{
+	free(cs->priv);
+	cs->priv = NULL;
+}
+
+/* hz * (1 + ppm * 1e-6) in nano-hertz, or -1 when not above 0. The long
+ * double product is exact to well under 1 nHz for hz up to MAX_HZ. */
+static __int128 rate_nhz(uint64_t hz, double ppm)
+{
+	long double r = (long double)hz * (1e9L + (long double)ppm * 1e3L);
+
+	if (!(r > 0.0L))
+		return -1;
+	return (__int128)(r + 0.5L);
+}
+
+int simhw_create(enum sim_dev dev, const struct sim_conf *conf, const struct sim_clock *clk,
+		 uint64_t start_count, struct clocksource *cs)
+{
+	struct sim_state *s;
+	double ppm;
+	char text[64];
+
+	if ((unsigned int)dev >= SIM_NDEV) {
+		cs_init(cs, "sim");
+		cs_set_unusable(cs, "sim: device %d outside 0..%d", (int)dev, SIM_NDEV - 1);
+		return -EINVAL;
+	}
+	cs_init(cs, devices[dev].name);
+	if (!conf) {
+		cs_set_unusable(cs, "sim %s: no configuration", devices[dev].name);
+		return -EINVAL;
+	}
+	ppm = conf->oscillator_error_ppm + conf->error_ppm[dev];
+	if (conf->hz[dev] == 0 || conf->hz[dev] > MAX_HZ) {
+		cs_set_unusable(cs, "sim %s: frequency %" PRIu64 " Hz outside 1..%" PRIu64,
+				devices[dev].name, conf->hz[dev], MAX_HZ);
+		return -EINVAL;
+	}
+	if (!(ppm > -MAX_PPM && ppm < MAX_PPM)) {
+		cs_set_unusable(cs, "sim %s: total error %g ppm outside -999999..999999",
+				devices[dev].name, ppm);
+		return -EINVAL;
+	}
+	if (clk && !clk->now_ns) {
+		cs_set_unusable(cs, "sim %s: the clock has no now_ns", devices[dev].name);
+		return -EINVAL;
+	}
+	if (clk && !clk->delay_ns && conf->fault[dev].kind == SIM_FAULT_SPIKES) {
+		cs_set_unusable(cs, "sim %s: spikes need a clock with delay_ns", devices[dev].name);
+		return -EINVAL;
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		cs_set_unusable(cs, "sim %s: out of memory", devices[dev].name);
+		return -ENOMEM;
+	}
+	if (clk)
+		s->clk = *clk;
+	else
+		s->clk = (struct sim_clock){ .now_ns = raw_now, .delay_ns = raw_delay };
+	s->fault = conf->fault[dev];
+	s->mask = CS_MASK(devices[dev].bits);
+	s->start = start_count & s->mask;
+	s->rate = rate_nhz(conf->hz[dev], ppm);
+	s->rate_after = s->rate;
+	if (s->fault.kind == SIM_FAULT_DRIFT)
+		s->rate_after = rate_nhz(conf->hz[dev], ppm + s->fault.ppm);
+	if (s->rate < 0 || s->rate_after < 0) {
+		free(s);
+		cs_set_unusable(cs, "sim %s: error %g ppm with the drift fault stops the counter",
+				devices[dev].name, ppm);
+		return -EINVAL;
+	}
+	s->spike_key = mix64((conf->seed ? conf->seed : UINT64_C(0x5eed)) ^
+			     (((uint64_t)dev + 1) * UINT64_C(0x9e3779b97f4a7c15)));
+	atomic_init(&s->nreads, 0);
+	s->t0 = s->clk.now_ns(s->clk.ctx);
+
+	cs->rating = devices[dev].rating;
+	cs->bits = devices[dev].bits;
+	cs->mask = s->mask;
+	cs->nominal_hz = conf->hz[dev];
+	cs->flags = devices[dev].flags | CS_F_SIMULATED;
+	cs->read = sim_read;
+	cs->release = sim_release;
+	cs->priv = s;
+	cs->usable = true;
+
+	cs_attr_bool(cs, "simulated", true);
+	cs_attr_str(cs, "error_ppm", "%g", ppm);
+	simhw_format_fault(&s->fault, text, sizeof(text));
+	cs_attr_str(cs, "fault", "%s", text);
+	return 0;
+}
