@@ -1,0 +1,512 @@
+/*
+ * The watchdog in simulated time: simulated hpet/acpi_pm/tsc (simhw) on a
+ * fake clock demote a TSC that drifts, steps or stalls and tolerate read
+ * spikes; small scripted fakes cover the readout verdicts (retry, skip,
+ * excessive read-back delay), a counter running backwards, the long-interval
+ * skip and the fixed cadence.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "core/calib.h"
+#include "core/cs.h"
+#include "core/wdog.h"
+#include "hw/simhw.h"
+#include "tk_check.h"
+
+#define MS UINT64_C(1000000)
+#define SEC UINT64_C(1000000000)
+
+static uint64_t fake_now;
+
+static uint64_t clk_now(void *ctx)
+{
+	(void)ctx;
+	return fake_now;
+}
+
+static void clk_delay(void *ctx, uint64_t ns)
+{
+	(void)ctx;
+	fake_now += ns;
+}
+
+static const struct sim_clock fclk = { clk_now, clk_delay, NULL };
+
+struct world {
+	bool use_pm;
+	struct sim_conf conf;
+	struct clocksource hpet, pm, tsc;
+	struct cs_registry r;
+	struct wdog w;
+	struct cs_entry *t;
+};
+
+/* hpet (or acpi_pm) + tsc, the tsc with `fault`, registered with nominal
+ * frequencies (as after calibration with no error). */
+static void world_init_ppm(struct world *x, const char *fault, bool use_pm, double tsc_ppm);
+
+static void world_init(struct world *x, const char *fault, bool use_pm)
+{
+	world_init_ppm(x, fault, use_pm, 0);
+}
+
+static void world_init_ppm(struct world *x, const char *fault, bool use_pm, double tsc_ppm)
+{
+	char err[128];
+	struct wdog_conf wc = { .ncpus = 2, .backoff_ns = 2 * SEC };
+
+	memset(x, 0, sizeof(*x));
+	x->use_pm = use_pm;
+	fake_now = 0;
+	simhw_conf_default(&x->conf);
+	x->conf.seed = tk_test_seed();
+	x->conf.error_ppm[SIM_TSC] = tsc_ppm;
+	ck_assert_msg(simhw_parse_fault(fault, &x->conf.fault[SIM_TSC], err, sizeof(err)) == 0,
+		      "%s", err);
+	cs_registry_init(&x->r);
+	if (use_pm) {
+		ck_assert_int_eq(simhw_create(SIM_PMTMR, &x->conf, &fclk, 0xFFF000, &x->pm), 0);
+		cs_register(&x->r, &x->pm);
+	} else {
+		ck_assert_int_eq(simhw_create(SIM_HPET, &x->conf, &fclk, 0, &x->hpet), 0);
+		cs_register(&x->r, &x->hpet);
+	}
+	ck_assert_int_eq(simhw_create(SIM_TSC, &x->conf, &fclk, 0, &x->tsc), 0);
+	x->t = cs_register(&x->r, &x->tsc);
+	ck_assert_ptr_nonnull(x->t);
+	ck_assert_ptr_eq(x->r.current, x->t);
+	wdog_init(&x->w, &x->r, &wc, fake_now);
+}
+
+static void world_fini(struct world *x)
+{
+	cs_release(&x->tsc);
+	cs_release(&x->hpet);
+	cs_release(&x->pm);
+}
+
+/* Runs the watchdog in 10 ms steps until `until`; returns when the tsc
+ * was demoted (ns), or 0. */
+static uint64_t run(struct world *x, uint64_t until)
+{
+	uint64_t demoted = 0;
+
+	while (fake_now < until) {
+		fake_now += 10 * MS;
+		if (wdog_tick(&x->w, fake_now) && !demoted)
+			demoted = fake_now;
+	}
+	return demoted;
+}
+
+START_TEST(test_clean_runs)
+{
+	struct world x;
+
+	world_init(&x, "none", false);
+	ck_assert_uint_eq(run(&x, 10 * SEC), 0);
+	ck_assert_ptr_eq(x.r.current, x.t);
+	ck_assert_uint_eq(x.t->wd.checks, 20);
+	ck_assert_uint_eq(x.t->wd.failures, 0);
+	ck_assert_int_eq(x.t->wd.last_verdict, CS_VERDICT_OK);
+	/* No error: only rounding and one hpet tick (70 ns). */
+	ck_assert_uint_lt(x.t->wd.max_skew_ns, 1000);
+	world_fini(&x);
+}
+END_TEST
+
+START_TEST(test_drift_demoted)
+{
+	struct world x;
+	uint64_t at;
+
+	/* 1000 ppm over a 0.5 s interval is 500 us: exactly the margin
+	 * (250 + 250 us). It is demoted by the conversion's rounding (~100 ns)
+	 * and the tick quantization; a margin compared with ">" sits right at
+	 * the edge here, as in the kernel. */
+	world_init(&x, "drift:1000ppm@2s", false);
+	ck_assert_uint_eq(run(&x, 2 * SEC), 0);
+	ck_assert(!x.t->unstable);
+	at = run(&x, 10 * SEC);
+	printf("# drift 1000 ppm demoted at %" PRIu64 " ms: %s\n", at / MS, x.t->reason);
+	ck_assert_uint_gt(at, 2 * SEC);
+	ck_assert_uint_le(at, 5 * SEC);
+	ck_assert(x.t->unstable);
+	ck_assert_int_eq(x.t->rating, 0);
+	ck_assert_str_eq(x.r.current->cs->name, "hpet");
+	ck_assert_int_eq(x.t->wd.last_verdict, CS_VERDICT_UNSTABLE);
+	ck_assert_ptr_nonnull(strstr(x.t->wd.last_reason, "skew: tsc interval"));
+	ck_assert_ptr_nonnull(strstr(x.t->reason, "hpet interval"));
+	ck_assert_uint_ge(x.t->wd.max_skew_ns, 500000);
+	world_fini(&x);
+}
+END_TEST
+
+START_TEST(test_drift_2000ppm_demoted_first_check)
+{
+	struct world x;
+
+	world_init(&x, "drift:2000ppm@2s", false);
+	ck_assert_uint_eq(run(&x, 10 * SEC), 2500 * MS);
+	ck_assert_uint_ge(x.t->wd.max_skew_ns, 999000);
+	world_fini(&x);
+}
+END_TEST
+
+START_TEST(test_step_demoted)
+{
+	struct world x;
+
+	world_init(&x, "step:5000000ns@3s", false);
+	ck_assert_uint_eq(run(&x, 2990 * MS), 0);
+	/* The check at 3.0 s reads the stepped counter already. */
+	ck_assert_uint_eq(run(&x, 10 * SEC), 3 * SEC);
+	ck_assert_ptr_nonnull(strstr(x.t->wd.last_reason, "skew"));
+	ck_assert_uint_ge(x.t->wd.max_skew_ns, 4900000);
+	ck_assert_str_eq(x.r.current->cs->name, "hpet");
+	world_fini(&x);
+}
+END_TEST
+
+START_TEST(test_stall_demoted_stuck)
+{
+	struct world x;
+
+	world_init(&x, "stall@2s", false);
+	ck_assert_uint_eq(run(&x, 2 * SEC), 0);
+	ck_assert_uint_eq(run(&x, 10 * SEC), 2500 * MS);
+	ck_assert_ptr_nonnull(strstr(x.t->wd.last_reason, "stuck: tsc did not move"));
+	ck_assert(x.t->unstable);
+	world_fini(&x);
+}
+END_TEST
+
+START_TEST(test_spikes_tolerated)
+{
+	struct world x;
+
+	/* 200 us is below every v6.12 limit (window 750 us, wd-wd 500 us,
+	 * skew 500 us): nothing is retried, the spikes show up as skew only. */
+	world_init(&x, "spikes:200000ns", false);
+	ck_assert_uint_eq(run(&x, 30 * SEC), 0);
+	ck_assert_ptr_eq(x.r.current, x.t);
+	ck_assert_uint_eq(x.t->wd.checks, 60);
+	ck_assert_uint_ge(x.t->wd.max_skew_ns, 150000);
+	ck_assert_uint_le(x.t->wd.max_skew_ns, 201000);
+	world_fini(&x);
+}
+END_TEST
+
+START_TEST(test_big_spikes_retried)
+{
+	struct world x;
+
+	/* 1 ms tsc spikes widen the window past 750 us: retried, and the
+	 * retry succeeds (simhw never spikes twice in a row). */
+	world_init(&x, "spikes:1000000ns", false);
+	ck_assert_uint_eq(run(&x, 30 * SEC), 0);
+	ck_assert_ptr_eq(x.r.current, x.t);
+	ck_assert_uint_gt(x.t->wd.retries, 0);
+	ck_assert_uint_eq(x.t->wd.failures, 0);
+	world_fini(&x);
+}
+END_TEST
+
+START_TEST(test_pm_watchdog_wraps)
+{
+	struct world x;
+
+	/* acpi_pm wraps every 4.69 s (and starts just before a wrap): masked
+	 * interval deltas keep the comparison right. */
+	world_init(&x, "none", true);
+	ck_assert_str_eq(x.r.watchdog->cs->name, "acpi_pm");
+	ck_assert_uint_eq(run(&x, 20 * SEC), 0);
+	ck_assert_uint_eq(x.t->wd.failures, 0);
+	ck_assert_uint_lt(x.t->wd.max_skew_ns, 2000);
+	world_fini(&x);
+}
+END_TEST
+
+START_TEST(test_long_interval_skipped)
+{
+	struct world x;
+
+	world_init(&x, "none", true);
+	run(&x, 2 * SEC);
+	/* The daemon was stopped for 6 s (past an acpi_pm wrap). */
+	fake_now += 6 * SEC;
+	ck_assert_int_eq(wdog_tick(&x.w, fake_now), 0);
+	ck_assert_int_eq(x.t->wd.last_verdict, CS_VERDICT_SKIP);
+	ck_assert_ptr_nonnull(strstr(x.t->wd.last_reason, "long readout interval"));
+	ck_assert_uint_eq(x.t->wd.skips, 1);
+	ck_assert_uint_eq(run(&x, fake_now + 5 * SEC), 0);
+	ck_assert_int_eq(x.t->wd.last_verdict, CS_VERDICT_OK);
+	world_fini(&x);
+}
+END_TEST
+
+START_TEST(test_fixed_cadence)
+{
+	struct world x;
+
+	world_init(&x, "none", false);
+	ck_assert_uint_eq(wdog_next_due(&x.w), 500 * MS);
+	fake_now = 499 * MS;
+	wdog_tick(&x.w, fake_now);
+	ck_assert_uint_eq(x.t->wd.checks, 0);
+	fake_now = 530 * MS; /* late by 30 ms */
+	wdog_tick(&x.w, fake_now);
+	ck_assert_uint_eq(x.t->wd.checks, 1);
+	ck_assert_uint_eq(wdog_next_due(&x.w), 1000 * MS); /* not 1030 */
+	fake_now = 2700 * MS; /* missed three: phase kept */
+	wdog_tick(&x.w, fake_now);
+	ck_assert_uint_eq(wdog_next_due(&x.w), 3000 * MS);
+	world_fini(&x);
+}
+END_TEST
+
+START_TEST(test_uses_calibrated_freq)
+{
+	struct world x;
+	struct calib c;
+
+	/* The TSC runs 1200 ppm off its nominal frequency. Converted with the
+	 * nominal value it looks like 600 us skew per interval: demoted. */
+	world_init_ppm(&x, "none", false, 1200);
+	ck_assert_uint_eq(run(&x, 5 * SEC), 1000 * MS);
+	world_fini(&x);
+
+	/* Calibrated against the hpet (fed to the registry after every poll),
+	 * the same TSC is fine, and a later drift is still caught. */
+	world_init_ppm(&x, "drift:2000ppm@6s", false, 1200);
+	ck_assert_int_eq(calib_start(&c, &x.tsc, &x.hpet, fake_now), 0);
+	while (fake_now < 10 * SEC && !x.t->unstable) {
+		fake_now += 10 * MS;
+		calib_poll(&c, fake_now);
+		if (calib_hz(&c))
+			ck_assert_int_eq(cs_set_freq(&x.r, x.t, calib_hz(&c)), 0);
+		wdog_tick(&x.w, fake_now);
+		if (fake_now < 6 * SEC)
+			ck_assert_msg(!x.t->unstable, "demoted at %" PRIu64 " ms: %s",
+				      fake_now / MS, x.t->reason);
+	}
+	ck_assert_uint_eq(fake_now, 6500 * MS);
+	ck_assert_uint_gt(x.t->wd.checks, 10);
+	world_fini(&x);
+}
+END_TEST
+
+/* ---- scripted fakes: exact control of each read ---------------------- */
+
+struct fake {
+	struct clocksource cs;
+	uint64_t hz;
+	int64_t offset;         /* cycles added to the value */
+	const uint64_t *delays; /* ns added before scripted read i; NULL = none */
+	unsigned int ndelays, nreads, base;
+};
+
+static uint64_t fake_read(struct clocksource *cs)
+{
+	struct fake *f = cs->priv;
+	unsigned int i = f->nreads++ - f->base;
+
+	if (f->delays && i < f->ndelays)
+		fake_now += f->delays[i];
+	return ((uint64_t)((unsigned __int128)fake_now * f->hz / SEC) + (uint64_t)f->offset) &
+	       cs->mask;
+}
+
+static void fake_mk(struct fake *f, const char *name, int rating, unsigned int bits, uint64_t hz,
+		    uint32_t flags)
+{
+	memset(f, 0, sizeof(*f));
+	cs_init(&f->cs, name);
+	f->cs.usable = true;
+	f->cs.rating = rating;
+	f->cs.bits = bits;
+	f->cs.mask = CS_MASK(bits);
+	f->cs.nominal_hz = hz;
+	f->cs.flags = flags;
+	f->cs.read = fake_read;
+	f->cs.priv = f;
+	f->hz = hz;
+}
+
+/* Delays before the next reads of f, in order. */
+static void script(struct fake *f, const uint64_t *d, unsigned int n)
+{
+	f->delays = d;
+	f->ndelays = n;
+	f->base = f->nreads;
+}
+
+struct fworld {
+	struct fake wd, tsc;
+	struct cs_registry r;
+	struct wdog w;
+	struct cs_entry *t;
+};
+
+static void fworld_init(struct fworld *x)
+{
+	struct wdog_conf wc = { .ncpus = 2, .backoff_ns = 3 * SEC };
+
+	fake_now = 0;
+	fake_mk(&x->wd, "hpet", CS_RATING_HPET, 32, 10000000, CS_F_CONTINUOUS);
+	fake_mk(&x->tsc, "tsc", CS_RATING_TSC, 64, 1000000000,
+		CS_F_CONTINUOUS | CS_F_MUST_VERIFY);
+	cs_registry_init(&x->r);
+	cs_register(&x->r, &x->wd.cs);
+	x->t = cs_register(&x->r, &x->tsc.cs);
+	wdog_init(&x->w, &x->r, &wc, 0);
+	ck_assert_uint_eq(x->w.max_retries, 1); /* ilog2(2)/2 + 1 */
+	fake_now = 500 * MS;
+	wdog_tick(&x->w, fake_now);
+	ck_assert_int_eq(x->t->wd.last_verdict, CS_VERDICT_BASELINE);
+}
+
+START_TEST(test_max_retries)
+{
+	ck_assert_uint_eq(wdog_max_retries(1), 1);
+	ck_assert_uint_eq(wdog_max_retries(2), 1);
+	ck_assert_uint_eq(wdog_max_retries(4), 2);
+	ck_assert_uint_eq(wdog_max_retries(64), 4);
+}
+END_TEST
+
+START_TEST(test_wide_window_retried)
+{
+	struct fworld x;
+	/* attempt 1: w0, w1 800 us late (> 750 us), w2 on time; attempt 2 clean */
+	static const uint64_t d[] = { 0, 800000, 0, 0, 0, 0 };
+
+	fworld_init(&x);
+	script(&x.wd, d, 6);
+	fake_now = 1000 * MS;
+	ck_assert_int_eq(wdog_tick(&x.w, fake_now), 0);
+	ck_assert_uint_eq(x.t->wd.retries, 1);
+	ck_assert_int_eq(x.t->wd.last_verdict, CS_VERDICT_OK);
+	ck_assert_ptr_eq(x.r.current, x.t);
+}
+END_TEST
+
+START_TEST(test_disturbed_skip_backoff)
+{
+	struct fworld x;
+	/* wide window, and the back-to-back wd-wd read 600 us (> 500 us) */
+	static const uint64_t d[] = { 0, 800000, 600000 };
+
+	fworld_init(&x);
+	script(&x.wd, d, 3);
+	fake_now = 1000 * MS;
+	ck_assert_int_eq(wdog_tick(&x.w, fake_now), 0);
+	ck_assert_int_eq(x.t->wd.last_verdict, CS_VERDICT_SKIP);
+	ck_assert_uint_eq(x.t->wd.skips, 1);
+	ck_assert(!x.t->wd.have_base);
+	ck_assert_uint_eq(x.w.backoffs, 1);
+	ck_assert_ptr_nonnull(strstr(x.t->wd.last_reason, "wd-wd read-back delay 600000 ns"));
+	/* Paused for the (configured) 3 s back-off. */
+	while (fake_now < 3900 * MS) {
+		fake_now += 100 * MS;
+		wdog_tick(&x.w, fake_now);
+	}
+	ck_assert_uint_eq(x.t->wd.checks, 2);
+	while (fake_now < 4600 * MS) {
+		fake_now += 100 * MS;
+		wdog_tick(&x.w, fake_now);
+	}
+	ck_assert_uint_eq(x.t->wd.checks, 4);
+	ck_assert_int_eq(x.t->wd.last_verdict, CS_VERDICT_OK);
+	ck_assert_ptr_eq(x.r.current, x.t);
+}
+END_TEST
+
+START_TEST(test_excessive_readback_unstable)
+{
+	struct fworld x;
+	static const uint64_t d[] = { 0, 800000, 0, 0, 900000, 0 };
+
+	fworld_init(&x);
+	script(&x.wd, d, 6);
+	fake_now = 1000 * MS;
+	ck_assert_int_eq(wdog_tick(&x.w, fake_now), 1);
+	ck_assert(x.t->unstable);
+	ck_assert_ptr_nonnull(strstr(x.t->reason, "wd-tsc-wd excessive read-back delay of 900000"));
+	ck_assert_str_eq(x.r.current->cs->name, "hpet");
+	/* An unstable source is not checked again. */
+	fake_now = 1500 * MS;
+	wdog_tick(&x.w, fake_now);
+	ck_assert_uint_eq(x.t->wd.checks, 2);
+}
+END_TEST
+
+START_TEST(test_ran_backwards)
+{
+	struct fworld x;
+
+	fworld_init(&x);
+	/* 600 ms later the tsc reads 1 ms (1e6 cycles) less than at the baseline. */
+	x.tsc.offset = -(int64_t)(601 * MS);
+	fake_now = 1100 * MS;
+	ck_assert_int_eq(wdog_tick(&x.w, fake_now), 1);
+	ck_assert_ptr_nonnull(strstr(x.t->wd.last_reason, "ran backwards"));
+	ck_assert_ptr_nonnull(strstr(x.t->wd.last_reason, "1000000 cycles back"));
+}
+END_TEST
+
+START_TEST(test_readmit_after_demotion)
+{
+	struct fworld x;
+	char why[CS_REASON_LEN];
+
+	fworld_init(&x);
+	x.tsc.offset = 5000000; /* +5 ms step */
+	fake_now = 1000 * MS;
+	ck_assert_int_eq(wdog_tick(&x.w, fake_now), 1);
+	ck_assert_int_eq(cs_readmit(&x.r, "tsc", why, sizeof(why)), 0);
+	ck_assert_ptr_eq(x.r.current, x.t);
+	ck_assert(!x.t->wd.have_base);
+	fake_now = 1500 * MS;
+	wdog_tick(&x.w, fake_now);
+	ck_assert_int_eq(x.t->wd.last_verdict, CS_VERDICT_BASELINE);
+	fake_now = 2000 * MS;
+	wdog_tick(&x.w, fake_now);
+	ck_assert_int_eq(x.t->wd.last_verdict, CS_VERDICT_OK);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("wdog");
+	TCase *sim = tcase_create("simhw");
+	TCase *scr = tcase_create("scripted");
+
+	tcase_add_test(sim, test_clean_runs);
+	tcase_add_test(sim, test_drift_demoted);
+	tcase_add_test(sim, test_drift_2000ppm_demoted_first_check);
+	tcase_add_test(sim, test_step_demoted);
+	tcase_add_test(sim, test_stall_demoted_stuck);
+	tcase_add_test(sim, test_spikes_tolerated);
+	tcase_add_test(sim, test_big_spikes_retried);
+	tcase_add_test(sim, test_pm_watchdog_wraps);
+	tcase_add_test(sim, test_long_interval_skipped);
+	tcase_add_test(sim, test_fixed_cadence);
+	tcase_add_test(sim, test_uses_calibrated_freq);
+	tcase_add_test(scr, test_max_retries);
+	tcase_add_test(scr, test_wide_window_retried);
+	tcase_add_test(scr, test_disturbed_skip_backoff);
+	tcase_add_test(scr, test_excessive_readback_unstable);
+	tcase_add_test(scr, test_ran_backwards);
+	tcase_add_test(scr, test_readmit_after_demotion);
+	suite_add_tcase(s, sim);
+	suite_add_tcase(s, scr);
+	return s;
+}
+
+int main(void)
+{
+	return tk_run_suite(suite());
+}
