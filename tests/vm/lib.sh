@@ -1,0 +1,469 @@
+# shellcheck shell=sh
+# tests/vm/lib.sh: the emulated-hardware test bench (DESIGN.md §10), sourced by the
+# tests/vm/*.sh scripts. It fetches and caches a Debian kernel, packs an initramfs
+# holding busybox, the freshly built binaries and their shared libraries, boots it
+# under QEMU (TCG only) on a given machine type, and pulls the output of the guest's
+# commands back out of the serial log. Missing pieces make the test skip, except
+# under CI=true or TK_REQUIRE_VM=1, where a bench that cannot run is a failure.
+#
+# Environment (all optional):
+#   top_srcdir, top_builddir  set by `make check`; derived from the script otherwise
+#   TK_ENABLE_VM=0            configure --disable-vm-tests (distcheck): skip
+#   TK_REQUIRE_VM=1, CI=true  a missing piece is "not ok", never a skip
+#   TK_VM_CACHE               kernel cache (default $XDG_CACHE_HOME/timekeeperd-vm)
+#   TK_VM_KERNEL              use this vmlinuz instead of the cached Debian one
+#   TK_VM_TIMEOUT             hard limit for one boot in seconds (default 180)
+#   TK_VM_KEEP=1              keep the work directory after the run
+#   TK_VM_WORK                work directory base (default $top_builddir/tests/vm/work)
+#
+# POSIX sh (dash): the test scripts run as `#!/bin/sh`.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$(pwd)}"
+export top_srcdir top_builddir
+
+VM_CACHE=${TK_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/timekeeperd-vm}
+VM_TIMEOUT=${TK_VM_TIMEOUT:-180}
+VM_QEMU=${QEMU:-qemu-system-x86_64}
+VM_KERNEL=
+VM_KCONFIG=
+VM_INITRD=
+VM_APPEND=
+VM_NONCE=
+VM_WORK=
+VM_QEMU_PID=
+VM_ELAPSED=0
+VM_TESTNO=0
+VM_FAILED=0
+
+vm_log()
+{
+	printf '# %s\n' "$*"
+}
+
+# True when a missing piece must fail the test instead of skipping it.
+vm_required()
+{
+	[ "${CI:-}" = true ] || [ "${TK_REQUIRE_VM:-0}" = 1 ]
+}
+
+# The bench cannot run: skip (plan 1..0) or, when required, fail. Exits.
+vm_unavailable()
+{
+	if vm_required; then
+		echo "not ok 1 - VM bench unavailable: $*"
+		echo "1..1"
+		exit 1
+	fi
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
+# TAP helpers: numbered results, plan printed at the end (a late plan is valid TAP).
+vm_ok()
+{
+	VM_TESTNO=$((VM_TESTNO + 1))
+	echo "ok $VM_TESTNO - $*"
+}
+
+vm_not_ok()
+{
+	VM_TESTNO=$((VM_TESTNO + 1))
+	VM_FAILED=$((VM_FAILED + 1))
+	echo "not ok $VM_TESTNO - $*"
+}
+
+# Print a file as TAP comments, at most $2 lines from its end (default all). Control
+# characters (the firmware's terminal escapes, CR) go; every line ends in a newline so the
+# TAP that follows stays on its own line.
+vm_comment_file()
+{
+	[ -s "$1" ] || { vm_log "($1: empty or missing)"; return 0; }
+	if [ -n "${2:-}" ]; then
+		tail -n "$2" "$1"
+	else
+		cat "$1"
+	fi | tr -d '\000-\010\013-\037\177' | awk '{ print "# " $0 }'
+}
+
+vm_finish()
+{
+	echo "1..$VM_TESTNO"
+	[ "$VM_FAILED" -eq 0 ]
+	exit $?
+}
+
+# Called first by every test script: checks the host tools and the build.
+vm_check_host()
+{
+	[ "${TK_ENABLE_VM:-1}" = 0 ] && {
+		echo "1..0 # SKIP VM tests disabled (configure --disable-vm-tests)"
+		exit 0
+	}
+	command -v "$VM_QEMU" >/dev/null 2>&1 ||
+		vm_unavailable "$VM_QEMU not found (install qemu-system-x86)"
+	if ! [ -x /bin/busybox ] || ! /bin/busybox --list-full >/dev/null 2>&1; then
+		vm_unavailable "/bin/busybox not found (install busybox-static)"
+	fi
+	# The guest has no libc of its own: the busybox must be the static one.
+	if file_out=$(LC_ALL=C ldd /bin/busybox 2>&1); then
+		case $file_out in
+		*"not a dynamic executable"* | *"statically linked"*) ;;
+		*) vm_unavailable "/bin/busybox is dynamically linked (install busybox-static)" ;;
+		esac
+	fi
+	for tool in cpio gzip ldd base64 dpkg-deb; do
+		command -v "$tool" >/dev/null 2>&1 || vm_unavailable "$tool not found"
+	done
+}
+
+# --- kernel ----------------------------------------------------------------------------------
+
+# The linux-image-<version>-amd64 package linux-image-amd64 currently points at.
+kernel_package()
+{
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-amd64$/ { print $2; exit }'
+}
+
+# Download and unpack the kernel package into the cache; the directory appears atomically
+# (rename) so two tests running in parallel never see half of it.
+kernel_fetch()
+{
+	pkg=$(kernel_package)
+	if [ -z "$pkg" ] && [ "$(id -u)" = 0 ]; then
+		apt-get update -qq >/dev/null 2>&1
+		pkg=$(kernel_package)
+	fi
+	[ -n "$pkg" ] || { echo "no linux-image-*-amd64 package known to apt"; return 1; }
+	mkdir -p "$VM_CACHE" || { echo "cannot create $VM_CACHE"; return 1; }
+	tmp=$(mktemp -d "$VM_CACHE/.fetch.XXXXXX") || { echo "mktemp in $VM_CACHE failed"; return 1; }
+	# apt-get download as root warns that the _apt user cannot write here: harmless.
+	if ! (cd "$tmp" && apt-get download -q "$pkg" >download.log 2>&1); then
+		echo "apt-get download $pkg failed: $(tail -n 1 "$tmp/download.log")"
+		rm -rf "$tmp"
+		return 1
+	fi
+	if ! dpkg-deb -x "$tmp"/"$pkg"_*.deb "$tmp/root"; then
+		echo "dpkg-deb -x of $pkg failed"
+		rm -rf "$tmp"
+		return 1
+	fi
+	mkdir -p "$tmp/kernel"
+	for f in "$tmp"/root/boot/vmlinuz-*; do
+		cp "$f" "$tmp/kernel/vmlinuz" || return 1
+	done
+	for f in "$tmp"/root/boot/config-*; do
+		cp "$f" "$tmp/kernel/config" || return 1
+	done
+	if ! [ -s "$tmp/kernel/vmlinuz" ] || ! [ -s "$tmp/kernel/config" ]; then
+		echo "$pkg holds no /boot/vmlinuz-* and /boot/config-*"
+		rm -rf "$tmp"
+		return 1
+	fi
+	if ! mv "$tmp/kernel" "$VM_CACHE/$pkg" 2>/dev/null; then
+		[ -s "$VM_CACHE/$pkg/vmlinuz" ] || { echo "cannot store $VM_CACHE/$pkg"; return 1; }
+	fi
+	rm -rf "$tmp"
+	echo "$VM_CACHE/$pkg"
+}
+
+# Sets VM_KERNEL and VM_KCONFIG; reuses any cached kernel (newest version first) so runs
+# after the first need no network.
+vm_kernel()
+{
+	if [ -n "${TK_VM_KERNEL:-}" ]; then
+		[ -r "$TK_VM_KERNEL" ] || vm_unavailable "TK_VM_KERNEL=$TK_VM_KERNEL not readable"
+		VM_KERNEL=$TK_VM_KERNEL
+		VM_KCONFIG=${TK_VM_KCONFIG:-}
+		return 0
+	fi
+	dir=$(find "$VM_CACHE" -mindepth 2 -maxdepth 2 -name vmlinuz \
+		-path '*/linux-image-*' 2>/dev/null | sort -V | tail -n 1)
+	if [ -n "$dir" ]; then
+		dir=${dir%/vmlinuz}
+	else
+		dir=$(kernel_fetch) || vm_unavailable "kernel: $dir"
+	fi
+	VM_KERNEL=$dir/vmlinuz
+	VM_KCONFIG=$dir/config
+	vm_log "kernel: $VM_KERNEL"
+}
+
+# What the tests need must be built in (there are no modules in the initramfs). Sets the
+# extra kernel command line.
+vm_kernel_check()
+{
+	VM_APPEND="console=ttyS0,115200 panic=-1 oops=panic"
+	if [ -z "$VM_KCONFIG" ] || ! [ -r "$VM_KCONFIG" ]; then
+		vm_log "kernel config unknown: not checking built-in options"
+		return 0
+	fi
+	missing=
+	for opt in BLK_DEV_INITRD RD_GZIP DEVTMPFS PROC_FS SYSFS SERIAL_8250 SERIAL_8250_CONSOLE \
+		ACPI PCI HPET_TIMER HPET X86_PM_TIMER DEVMEM X86_IOPL_IOPERM; do
+		grep -q "^CONFIG_$opt=y\$" "$VM_KCONFIG" || missing="$missing CONFIG_$opt"
+	done
+	[ -z "$missing" ] || vm_unavailable "kernel $VM_KERNEL lacks built-in:$missing"
+	# /dev/hpet refuses mmap unless HPET_MMAP_DEFAULT or hpet_mmap=1 (drivers/char/hpet.c).
+	if grep -q '^CONFIG_HPET_MMAP=y$' "$VM_KCONFIG" &&
+		! grep -q '^CONFIG_HPET_MMAP_DEFAULT=y$' "$VM_KCONFIG"; then
+		VM_APPEND="$VM_APPEND hpet_mmap=1"
+	fi
+}
+
+# --- initramfs -------------------------------------------------------------------------------
+
+# Copy one file into the image at the same path, following symlinks.
+image_add()
+{
+	mkdir -p "$VM_ROOT$(dirname "$1")" && cp -L "$1" "$VM_ROOT$1"
+}
+
+# The real ELF behind a program: a libtool wrapper script keeps it in .libs/ (as the name
+# itself or lt-name). Anything else (an ELF, or a script for busybox sh) is used as it is.
+real_binary()
+{
+	if grep -q 'temporary wrapper script for' "$1" 2>/dev/null &&
+		[ "$(head -c 2 "$1")" = '#!' ]; then
+		d=$(dirname "$1")
+		b=$(basename "$1")
+		for cand in "$d/.libs/$b" "$d/.libs/lt-$b"; do
+			[ -x "$cand" ] && { echo "$cand"; return 0; }
+		done
+		return 1
+	fi
+	echo "$1"
+}
+
+# Add the shared libraries an ELF needs (and the loader), each at the path ldd resolves it to.
+# $1 is the program as built, $2 the ELF behind it: for a libtool wrapper the uninstalled
+# libraries live in the build tree's .libs directories, which ldd is told about. The
+# directories of all libraries go to LD_LIBRARY_PATH inside (build-tree ones are not in the
+# loader's default path).
+image_add_libs()
+{
+	[ "$(head -c 2 "$2")" = '#!' ] && return 0
+	if [ "$1" != "$2" ]; then
+		libs=$(find "$top_builddir" -path "$top_builddir/tests/vm/work" -prune -o \
+			-type d -name .libs -print | paste -sd: -)
+		out=$(LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$2" 2>&1)
+	else
+		out=$(ldd "$2" 2>&1)
+	fi
+	case $out in
+	*"not a dynamic executable"* | *"statically linked"*) return 0 ;;
+	*"not found"*) echo "ldd $2: $(echo "$out" | grep 'not found' | head -n 1)"; return 1 ;;
+	esac
+	for lib in $(echo "$out" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+		$1 ~ /^\// { print $1 }'); do
+		image_add "$lib" || { echo "cannot copy $lib"; return 1; }
+		dirname "$lib" >>"$VM_WORK/libdirs"
+	done
+}
+
+# Build VM_WORK/initramfs.gz. $1 is a test script (sh, run by /init as root) and the other
+# arguments are the programs to install in /tk/bin (their PATH inside).
+vm_build_initramfs()
+{
+	script=$1
+	shift
+	VM_WORK=${TK_VM_WORK:-$top_builddir/tests/vm/work}/$(basename "$0" .sh)
+	rm -rf "$VM_WORK"
+	mkdir -p "$VM_WORK" || vm_unavailable "cannot create $VM_WORK"
+	VM_ROOT=$VM_WORK/root
+	VM_NONCE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+	: >"$VM_WORK/libdirs"
+
+	mkdir -p "$VM_ROOT/bin" "$VM_ROOT/sbin" "$VM_ROOT/usr/bin" "$VM_ROOT/usr/sbin" \
+		"$VM_ROOT/proc" "$VM_ROOT/sys" "$VM_ROOT/dev" "$VM_ROOT/tmp" "$VM_ROOT/tk/bin" \
+		"$VM_ROOT/lib" "$VM_ROOT/lib64" "$VM_ROOT/root" "$VM_ROOT/etc"
+	cp /bin/busybox "$VM_ROOT/bin/busybox" || vm_unavailable "cannot copy /bin/busybox"
+	for applet in $(/bin/busybox --list-full); do
+		[ "$applet" = bin/busybox ] && continue
+		mkdir -p "$VM_ROOT/$(dirname "$applet")"
+		ln -sf /bin/busybox "$VM_ROOT/$applet"
+	done
+
+	for prog in "$@"; do
+		[ -x "$prog" ] || { vm_not_ok "build: $prog missing (run make first)"; vm_finish; }
+		real=$(real_binary "$prog") ||
+			{ vm_not_ok "build: $prog is a wrapper without .libs binary"; vm_finish; }
+		name=$(basename "$real")
+		name=${name#lt-}
+		cp "$real" "$VM_ROOT/tk/bin/$name" ||
+			{ vm_not_ok "build: cannot copy $real"; vm_finish; }
+		if ! err=$(image_add_libs "$prog" "$real"); then
+			vm_not_ok "build: shared libraries of $prog: $err"
+			vm_finish
+		fi
+	done
+
+	if ! cp "$top_srcdir/tests/vm/init.sh" "$VM_ROOT/init" || ! chmod 755 "$VM_ROOT/init"; then
+		vm_unavailable "cannot install /init"
+	fi
+	cp "$script" "$VM_ROOT/tk/tests.sh" || vm_unavailable "cannot install $script"
+	{
+		echo "TK_NONCE=$VM_NONCE"
+		echo "LD_LIBRARY_PATH=$(sort -u "$VM_WORK/libdirs" | paste -sd: -)"
+		echo "export LD_LIBRARY_PATH"
+	} >"$VM_ROOT/tk/env"
+
+	(cd "$VM_ROOT" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+		gzip -1 >"$VM_WORK/initramfs.gz" || vm_unavailable "cpio/gzip failed"
+	VM_INITRD=$VM_WORK/initramfs.gz
+}
+
+# --- running ---------------------------------------------------------------------------------
+
+vm_kill_qemu()
+{
+	[ -n "$VM_QEMU_PID" ] || return 0
+	kill "$VM_QEMU_PID" 2>/dev/null
+	i=0
+	while kill -0 "$VM_QEMU_PID" 2>/dev/null && [ $i -lt 20 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -9 "$VM_QEMU_PID" 2>/dev/null
+	VM_QEMU_PID=
+}
+
+vm_cleanup()
+{
+	vm_kill_qemu
+	if [ -n "$VM_WORK" ] && [ "${TK_VM_KEEP:-0}" != 1 ] && [ "$VM_FAILED" -eq 0 ]; then
+		# Keep the logs and extracted output; drop the image (megabytes).
+		rm -rf "$VM_WORK/root" "$VM_WORK/initramfs.gz"
+	fi
+}
+
+# vm_run MACHINE OUTFILE: boot VM_KERNEL + VM_INITRD on -M MACHINE with the serial console
+# written to OUTFILE (QEMU writes it unbuffered as the guest prints). QEMU is started in the
+# background and watched here: it is stopped by its pid on timeout (never by name or
+# process group). Returns 0 when the guest printed its end marker. Sets VM_ELAPSED.
+vm_run()
+{
+	machine=$1
+	out=$2
+	: >"$out"
+	trap vm_cleanup EXIT
+	trap 'vm_cleanup; exit 130' INT TERM HUP
+	start=$(date +%s)
+	# -accel tcg always: /dev/kvm may exist where KVM does not work, and kvm then hangs.
+	"$VM_QEMU" -accel tcg -M "$machine" -smp 2 -m 512 \
+		-nographic -nodefaults -no-user-config -no-reboot \
+		-serial "file:$out" -monitor none \
+		-kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
+		-append "$VM_APPEND" \
+		</dev/null >"$out.qemu" 2>&1 &
+	VM_QEMU_PID=$!
+	done_seen=
+	while kill -0 "$VM_QEMU_PID" 2>/dev/null; do
+		now=$(date +%s)
+		if [ $((now - start)) -ge "$VM_TIMEOUT" ]; then
+			vm_log "$machine: no poweroff after ${VM_TIMEOUT}s: stopping QEMU (pid $VM_QEMU_PID)"
+			vm_kill_qemu
+			break
+		fi
+		# The guest powers off right after the marker; allow it a few seconds.
+		if [ -z "$done_seen" ] && grep -q "@@TK-$VM_NONCE DONE@@" "$out" 2>/dev/null; then
+			done_seen=$now
+		fi
+		if [ -n "$done_seen" ] && [ $((now - done_seen)) -ge 10 ]; then
+			vm_log "$machine: guest finished but QEMU did not exit: stopping it"
+			vm_kill_qemu
+			break
+		fi
+		sleep 0.2
+	done
+	if [ -n "$VM_QEMU_PID" ]; then
+		wait "$VM_QEMU_PID"
+		qrc=$?
+		VM_QEMU_PID=
+		[ "$qrc" -eq 0 ] || vm_log "$machine: QEMU exit status $qrc: $(head -c 300 "$out.qemu")"
+	fi
+	VM_ELAPSED=$(($(date +%s) - start))
+	tr -d '\r' <"$out" >"$out.txt"
+	grep -q "^@@TK-$VM_NONCE DONE@@\$" "$out.txt"
+}
+
+# vm_section LOG NAME: the text a guest command printed inside tk_section NAME.
+vm_section()
+{
+	awk -v b="@@TK-$VM_NONCE BEGIN $2@@" -v e="@@TK-$VM_NONCE END $2 " '
+		$0 == b { on = 1; next }
+		on && index($0, e) == 1 { exit }
+		on { print }' "$1"
+}
+
+# vm_section_rc LOG NAME: the exit status recorded for section NAME (empty if none).
+vm_section_rc()
+{
+	sed -n "s/^@@TK-$VM_NONCE END $2 rc=\\([0-9]*\\)@@\$/\\1/p" "$1" | head -n 1
+}
+
+# --- the probe test (vm_q35.sh, vm_pc.sh) ----------------------------------------------------
+
+# vm_probe_test MACHINE: boot MACHINE, run `timekeeperd --probe --json --seconds 2` as root
+# inside and check its JSON with check_probe.sh. TAP on stdout; exits.
+vm_probe_test()
+{
+	machine=$1
+	vm_check_host
+	command -v jq >/dev/null 2>&1 || vm_unavailable "jq not found (install jq)"
+	vm_kernel
+	vm_kernel_check
+
+	guest=$(mktemp "${TMPDIR:-/tmp}/tk-vm-guest.XXXXXX") || vm_unavailable "mktemp failed"
+	cat >"$guest" <<'EOF'
+tk_section pci tk_pci
+tk_run probe timekeeperd --probe --json --seconds 2
+tk_section dmesg dmesg
+EOF
+	vm_build_initramfs "$guest" "${TK_VM_DAEMON:-$top_builddir/timekeeperd}"
+	rm -f "$guest"
+
+	log=$VM_WORK/serial.log
+	if vm_run "$machine" "$log"; then
+		vm_ok "$machine: booted and ran the probe in ${VM_ELAPSED}s"
+	else
+		vm_not_ok "$machine: no end marker from the guest after ${VM_ELAPSED}s"
+		vm_log "serial log tail ($log):"
+		vm_comment_file "$log.txt" 60
+		vm_finish
+	fi
+	vm_section "$log.txt" probe >"$VM_WORK/probe.json"
+	vm_section "$log.txt" probe.stderr >"$VM_WORK/probe.stderr"
+	vm_section "$log.txt" pci >"$VM_WORK/pci.txt"
+	vm_section "$log.txt" dmesg >"$VM_WORK/dmesg.txt"
+
+	vm_log "$machine: the guest kernel on its TSC and clocksources:"
+	grep -i -E 'tsc|clocksource' "$VM_WORK/dmesg.txt" | sed 's/^/#   /'
+
+	rc=$(vm_section_rc "$log.txt" probe)
+	if [ "$rc" = 0 ]; then
+		vm_ok "$machine: timekeeperd --probe --json exited 0"
+	else
+		vm_not_ok "$machine: timekeeperd --probe --json exited ${rc:-(no status)}, expected 0"
+	fi
+
+	sh "$top_srcdir/tests/vm/check_probe.sh" --first $((VM_TESTNO + 1)) \
+		--pci "$VM_WORK/pci.txt" --dmesg "$VM_WORK/dmesg.txt" \
+		"$machine" "$VM_WORK/probe.json" >"$VM_WORK/checks.tap"
+	cat "$VM_WORK/checks.tap"
+	VM_TESTNO=$((VM_TESTNO + $(grep -c -E '^(not )?ok ' "$VM_WORK/checks.tap")))
+	VM_FAILED=$((VM_FAILED + $(grep -c '^not ok ' "$VM_WORK/checks.tap")))
+
+	if [ "$VM_FAILED" -ne 0 ]; then
+		vm_log "probe stdout:"
+		vm_comment_file "$VM_WORK/probe.json"
+		vm_log "probe stderr:"
+		vm_comment_file "$VM_WORK/probe.stderr"
+		vm_log "guest PCI functions (slot vendor device revision class):"
+		vm_comment_file "$VM_WORK/pci.txt"
+		vm_log "serial log tail ($log):"
+		vm_comment_file "$log.txt" 40
+	fi
+	vm_finish
+}
