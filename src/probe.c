@@ -1,9 +1,11 @@
 /*
- * The probe: discovery, then a measurement of every usable counter against
- * a reference for --seconds. Sources are sampled every 20 ms so that even the
- * 24-bit PM timer (4.69 s wrap) is tracked without aliasing; each sample of a
- * source is bracketed by two reads of its reference and taken against their
- * midpoint. The report is a table for people or one JSON object for tools.
+ * The probe: discovery, then --seconds of the clocksource framework running
+ * for real on what was found. Every usable counter is registered and sampled
+ * every 20 ms against a reference (each sample bracketed by two reference
+ * reads, so even the 24-bit PM timer's 4.69 s wrap is tracked); the TSC is
+ * warp-tested across CPUs and calibrated against every reference at once;
+ * the watchdog checks what must be verified every 0.5 s and demotes what
+ * fails. The report is a table for people or one JSON object for tools.
  */
 #include "config.h"
 
@@ -14,11 +16,24 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/calib.h"
+#include "core/cs.h"
 #include "core/log.h"
+#include "core/warp.h"
+#include "core/wdog.h"
 #include "hw/hw.h"
 #include "probe.h"
 
-enum { SAMPLE_PERIOD_NS = 20 * 1000 * 1000, READ_BATCHES = 31, READ_BATCH = 32 };
+enum {
+	SAMPLE_PERIOD_NS = 20 * 1000 * 1000,
+	READ_BATCHES = 31,
+	READ_BATCH = 32,
+	MAX_CALIB = HW_MAX_SOURCES,
+};
+
+/* After a disturbed watchdog readout the kernel pauses 5 minutes; a probe
+ * lasts seconds, so it pauses 2 s and says so in the skip count. */
+#define PROBE_WDOG_BACKOFF_NS UINT64_C(2000000000)
 
 struct track {
 	struct clocksource *cs;
@@ -27,8 +42,23 @@ struct track {
 	uint64_t ext;            /* cycles of cs accumulated since start */
 	uint64_t ref_last;
 	uint64_t ref_ext;
-	double read_ns;      /* median cost of one read; < 0 when not measured */
-	double measured_hz;  /* < 0 when not measured */
+	double read_ns;     /* median cost of one read; < 0 when not measured */
+	double measured_hz; /* < 0 when not measured */
+};
+
+struct probe {
+	struct clocksource src[HW_MAX_SOURCES];
+	size_t n;
+	struct track tr[HW_MAX_SOURCES];
+	size_t nt;
+	struct cs_registry reg;
+	struct wdog wd;
+	struct clocksource *tsc; /* the usable TSC, if any */
+	struct calib cal[MAX_CALIB]; /* cal[0] is against the best reference */
+	size_t ncal;
+	bool freq_applied; /* the refined TSC frequency was given to the registry */
+	struct warp_result warp;
+	bool warp_tried;
 };
 
 static uint64_t raw_ns(void)
@@ -70,18 +100,22 @@ static double read_cost_ns(struct clocksource *cs)
 	return fmax(0.0, (batch[READ_BATCHES / 2] - empty[READ_BATCHES / 2]) / READ_BATCH);
 }
 
-/* The reference for cs: the best-rated other usable source that need not be
- * verified and whose frequency is known; NULL when there is none. */
-static struct clocksource *pick_reference(struct clocksource *src, size_t n, struct clocksource *cs)
+/* A reference is a usable counter that need not be verified and whose
+ * frequency is stated: hpet, acpi_pm, kclock. */
+static bool is_reference(const struct clocksource *r)
+{
+	return r->usable && !(r->flags & CS_F_MUST_VERIFY) && r->nominal_hz;
+}
+
+/* The reference for cs: the best-rated other reference; NULL when none. */
+static struct clocksource *pick_reference(struct probe *p, struct clocksource *cs)
 {
 	struct clocksource *best = NULL;
 
-	for (size_t i = 0; i < n; i++) {
-		struct clocksource *r = &src[i];
+	for (size_t i = 0; i < p->n; i++) {
+		struct clocksource *r = &p->src[i];
 
-		if (r == cs || !r->usable || (r->flags & CS_F_MUST_VERIFY) || !r->nominal_hz)
-			continue;
-		if (!best || r->rating > best->rating)
+		if (r != cs && is_reference(r) && (!best || r->rating > best->rating))
 			best = r;
 	}
 	return best;
@@ -110,7 +144,7 @@ static void sample(struct track *t)
 	t->ref_last = r1;
 }
 
-static void start(struct track *t)
+static void track_start(struct track *t)
 {
 	uint64_t r1, r2;
 
@@ -133,19 +167,96 @@ static void sleep_ns(uint64_t ns)
 		;
 }
 
-static void measure(struct track *tr, size_t nt, double seconds)
+static void run_warp_test(struct probe *p)
 {
-	uint64_t t0 = raw_ns(), end = t0 + (uint64_t)(seconds * 1e9);
-
-	for (size_t i = 0; i < nt; i++)
-		start(&tr[i]);
-	while (raw_ns() < end) {
-		sleep_ns(SAMPLE_PERIOD_NS);
-		for (size_t i = 0; i < nt; i++)
-			sample(&tr[i]);
+	if (!p->tsc)
+		return;
+	if (p->tsc->flags & CS_F_SIMULATED) {
+		snprintf(p->warp.note, sizeof(p->warp.note), "not run: simulated TSC");
+		return;
 	}
-	for (size_t i = 0; i < nt; i++) {
-		struct track *t = &tr[i];
+	p->warp_tried = true;
+	if (warp_run(NULL, &p->warp) < 0) {
+		log_warn("tsc: warp test failed to run: %s", p->warp.note);
+		return;
+	}
+	if (warp_apply(&p->reg, "tsc", &p->warp))
+		log_warn("tsc: %s", p->warp.note);
+}
+
+static void start_calibration(struct probe *p, uint64_t now)
+{
+	struct clocksource *best;
+
+	if (!p->tsc)
+		return;
+	best = pick_reference(p, p->tsc);
+	if (best && calib_start(&p->cal[p->ncal], p->tsc, best, now) == 0)
+		p->ncal++;
+	for (size_t i = 0; i < p->n && p->ncal < MAX_CALIB; i++) {
+		struct clocksource *r = &p->src[i];
+
+		if (r != best && r != p->tsc && is_reference(r) &&
+		    calib_start(&p->cal[p->ncal], p->tsc, r, now) == 0)
+			p->ncal++;
+	}
+}
+
+/* Once the TSC has a refined frequency (accepted like the kernel's), the
+ * registry uses it: the watchdog converts with it and a TSC with no stated
+ * frequency becomes selectable. Given once, as the kernel fixes tsc_khz
+ * after refinement; later refinement is reported, not applied. */
+static void apply_calibration(struct probe *p)
+{
+	struct calib_result res;
+	struct cs_entry *e;
+
+	if (p->freq_applied || !p->ncal)
+		return;
+	calib_result(&p->cal[0], &res);
+	if (res.state < CALIB_STATE_REFINED || !calib_hz(&p->cal[0]))
+		return;
+	e = cs_find(&p->reg, p->tsc->name);
+	if (e && cs_set_freq(&p->reg, e, calib_hz(&p->cal[0])) == 0)
+		log_info("tsc: %.0f Hz against %s, given to the registry", res.calibrated_hz,
+			 res.calibrated_against);
+	p->freq_applied = true;
+}
+
+static void run(struct probe *p, double seconds)
+{
+	uint64_t t0 = raw_ns(), end = t0 + (uint64_t)(seconds * 1e9), now;
+	struct wdog_conf wc = { .backoff_ns = PROBE_WDOG_BACKOFF_NS };
+
+	run_warp_test(p);
+	now = raw_ns();
+	for (size_t i = 0; i < p->nt; i++)
+		track_start(&p->tr[i]);
+	start_calibration(p, now);
+	wdog_init(&p->wd, &p->reg, &wc, now);
+	while ((now = raw_ns()) < end) {
+		uint64_t next = now + SAMPLE_PERIOD_NS;
+
+		if (wdog_next_due(&p->wd) < next)
+			next = wdog_next_due(&p->wd) > now ? wdog_next_due(&p->wd) : now;
+		sleep_ns(next - now);
+		now = raw_ns();
+		for (size_t i = 0; i < p->nt; i++)
+			sample(&p->tr[i]);
+		for (size_t i = 0; i < p->ncal; i++)
+			calib_poll(&p->cal[i], now);
+		apply_calibration(p);
+		if (now >= wdog_next_due(&p->wd) && wdog_tick(&p->wd, now) > 0) {
+			for (unsigned int i = 0; i < p->reg.n; i++) {
+				struct cs_entry *e = p->reg.list[i];
+
+				if (e->unstable && e->wd.last_verdict == CS_VERDICT_UNSTABLE)
+					log_warn("%s: demoted by the watchdog: %s", e->cs->name, e->wd.last_reason);
+			}
+		}
+	}
+	for (size_t i = 0; i < p->nt; i++) {
+		struct track *t = &p->tr[i];
 
 		t->measured_hz = -1;
 		if (t->ref && t->ref_ext)
@@ -171,21 +282,129 @@ static void json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+static void json_opt_string(FILE *out, const char *s)
+{
+	if (s && *s)
+		json_string(out, s);
+	else
+		fputs("null", out);
+}
+
 static const char *flag_names[] = { "continuous", "must_verify", "client_readable", "simulated",
 				    "known_freq" };
 
-static void print_json(FILE *out, struct clocksource *src, size_t n, struct track *tr, size_t nt,
-		       const struct probe_opts *opts)
+static struct track *track_of(struct probe *p, const struct clocksource *cs)
 {
-	fprintf(out, "{\"version\":\"%s\",\"seconds\":%g,\"sources\":[", PACKAGE_VERSION, opts->seconds);
-	for (size_t i = 0; i < n; i++) {
-		struct clocksource *cs = &src[i];
-		struct track *t = NULL;
+	for (size_t j = 0; j < p->nt; j++)
+		if (p->tr[j].cs == cs)
+			return &p->tr[j];
+	return NULL;
+}
+
+static const char *state_of(struct probe *p, const struct clocksource *cs)
+{
+	struct cs_entry *e = cs_find(&p->reg, cs->name);
+
+	return e ? cs_state_name(cs_entry_state(&p->reg, e)) : "unusable";
+}
+
+static void json_watchdog(FILE *out, const struct cs_entry *e)
+{
+	const struct cs_wd_stats *w = &e->wd;
+
+	fprintf(out,
+		",\"watchdog\":{\"checks\":%llu,\"skips\":%llu,\"failures\":%llu,\"retries\":%llu,"
+		"\"max_skew_ns\":%llu,\"last_verdict\":",
+		(unsigned long long)w->checks, (unsigned long long)w->skips,
+		(unsigned long long)w->failures, (unsigned long long)w->retries,
+		(unsigned long long)w->max_skew_ns);
+	json_string(out, cs_verdict_name(w->last_verdict));
+	fputs(",\"last_reason\":", out);
+	json_opt_string(out, w->last_reason);
+	fputc('}', out);
+}
+
+static void json_tsc(FILE *out, struct probe *p)
+{
+	struct calib_result res = { 0 };
+
+	if (p->ncal)
+		calib_result(&p->cal[0], &res);
+	fputs(",\"calibrated_hz\":", out);
+	if (res.calibrated_hz > 0)
+		fprintf(out, "%.3f,\"uncertainty_ppb\":%.1f", res.calibrated_hz, res.uncertainty_ppb);
+	else
+		fputs("null,\"uncertainty_ppb\":null", out);
+	fputs(",\"calibrated_against\":", out);
+	json_opt_string(out, res.calibrated_hz > 0 ? res.calibrated_against : NULL);
+	fputs(",\"calibrations\":[", out);
+	for (size_t i = 0; i < p->ncal; i++) {
+		calib_result(&p->cal[i], &res);
+		fprintf(out, "%s{\"reference\":", i ? "," : "");
+		json_string(out, res.calibrated_against);
+		fprintf(out, ",\"state\":\"%s\",\"calibrated_hz\":%.3f,\"uncertainty_ppb\":%.1f,"
+			     "\"quick_hz\":%.3f,\"refined_hz\":%.3f,\"refined_accepted\":%s,"
+			     "\"kernel_hz\":%llu,\"baseline_s\":%.3f,\"samples\":%llu,\"retries\":%llu,"
+			     "\"disturbed\":%llu,\"warning\":",
+			calib_state_name(res.state), res.calibrated_hz, res.uncertainty_ppb, res.quick_hz,
+			res.refined_hz, res.refined_accepted ? "true" : "false",
+			(unsigned long long)res.kernel_hz, res.baseline_s, (unsigned long long)res.samples,
+			(unsigned long long)res.retries, (unsigned long long)res.disturbed);
+		json_opt_string(out, res.warning);
+		fputc('}', out);
+	}
+	fputs("],\"max_warp_cycles\":", out);
+	if (p->warp.run)
+		fprintf(out, "%llu", (unsigned long long)p->warp.max_warp_cycles);
+	else
+		fputs("null", out);
+	fprintf(out, ",\"warp\":{\"run\":%s,\"pairs\":%u,\"nr_warps\":%llu,\"loops\":%llu,\"note\":",
+		p->warp.run ? "true" : "false", p->warp.pairs, (unsigned long long)p->warp.nr_warps,
+		(unsigned long long)p->warp.loops);
+	json_opt_string(out, p->warp.note);
+	fputc('}', out);
+}
+
+static void json_attrs(FILE *out, const struct clocksource *cs)
+{
+	for (unsigned int a = 0; a < cs->nattrs; a++) {
+		const struct cs_attr *at = &cs->attrs[a];
+
+		fputc(',', out);
+		json_string(out, at->key);
+		fputc(':', out);
+		switch (at->kind) {
+		case CS_ATTR_STR:
+			json_string(out, at->v.s);
+			break;
+		case CS_ATTR_U64:
+			fprintf(out, "%llu", (unsigned long long)at->v.u);
+			break;
+		case CS_ATTR_BOOL:
+			fputs(at->v.b ? "true" : "false", out);
+			break;
+		case CS_ATTR_HEX:
+			fprintf(out, "\"0x%llx\"", (unsigned long long)at->v.u);
+			break;
+		}
+	}
+}
+
+static void print_json(FILE *out, struct probe *p, const struct probe_opts *opts)
+{
+	fprintf(out, "{\"version\":\"%s\",\"seconds\":%g,\"current\":", PACKAGE_VERSION, opts->seconds);
+	json_opt_string(out, p->reg.current ? p->reg.current->cs->name : NULL);
+	fputs(",\"watchdog\":", out);
+	json_opt_string(out, p->reg.watchdog ? p->reg.watchdog->cs->name : NULL);
+	fputs(",\"override\":", out);
+	json_opt_string(out, p->reg.override);
+	fputs(",\"sources\":[", out);
+	for (size_t i = 0; i < p->n; i++) {
+		struct clocksource *cs = &p->src[i];
+		struct track *t = track_of(p, cs);
+		struct cs_entry *e = cs_find(&p->reg, cs->name);
 		const char *sep = "";
 
-		for (size_t j = 0; j < nt; j++)
-			if (tr[j].cs == cs)
-				t = &tr[j];
 		fprintf(out, "%s{\"name\":", i ? "," : "");
 		json_string(out, cs->name);
 		fprintf(out, ",\"usable\":%s,\"reason\":", cs->usable ? "true" : "false");
@@ -193,7 +412,10 @@ static void print_json(FILE *out, struct clocksource *src, size_t n, struct trac
 			fputs("null", out);
 		else
 			json_string(out, cs->reason);
-		fprintf(out, ",\"rating\":%d,\"bits\":%u,\"nominal_hz\":", cs->rating, cs->bits);
+		fprintf(out, ",\"state\":\"%s\",\"state_reason\":", state_of(p, cs));
+		json_opt_string(out, e && cs->usable ? e->reason : NULL);
+		fprintf(out, ",\"rating\":%d,\"effective_rating\":%d,\"bits\":%u,\"nominal_hz\":",
+			cs->rating, e ? e->rating : 0, cs->bits);
 		if (cs->nominal_hz)
 			fprintf(out, "%llu", (unsigned long long)cs->nominal_hz);
 		else
@@ -204,15 +426,17 @@ static void print_json(FILE *out, struct clocksource *src, size_t n, struct trac
 		else
 			fputs("null", out);
 		fputs(",\"measured_against\":", out);
-		if (t && t->ref)
-			json_string(out, t->ref->name);
-		else
-			fputs("null", out);
+		json_opt_string(out, t && t->ref ? t->ref->name : NULL);
 		fputs(",\"read_ns\":", out);
 		if (t && t->read_ns >= 0)
 			fprintf(out, "%.1f", t->read_ns);
 		else
 			fputs("null", out);
+		if (e && e->have_arith)
+			fprintf(out,
+				",\"mult\":%u,\"shift\":%u,\"max_idle_ns\":%llu,\"uncertainty_ns\":%llu",
+				e->ar.mult, e->ar.shift, (unsigned long long)e->ar.max_idle_ns,
+				(unsigned long long)e->ar.uncertainty_ns);
 		fputs(",\"flags\":[", out);
 		for (unsigned int b = 0; b < sizeof(flag_names) / sizeof(flag_names[0]); b++)
 			if (cs->flags & (1u << b)) {
@@ -220,76 +444,84 @@ static void print_json(FILE *out, struct clocksource *src, size_t n, struct trac
 				sep = ",";
 			}
 		fputc(']', out);
-		for (unsigned int a = 0; a < cs->nattrs; a++) {
-			const struct cs_attr *at = &cs->attrs[a];
-
-			fputc(',', out);
-			json_string(out, at->key);
-			fputc(':', out);
-			switch (at->kind) {
-			case CS_ATTR_STR:
-				json_string(out, at->v.s);
-				break;
-			case CS_ATTR_U64:
-				fprintf(out, "%llu", (unsigned long long)at->v.u);
-				break;
-			case CS_ATTR_BOOL:
-				fputs(at->v.b ? "true" : "false", out);
-				break;
-			case CS_ATTR_HEX:
-				fprintf(out, "\"0x%llx\"", (unsigned long long)at->v.u);
-				break;
-			}
-		}
+		if (e)
+			json_watchdog(out, e);
+		if (cs == p->tsc)
+			json_tsc(out, p);
+		json_attrs(out, cs);
 		fputc('}', out);
 	}
 	fputs("]}\n", out);
 }
 
-static void print_text(FILE *out, struct clocksource *src, size_t n, struct track *tr, size_t nt,
-		       const struct probe_opts *opts)
+static void print_attr_text(FILE *out, const struct cs_attr *at)
 {
-	fprintf(out, "%-8s %-6s %6s %4s %14s %16s %-8s %9s\n", "SOURCE", "USABLE", "RATING", "BITS",
-		"NOMINAL_HZ", "MEASURED_HZ", "AGAINST", "READ_NS");
-	for (size_t i = 0; i < n; i++) {
-		struct clocksource *cs = &src[i];
-		struct track *t = NULL;
-		char nominal[32] = "-", measured[32] = "-", rd[32] = "-";
+	fprintf(out, "         %s: ", at->key);
+	switch (at->kind) {
+	case CS_ATTR_STR:
+		fprintf(out, "%s\n", at->v.s);
+		break;
+	case CS_ATTR_U64:
+		fprintf(out, "%llu\n", (unsigned long long)at->v.u);
+		break;
+	case CS_ATTR_BOOL:
+		fprintf(out, "%s\n", at->v.b ? "yes" : "no");
+		break;
+	case CS_ATTR_HEX:
+		fprintf(out, "0x%llx\n", (unsigned long long)at->v.u);
+		break;
+	}
+}
 
-		for (size_t j = 0; j < nt; j++)
-			if (tr[j].cs == cs)
-				t = &tr[j];
+static void print_text(FILE *out, struct probe *p, const struct probe_opts *opts)
+{
+	fprintf(out, "  %-8s %-8s %6s %4s %14s %16s %-8s %9s\n", "SOURCE", "STATE", "RATING", "BITS",
+		"NOMINAL_HZ", "MEASURED_HZ", "AGAINST", "READ_NS");
+	for (size_t i = 0; i < p->n; i++) {
+		struct clocksource *cs = &p->src[i];
+		struct track *t = track_of(p, cs);
+		struct cs_entry *e = cs_find(&p->reg, cs->name);
+		char nominal[32] = "-", measured[32] = "-", rd[32] = "-";
+		bool cur = p->reg.current && p->reg.current->cs == cs;
+
 		if (cs->nominal_hz)
 			snprintf(nominal, sizeof(nominal), "%llu", (unsigned long long)cs->nominal_hz);
 		if (t && t->measured_hz >= 0)
 			snprintf(measured, sizeof(measured), "%.1f", t->measured_hz);
 		if (t && t->read_ns >= 0)
 			snprintf(rd, sizeof(rd), "%.1f", t->read_ns);
-		fprintf(out, "%-8s %-6s %6d %4u %14s %16s %-8s %9s\n", cs->name, cs->usable ? "yes" : "no",
-			cs->rating, cs->bits, nominal, measured, t && t->ref ? t->ref->name : "-", rd);
+		fprintf(out, "%c %-8s %-8s %6d %4u %14s %16s %-8s %9s\n", cur ? '*' : ' ', cs->name,
+			state_of(p, cs), e ? e->rating : cs->rating, cs->bits, nominal, measured,
+			t && t->ref ? t->ref->name : "-", rd);
 		if (!cs->usable)
 			fprintf(out, "         why not: %s\n", cs->reason);
-		for (unsigned int a = 0; a < cs->nattrs; a++) {
-			const struct cs_attr *at = &cs->attrs[a];
+		else if (e && e->reason[0])
+			fprintf(out, "         %s: %s\n", state_of(p, cs), e->reason);
+		if (e && (cs->flags & CS_F_MUST_VERIFY) && cs->usable)
+			fprintf(out,
+				"         watchdog: %llu checks, %llu skips, %llu failures, %llu retries, "
+				"max skew %llu ns, last %s%s%s\n",
+				(unsigned long long)e->wd.checks, (unsigned long long)e->wd.skips,
+				(unsigned long long)e->wd.failures, (unsigned long long)e->wd.retries,
+				(unsigned long long)e->wd.max_skew_ns, cs_verdict_name(e->wd.last_verdict),
+				e->wd.last_reason[0] ? ": " : "", e->wd.last_reason);
+		if (cs == p->tsc) {
+			for (size_t c = 0; c < p->ncal; c++) {
+				struct calib_result res;
 
-			fprintf(out, "         %s: ", at->key);
-			switch (at->kind) {
-			case CS_ATTR_STR:
-				fprintf(out, "%s\n", at->v.s);
-				break;
-			case CS_ATTR_U64:
-				fprintf(out, "%llu\n", (unsigned long long)at->v.u);
-				break;
-			case CS_ATTR_BOOL:
-				fprintf(out, "%s\n", at->v.b ? "yes" : "no");
-				break;
-			case CS_ATTR_HEX:
-				fprintf(out, "0x%llx\n", (unsigned long long)at->v.u);
-				break;
+				calib_result(&p->cal[c], &res);
+				fprintf(out, "         calibrated against %s: %.1f Hz +- %.1f ppb (%s)%s%s\n",
+					res.calibrated_against, res.calibrated_hz, res.uncertainty_ppb,
+					calib_state_name(res.state), res.warning[0] ? "; " : "", res.warning);
 			}
+			fprintf(out, "         warp test: %s\n", p->warp.note[0] ? p->warp.note : "not run");
 		}
+		for (unsigned int a = 0; a < cs->nattrs; a++)
+			print_attr_text(out, &cs->attrs[a]);
 	}
-	fprintf(out, "(measured for %g s)\n", opts->seconds);
+	fprintf(out, "current: %s, watchdog: %s (measured for %g s)\n",
+		p->reg.current ? p->reg.current->cs->name : "none",
+		p->reg.watchdog ? p->reg.watchdog->cs->name : "none", opts->seconds);
 }
 
 int probe_run(const struct tk_conf *conf, const struct probe_opts *opts, FILE *out)
@@ -300,31 +532,46 @@ int probe_run(const struct tk_conf *conf, const struct probe_opts *opts, FILE *o
 		.dev_mem = conf->mem_device,
 		.sim = &conf->sim,
 	};
-	struct clocksource src[HW_MAX_SOURCES];
-	struct track tr[HW_MAX_SOURCES];
-	size_t n, nt = 0;
+	struct probe *p = calloc(1, sizeof(*p));
+	char why[CS_REASON_LEN];
+	int rc = 0;
 
-	n = hw_discover(&env, src);
-	for (size_t i = 0; i < n; i++) {
-		if (!src[i].usable) {
-			log_info("%s", src[i].reason);
-			continue;
-		}
-		tr[nt] = (struct track){ .cs = &src[i], .ref = pick_reference(src, n, &src[i]) };
-		tr[nt].read_ns = read_cost_ns(&src[i]);
-		nt++;
-	}
-	if (nt)
-		measure(tr, nt, opts->seconds);
-	if (opts->json)
-		print_json(out, src, n, tr, nt, opts);
-	else
-		print_text(out, src, n, tr, nt, opts);
-	fflush(out);
-	hw_release_all(src, n);
-	if (!nt) {
-		log_err("no usable clock source: every counter was refused (see the report for why)");
+	if (!p) {
+		log_err("out of memory");
 		return 1;
 	}
-	return 0;
+	p->n = hw_discover(&env, p->src);
+	cs_registry_init(&p->reg);
+	for (size_t i = 0; i < p->n; i++) {
+		struct clocksource *cs = &p->src[i];
+
+		if (!cs_register(&p->reg, cs))
+			log_warn("%s: not registered (duplicate name or registry full)", cs->name);
+		if (!cs->usable) {
+			log_info("%s", cs->reason);
+			continue;
+		}
+		if (!strcmp(cs->name, "tsc"))
+			p->tsc = cs;
+		p->tr[p->nt] = (struct track){ .cs = cs, .ref = pick_reference(p, cs) };
+		p->tr[p->nt].read_ns = read_cost_ns(cs);
+		p->nt++;
+	}
+	if (conf->clocksource[0] && cs_override(&p->reg, conf->clocksource, why, sizeof(why)) < 0)
+		log_warn("clocksource = %s: %s", conf->clocksource, why);
+
+	if (p->nt)
+		run(p, opts->seconds);
+	if (opts->json)
+		print_json(out, p, opts);
+	else
+		print_text(out, p, opts);
+	fflush(out);
+	if (!p->nt) {
+		log_err("no usable clock source: every counter was refused (see the report for why)");
+		rc = 1;
+	}
+	hw_release_all(p->src, p->n);
+	free(p);
+	return rc;
 }
