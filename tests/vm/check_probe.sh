@@ -161,6 +161,76 @@ check_workaround()
 	esac
 }
 
+# tsc_cal REFERENCE: the TSC's calibrated_hz against that reference ("" when absent).
+tsc_cal()
+{
+	jq -r --arg r "$1" 'first(.sources[] | select(.name == "tsc") | .calibrations[]? |
+		select(.reference == $r) | .calibrated_hz) // empty' "$json" 2>/dev/null
+}
+
+# The TSC calibrated against the HPET and against the PM timer must agree with each other
+# and with the guest kernel's own calibration ("Refined TSC clocksource calibration" when
+# it got that far, else "Detected ... MHz") within 100 ppm.
+CAL_TOLERANCE_PPM=100
+check_calibration()
+{
+	h=$(tsc_cal hpet)
+	p=$(tsc_cal acpi_pm)
+	if [ -n "$h" ] && [ -n "$p" ] && within "$p" "$h" "$CAL_TOLERANCE_PPM"; then
+		result OK "tsc calibrated against hpet $h Hz and against acpi_pm $p Hz agree ($(ppm "$p" "$h") ppm)"
+	else
+		result FAIL "tsc calibrated against hpet ${h:-(none)} Hz and acpi_pm ${p:-(none)} Hz: not within $CAL_TOLERANCE_PPM ppm"
+	fi
+	line=$(kernel_says 'tsc: Refined TSC clocksource calibration: [0-9.]+ MHz' | tail -n 1)
+	[ -n "$line" ] || line=$(kernel_says 'tsc: Detected [0-9.]+ MHz' | tail -n 1)
+	kern_hz=$(printf '%s\n' "$line" | sed -n 's/.* \([0-9][0-9.]*\) MHz.*/\1/p' | tail -n 1)
+	if [ -z "$kern_hz" ]; then
+		result FAIL "the guest kernel printed no TSC frequency to compare with"
+		return
+	fi
+	kern_hz=$(awk -v m="$kern_hz" 'BEGIN { printf "%.0f", m * 1e6 }')
+	for ref in hpet acpi_pm; do
+		v=$(tsc_cal "$ref")
+		if [ -n "$v" ] && within "$v" "$kern_hz" "$CAL_TOLERANCE_PPM"; then
+			result OK "tsc against $ref $v Hz agrees with the kernel's $kern_hz Hz ($(ppm "$v" "$kern_hz") ppm; kernel: ${line#*] })"
+		else
+			result FAIL "tsc against $ref ${v:-(none)} Hz, kernel's $kern_hz Hz: not within $CAL_TOLERANCE_PPM ppm"
+		fi
+	done
+}
+
+# Our warp test's verdict beside the kernel's. They can differ for a reason: the kernel
+# decides some cases by rule without measuring (unsynchronized_tsc(): no constant_tsc on
+# a non-Intel CPU with more than one package), while ours always measures.
+check_warp()
+{
+	run=$(jq -r 'first(.sources[] | select(.name == "tsc")) | .warp.run' "$json")
+	ours=$(jq -r 'first(.sources[] | select(.name == "tsc")) | .warp.note' "$json")
+	warps=$(jq -r 'first(.sources[] | select(.name == "tsc")) | .warp.nr_warps' "$json")
+	inv=$(jq -r 'first(.sources[] | select(.name == "tsc")) | .invariant' "$json")
+	if [ "$run" = true ] && [ "$warps" != null ]; then
+		result OK "our warp test ran: $ours (max warp $(jq -r 'first(.sources[] | select(.name == "tsc")) | .max_warp_cycles' "$json") cycles)"
+	else
+		result FAIL "our warp test did not run: $ours"
+		return
+	fi
+	kern=$(kernel_says 'Marking TSC unstable|TSC synchronization|tsc_sync|Measured .* cycles TSC warp' | sed 's/^\[[^]]*\] //' | head -n 3)
+	echo "# ours:   ${ours} -> TSC $( [ "$warps" = 0 ] && echo synchronized || echo unstable)"
+	echo "# kernel: ${kern:-no TSC synchronization verdict printed (synchronized)}"
+	case $kern in
+	*"TSCs unsynchronized"*)
+		[ "$warps" = 0 ] && echo "# they differ: the kernel marked the TSC unstable by rule, not by measurement:" &&
+			echo "#   unsynchronized_tsc() says a CPU without constant_tsc (invariant TSC here: $inv) that is" &&
+			echo "#   not Intel, with more than one package, cannot be trusted; our test measured the" &&
+			echo "#   counters and QEMU's TCG gives every vCPU the host's TSC, so no backward step is seen." ;;
+	*"check_tsc_sync_source failed"*|*"Measured"*)
+		[ "$warps" = 0 ] && echo "# they differ: the kernel measured a warp at boot (its test runs while CPUs come up," &&
+			echo "#   before TSC_ADJUST fix-ups); ours ran later for 20 ms and saw none." ;;
+	*)
+		[ "$warps" != 0 ] && echo "# they differ: the kernel saw no warp at boot; ours saw $warps backward steps" ;;
+	esac
+}
+
 run_checks()
 {
 	if ! jq -e '.sources | type == "array"' "$json" >/dev/null 2>&1; then
@@ -177,6 +247,8 @@ run_checks()
 	check_workaround
 	check_usable tsc
 	check_usable kclock
+	check_calibration
+	check_warp
 }
 
 run_checks
