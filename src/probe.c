@@ -56,7 +56,7 @@ struct probe {
 	struct clocksource *tsc; /* the usable TSC, if any */
 	struct calib cal[MAX_CALIB]; /* cal[0] is against the best reference */
 	size_t ncal;
-	bool freq_applied; /* the refined TSC frequency was given to the registry */
+	enum calib_state freq_applied; /* the last TSC frequency given to the registry */
 	struct warp_result warp;
 	bool warp_tried;
 };
@@ -202,25 +202,26 @@ static void start_calibration(struct probe *p, uint64_t now)
 	}
 }
 
-/* Once the TSC has a refined frequency (accepted like the kernel's), the
- * registry uses it: the watchdog converts with it and a TSC with no stated
- * frequency becomes selectable. Given once, as the kernel fixes tsc_khz
- * after refinement; later refinement is reported, not applied. */
+/* The registry converts the TSC with the calibrated frequency, as the
+ * kernel does: the quick value first (its tsc-early), then the refined one,
+ * once; from then on refinement is reported, not applied, as the kernel
+ * fixes tsc_khz after refinement. A TSC with no stated frequency becomes
+ * selectable with the quick value. */
 static void apply_calibration(struct probe *p)
 {
 	struct calib_result res;
 	struct cs_entry *e;
 
-	if (p->freq_applied || !p->ncal)
+	if (p->freq_applied == CALIB_STATE_REFINED || !p->ncal)
 		return;
 	calib_result(&p->cal[0], &res);
-	if (res.state < CALIB_STATE_REFINED || !calib_hz(&p->cal[0]))
+	if (res.state == CALIB_STATE_NONE || res.state == p->freq_applied || !calib_hz(&p->cal[0]))
 		return;
 	e = cs_find(&p->reg, p->tsc->name);
 	if (e && cs_set_freq(&p->reg, e, calib_hz(&p->cal[0])) == 0)
-		log_info("tsc: %.0f Hz against %s, given to the registry", res.calibrated_hz,
-			 res.calibrated_against);
-	p->freq_applied = true;
+		log_info("tsc: %.0f Hz against %s (%s), given to the registry", res.calibrated_hz,
+			 res.calibrated_against, calib_state_name(res.state));
+	p->freq_applied = res.state >= CALIB_STATE_REFINED ? CALIB_STATE_REFINED : res.state;
 }
 
 static void run(struct probe *p, double seconds)
