@@ -10,27 +10,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/errbuf.h"
 #include "hw/acpi.h"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint32_t get_le32(const uint8_t *p)
 {
@@ -68,7 +54,7 @@ int acpi_table_load(const char *dir, const char *sig, uint8_t **buf, size_t *len
 	if (!dir)
 		dir = ACPI_TABLES_DIR;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, sig) >= sizeof(path)) {
-		set_err(err, errlen, "path of the %s table in %s is too long", sig, dir);
+		errbuf_set(err, errlen, "path of the %s table in %s is too long", sig, dir);
 		return -ENAMETOOLONG;
 	}
 
@@ -76,13 +62,13 @@ int acpi_table_load(const char *dir, const char *sig, uint8_t **buf, size_t *len
 	if (fd < 0) {
 		ret = -errno;
 		if (ret == -ENOENT)
-			set_err(err, errlen, "no ACPI %s table in %s", sig, dir);
+			errbuf_set(err, errlen, "no ACPI %s table in %s", sig, dir);
 		else if (ret == -EACCES || ret == -EPERM)
-			set_err(err, errlen,
+			errbuf_set(err, errlen,
 				"cannot read %s: %s (ACPI tables are readable by root only)", path,
 				strerror(-ret));
 		else
-			set_err(err, errlen, "cannot open %s: %s", path, strerror(-ret));
+			errbuf_set(err, errlen, "cannot open %s: %s", path, strerror(-ret));
 		return ret == -EPERM ? -EACCES : ret;
 	}
 
@@ -96,14 +82,14 @@ int acpi_table_load(const char *dir, const char *sig, uint8_t **buf, size_t *len
 			uint8_t *nd;
 
 			if (cap > ACPI_TABLE_MAX_LEN) {
-				set_err(err, errlen, "%s is larger than %d bytes", path,
+				errbuf_set(err, errlen, "%s is larger than %d bytes", path,
 					ACPI_TABLE_MAX_LEN);
 				ret = -EFBIG;
 				goto fail;
 			}
 			nd = realloc(data, ncap);
 			if (!nd) {
-				set_err(err, errlen, "out of memory reading %s", path);
+				errbuf_set(err, errlen, "out of memory reading %s", path);
 				ret = -ENOMEM;
 				goto fail;
 			}
@@ -116,11 +102,11 @@ int acpi_table_load(const char *dir, const char *sig, uint8_t **buf, size_t *len
 				continue;
 			ret = -errno;
 			if (ret == -EACCES || ret == -EPERM) {
-				set_err(err, errlen, "cannot read %s: %s (ACPI tables are "
+				errbuf_set(err, errlen, "cannot read %s: %s (ACPI tables are "
 					"readable by root only)", path, strerror(-ret));
 				ret = -EACCES;
 			} else {
-				set_err(err, errlen, "cannot read %s: %s", path, strerror(-ret));
+				errbuf_set(err, errlen, "cannot read %s: %s", path, strerror(-ret));
 			}
 			goto fail;
 		}
@@ -129,7 +115,7 @@ int acpi_table_load(const char *dir, const char *sig, uint8_t **buf, size_t *len
 		used += (size_t)n;
 	}
 	if (used > ACPI_TABLE_MAX_LEN) {
-		set_err(err, errlen, "%s is larger than %d bytes", path, ACPI_TABLE_MAX_LEN);
+		errbuf_set(err, errlen, "%s is larger than %d bytes", path, ACPI_TABLE_MAX_LEN);
 		ret = -EFBIG;
 		goto fail;
 	}
@@ -151,25 +137,25 @@ int acpi_table_verify(const uint8_t *buf, size_t len, const char *sig, char *err
 	uint8_t sum = 0;
 
 	if (len < ACPI_HEADER_LEN) {
-		set_err(err, errlen, "%s table: %zu bytes, shorter than the %d-byte ACPI header",
+		errbuf_set(err, errlen, "%s table: %zu bytes, shorter than the %d-byte ACPI header",
 			sig, len, ACPI_HEADER_LEN);
 		return -EINVAL;
 	}
 	if (memcmp(buf, sig, 4) != 0) {
 		sig_text(buf, got);
-		set_err(err, errlen, "%s table: signature \"%s\", expected \"%s\"", sig, got, sig);
+		errbuf_set(err, errlen, "%s table: signature \"%s\", expected \"%s\"", sig, got, sig);
 		return -EINVAL;
 	}
 	hdr_len = get_le32(buf + 4);
 	if (hdr_len != len) {
-		set_err(err, errlen, "%s table: header length %u but %zu bytes read", sig, hdr_len,
+		errbuf_set(err, errlen, "%s table: header length %u but %zu bytes read", sig, hdr_len,
 			len);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < len; i++)
 		sum = (uint8_t)(sum + buf[i]);
 	if (sum != 0) {
-		set_err(err, errlen,
+		errbuf_set(err, errlen,
 			"%s table: checksum byte 0x%02x leaves a byte sum of 0x%02x, expected 0x00",
 			sig, buf[9], sum);
 		return -EINVAL;
@@ -189,7 +175,7 @@ int acpi_parse_hpet(const uint8_t *buf, size_t len, struct acpi_hpet_info *info,
 	if (ret < 0)
 		return ret;
 	if (len < ACPI_HPET_MIN_LEN) {
-		set_err(err, errlen, "HPET table: length %zu, expected at least %d", len,
+		errbuf_set(err, errlen, "HPET table: length %zu, expected at least %d", len,
 			ACPI_HPET_MIN_LEN);
 		return -EINVAL;
 	}
@@ -197,19 +183,19 @@ int acpi_parse_hpet(const uint8_t *buf, size_t len, struct acpi_hpet_info *info,
 	space = buf[40];
 	addr = get_le64(buf + 44);
 	if (space != ACPI_GAS_SYSTEM_MEMORY) {
-		set_err(err, errlen,
+		errbuf_set(err, errlen,
 			"HPET table: address space id %u, expected 0 (SystemMemory): HPET timers "
 			"must be located in memory", space);
 		return -EINVAL;
 	}
 	if (addr == 0) {
-		set_err(err, errlen, "HPET table: base address 0 is invalid");
+		errbuf_set(err, errlen, "HPET table: base address 0 is invalid");
 		return -EINVAL;
 	}
 	/* Firmware that stored the 32-bit base in the high half; Linux only
 	 * shifts it back with hpet=force, and we do not guess either. */
 	if (addr == ACPI_HPET_BOGUS_ADDRESS) {
-		set_err(err, errlen, "HPET table: base address 0x%016llx is bogus "
+		errbuf_set(err, errlen, "HPET table: base address 0x%016llx is bogus "
 			"(high and low halves swapped?)", (unsigned long long)addr);
 		return -EINVAL;
 	}
@@ -234,7 +220,7 @@ int acpi_parse_fadt_pmtmr(const uint8_t *buf, size_t len, struct acpi_pmtmr_info
 	if (ret < 0)
 		return ret;
 	if (len < ACPI_FADT_MIN_LEN) {
-		set_err(err, errlen, "FADT: length %zu, expected at least %d (through the flags)",
+		errbuf_set(err, errlen, "FADT: length %zu, expected at least %d (through the flags)",
 			len, ACPI_FADT_MIN_LEN);
 		return -EINVAL;
 	}
@@ -245,7 +231,7 @@ int acpi_parse_fadt_pmtmr(const uint8_t *buf, size_t len, struct acpi_pmtmr_info
 	info->tmr_val_ext = (flags & ACPI_FADT_TMR_VAL_EXT) != 0;
 
 	if (flags & ACPI_FADT_HW_REDUCED) {
-		set_err(err, errlen, "FADT flags 0x%08x have HW_REDUCED_ACPI (bit 20): no PM timer",
+		errbuf_set(err, errlen, "FADT flags 0x%08x have HW_REDUCED_ACPI (bit 20): no PM timer",
 			flags);
 		return -ENODEV;
 	}
@@ -258,7 +244,7 @@ int acpi_parse_fadt_pmtmr(const uint8_t *buf, size_t len, struct acpi_pmtmr_info
 		uint64_t xaddr = get_le64(buf + 212);
 
 		if (space != ACPI_GAS_SYSTEM_IO) {
-			set_err(err, errlen, "FADT: X_PM_TMR_BLK address space id %u, expected 1 "
+			errbuf_set(err, errlen, "FADT: X_PM_TMR_BLK address space id %u, expected 1 "
 				"(SystemIO): no PM timer", space);
 			return -ENODEV;
 		}
@@ -270,12 +256,12 @@ int acpi_parse_fadt_pmtmr(const uint8_t *buf, size_t len, struct acpi_pmtmr_info
 	if (!port)
 		port = get_le32(buf + 76);
 	if (!port) {
-		set_err(err, errlen, "FADT: X_PM_TMR_BLK and PM_TMR_BLK are 0: no PM timer");
+		errbuf_set(err, errlen, "FADT: X_PM_TMR_BLK and PM_TMR_BLK are 0: no PM timer");
 		return -ENODEV;
 	}
 	/* The timer is a 4-byte register at port..port+3 of the 64 KiB I/O space. */
 	if (port > 0xfffc) {
-		set_err(err, errlen, "FADT: %s 0x%llx is outside the I/O port space (0..0xfffc)",
+		errbuf_set(err, errlen, "FADT: %s 0x%llx is outside the I/O port space (0..0xfffc)",
 			acpi_pmtmr_source_name(src), (unsigned long long)port);
 		return -EINVAL;
 	}

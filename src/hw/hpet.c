@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/errbuf.h"
 #include "hw/acpi.h"
 #include "hw/drivers.h"
 #include "hw/hpet.h"
@@ -33,20 +33,6 @@ struct hpet_priv {
 	size_t maplen;
 	const volatile uint8_t *regs; /* the register block inside the mapping */
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int hpet_check_caps(const struct hpet_regs *regs, struct hpet_caps *caps, char *err,
 		    size_t errlen)
@@ -68,24 +54,24 @@ int hpet_check_caps(const struct hpet_regs *regs, struct hpet_caps *caps, char *
 	/* AMD SB700 with spread spectrum emulates the HPET in SMM and reads
 	 * all ones until that is ready; the caller polled already. */
 	if (regs->cfg == UINT32_MAX) {
-		set_err(err, errlen,
+		errbuf_set(err, errlen,
 			"hpet: GEN_CONF reads 0xffffffff after %d polls, expected a configuration "
 			"(HPET not responding)", HPET_CFG_POLLS);
 		return -ENODEV;
 	}
 	if (caps->vendor == UINT16_MAX) {
-		set_err(err, errlen,
+		errbuf_set(err, errlen,
 			"hpet: GCAP_ID 0x%08x has vendor id 0xffff, expected a vendor (no device?)",
 			id);
 		return -ENODEV;
 	}
 	if (regs->period_fs < HPET_PERIOD_MIN_FS || regs->period_fs > HPET_PERIOD_MAX_FS) {
-		set_err(err, errlen, "hpet: period %u fs outside %u..%u", regs->period_fs,
+		errbuf_set(err, errlen, "hpet: period %u fs outside %u..%u", regs->period_fs,
 			HPET_PERIOD_MIN_FS, HPET_PERIOD_MAX_FS);
 		return -ENODEV;
 	}
 	if (!caps->enabled) {
-		set_err(err, errlen,
+		errbuf_set(err, errlen,
 			"hpet: GEN_CONF 0x%08x has ENABLE_CNF (bit 0) clear: the kernel does not "
 			"run the HPET, and it is never enabled from user space", regs->cfg);
 		return -ENODEV;
@@ -128,18 +114,18 @@ static int map_range(const char *path, uint64_t off, size_t len, void **map, cha
 	int fd, ret;
 
 	if (off > (uint64_t)INT64_MAX - len) {
-		set_err(why, whylen, "offset 0x%llx beyond the file offset range",
+		errbuf_set(why, whylen, "offset 0x%llx beyond the file offset range",
 			(unsigned long long)off);
 		return -EOVERFLOW;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		set_err(why, whylen, "%s", strerror(-ret));
+		errbuf_set(why, whylen, "%s", strerror(-ret));
 		return ret;
 	}
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < off + len) {
-		set_err(why, whylen, "a regular file of %lld bytes, too short for 0x%llx+%zu",
+		errbuf_set(why, whylen, "a regular file of %lld bytes, too short for 0x%llx+%zu",
 			(long long)st.st_size, (unsigned long long)off, len);
 		close(fd);
 		return -EINVAL;
@@ -150,7 +136,7 @@ static int map_range(const char *path, uint64_t off, size_t len, void **map, cha
 	if (ret < 0) {
 		/* /dev/hpet opens but refuses mmap without CONFIG_HPET_MMAP
 		 * (or hpet_mmap=1 when it is not the default). */
-		set_err(why, whylen, "mmap: %s", strerror(-ret));
+		errbuf_set(why, whylen, "mmap: %s", strerror(-ret));
 		return ret;
 	}
 	*map = m;

@@ -23,6 +23,7 @@
 
 #include <pci/pci.h>
 
+#include "core/errbuf.h"
 #include "hw/pciq.h"
 
 enum {
@@ -33,20 +34,6 @@ enum {
 	DEV_SERVERWORKS_LE = 0x0009,
 	PIIX4M_FIRST_REV = 3,
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 enum pciq_kind pciq_match(uint16_t vendor, uint16_t device, uint8_t revision, char *reason,
 			  size_t reasonlen)
@@ -61,7 +48,7 @@ enum pciq_kind pciq_match(uint16_t vendor, uint16_t device, uint8_t revision, ch
 			kind = PCIQ_BLACKLIST;
 			what = "PIIX4 erratum";
 		} else {
-			set_err(reason, reasonlen, "none: %04x:%04x rev %02x is PIIX4M, fixed",
+			errbuf_set(reason, reasonlen, "none: %04x:%04x rev %02x is PIIX4M, fixed",
 				vendor, device, revision);
 			return PCIQ_NONE;
 		}
@@ -74,10 +61,10 @@ enum pciq_kind pciq_match(uint16_t vendor, uint16_t device, uint8_t revision, ch
 		what = "ServerWorks LE graylist";
 	}
 	if (kind == PCIQ_NONE) {
-		set_err(reason, reasonlen, "%s", "");
+		errbuf_set(reason, reasonlen, "%s", "");
 		return kind;
 	}
-	set_err(reason, reasonlen, "%04x:%04x rev %02x (%s)", vendor, device, revision, what);
+	errbuf_set(reason, reasonlen, "%04x:%04x rev %02x (%s)", vendor, device, revision, what);
 	return kind;
 }
 
@@ -159,7 +146,7 @@ static int scan_ids(const char *ids, struct pciq_result *res, char *err, size_t 
 		for (n = 0; p[n] && !isspace((unsigned char)p[n]); n++)
 			;
 		if (!parse_id(p, n, &vendor, &device, &rev)) {
-			set_err(err, errlen, "pci ids: \"%.*s\" is not vvvv:dddd:rr (hex)",
+			errbuf_set(err, errlen, "pci ids: \"%.*s\" is not vvvv:dddd:rr (hex)",
 				(int)(n > 40 ? 40 : n), p);
 			result_init(res);
 			return -EINVAL;
@@ -269,7 +256,7 @@ int pciq_scan_libpci(const char *method, const char *sysfs_path, struct pciq_res
 		if (used >= sizeof(why))
 			used = sizeof(why) - 1;
 	}
-	set_err(err, errlen, "no PCI access through libpci (%s)", why);
+	errbuf_set(err, errlen, "no PCI access through libpci (%s)", why);
 	return -EIO;
 }
 

@@ -13,7 +13,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include <sys/io.h>
 #include <unistd.h>
 
+#include "core/errbuf.h"
 #include "hw/acpi.h"
 #include "hw/drivers.h"
 #include "hw/pciq.h"
@@ -30,20 +30,6 @@ struct pmtmr_priv {
 	uint16_t port;
 	bool via_iopl;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* True when one of three values lies out of order between the other two:
  * a read landed in the PIIX4's indeterminate window. */
@@ -79,13 +65,13 @@ int pmtmr_check_monotonic(pmtmr_read_fn read, void *ctx, char *err, size_t errle
 				continue;
 			if (v2 > v1 || v2 < PMTMR_WRAP_LIMIT)
 				break;
-			set_err(err, errlen, "acpi_pm: inconsistent reads 0x%06x then 0x%06x in "
+			errbuf_set(err, errlen, "acpi_pm: inconsistent reads 0x%06x then 0x%06x in "
 				"round %d, expected an increase or a wrap to below 0x%x", v1, v2,
 				round, PMTMR_WRAP_LIMIT);
 			return -ENODEV;
 		}
 		if (i == PMTMR_READ_CHECKS) {
-			set_err(err, errlen, "acpi_pm: stuck at 0x%06x for %d reads in round %d, "
+			errbuf_set(err, errlen, "acpi_pm: stuck at 0x%06x for %d reads in round %d, "
 				"expected it to count", v1, PMTMR_READ_CHECKS, round);
 			return -ENODEV;
 		}
