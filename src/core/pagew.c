@@ -1,0 +1,478 @@
+/*
+ * The page writer (see pagew.h and timekeeper-page(7)). Everything a reader
+ * can see is stored with relaxed atomic stores between the seqlock's odd and
+ * even stores, and both blocks are odd for the whole update, like the
+ * kernel's vdso_write_begin/end (facts §8.2, checklist item 17). The writer
+ * keeps a private copy of what it published last, so it never reads the
+ * shared mapping back and can keep the KCLOCK mapping continuous.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+#include <unistd.h>
+
+#include "core/pagew.h"
+
+#define NSEC_PER_SEC 1000000000ull
+#define KCLOCK_SHIFT 31 /* mult = rate << 31 fits u32 for rates below 2 */
+#define SLEW_MAX 1e-3   /* the KCLOCK mapping's rate is steered by at most 1000 ppm */
+#define STEP_NS 1000000 /* a KCLOCK mapping more than 1 ms off is stepped (a stalled writer) */
+
+typedef __int128 s128;
+typedef unsigned __int128 u128;
+
+/* A read base in the REALTIME (block 0) or MONOTONIC_RAW (block 1) domain. */
+struct rbase {
+	uint64_t cycle_last;
+	uint64_t mask;
+	uint64_t max_cycles;
+	uint32_t mult;
+	uint32_t shift;
+	int64_t sec;
+	uint64_t nsec; /* shifted */
+};
+
+struct pagew {
+	int fd;
+	struct tk_page *page;
+	char path[PATH_MAX];
+	int force_mode;
+	int mode;            /* last published, -1 before the first */
+	uint64_t epoch;      /* cs_change_seq + clock_was_set_seq of the last publish */
+	uint64_t own_steps;  /* steps of the KCLOCK mapping itself */
+	bool have_prev;      /* t_prev/kmid_prev are from this epoch */
+	s128 t_prev[2];      /* timekeeper ns at the previous sample */
+	uint64_t kmid_prev;
+	double rate[2];      /* timekeeper ns per kernel raw ns, last estimate */
+	struct rbase pub[2]; /* what was published last */
+};
+
+#define ST(field, val) __atomic_store_n(&(field), (val), __ATOMIC_RELAXED)
+
+/* Shifted ns of the base at counter value x (deltas as readers take them;
+ * negative motion counts as 0). */
+static s128 rb_shifted(const struct rbase *b, uint64_t x)
+{
+	uint64_t delta = (x - b->cycle_last) & b->mask;
+
+	if (delta > b->max_cycles && (delta & (1ull << 62 | 1ull << 63)))
+		delta = 0;
+	return (s128)b->sec * (s128)(NSEC_PER_SEC << b->shift) + (s128)b->nsec +
+	       (s128)((u128)delta * b->mult);
+}
+
+static s128 rb_ns(const struct rbase *b, uint64_t x)
+{
+	return rb_shifted(b, x) >> b->shift;
+}
+
+static void rb_from_tkv(struct rbase *b, const struct tkv_base *t, int64_t sec)
+{
+	b->cycle_last = t->cycle_last;
+	b->mask = t->mask;
+	b->max_cycles = t->max_cycles;
+	b->mult = t->mult;
+	b->shift = t->shift;
+	b->sec = sec;
+	b->nsec = t->xtime_nsec;
+}
+
+static void rb_set_shifted(struct rbase *b, s128 v)
+{
+	u128 unit = (u128)NSEC_PER_SEC << b->shift;
+
+	if (v < 0)
+		v = 0;
+	b->sec = (int64_t)((u128)v / unit);
+	b->nsec = (uint64_t)((u128)v % unit);
+}
+
+/* Deltas up to max_cycles keep delta * mult + nsec inside 64 bits. */
+static uint64_t safe_max_cycles(uint32_t mult, uint32_t shift, uint64_t want)
+{
+	uint64_t lim;
+
+	if (!mult)
+		return want;
+	lim = (UINT64_MAX - ((NSEC_PER_SEC << shift) - 1)) / mult;
+	return want && want < lim ? want : lim;
+}
+
+int pagew_open(const char *dir, struct pagew **out, char *err, size_t errlen)
+{
+	struct pagew *pw;
+	char tmp[PATH_MAX];
+	int e;
+
+	*out = NULL;
+	pw = calloc(1, sizeof(*pw));
+	if (!pw) {
+		snprintf(err, errlen, "page: out of memory");
+		return -ENOMEM;
+	}
+	pw->fd = -1;
+	pw->force_mode = -1;
+	pw->mode = -1;
+	pw->rate[0] = pw->rate[1] = 1.0;
+	if ((size_t)snprintf(pw->path, sizeof(pw->path), "%s/page", dir) >= sizeof(pw->path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/page.new", dir) >= sizeof(tmp)) {
+		snprintf(err, errlen, "page: directory path of %zu bytes too long", strlen(dir));
+		free(pw);
+		return -ENAMETOOLONG;
+	}
+	pw->fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (pw->fd < 0) {
+		e = -errno;
+		snprintf(err, errlen, "page: open %s failed: %s", tmp, strerror(-e));
+		free(pw);
+		return e;
+	}
+	/* umask may have cleared bits: readers need 0644 exactly. */
+	if (fchmod(pw->fd, 0644) < 0 || ftruncate(pw->fd, TK_PAGE_SIZE) < 0) {
+		e = -errno;
+		snprintf(err, errlen, "page: sizing %s to %u bytes failed: %s", tmp, TK_PAGE_SIZE,
+			 strerror(-e));
+		goto fail;
+	}
+	pw->page = mmap(NULL, TK_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, pw->fd, 0);
+	if (pw->page == MAP_FAILED) {
+		e = -errno;
+		pw->page = NULL;
+		snprintf(err, errlen, "page: mmap of %s failed: %s", tmp, strerror(-e));
+		goto fail;
+	}
+	/* Nobody maps page.new yet: plain stores are fine here. */
+	memcpy(pw->page->hdr.magic, TK_PAGE_MAGIC, TK_PAGE_MAGIC_LEN);
+	pw->page->hdr.size = TK_PAGE_SIZE;
+	pw->page->hdr.version = TK_PAGE_VERSION;
+	pw->page->hdr.header_size = TK_PAGE_HEADER_SIZE;
+	pw->page->hdr.features = TK_PAGE_FEATURES_V1;
+	pw->page->hdr.writer_pid = (int32_t)getpid();
+	for (int i = 0; i < 2; i++) {
+		pw->page->clock[i].clock_mode = TK_PAGE_MODE_NONE;
+		pw->page->clock[i].check = tk_page_block_check(&pw->page->clock[i]);
+	}
+	if (rename(tmp, pw->path) < 0) {
+		e = -errno;
+		snprintf(err, errlen, "page: rename %s to %s failed: %s", tmp, pw->path,
+			 strerror(-e));
+		goto fail;
+	}
+	*out = pw;
+	return 0;
+fail:
+	if (pw->page)
+		munmap(pw->page, TK_PAGE_SIZE);
+	close(pw->fd);
+	unlink(tmp);
+	free(pw);
+	return e;
+}
+
+const struct tk_page *pagew_page(const struct pagew *pw)
+{
+	return pw->page;
+}
+
+const char *pagew_path(const struct pagew *pw)
+{
+	return pw->path;
+}
+
+void pagew_set_mode(struct pagew *pw, int mode)
+{
+	pw->force_mode = mode;
+}
+
+static void write_begin(struct tk_page *p)
+{
+	for (int i = 0; i < 2; i++)
+		ST(p->clock[i].seq, p->clock[i].seq + 1);
+	/* Orders the odd seq before the data for readers (release fence) and,
+	 * being seq_cst (mfence), before the counter sample: a reader that still
+	 * saw the even seq read its counter before our sample. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void write_end(struct tk_page *p)
+{
+	for (int i = 0; i < 2; i++)
+		__atomic_store_n(&p->clock[i].seq, p->clock[i].seq + 1, __ATOMIC_RELEASE);
+}
+
+static void store_block(struct tk_page_clock *d, const struct tk_page_clock *s)
+{
+	ST(d->clock_mode, s->clock_mode);
+	ST(d->cycle_last, s->cycle_last);
+	ST(d->max_cycles, s->max_cycles);
+	ST(d->mask, s->mask);
+	ST(d->mult, s->mult);
+	ST(d->shift, s->shift);
+	for (int i = 0; i < TK_PAGE_BASES; i++) {
+		ST(d->basetime[i].sec, s->basetime[i].sec);
+		ST(d->basetime[i].nsec, s->basetime[i].nsec);
+	}
+	ST(d->valid_cycles, s->valid_cycles);
+	ST(d->check, s->check);
+}
+
+static void store_status(struct tk_page_status *d, const struct tk_page_status *s)
+{
+	uint64_t w[TK_PAGE_SOURCE_LEN / 8];
+
+	ST(d->disruption, s->disruption);
+	ST(d->maxerror_us, s->maxerror_us);
+	ST(d->esterror_us, s->esterror_us);
+	ST(d->flags, s->flags);
+	ST(d->tai_offset, s->tai_offset);
+	ST(d->last_update_ns, s->last_update_ns);
+	ST(d->valid_until_ns, s->valid_until_ns);
+	memcpy(w, s->source, sizeof(w));
+	for (size_t i = 0; i < sizeof(w) / 8; i++)
+		ST(((uint64_t *)(void *)d->source)[i], w[i]);
+}
+
+/* {sec, shifted nsec} + {sec, ns}, normalized. */
+static struct tk_page_basetime bt_add(int64_t sec, uint64_t nsec, uint32_t shift,
+				      const struct tkv_timespec *off)
+{
+	struct tk_page_basetime b;
+	uint64_t unit = NSEC_PER_SEC << shift;
+
+	sec += off->sec;
+	nsec += (uint64_t)off->nsec << shift;
+	while (nsec >= unit) {
+		nsec -= unit;
+		sec++;
+	}
+	b.sec = (uint64_t)sec;
+	b.nsec = nsec;
+	return b;
+}
+
+/* Fills a block's counter fields and base times from a REALTIME (block 0) or
+ * RAW (block 1) read base, as update_vsyscall() does. */
+static void fill_block(struct tk_page_clock *c, int blk, const struct rbase *b,
+		       const struct tkv *v, int mode, uint64_t valid_for_ns)
+{
+	struct tk_page_basetime mono;
+	struct tkv_timespec tai = { v->tai_offset, 0 };
+
+	memset(c, 0, sizeof(*c));
+	c->clock_mode = mode;
+	c->cycle_last = b->cycle_last;
+	c->mask = b->mask;
+	c->mult = b->mult;
+	c->shift = b->shift;
+	c->max_cycles = safe_max_cycles(b->mult, b->shift, b->max_cycles);
+	if (mode == TK_PAGE_MODE_TSC) {
+		/* Readers take cycles & INT64_MAX without a mask (x86 vDSO). */
+		c->mask = INT64_MAX;
+		c->cycle_last &= INT64_MAX;
+		if (c->max_cycles >= 1ull << 62)
+			c->max_cycles = (1ull << 62) - 1;
+	}
+	if (blk == TK_PAGE_BLOCK_HRES) {
+		struct tkv_timespec cn = { 0, (int64_t)v->coarse_nsec };
+
+		c->basetime[TK_PAGE_CLOCK_REALTIME].sec = (uint64_t)b->sec;
+		c->basetime[TK_PAGE_CLOCK_REALTIME].nsec = b->nsec;
+		mono = bt_add(b->sec, b->nsec, b->shift, &v->wall_to_monotonic);
+		c->basetime[TK_PAGE_CLOCK_MONOTONIC] = mono;
+		c->basetime[TK_PAGE_CLOCK_BOOTTIME] = bt_add((int64_t)mono.sec, mono.nsec, b->shift,
+							     &v->monotonic_to_boot);
+		c->basetime[TK_PAGE_CLOCK_TAI] = bt_add(b->sec, b->nsec, b->shift, &tai);
+		c->basetime[TK_PAGE_CLOCK_REALTIME_COARSE] = bt_add(v->xtime_sec, 0, 0, &cn);
+		c->basetime[TK_PAGE_CLOCK_MONOTONIC_COARSE] =
+			bt_add(v->xtime_sec + v->wall_to_monotonic.sec, v->coarse_nsec, 0,
+			       &(struct tkv_timespec){ 0, v->wall_to_monotonic.nsec });
+	} else {
+		c->basetime[TK_PAGE_CLOCK_MONOTONIC_RAW].sec = (uint64_t)b->sec;
+		c->basetime[TK_PAGE_CLOCK_MONOTONIC_RAW].nsec = b->nsec;
+	}
+	if (mode != TK_PAGE_MODE_NONE && c->mult) {
+		u128 vc = ((u128)valid_for_ns << c->shift) / c->mult;
+
+		c->valid_cycles = vc < c->max_cycles ? (uint64_t)vc : c->max_cycles;
+	}
+	c->check = tk_page_block_check(c);
+}
+
+/* The KCLOCK mapping of one domain: kernel raw ns -> timekeeper ns.
+ * truth is the timekeeper at the sampled counter, kmid the kernel raw time
+ * estimated for that moment. */
+static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
+		       const struct pagew_sample *s, bool cont, bool from_tsc, uint64_t horizon)
+{
+	uint64_t kmid = s->kraw_before + (s->kraw_after - s->kraw_before) / 2;
+	uint64_t kbase = s->kraw_after;
+	double r = pw->rate[d], e, rate;
+	s128 base_sh, base_ns;
+
+	if (pw->have_prev && kmid > pw->kmid_prev) {
+		r = (double)(truth - pw->t_prev[d]) / (double)(kmid - pw->kmid_prev);
+		if (!(r > 1 - 0.01 && r < 1 + 0.01)) /* a timekeeper ns is a kernel ns +- 1 % */
+			r = pw->rate[d];
+		pw->rate[d] = r;
+	}
+	if (cont) {
+		/* Continuous: the new base is the old mapping at kbase, exactly. */
+		base_sh = rb_shifted(&pw->pub[d], kbase);
+		base_ns = base_sh >> KCLOCK_SHIFT;
+	} else if (from_tsc) {
+		/* The timekeeper at the counter, placed at a kernel time taken after
+		 * it: never ahead of what TSC readers saw, catches up below. */
+		base_ns = truth;
+		base_sh = base_ns << KCLOCK_SHIFT;
+	} else {
+		base_ns = truth + (s128)(kbase - kmid);
+		base_sh = base_ns << KCLOCK_SHIFT;
+	}
+	/* Error at kbase, aimed to vanish over the horizon. */
+	e = (double)(truth - base_ns) + (double)(kbase - kmid) * r;
+	if (cont && (e > STEP_NS || e < -STEP_NS)) {
+		/* Too far to slew (a stalled writer): step to the timekeeper. */
+		base_ns = truth + (s128)(kbase - kmid);
+		base_sh = base_ns << KCLOCK_SHIFT;
+		e = 0;
+		pw->own_steps++;
+	}
+	rate = e / (double)horizon;
+	if (rate > SLEW_MAX)
+		rate = SLEW_MAX;
+	if (rate < -SLEW_MAX)
+		rate = -SLEW_MAX;
+	rate += r;
+	nb->cycle_last = kbase;
+	nb->mask = UINT64_MAX;
+	nb->shift = KCLOCK_SHIFT;
+	nb->mult = (uint32_t)llround(ldexp(rate, KCLOCK_SHIFT));
+	nb->max_cycles = safe_max_cycles(nb->mult, nb->shift, 0);
+	rb_set_shifted(nb, base_sh);
+}
+
+int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64_t valid_for_ns,
+		  pagew_sample_fn sample, void *ctx)
+{
+	struct tk_page *p = pw->page;
+	struct tk_page_clock blk[2];
+	struct tk_page_status st;
+	struct pagew_sample s = { 0, 0, 0 };
+	struct rbase tb[2], nb[2];
+	bool is_tsc, is_kclock, have_sample = false, cont;
+	uint64_t epoch, horizon;
+	int mode, want;
+
+	write_begin(p);
+	if (sample && sample(ctx, &s) == 0 && s.kraw_after >= s.kraw_before)
+		have_sample = true;
+
+	is_tsc = v->cs_client_readable && strcmp(v->cs_name, "tsc") == 0;
+	is_kclock = strcmp(v->cs_name, "kclock") == 0;
+	want = pw->force_mode;
+	if (want == TK_PAGE_MODE_TSC && !is_tsc)
+		want = -1;
+	if (want == TK_PAGE_MODE_KCLOCK && !is_kclock && !have_sample)
+		want = -1;
+	if (want < 0)
+		want = is_tsc ? TK_PAGE_MODE_TSC
+			      : (is_kclock || have_sample ? TK_PAGE_MODE_KCLOCK : TK_PAGE_MODE_NONE);
+
+	epoch = v->cs_change_seq + v->clock_was_set_seq;
+	if (epoch != pw->epoch)
+		pw->have_prev = false;
+	rb_from_tkv(&tb[0], &v->mono, v->xtime_sec);
+	rb_from_tkv(&tb[1], &v->raw, v->raw_sec);
+
+	mode = want;
+	/* Out of the pair mapping without a step: only when the mapping is
+	 * not ahead of the timekeeper at a kernel time before the counter. */
+	if (pw->mode == TK_PAGE_MODE_KCLOCK &&
+	    mode != TK_PAGE_MODE_KCLOCK && epoch == pw->epoch && have_sample) {
+		for (int d = 0; d < 2; d++)
+			if (rb_ns(&pw->pub[d], s.kraw_before) > rb_ns(&tb[d], s.cycles))
+				mode = TK_PAGE_MODE_KCLOCK;
+	}
+
+	if (mode == TK_PAGE_MODE_KCLOCK && !is_kclock) {
+		horizon = valid_for_ns / 2;
+		if (pw->have_prev && s.kraw_after > pw->kmid_prev)
+			horizon = s.kraw_after - pw->kmid_prev;
+		if (horizon < 100000)
+			horizon = 100000;
+		cont = pw->mode == TK_PAGE_MODE_KCLOCK && epoch == pw->epoch;
+		for (int d = 0; d < 2; d++)
+			kclock_map(pw, d, &nb[d], rb_ns(&tb[d], s.cycles), &s, cont,
+				   pw->mode == TK_PAGE_MODE_TSC && epoch == pw->epoch, horizon);
+	} else {
+		nb[0] = tb[0];
+		nb[1] = tb[1];
+	}
+	for (int d = 0; d < 2; d++)
+		fill_block(&blk[d], d, &nb[d], v, mode, valid_for_ns);
+
+	memset(&st, 0, sizeof(st));
+	st.disruption = epoch + pw->own_steps;
+	st.maxerror_us = v->maxerror_us;
+	st.esterror_us = v->esterror_us;
+	st.flags = (v->ntp_status & STA_UNSYNC) ? 0 : TK_PAGE_S_SYNC;
+	if (v->ntp_status & STA_INS)
+		st.flags |= TK_PAGE_S_LEAP_INS;
+	else if (v->ntp_status & STA_DEL)
+		st.flags |= TK_PAGE_S_LEAP_DEL;
+	st.tai_offset = v->tai_offset;
+	st.last_update_ns = now_ns;
+	st.valid_until_ns = now_ns + valid_for_ns;
+	snprintf(st.source, sizeof(st.source), "%s", v->cs_name);
+
+	store_block(&p->clock[0], &blk[0]);
+	store_block(&p->clock[1], &blk[1]);
+	store_status(&p->status, &st);
+	write_end(p);
+
+	if (have_sample) {
+		pw->kmid_prev = s.kraw_before + (s.kraw_after - s.kraw_before) / 2;
+		for (int d = 0; d < 2; d++)
+			pw->t_prev[d] = rb_ns(&tb[d], s.cycles);
+		pw->have_prev = true;
+	} else {
+		pw->have_prev = false;
+	}
+	pw->pub[0] = nb[0];
+	pw->pub[1] = nb[1];
+	pw->epoch = epoch;
+	pw->mode = mode;
+	return mode;
+}
+
+void pagew_close(struct pagew *pw, bool remove)
+{
+	struct tk_page_clock c;
+
+	if (!pw)
+		return;
+	write_begin(pw->page);
+	for (int i = 0; i < 2; i++) {
+		c = pw->page->clock[i]; /* our own page: only we write it */
+		c.clock_mode = TK_PAGE_MODE_NONE;
+		c.valid_cycles = 0;
+		c.check = tk_page_block_check(&c);
+		store_block(&pw->page->clock[i], &c);
+	}
+	ST(pw->page->status.valid_until_ns, 0);
+	write_end(pw->page);
+	munmap(pw->page, TK_PAGE_SIZE);
+	close(pw->fd);
+	if (remove)
+		unlink(pw->path);
+	free(pw);
+}

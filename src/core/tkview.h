@@ -1,0 +1,57 @@
+/*
+ * What the timekeeper hands the page writer on every update: its read bases
+ * and offsets, exactly as the kernel's update_vsyscall() takes them from
+ * struct timekeeper (facts §5, §8.2), plus the discipline's status. The
+ * timekeeper (tkc.c) fills it; the page writer (pagew.c) publishes it.
+ * Neither includes the other's header.
+ */
+#ifndef TK_CORE_TKVIEW_H
+#define TK_CORE_TKVIEW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/clocksource.h"
+
+/* One read base (struct tk_read_base): ns = ((cycles - cycle_last) & mask)
+ * * mult + xtime_nsec, all >> shift. */
+struct tkv_base {
+	uint64_t cycle_last;
+	uint64_t mask;
+	uint64_t max_cycles; /* deltas above it need 128-bit math / are negative motion */
+	uint32_t mult;       /* NTP-steered for mono, the source's own for raw */
+	uint32_t shift;
+	uint64_t xtime_nsec; /* shifted ns since the base's last whole second */
+};
+
+struct tkv_timespec {
+	int64_t sec;
+	int64_t nsec; /* always 0..999999999 */
+};
+
+struct tkv {
+	struct tkv_base mono;   /* REALTIME/MONOTONIC/BOOTTIME/TAI */
+	struct tkv_base raw;    /* MONOTONIC_RAW */
+	int64_t xtime_sec;      /* REALTIME seconds */
+	int64_t raw_sec;        /* MONOTONIC_RAW seconds */
+	struct tkv_timespec wall_to_monotonic; /* <= 0 */
+	struct tkv_timespec monotonic_to_boot; /* >= 0 */
+	int32_t tai_offset;     /* s */
+	uint64_t coarse_nsec;   /* unshifted ns of the last accumulation (coarse clocks) */
+
+	/* The counter behind the bases. */
+	char cs_name[CS_NAME_LEN];
+	bool cs_client_readable; /* clients may read it themselves (the TSC) */
+
+	/* Discipline status (adjtimex view). */
+	uint32_t ntp_status;     /* STA_* bits */
+	int ntp_state;           /* TIME_OK .. TIME_ERROR */
+	int64_t maxerror_us;
+	int64_t esterror_us;
+	int64_t freq_scaled_ppm; /* timex.freq units: ppm << 16 */
+
+	uint64_t clock_was_set_seq; /* bumped on every step and leap */
+	uint64_t cs_change_seq;     /* bumped on every change of clocksource */
+};
+
+#endif

@@ -1,0 +1,710 @@
+/*
+ * The shared page: pagew (writer) and libtimekeeper (reader) together.
+ * Round trips for every clock id against values computed here from the
+ * struct tkv, header refusal, the kernel fallback (stale, missing, mode
+ * NONE, closed), KCLOCK interpolation from a simulated 100 MHz counter, and
+ * a torture test: a writer updating at well over 10 kHz with mult changes
+ * (xtime_nsec compensated) and TSC <-> KCLOCK mode switches, readers on
+ * every CPU checking for torn blocks and for MONOTONIC going backwards.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+#include <unistd.h>
+
+#include "core/cs.h"
+#include "core/pagew.h"
+#include "hw/tsc.h"
+#include "lib/tkread.h"
+#include "timekeeper.h"
+#include "tk_check.h"
+
+#define NS 1000000000ll
+
+static char dir[64];
+static char err[256];
+
+static uint64_t kraw(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &t);
+	return (uint64_t)t.tv_sec * NS + (uint64_t)t.tv_nsec;
+}
+
+static uint64_t kmono(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * NS + (uint64_t)t.tv_nsec;
+}
+
+static uint64_t tsc(void)
+{
+	return tsc_read_ordered() & INT64_MAX;
+}
+
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * NS + t->tv_nsec;
+}
+
+static void mkdir_tmp(void)
+{
+	strcpy(dir, "/tmp/tk-page-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void rm_tmp(void)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/page", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/bad", dir);
+	unlink(p);
+	rmdir(dir);
+}
+
+/* A timekeeper view far from the kernel's clocks (so a fallback is
+ * visible): REALTIME ~ 2001, MONOTONIC ~ 5000 s, odd offsets everywhere. */
+static void tkv_fill(struct tkv *v, const char *src, uint64_t cl, uint32_t mult, uint32_t shift)
+{
+	memset(v, 0, sizeof(*v));
+	v->mono.cycle_last = cl;
+	v->mono.mask = UINT64_MAX;
+	v->mono.max_cycles = (UINT64_MAX >> 2) / mult;
+	v->mono.mult = mult;
+	v->mono.shift = shift;
+	v->mono.xtime_nsec = (uint64_t)123456789 << shift;
+	v->raw = v->mono;
+	v->raw.mult = mult + 3;
+	v->raw.xtime_nsec = (uint64_t)987654321 << shift;
+	v->xtime_sec = 1000000000;
+	v->raw_sec = 4321;
+	v->wall_to_monotonic.sec = -1000000000 + 4999;
+	v->wall_to_monotonic.nsec = 900000000;
+	v->monotonic_to_boot.sec = 7;
+	v->monotonic_to_boot.nsec = 200000001;
+	v->tai_offset = 37;
+	v->coarse_nsec = 111111111;
+	snprintf(v->cs_name, sizeof(v->cs_name), "%s", src);
+	v->cs_client_readable = strcmp(src, "tsc") == 0 || strcmp(src, "kclock") == 0;
+	v->ntp_status = STA_PLL;
+	v->maxerror_us = 1500;
+	v->esterror_us = 20;
+	v->clock_was_set_seq = 3;
+	v->cs_change_seq = 2;
+}
+
+/* The expected reading of clk at counter value c, computed from the tkv
+ * alone (the kernel's formulas, facts §5.5 and §5.8). */
+static int64_t expect(const struct tkv *v, int clk, uint64_t c)
+{
+	const struct tkv_base *b = clk == CLOCK_MONOTONIC_RAW ? &v->raw : &v->mono;
+	int64_t ns = (int64_t)((((c - b->cycle_last) & b->mask) * b->mult + b->xtime_nsec) >>
+			       b->shift);
+	int64_t real = v->xtime_sec * NS + ns;
+	int64_t wtm = v->wall_to_monotonic.sec * NS + v->wall_to_monotonic.nsec;
+
+	switch (clk) {
+	case CLOCK_REALTIME:
+		return real;
+	case CLOCK_MONOTONIC:
+		return real + wtm;
+	case CLOCK_BOOTTIME:
+		return real + wtm + v->monotonic_to_boot.sec * NS + v->monotonic_to_boot.nsec;
+	case CLOCK_TAI:
+		return real + v->tai_offset * NS;
+	case CLOCK_MONOTONIC_RAW:
+		return v->raw_sec * NS + ns;
+	case CLOCK_REALTIME_COARSE:
+		return v->xtime_sec * NS + (int64_t)v->coarse_nsec;
+	case CLOCK_MONOTONIC_COARSE:
+		return v->xtime_sec * NS + (int64_t)v->coarse_nsec + wtm;
+	}
+	ck_abort_msg("clock %d", clk);
+	return 0;
+}
+
+static const int all_clocks[] = { CLOCK_REALTIME,	  CLOCK_MONOTONIC,	  CLOCK_BOOTTIME,
+				  CLOCK_TAI,		  CLOCK_MONOTONIC_RAW,	  CLOCK_REALTIME_COARSE,
+				  CLOCK_MONOTONIC_COARSE };
+
+static struct timekeeper *open_page(void)
+{
+	struct timekeeper *tk;
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/page", dir);
+	ck_assert_int_eq(tk_open(p, &tk), 0);
+	return tk;
+}
+
+START_TEST(test_roundtrip_tsc)
+{
+	struct pagew *pw;
+	struct timekeeper *tk;
+	struct tk_status st;
+	struct timespec ts;
+	struct tkv v;
+	struct stat sb;
+
+	mkdir_tmp();
+	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
+	ck_assert_int_eq(stat(pagew_path(pw), &sb), 0);
+	ck_assert_int_eq(sb.st_size, TK_PAGE_SIZE);
+	ck_assert_int_eq(sb.st_mode & 0777, 0644);
+	/* 1 ns per cycle (mult 1 << 24, shift 24); raw slightly faster. */
+	tkv_fill(&v, "tsc", tsc(), 1u << 24, 24);
+	ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL), TK_PAGE_MODE_TSC);
+	tk = open_page();
+	for (size_t i = 0; i < sizeof(all_clocks) / sizeof(all_clocks[0]); i++) {
+		int clk = all_clocks[i];
+		uint64_t c0 = tsc(), c1;
+
+		ck_assert_int_eq(tk_gettime(tk, clk, &ts), 0);
+		c1 = tsc();
+		ck_assert_int_ge(ts.tv_nsec, 0);
+		ck_assert_int_lt(ts.tv_nsec, NS);
+		ck_assert_msg(ts_ns(&ts) >= expect(&v, clk, c0) && ts_ns(&ts) <= expect(&v, clk, c1),
+			      "clock %d: read %lld, expected %lld..%lld", clk,
+			      (long long)ts_ns(&ts), (long long)expect(&v, clk, c0),
+			      (long long)expect(&v, clk, c1));
+	}
+	ck_assert_int_eq(tk_status(tk, &st), 0);
+	ck_assert_int_eq(st.stale, 0);
+	ck_assert_int_eq(st.source_kind, TK_SOURCE_PAGE);
+	ck_assert_int_eq(st.clock_mode, TK_PAGE_MODE_TSC);
+	ck_assert_int_eq(st.synchronized, 1);
+	ck_assert_int_eq(st.maxerror_ns, 1500000);
+	ck_assert_int_eq(st.tai_offset, 37);
+	ck_assert_uint_eq(st.disruption, 5);
+	ck_assert_int_eq(st.writer_pid, getpid());
+	ck_assert_str_eq(st.source, "tsc");
+
+	/* Bounds: maxerror around the reading. */
+	{
+		struct timespec lo, hi;
+		uint64_t c0 = tsc(), c1;
+
+		ck_assert_int_eq(tk_gettime_bounds(tk, CLOCK_REALTIME, &lo, &hi), 0);
+		c1 = tsc();
+		ck_assert_int_eq(ts_ns(&hi) - ts_ns(&lo), 2 * 1500000);
+		ck_assert(ts_ns(&lo) + 1500000 >= expect(&v, CLOCK_REALTIME, c0));
+		ck_assert(ts_ns(&lo) + 1500000 <= expect(&v, CLOCK_REALTIME, c1));
+	}
+	/* Unsupported clocks and bad arguments. */
+	ck_assert_int_eq(tk_gettime(tk, CLOCK_PROCESS_CPUTIME_ID, &ts), -EINVAL);
+	ck_assert_int_eq(tk_gettime(tk, CLOCK_REALTIME, NULL), -EINVAL);
+	ck_assert_int_eq(tk_gettime(NULL, CLOCK_REALTIME, &ts), -EINVAL);
+
+	/* Unsync and a pending leap reach the status. */
+	v.ntp_status = STA_UNSYNC | STA_INS;
+	pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL);
+	ck_assert_int_eq(tk_status(tk, &st), 0);
+	ck_assert_int_eq(st.synchronized, 0);
+	ck_assert_int_eq(st.leap, 1);
+	tk_close(tk);
+	pagew_close(pw, true);
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(test_negative_motion)
+{
+	struct pagew *pw;
+	struct timekeeper *tk;
+	struct timespec ts;
+	struct tkv v;
+
+	mkdir_tmp();
+	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
+	/* cycle_last a little ahead of the TSC (another CPU's slightly ahead
+	 * TSC): time stands still at cycle_last instead of jumping ~146 years. */
+	tkv_fill(&v, "tsc", tsc() + 1000000000ull, 1u << 24, 24);
+	pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL);
+	tk = open_page();
+	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
+	ck_assert_int_eq(ts_ns(&ts), expect(&v, CLOCK_MONOTONIC, v.mono.cycle_last));
+	tk_close(tk);
+	pagew_close(pw, true);
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(test_roundtrip_kclock_source)
+{
+	struct pagew *pw;
+	struct timekeeper *tk;
+	struct timespec ts;
+	struct tkv v;
+
+	mkdir_tmp();
+	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
+	/* The kclock source: the counter is the kernel's raw ns itself. */
+	tkv_fill(&v, "kclock", kraw(), 1u << 20, 20);
+	ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL),
+			 TK_PAGE_MODE_KCLOCK);
+	tk = open_page();
+	for (size_t i = 0; i < sizeof(all_clocks) / sizeof(all_clocks[0]); i++) {
+		int clk = all_clocks[i];
+		uint64_t c0 = kraw(), c1;
+
+		ck_assert_int_eq(tk_gettime(tk, clk, &ts), 0);
+		c1 = kraw();
+		ck_assert_msg(ts_ns(&ts) >= expect(&v, clk, c0) && ts_ns(&ts) <= expect(&v, clk, c1),
+			      "clock %d: read %lld, expected %lld..%lld", clk,
+			      (long long)ts_ns(&ts), (long long)expect(&v, clk, c0),
+			      (long long)expect(&v, clk, c1));
+	}
+	tk_close(tk);
+	pagew_close(pw, true);
+	rm_tmp();
+}
+END_TEST
+
+/* A simulated 100 MHz counter (HPET-like, clients cannot read it) running
+ * 100 ppm fast against the kernel's raw clock. */
+static uint64_t sim_base_k;
+
+static uint64_t sim_cycles(uint64_t k)
+{
+	return 5000000 + (uint64_t)((double)(k - sim_base_k) / 10.0 * (1 + 100e-6));
+}
+
+static int sim_sample(void *ctx, struct pagew_sample *s)
+{
+	uint64_t k = kraw();
+
+	(void)ctx;
+	s->kraw_before = k;
+	s->cycles = sim_cycles(k);
+	s->kraw_after = k;
+	return 0;
+}
+
+START_TEST(test_kclock_interpolation)
+{
+	struct pagew *pw;
+	struct timekeeper *tk;
+	struct tk_status st;
+	struct timespec ts;
+	struct tkv v;
+	uint64_t k0, k1;
+	int64_t got, want;
+
+	mkdir_tmp();
+	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
+	sim_base_k = kraw();
+	/* The timekeeper believes the counter is exactly 100 MHz: 10 ns per
+	 * cycle, mult 10 << 22. */
+	tkv_fill(&v, "hpet", sim_cycles(sim_base_k), 10u << 22, 22);
+	tk = open_page();
+
+	/* No sample function: a counter clients cannot read means mode NONE,
+	 * and the reader falls back to the kernel. */
+	ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL), TK_PAGE_MODE_NONE);
+	k0 = kmono();
+	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
+	ck_assert(ts_ns(&ts) >= (int64_t)k0 && ts_ns(&ts) <= (int64_t)kmono());
+	ck_assert_int_eq(tk_status(tk, &st), 0);
+	ck_assert_int_eq(st.source_kind, TK_SOURCE_MODE_NONE);
+	/* The coarse clocks still come from the page in mode NONE. */
+	ck_assert_int_eq(tk_gettime(tk, CLOCK_REALTIME_COARSE, &ts), 0);
+	ck_assert_int_eq(ts_ns(&ts), expect(&v, CLOCK_REALTIME_COARSE, 0));
+
+	/* With samples, KCLOCK: a few updates 20 ms apart (the first one with
+	 * a new epoch), then readings must follow the timekeeper through the
+	 * simulated counter within 1 us, although the counter runs 100 ppm
+	 * fast against the kernel's clock. */
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, sim_sample, NULL),
+				 TK_PAGE_MODE_KCLOCK);
+		usleep(20000);
+	}
+	for (size_t i = 0; i < sizeof(all_clocks) / sizeof(all_clocks[0]); i++) {
+		int clk = all_clocks[i];
+
+		if (clk == CLOCK_REALTIME_COARSE || clk == CLOCK_MONOTONIC_COARSE)
+			continue;
+		k0 = kraw();
+		ck_assert_int_eq(tk_gettime(tk, clk, &ts), 0);
+		k1 = kraw();
+		got = ts_ns(&ts);
+		want = expect(&v, clk, sim_cycles(k0 + (k1 - k0) / 2));
+		/* The reading's kernel time is only known to within k1 - k0. */
+		ck_assert_msg(llabs(got - want) < 1000 + (int64_t)(k1 - k0),
+			      "clock %d: read %lld, timekeeper %lld (%+lld ns, window %llu ns)",
+			      clk, (long long)got, (long long)want, (long long)(got - want),
+			      (unsigned long long)(k1 - k0));
+	}
+	ck_assert_int_eq(tk_status(tk, &st), 0);
+	ck_assert_int_eq(st.clock_mode, TK_PAGE_MODE_KCLOCK);
+	ck_assert_str_eq(st.source, "hpet");
+	tk_close(tk);
+	pagew_close(pw, true);
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(test_fallback)
+{
+	struct pagew *pw;
+	struct timekeeper *tk;
+	struct tk_status st;
+	struct timespec ts;
+	struct tkv v;
+	int64_t k0;
+	char p[128];
+
+	/* Missing page: a handle that reads the kernel. */
+	ck_assert_int_eq(tk_open("/nonexistent/timekeeper/page", &tk), 0);
+	k0 = (int64_t)kmono();
+	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
+	ck_assert(ts_ns(&ts) >= k0 && ts_ns(&ts) <= (int64_t)kmono());
+	ck_assert_int_eq(tk_status(tk, &st), 0);
+	ck_assert_int_eq(st.stale, 1);
+	ck_assert_int_eq(st.source_kind, TK_SOURCE_NO_PAGE);
+	tk_close(tk);
+
+	/* $TIMEKEEPER_RUNTIME_DIR picks the page when path is NULL. */
+	mkdir_tmp();
+	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
+	tkv_fill(&v, "tsc", tsc(), 1u << 24, 24);
+	pagew_publish(pw, &v, kmono(), 2000000, NULL, NULL); /* valid for 2 ms */
+	setenv("TIMEKEEPER_RUNTIME_DIR", dir, 1);
+	ck_assert_int_eq(tk_open(NULL, &tk), 0);
+	unsetenv("TIMEKEEPER_RUNTIME_DIR");
+	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
+	ck_assert_int_gt(ts.tv_sec, 4990); /* the page's MONOTONIC, ~5000 s */
+	ck_assert_int_lt(ts.tv_sec, 5010);
+
+	/* valid_for passed: every clock falls back to the kernel. */
+	usleep(50000);
+	for (size_t i = 0; i < sizeof(all_clocks) / sizeof(all_clocks[0]); i++) {
+		struct timespec a, b;
+		int clk = all_clocks[i];
+
+		clock_gettime(clk, &a);
+		ck_assert_int_eq(tk_gettime(tk, clk, &ts), 0);
+		clock_gettime(clk, &b);
+		ck_assert_msg(ts_ns(&ts) >= ts_ns(&a) && ts_ns(&ts) <= ts_ns(&b),
+			      "clock %d: stale page read %lld, kernel %lld..%lld", clk,
+			      (long long)ts_ns(&ts), (long long)ts_ns(&a), (long long)ts_ns(&b));
+	}
+	ck_assert_int_eq(tk_status(tk, &st), 0);
+	ck_assert_int_eq(st.stale, 1);
+	ck_assert_int_eq(st.source_kind, TK_SOURCE_STALE);
+
+	/* A fresh update brings the page back; closing the writer retires it. */
+	v.mono.cycle_last = v.raw.cycle_last = tsc();
+	pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL);
+	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
+	ck_assert_int_gt(ts.tv_sec, 4990);
+	pagew_close(pw, false);
+	k0 = (int64_t)kmono();
+	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
+	ck_assert(ts_ns(&ts) >= k0 && ts_ns(&ts) <= (int64_t)kmono());
+	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC_COARSE, &ts), 0);
+	ck_assert_int_lt(ts.tv_sec, 4990);
+	tk_close(tk);
+	snprintf(p, sizeof(p), "%s/page", dir);
+	ck_assert_int_eq(access(p, F_OK), 0); /* kept: remove was false */
+	rm_tmp();
+}
+END_TEST
+
+/* Writes a copy of the good page with one change at offset off. */
+static int open_modified(const struct tk_page *good, size_t off, const void *val, size_t n,
+			 size_t file_size)
+{
+	unsigned char buf[TK_PAGE_SIZE];
+	struct timekeeper *tk;
+	char p[128];
+	int fd, r;
+
+	memcpy(buf, good, sizeof(buf));
+	memcpy(buf + off, val, n);
+	snprintf(p, sizeof(p), "%s/bad", dir);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, buf, file_size), (ssize_t)file_size);
+	close(fd);
+	r = tk_open(p, &tk);
+	if (r == 0)
+		tk_close(tk);
+	return r;
+}
+
+START_TEST(test_header_refused)
+{
+	struct pagew *pw;
+	struct tkv v;
+	uint32_t u32;
+	uint16_t u16;
+	uint64_t u64;
+
+	mkdir_tmp();
+	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
+	tkv_fill(&v, "tsc", tsc(), 1u << 24, 24);
+	pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL);
+	/* The unchanged copy opens. */
+	ck_assert_int_eq(open_modified(pagew_page(pw), 0, "T", 1, TK_PAGE_SIZE), 0);
+	ck_assert_int_eq(open_modified(pagew_page(pw), 0, "X", 1, TK_PAGE_SIZE), -EPROTO);
+	ck_assert_int_eq(open_modified(pagew_page(pw), 7, "\2", 1, TK_PAGE_SIZE), -EPROTO);
+	u32 = 8192;
+	ck_assert_int_eq(open_modified(pagew_page(pw), 8, &u32, 4, TK_PAGE_SIZE), -EPROTO);
+	u16 = 2;
+	ck_assert_int_eq(open_modified(pagew_page(pw), 12, &u16, 2, TK_PAGE_SIZE), -EPROTO);
+	u16 = 128;
+	ck_assert_int_eq(open_modified(pagew_page(pw), 14, &u16, 2, TK_PAGE_SIZE), -EPROTO);
+	u64 = TK_PAGE_FEATURES_V1 | 0x100;
+	ck_assert_int_eq(open_modified(pagew_page(pw), 16, &u64, 8, TK_PAGE_SIZE), -EPROTO);
+	ck_assert_int_eq(open_modified(pagew_page(pw), 0, "T", 1, 100), -EPROTO);
+	ck_assert_int_eq(open_modified(pagew_page(pw), 0, "T", 1, 0), -EPROTO);
+	pagew_close(pw, true);
+	rm_tmp();
+}
+END_TEST
+
+/* ---- torture ---------------------------------------------------------- */
+
+struct torture {
+	struct pagew *pw;
+	struct tkv v;
+	uint64_t cycle_interval;
+	uint32_t base_mult;
+	uint64_t rng;
+	atomic_bool stop;
+	atomic_llong max_mono;
+	atomic_ulong reads, torn, backwards, fallbacks, updates, kclock_updates;
+	atomic_llong worst_back;
+};
+
+static uint64_t rng_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* The kernel's accumulation (facts §5.6, one cycle_interval at a time
+ * here) up to c, then a new mult with the xtime_nsec compensation of
+ * timekeeping_apply_adjustment (facts §5.7): time stays continuous at c. */
+static void tk_advance(struct torture *t, uint64_t c)
+{
+	struct tkv *v = &t->v;
+	uint64_t n = (c - v->mono.cycle_last) / t->cycle_interval, unit;
+	uint64_t off;
+	int64_t dm;
+	uint32_t m;
+
+	unit = (uint64_t)NS << v->mono.shift;
+	v->mono.xtime_nsec += n * t->cycle_interval * v->mono.mult;
+	v->mono.cycle_last += n * t->cycle_interval;
+	while (v->mono.xtime_nsec >= unit) {
+		v->mono.xtime_nsec -= unit;
+		v->xtime_sec++;
+	}
+	v->raw.xtime_nsec += n * t->cycle_interval * v->raw.mult;
+	v->raw.cycle_last += n * t->cycle_interval;
+	while (v->raw.xtime_nsec >= unit) {
+		v->raw.xtime_nsec -= unit;
+		v->raw_sec++;
+	}
+	v->coarse_nsec = v->mono.xtime_nsec >> v->mono.shift;
+
+	/* +-500 ppm around the calibrated mult. */
+	m = t->base_mult + (uint32_t)((int64_t)(rng_next(&t->rng) % 1001) - 500) *
+				   (t->base_mult / 1000000);
+	off = c - v->mono.cycle_last;
+	dm = (int64_t)m - (int64_t)v->mono.mult;
+	if (dm > 0 && v->mono.xtime_nsec < off * (uint64_t)dm) {
+		/* Underflow: borrow a second (skip_second_overflow's case). */
+		v->mono.xtime_nsec += unit;
+		v->xtime_sec--;
+	}
+	v->mono.xtime_nsec -= (uint64_t)((int64_t)off * dm);
+	v->mono.mult = m;
+}
+
+static int torture_sample(void *ctx, struct pagew_sample *s)
+{
+	struct torture *t = ctx;
+
+	s->kraw_before = kraw();
+	s->cycles = tsc();
+	s->kraw_after = kraw();
+	tk_advance(t, s->cycles);
+	return 0;
+}
+
+static void *torture_writer(void *arg)
+{
+	struct torture *t = arg;
+	uint64_t n = 0, next;
+
+	while (!atomic_load(&t->stop)) {
+		if ((n++ & 63) == 0)
+			pagew_set_mode(t->pw, (n >> 6) & 1 ? TK_PAGE_MODE_KCLOCK : TK_PAGE_MODE_TSC);
+		if (pagew_publish(t->pw, &t->v, kmono(), NS, torture_sample, t) ==
+		    TK_PAGE_MODE_KCLOCK)
+			atomic_fetch_add(&t->kclock_updates, 1);
+		atomic_fetch_add(&t->updates, 1);
+		next = kraw() + 20000; /* ~50 kHz */
+		while (kraw() < next)
+			;
+	}
+	return NULL;
+}
+
+static void *torture_reader(void *arg)
+{
+	struct torture *t = arg;
+	struct tk_page_clock blk;
+	struct tk_page_status st;
+	struct timekeeper *tk = open_page();
+	struct timespec ts;
+	int64_t last = 0, last_raw = 0, m0, now;
+	unsigned long n = 0;
+
+	while (!atomic_load(&t->stop)) {
+		m0 = atomic_load(&t->max_mono);
+		ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
+		now = ts_ns(&ts);
+		if (now < 4000 * NS) {
+			atomic_fetch_add(&t->fallbacks, 1);
+			continue;
+		}
+		/* m0 was published before this read began: it must not be later. */
+		if (now < m0 || now < last) {
+			int64_t back = (m0 > last ? m0 : last) - now;
+
+			atomic_fetch_add(&t->backwards, 1);
+			if (back > atomic_load(&t->worst_back))
+				atomic_store(&t->worst_back, back);
+		}
+		last = now;
+		while (m0 < now && !atomic_compare_exchange_weak(&t->max_mono, &m0, now))
+			;
+		ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC_RAW, &ts), 0);
+		if (ts_ns(&ts) < last_raw)
+			atomic_fetch_add(&t->backwards, 1);
+		last_raw = ts_ns(&ts);
+
+		tkr_snapshot(pagew_page(t->pw), (int)(n & 1), &blk, &st);
+		if (tk_page_block_check(&blk) != blk.check || (blk.seq & 1))
+			atomic_fetch_add(&t->torn, 1);
+		n++;
+	}
+	atomic_fetch_add(&t->reads, n);
+	tk_close(tk);
+	return NULL;
+}
+
+START_TEST(test_torture)
+{
+	static struct torture t;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t w, r[64];
+	uint64_t c0, k0, c1, k1, hz, secs = 2;
+	uint32_t mult, shift;
+	const char *env = getenv("TK_TORTURE_SECONDS");
+	double elapsed;
+
+	if (env)
+		secs = strtoull(env, NULL, 0);
+	if (ncpu < 1)
+		ncpu = 1;
+	if (ncpu > 64)
+		ncpu = 64;
+	memset(&t, 0, sizeof(t));
+	t.rng = tk_test_seed();
+	mkdir_tmp();
+	ck_assert_int_eq(pagew_open(dir, &t.pw, err, sizeof(err)), 0);
+
+	/* The TSC against the kernel's raw clock over 50 ms, so that the
+	 * timekeeper's ns are kernel ns within the KCLOCK mapping's 1 %. */
+	k0 = kraw();
+	c0 = tsc();
+	usleep(50000);
+	k1 = kraw();
+	c1 = tsc();
+	hz = (uint64_t)((double)(c1 - c0) * 1e9 / (double)(k1 - k0));
+	ck_assert_uint_lt(hz, UINT32_MAX);
+	cs_calc_mult_shift(&mult, &shift, (uint32_t)hz, 1000000000u, 600);
+	tkv_fill(&t.v, "tsc", tsc(), mult, shift);
+	t.v.raw.mult = mult;
+	t.base_mult = mult;
+	t.cycle_interval = hz / 1000; /* a 1 ms tick */
+	printf("# torture: tsc %" PRIu64 " Hz, mult %u shift %u, %ld readers, %" PRIu64 " s\n",
+	       hz, mult, shift, ncpu, secs);
+	pagew_publish(t.pw, &t.v, kmono(), NS, torture_sample, &t);
+
+	pthread_create(&w, NULL, torture_writer, &t);
+	for (long i = 0; i < ncpu; i++) {
+		cpu_set_t set;
+
+		pthread_create(&r[i], NULL, torture_reader, &t);
+		CPU_ZERO(&set);
+		CPU_SET((int)i, &set);
+		pthread_setaffinity_np(r[i], sizeof(set), &set);
+	}
+	k0 = kraw();
+	usleep((useconds_t)(secs * 1000000));
+	atomic_store(&t.stop, true);
+	pthread_join(w, NULL);
+	elapsed = (double)(kraw() - k0) / 1e9;
+	for (long i = 0; i < ncpu; i++)
+		pthread_join(r[i], NULL);
+	printf("# torture: %lu updates (%.0f/s, %lu KCLOCK), %lu reads, %lu fallbacks, "
+	       "%lu torn, %lu backwards (worst %lld ns)\n",
+	       atomic_load(&t.updates), (double)atomic_load(&t.updates) / elapsed,
+	       atomic_load(&t.kclock_updates), atomic_load(&t.reads), atomic_load(&t.fallbacks),
+	       atomic_load(&t.torn), atomic_load(&t.backwards),
+	       (long long)atomic_load(&t.worst_back));
+	ck_assert_uint_ge((double)atomic_load(&t.updates) / elapsed, 10000);
+	ck_assert_uint_gt(atomic_load(&t.kclock_updates), 100);
+	ck_assert_uint_gt(atomic_load(&t.updates) - atomic_load(&t.kclock_updates), 100);
+	ck_assert_uint_gt(atomic_load(&t.reads), 1000);
+	ck_assert_uint_eq(atomic_load(&t.fallbacks), 0);
+	ck_assert_uint_eq(atomic_load(&t.torn), 0);
+	ck_assert_uint_eq(atomic_load(&t.backwards), 0);
+	pagew_close(t.pw, true);
+	rm_tmp();
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("page");
+	TCase *tc = tcase_create("page");
+
+	tcase_add_test(tc, test_roundtrip_tsc);
+	tcase_add_test(tc, test_negative_motion);
+	tcase_add_test(tc, test_roundtrip_kclock_source);
+	tcase_add_test(tc, test_kclock_interpolation);
+	tcase_add_test(tc, test_fallback);
+	tcase_add_test(tc, test_header_refused);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("torture");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_torture);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tk_run_suite(suite());
+}
