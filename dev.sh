@@ -1,8 +1,10 @@
 #!/bin/sh
 # dev.sh — set up, build and run timekeeperd on a Debian 12 machine.
 #
-#   ./dev.sh run     install what is missing, build, run the main job:
-#                    timekeeperd --probe with the shipped conf/timekeeperd.conf
+#   ./dev.sh run     install what is missing, build, run the main job: the
+#                    daemon in the foreground with the shipped
+#                    conf/timekeeperd.conf (Ctrl-C stops it); extra
+#                    arguments go to timekeeperd (e.g. --probe)
 #   ./dev.sh test    install what is missing, build, run every test (unit,
 #                    integration, QEMU emulated hardware), then the unit and
 #                    integration tests again under ASan+UBSan
@@ -72,11 +74,11 @@ run)
 	install_deps
 	build "${BUILD_DIR:-build}"
 	shift
-	echo "dev.sh: timekeeperd --probe -c conf/timekeeperd.conf $*"
+	echo "dev.sh: timekeeperd -f -c conf/timekeeperd.conf $*"
 	if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
-		exec sudo "${BUILD_DIR:-build}/timekeeperd" --probe -c conf/timekeeperd.conf "$@"
+		exec sudo "${BUILD_DIR:-build}/timekeeperd" -f -c conf/timekeeperd.conf "$@"
 	fi
-	exec "${BUILD_DIR:-build}/timekeeperd" --probe -c conf/timekeeperd.conf "$@"
+	exec "${BUILD_DIR:-build}/timekeeperd" -f -c conf/timekeeperd.conf "$@"
 	;;
 test)
 	install_deps

@@ -1,7 +1,6 @@
 /*
  * timekeeperd: the entry point. Parses the command line, reads the
- * configuration and runs the requested mode. Until the daemon's event loop
- * exists, the one mode is --probe.
+ * configuration and runs the daemon, or the probe.
  */
 #include "config.h"
 
@@ -13,6 +12,7 @@
 
 #include "core/conf.h"
 #include "core/log.h"
+#include "daemon.h"
 #include "probe.h"
 
 enum { EXIT_NOTHING_USABLE = 1, EXIT_USAGE = 2 };
@@ -21,7 +21,11 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: timekeeperd [OPTION]...\n"
+		"Runs the timekeeping daemon (in the foreground: it never forks).\n"
 		"  -c, --config FILE   configuration file (default %s)\n"
+		"  -f, --foreground    accepted for compatibility: the daemon never forks\n"
+		"      --runtime-dir DIR  where the page is published (default /run/timekeeper)\n"
+		"      --state-dir DIR    where the frequency estimate is kept (default /var/lib/timekeeper)\n"
 		"      --probe         discover and measure every clock source, then exit\n"
 		"      --seconds N     how long --probe measures (default 2, 0.1..3600)\n"
 		"      --json          --probe prints one JSON object\n"
@@ -34,9 +38,12 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_PROBE = 256, OPT_SECONDS, OPT_JSON, OPT_DUMP, OPT_VERSION };
+	enum { OPT_PROBE = 256, OPT_SECONDS, OPT_JSON, OPT_DUMP, OPT_VERSION, OPT_RUNDIR, OPT_STATEDIR };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "runtime-dir", required_argument, NULL, OPT_RUNDIR },
+		{ "state-dir", required_argument, NULL, OPT_STATEDIR },
 		{ "probe", no_argument, NULL, OPT_PROBE },
 		{ "seconds", required_argument, NULL, OPT_SECONDS },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -47,16 +54,24 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct probe_opts popts = { .seconds = 2.0 };
-	const char *config = NULL;
+	const char *config = NULL, *rundir = NULL, *statedir = NULL;
 	bool probe = false, dump = false;
 	static struct tk_conf conf;
 	char err[768], *end;
 	int c, verbose = 0;
 
-	while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:fvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config = optarg;
+			break;
+		case 'f':
+			break;
+		case OPT_RUNDIR:
+			rundir = optarg;
+			break;
+		case OPT_STATEDIR:
+			statedir = optarg;
 			break;
 		case OPT_PROBE:
 			probe = true;
@@ -113,6 +128,16 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if ((rundir && strlen(rundir) >= sizeof(conf.runtime_dir)) ||
+	    (statedir && strlen(statedir) >= sizeof(conf.state_dir))) {
+		fprintf(stderr, "timekeeperd: directory name too long\n");
+		return EXIT_USAGE;
+	}
+	if (rundir)
+		strcpy(conf.runtime_dir, rundir);
+	if (statedir)
+		strcpy(conf.state_dir, statedir);
+
 	if (dump) {
 		conf_dump(&conf, stdout);
 		return 0;
@@ -120,7 +145,5 @@ int main(int argc, char **argv)
 	if (probe)
 		return probe_run(&conf, &popts, stdout);
 
-	fprintf(stderr, "timekeeperd: the daemon's event loop is not part of this version yet; "
-			"run 'timekeeperd --probe' to discover and measure the clock sources\n");
-	return EXIT_USAGE;
+	return daemon_run(&conf, config ? config : CONF_DEFAULT_PATH);
 }

@@ -24,6 +24,7 @@ enum opt_type {
 	OPT_DOUBLE,  /* real within [min, max] */
 	OPT_DEVICES, /* comma-separated simulated device names -> bitmask */
 	OPT_FAULT,   /* a simulated device's fault (simhw_parse_fault) */
+	OPT_ENUM,    /* one word of `choices` -> its index (uint32_t) */
 };
 
 struct opt {
@@ -34,32 +35,42 @@ struct opt {
 	size_t size; /* OPT_STRING: buffer size; OPT_FAULT: the device */
 	const char *def;
 	double min, max;
+	const char *const *choices; /* OPT_ENUM, NULL-terminated */
 };
+
+static const char *const reference_choices[] = { "none", "system", NULL };
 
 #define F(field) offsetof(struct tk_conf, field), sizeof(((struct tk_conf *)0)->field)
 
 static const struct opt options[] = {
-	{ "clocksource", "clocksource", OPT_STRING, F(clocksource), "", 0, 0 },
+	{ "daemon", "runtime_dir", OPT_STRING, F(runtime_dir), "/run/timekeeper", 0, 0, NULL },
+	{ "daemon", "state_dir", OPT_STRING, F(state_dir), "/var/lib/timekeeper", 0, 0, NULL },
+	{ "daemon", "update_interval_ms", OPT_U64, F(update_interval_ms), "10", 1, 1000, NULL },
 
-	{ "hw", "acpi_tables", OPT_STRING, F(acpi_tables), "/sys/firmware/acpi/tables", 0, 0 },
-	{ "hw", "hpet_device", OPT_STRING, F(hpet_device), "/dev/hpet", 0, 0 },
-	{ "hw", "mem_device", OPT_STRING, F(mem_device), "/dev/mem", 0, 0 },
+	{ "discipline", "reference", OPT_ENUM, F(reference), "system", 0, 0, reference_choices },
+	{ "discipline", "time_constant", OPT_U64, F(time_constant), "0", 0, 10, NULL },
 
-	{ "sim", "devices", OPT_DEVICES, F(sim.devices), "", 0, 0 },
-	{ "sim", "hpet_hz", OPT_U64, F(sim.hz[SIM_HPET]), "14318180", 1e6, 1e9 },
-	{ "sim", "acpi_pm_hz", OPT_U64, F(sim.hz[SIM_PMTMR]), "3579545", 1e5, 1e8 },
-	{ "sim", "tsc_hz", OPT_U64, F(sim.hz[SIM_TSC]), "2400000000", 1e6, 1e11 },
-	{ "sim", "oscillator_error_ppm", OPT_DOUBLE, F(sim.oscillator_error_ppm), "0", -1000, 1000 },
-	{ "sim", "hpet_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_HPET]), "0", -1000, 1000 },
-	{ "sim", "acpi_pm_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_PMTMR]), "0", -1000, 1000 },
-	{ "sim", "tsc_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_TSC]), "0", -1000, 1000 },
+	{ "clocksource", "clocksource", OPT_STRING, F(clocksource), "", 0, 0, NULL },
+
+	{ "hw", "acpi_tables", OPT_STRING, F(acpi_tables), "/sys/firmware/acpi/tables", 0, 0, NULL },
+	{ "hw", "hpet_device", OPT_STRING, F(hpet_device), "/dev/hpet", 0, 0, NULL },
+	{ "hw", "mem_device", OPT_STRING, F(mem_device), "/dev/mem", 0, 0, NULL },
+
+	{ "sim", "devices", OPT_DEVICES, F(sim.devices), "", 0, 0, NULL },
+	{ "sim", "hpet_hz", OPT_U64, F(sim.hz[SIM_HPET]), "14318180", 1e6, 1e9, NULL },
+	{ "sim", "acpi_pm_hz", OPT_U64, F(sim.hz[SIM_PMTMR]), "3579545", 1e5, 1e8, NULL },
+	{ "sim", "tsc_hz", OPT_U64, F(sim.hz[SIM_TSC]), "2400000000", 1e6, 1e11, NULL },
+	{ "sim", "oscillator_error_ppm", OPT_DOUBLE, F(sim.oscillator_error_ppm), "0", -1000, 1000, NULL },
+	{ "sim", "hpet_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_HPET]), "0", -1000, 1000, NULL },
+	{ "sim", "acpi_pm_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_PMTMR]), "0", -1000, 1000, NULL },
+	{ "sim", "tsc_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_TSC]), "0", -1000, 1000, NULL },
 	{ "sim", "hpet_fault", OPT_FAULT, offsetof(struct tk_conf, sim.fault[SIM_HPET]), SIM_HPET,
-	  "none", 0, 0 },
+	  "none", 0, 0, NULL },
 	{ "sim", "acpi_pm_fault", OPT_FAULT, offsetof(struct tk_conf, sim.fault[SIM_PMTMR]),
-	  SIM_PMTMR, "none", 0, 0 },
+	  SIM_PMTMR, "none", 0, 0, NULL },
 	{ "sim", "tsc_fault", OPT_FAULT, offsetof(struct tk_conf, sim.fault[SIM_TSC]), SIM_TSC,
-	  "none", 0, 0 },
-	{ "sim", "seed", OPT_U64, F(sim.seed), "1", 0, 1.8e19 },
+	  "none", 0, 0, NULL },
+	{ "sim", "seed", OPT_U64, F(sim.seed), "1", 0, 1.8e19, NULL },
 };
 
 #define NOPTS (sizeof(options) / sizeof(options[0]))
@@ -192,6 +203,20 @@ static int apply(struct tk_conf *conf, const struct opt *o, const char *value, c
 		snprintf(conf->sim_fault_text[o->size], sizeof(conf->sim_fault_text[0]), "%s", value);
 		return 0;
 	}
+	case OPT_ENUM: {
+		char list[160] = "";
+
+		for (uint32_t i = 0; o->choices[i]; i++) {
+			if (strcmp(value, o->choices[i]) == 0) {
+				*(uint32_t *)p = i;
+				return 0;
+			}
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+				 o->choices[i]);
+		}
+		snprintf(err, errlen, "%s = '%s': expected one of %s", o->key, value, list);
+		return -EINVAL;
+	}
 	}
 	return -EINVAL;
 }
@@ -221,7 +246,9 @@ static int handler(void *user, const char *section, const char *key, const char 
 		if (section[0] == '\0')
 			return set_msg(st, "'%s' outside any section, expected it under a [section]", key);
 		if (!section_known)
-			return set_msg(st, "unknown section [%s], expected [clocksource], [hw] or [sim]",
+			return set_msg(st,
+				       "unknown section [%s], expected [daemon], [discipline], [clocksource], "
+				       "[hw] or [sim]",
 				       section);
 		return set_msg(st, "unknown key '%s' in [%s]", key, section);
 	}
@@ -311,6 +338,9 @@ void conf_dump(const struct tk_conf *conf, FILE *out)
 		}
 		case OPT_FAULT:
 			fprintf(out, "%s\n", conf->sim_fault_text[o->size]);
+			break;
+		case OPT_ENUM:
+			fprintf(out, "%s\n", o->choices[*(const uint32_t *)p]);
 			break;
 		}
 	}

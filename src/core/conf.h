@@ -8,6 +8,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "core/clocksource.h"
@@ -15,7 +16,19 @@
 
 #define CONF_DEFAULT_PATH SYSCONFDIR "/timekeeperd.conf"
 
+enum conf_reference {
+	CONF_REF_NONE,   /* free-run on the counter */
+	CONF_REF_SYSTEM, /* follow the host's CLOCK_REALTIME */
+};
+
 struct tk_conf {
+	/* [daemon] */
+	char runtime_dir[PATH_MAX];
+	char state_dir[PATH_MAX];
+	uint64_t update_interval_ms; /* accumulation and page update */
+	/* [discipline] */
+	uint32_t reference;      /* enum conf_reference */
+	uint64_t time_constant;  /* PLL time constant, adjtimex units with STA_NANO */
 	/* [clocksource] */
 	char clocksource[CS_NAME_LEN]; /* override by name; empty = by rating */
 	/* [hw] */

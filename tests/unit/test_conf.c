@@ -28,6 +28,11 @@ START_TEST(defaults)
 	ck_assert_uint_eq(conf.sim.hz[SIM_PMTMR], 3579545);
 	ck_assert_uint_eq(conf.sim.hz[SIM_TSC], 2400000000u);
 	ck_assert_int_eq(conf.sim.fault[SIM_TSC].kind, SIM_FAULT_NONE);
+	ck_assert_str_eq(conf.runtime_dir, "/run/timekeeper");
+	ck_assert_str_eq(conf.state_dir, "/var/lib/timekeeper");
+	ck_assert_uint_eq(conf.update_interval_ms, 10);
+	ck_assert_uint_eq(conf.reference, CONF_REF_SYSTEM);
+	ck_assert_uint_eq(conf.time_constant, 0);
 }
 END_TEST
 
@@ -67,7 +72,11 @@ static const struct {
 	const char *expect; /* the whole error */
 } bad[] = {
 	{ "[sim]\nfoo = 1\n", "b.conf:2: unknown key 'foo' in [sim]" },
-	{ "[nope]\nx = 1\n", "b.conf:2: unknown section [nope], expected [clocksource], [hw] or [sim]" },
+	{ "[nope]\nx = 1\n",
+	  "b.conf:2: unknown section [nope], expected [daemon], [discipline], [clocksource], [hw] or [sim]" },
+	{ "[discipline]\nreference = ntpd\n",
+	  "b.conf:2: reference = 'ntpd': expected one of none, system" },
+	{ "[daemon]\nupdate_interval_ms = 0\n", "b.conf:2: update_interval_ms = 0: out of range 1..1000" },
 	{ "devices = tsc\n", "b.conf:1: 'devices' outside any section, expected it under a [section]" },
 	{ "[sim]\ntsc_hz = fast\n", "b.conf:2: tsc_hz = 'fast': expected an unsigned integer" },
 	{ "[sim]\ntsc_hz = -5\n", "b.conf:2: tsc_hz = '-5': expected an unsigned integer" },
@@ -145,7 +154,7 @@ START_TEST(dump_round_trips)
 
 	ck_assert_int_eq(conf_load_string("d.conf",
 					  "[sim]\ndevices = tsc,hpet\ntsc_fault = step:5000000ns@3s\n"
-					  "tsc_error_ppm = 50\n",
+					  "tsc_error_ppm = 50\n[discipline]\nreference = none\n",
 					  &conf, err, sizeof(err)),
 			 0);
 	f = open_memstream(&buf, &len);
@@ -156,6 +165,7 @@ START_TEST(dump_round_trips)
 	ck_assert_int_eq(again.sim.fault[SIM_TSC].kind, SIM_FAULT_STEP);
 	ck_assert_int_eq(again.sim.fault[SIM_TSC].step_ns, 5000000);
 	ck_assert_double_eq(again.sim.error_ppm[SIM_TSC], 50);
+	ck_assert_uint_eq(again.reference, CONF_REF_NONE);
 	free(buf);
 }
 END_TEST

@@ -1,0 +1,627 @@
+/*
+ * The daemon. At start it acquires everything (the counters, the page) and
+ * builds the clocksource framework on what it found, as the probe does; the
+ * TSC gets its quick calibration before anything runs on it. Then one event
+ * loop runs everything periodic as hrtimers on one queue:
+ *
+ *   update      every update_interval_ms: accumulate the timekeeper, follow
+ *               the registry's current source, publish the page;
+ *   watchdog    every 0.5 s on a fixed cadence: check what must be verified;
+ *   calibration 50 ms, then 1 s: refine the TSC; quick and refined values
+ *               go to the registry (and the timekeeper, if the TSC is current);
+ *   discipline  every 1 s with reference = system: measure the offset to the
+ *               host's CLOCK_REALTIME with bracketed reads and steer;
+ *   save        every 10 min: persist the frequency estimate.
+ *
+ * The periodic timers have no slack: hrt_forward() measures from the hard
+ * expiry (as the kernel's does), so a periodic timer run inside its slack
+ * window would not move forward.
+ *
+ * SIGTERM/SIGINT stop it cleanly (the page is marked stale, the frequency
+ * saved); SIGHUP re-reads the configuration and applies what can change
+ * safely (the clocksource override, the reference, the time constant).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/calib.h"
+#include "core/cs.h"
+#include "core/evl.h"
+#include "core/hrt.h"
+#include "core/log.h"
+#include "core/ntp.h"
+#include "core/pagew.h"
+#include "core/tkc.h"
+#include "core/wdog.h"
+#include "daemon.h"
+#include "hw/hw.h"
+
+#define NSEC_PER_SEC INT64_C(1000000000)
+#define NSEC_PER_MSEC INT64_C(1000000)
+#define CALIB_FAST_NS (50 * NSEC_PER_MSEC)
+#define CALIB_SLOW_NS NSEC_PER_SEC
+#define DISC_INTERVAL_NS NSEC_PER_SEC
+#define SAVE_INTERVAL_NS (600 * NSEC_PER_SEC)
+/* Readers may use a page update this long; past it they fall back. */
+#define PAGE_VALID_MIN_NS (250 * NSEC_PER_MSEC)
+/* The discipline measures the frequency for this long before the PLL. */
+#define DISC_FREQ_WINDOW_NS (4 * NSEC_PER_SEC)
+/* Offsets beyond this are stepped instead of slewed (ntpd's 128 ms). */
+#define DISC_STEP_NS (128 * NSEC_PER_MSEC)
+#define DISC_READS 5
+
+enum disc_phase { DISC_OFF, DISC_START, DISC_FREQ, DISC_PLL };
+
+struct daemon {
+	struct tk_conf conf;
+	const char *conf_path;
+	struct clocksource src[HW_MAX_SOURCES];
+	size_t n;
+	struct cs_registry reg;
+	struct wdog wd;
+	struct clocksource *tsc;
+	struct calib cal;
+	bool calibrating;
+	enum calib_state cal_applied;
+	struct tkc tk;
+	struct cs_entry *tk_entry; /* the source the timekeeper runs on */
+	struct pagew *pw;
+	struct evl *loop;
+	struct hrt_queue *q;
+	struct hrt_timer t_update, t_wdog, t_calib, t_disc, t_save;
+	int64_t update_ns;
+	bool state_warned;
+	/* discipline */
+	enum disc_phase phase;
+	int64_t disc_t0, disc_off0; /* start of the frequency measurement */
+	int64_t last_offset_ns, last_window_ns;
+	int status;
+};
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * NSEC_PER_SEC + ts->tv_nsec;
+}
+
+static uint64_t kraw_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	return (uint64_t)ts_ns(&ts);
+}
+
+/* --- the frequency estimate in the state directory ---------------------- */
+
+static void state_path(const struct daemon *d, char *buf, size_t len, const char *suffix)
+{
+	snprintf(buf, len, "%s/frequency%s", d->conf.state_dir, suffix);
+}
+
+/* Saved as timex.freq units (ppm << 16), one line, replaced atomically. */
+static void save_frequency(struct daemon *d)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 16];
+	int64_t freq = ntp_freq_scaled_ppm(&d->tk.ntp);
+	FILE *f;
+
+	state_path(d, path, sizeof(path), "");
+	state_path(d, tmp, sizeof(tmp), ".tmp");
+	f = fopen(tmp, "we");
+	if (!f) {
+		if (!d->state_warned)
+			log_warn("state: cannot write %s: %s; the frequency estimate will not persist",
+				 tmp, strerror(errno));
+		d->state_warned = true;
+		return;
+	}
+	fprintf(f, "%" PRId64 "\n", freq);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+		log_warn("state: cannot save %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return;
+	}
+	log_debug("state: frequency %.3f ppm saved in %s", freq / 65536.0, path);
+}
+
+static void load_frequency(struct daemon *d)
+{
+	char path[PATH_MAX + 16], line[64], *end;
+	struct ntp_timex tx = { .modes = NTP_ADJ_FREQUENCY };
+	long long v;
+	FILE *f;
+
+	state_path(d, path, sizeof(path), "");
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno != ENOENT)
+			log_warn("state: cannot read %s: %s", path, strerror(errno));
+		return;
+	}
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		log_warn("state: %s is empty, expected one number (ppm << 16)", path);
+		return;
+	}
+	fclose(f);
+	errno = 0;
+	v = strtoll(line, &end, 10);
+	if (errno || end == line || (*end && *end != '\n') || llabs(v) > NTP_MAXFREQ * 65536 / 1000) {
+		log_warn("state: %s holds '%.20s', expected a frequency within +-500 ppm in ppm << 16",
+			 path, line);
+		return;
+	}
+	tx.freq = v;
+	if (tkc_adjtimex(&d->tk, &tx) < 0)
+		log_warn("state: frequency %lld from %s refused", v, path);
+	else
+		log_notice("state: starting with frequency %.3f ppm from %s", v / 65536.0, path);
+}
+
+/* --- publishing ---------------------------------------------------------- */
+
+static int sample_source(void *ctx, struct pagew_sample *s)
+{
+	struct daemon *d = ctx;
+
+	s->kraw_before = kraw_ns();
+	s->cycles = cs_read(d->tk_entry->cs);
+	s->kraw_after = kraw_ns();
+	return 0;
+}
+
+static void publish(struct daemon *d, int64_t now)
+{
+	struct tkv v;
+	int64_t valid = 4 * d->update_ns > PAGE_VALID_MIN_NS ? 4 * d->update_ns : PAGE_VALID_MIN_NS;
+
+	tkc_view(&d->tk, &v);
+	pagew_publish(d->pw, &v, (uint64_t)now, (uint64_t)valid, sample_source, d);
+}
+
+/* Moves the hrtimer bases with the timekeeper (clock_was_set). */
+static void sync_offsets(struct daemon *d)
+{
+	struct timespec mono, real, boot, tai;
+
+	tkc_get(&d->tk, CLOCK_MONOTONIC, &mono);
+	tkc_get(&d->tk, CLOCK_REALTIME, &real);
+	tkc_get(&d->tk, CLOCK_BOOTTIME, &boot);
+	tkc_get(&d->tk, CLOCK_TAI, &tai);
+	hrt_set_offsets(d->q, ts_ns(&real) - ts_ns(&mono), ts_ns(&boot) - ts_ns(&mono),
+			ts_ns(&tai) - ts_ns(&mono));
+}
+
+/* Follows the registry: a demotion or an override may have changed the
+ * current source; the timekeeper forwards on the old counter and rebases on
+ * the new one, so no reader sees a step. */
+static void follow_current(struct daemon *d)
+{
+	struct cs_entry *cur = d->reg.current;
+
+	if (!cur || cur == d->tk_entry || !cur->have_arith)
+		return;
+	if (tkc_change_clocksource(&d->tk, cur->cs, &cur->ar) < 0) {
+		log_err("%s: cannot switch the timekeeper to it", cur->cs->name);
+		return;
+	}
+	log_notice("clocksource: switched from %s to %s", d->tk_entry->cs->name, cur->cs->name);
+	d->tk_entry = cur;
+	if (d->phase == DISC_PLL)
+		d->phase = DISC_START; /* ntp_clear() dropped the phase: measure again */
+}
+
+static enum hrt_restart on_update(struct hrt_timer *t, int64_t now)
+{
+	struct daemon *d = t->data;
+
+	if (tkc_advance(&d->tk) > 0)
+		sync_offsets(d); /* a leap second was applied */
+	follow_current(d);
+	publish(d, now);
+	hrt_forward(t, now, d->update_ns);
+	return HRT_RESTART;
+}
+
+static enum hrt_restart on_watchdog(struct hrt_timer *t, int64_t now)
+{
+	struct daemon *d = t->data;
+
+	if (wdog_tick(&d->wd, (uint64_t)now) > 0) {
+		for (unsigned int i = 0; i < d->reg.n; i++) {
+			struct cs_entry *e = d->reg.list[i];
+
+			if (e->unstable && e->wd.last_verdict == CS_VERDICT_UNSTABLE)
+				log_warn("%s: demoted by the watchdog: %s", e->cs->name, e->wd.last_reason);
+		}
+		follow_current(d);
+	}
+	t->softexpires = t->expires = (int64_t)wdog_next_due(&d->wd);
+	return HRT_RESTART;
+}
+
+/* The quick and then the refined TSC frequency go to the registry (the
+ * kernel's tsc-early, then tsc); if the TSC is the timekeeper's source it is
+ * rebased on the new arithmetic. Later refinement is reported only. */
+static void apply_calibration(struct daemon *d)
+{
+	struct calib_result res;
+	struct cs_entry *e;
+
+	calib_result(&d->cal, &res);
+	if (res.state == CALIB_STATE_NONE || d->cal_applied >= CALIB_STATE_REFINED ||
+	    res.state == d->cal_applied || !calib_hz(&d->cal))
+		return;
+	e = cs_find(&d->reg, d->tsc->name);
+	if (!e || cs_set_freq(&d->reg, e, calib_hz(&d->cal)) < 0)
+		return;
+	d->cal_applied = res.state >= CALIB_STATE_REFINED ? CALIB_STATE_REFINED : res.state;
+	log_notice("tsc: %s calibration %.0f Hz +- %.0f ppb against %s", calib_state_name(res.state),
+		   res.calibrated_hz, res.uncertainty_ppb, res.calibrated_against);
+	if (res.warning[0])
+		log_warn("tsc: %s", res.warning);
+	if (d->tk_entry == e && tkc_change_clocksource(&d->tk, e->cs, &e->ar) == 0 &&
+	    d->phase == DISC_PLL)
+		d->phase = DISC_START;
+}
+
+static enum hrt_restart on_calibration(struct hrt_timer *t, int64_t now)
+{
+	struct daemon *d = t->data;
+	struct calib_result res;
+
+	calib_poll(&d->cal, (uint64_t)now);
+	apply_calibration(d);
+	calib_result(&d->cal, &res);
+	hrt_forward(t, now, res.state >= CALIB_STATE_REFINED ? CALIB_SLOW_NS : CALIB_FAST_NS);
+	return HRT_RESTART;
+}
+
+/* --- discipline: reference = system -------------------------------------- */
+
+/* offset = host CLOCK_REALTIME - our REALTIME, from the narrowest of a few
+ * bracketed readings (ours, the kernel's, ours). */
+static void measure_offset(struct daemon *d, int64_t *offset, int64_t *window)
+{
+	*window = INT64_MAX;
+	for (int i = 0; i < DISC_READS; i++) {
+		struct timespec a, k, b;
+		int64_t w;
+
+		tkc_get(&d->tk, CLOCK_REALTIME, &a);
+		clock_gettime(CLOCK_REALTIME, &k);
+		tkc_get(&d->tk, CLOCK_REALTIME, &b);
+		w = ts_ns(&b) - ts_ns(&a);
+		if (w >= 0 && w < *window) {
+			*window = w;
+			*offset = ts_ns(&k) - (ts_ns(&a) + w / 2);
+		}
+	}
+}
+
+static void adjtimex_or_log(struct daemon *d, struct ntp_timex *tx, const char *what)
+{
+	if (tkc_adjtimex(&d->tk, tx) < 0)
+		log_warn("discipline: %s refused by the timekeeper", what);
+}
+
+static void step(struct daemon *d, int64_t offset)
+{
+	struct ntp_timex tx = { .modes = NTP_ADJ_SETOFFSET | NTP_ADJ_NANO };
+
+	tx.time_sec = offset / NSEC_PER_SEC;
+	tx.time_frac = offset % NSEC_PER_SEC;
+	if (tx.time_frac < 0) {
+		tx.time_sec--;
+		tx.time_frac += NSEC_PER_SEC;
+	}
+	adjtimex_or_log(d, &tx, "step");
+	log_notice("discipline: stepped REALTIME by %+.6f s", (double)offset / 1e9);
+	sync_offsets(d);
+}
+
+static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
+{
+	struct daemon *d = t->data;
+	int64_t offset = 0, window;
+
+	measure_offset(d, &offset, &window);
+	d->last_offset_ns = offset;
+	d->last_window_ns = window;
+	if (llabs(offset) > DISC_STEP_NS) {
+		step(d, offset);
+		d->phase = DISC_START;
+		goto out;
+	}
+	switch (d->phase) {
+	case DISC_OFF:
+		return HRT_NORESTART;
+	case DISC_START:
+		/* The refined TSC value rebases the timekeeper: measure the
+		 * frequency on the final arithmetic only. */
+		if (d->calibrating && d->tk_entry->cs == d->tsc && d->cal_applied < CALIB_STATE_REFINED)
+			break;
+		d->disc_t0 = now;
+		d->disc_off0 = offset;
+		d->phase = DISC_FREQ;
+		break;
+	case DISC_FREQ: {
+		struct ntp_timex tx = { 0 };
+		double slope_ppm;
+
+		if (now - d->disc_t0 < DISC_FREQ_WINDOW_NS)
+			break;
+		/* offset falls as fast as our clock gains: correct the
+		 * frequency by the slope, then let the PLL hold the phase. */
+		slope_ppm = (double)(offset - d->disc_off0) * 1e6 / (double)(now - d->disc_t0);
+		tkc_adjtimex(&d->tk, &tx); /* read */
+		tx.modes = NTP_ADJ_FREQUENCY | NTP_ADJ_STATUS | NTP_ADJ_NANO | NTP_ADJ_TIMECONST;
+		tx.freq = tx.freq + (int64_t)llround(slope_ppm * 65536.0);
+		tx.status = NTP_STA_PLL;
+		tx.constant = (int64_t)d->conf.time_constant;
+		adjtimex_or_log(d, &tx, "frequency");
+		log_notice("discipline: frequency %+.3f ppm from the host clock (offset %+" PRId64 " ns)",
+			   tx.freq / 65536.0, offset);
+		/* The phase error built up while measuring is stepped out, once,
+		 * so the PLL starts near zero instead of overshooting. */
+		if (llabs(offset) > (int64_t)(2 * d->last_window_ns + 1000))
+			step(d, offset);
+		d->phase = DISC_PLL;
+		save_frequency(d);
+		break;
+	}
+	case DISC_PLL: {
+		struct ntp_timex tx = {
+			.modes = NTP_ADJ_OFFSET | NTP_ADJ_STATUS | NTP_ADJ_NANO | NTP_ADJ_MAXERROR |
+				 NTP_ADJ_ESTERROR | NTP_ADJ_TIMECONST,
+			.offset = offset,
+			.status = NTP_STA_PLL,
+			.constant = (int64_t)d->conf.time_constant,
+			/* Error bounds in µs: what the bracket and the offset say. */
+			.maxerror = (llabs(offset) + window) / 1000 + 1,
+			.esterror = window / 2000 + 1,
+		};
+
+		adjtimex_or_log(d, &tx, "offset");
+		break;
+	}
+	}
+out:
+	hrt_forward(t, now, DISC_INTERVAL_NS);
+	return HRT_RESTART;
+}
+
+static enum hrt_restart on_save(struct hrt_timer *t, int64_t now)
+{
+	struct daemon *d = t->data;
+
+	save_frequency(d);
+	hrt_forward(t, now, SAVE_INTERVAL_NS);
+	return HRT_RESTART;
+}
+
+static void start_discipline(struct daemon *d, int64_t now)
+{
+	if (d->conf.reference == CONF_REF_SYSTEM) {
+		if (d->phase == DISC_OFF)
+			d->phase = DISC_START;
+		if (!hrt_is_queued(&d->t_disc))
+			hrt_start(d->q, &d->t_disc, now + DISC_INTERVAL_NS, 0, HRT_MODE_ABS);
+	} else {
+		d->phase = DISC_OFF;
+		hrt_cancel(&d->t_disc);
+	}
+}
+
+/* --- signals ----------------------------------------------------------- */
+
+static void on_stop(struct evl *l, int signo, void *ctx)
+{
+	log_notice("signal %d: stopping", signo);
+	evl_stop(l);
+}
+
+static void on_reload(struct evl *l, int signo, void *ctx)
+{
+	struct daemon *d = ctx;
+	struct tk_conf *next;
+	char err[768], why[CS_REASON_LEN];
+
+	if (!d->conf_path)
+		return;
+	next = malloc(sizeof(*next));
+	if (!next)
+		return;
+	if (conf_load(d->conf_path, next, err, sizeof(err)) < 0) {
+		log_err("reload: %s; keeping the running configuration", err);
+		free(next);
+		return;
+	}
+	if (strcmp(next->clocksource, d->conf.clocksource) != 0) {
+		if (cs_override(&d->reg, next->clocksource, why, sizeof(why)) < 0)
+			log_warn("reload: clocksource = %s: %s", next->clocksource, why);
+		follow_current(d);
+	}
+	d->conf.reference = next->reference;
+	d->conf.time_constant = next->time_constant;
+	snprintf(d->conf.clocksource, sizeof(d->conf.clocksource), "%s", next->clocksource);
+	start_discipline(d, evl_now());
+	log_notice("reload: %s re-read (clocksource, reference and time_constant applied; "
+		   "devices, directories and intervals need a restart)",
+		   d->conf_path);
+	free(next);
+}
+
+/* --- start --------------------------------------------------------------- */
+
+static int acquire_sources(struct daemon *d)
+{
+	struct hw_env env = {
+		.acpi_dir = d->conf.acpi_tables,
+		.dev_hpet = d->conf.hpet_device,
+		.dev_mem = d->conf.mem_device,
+		.sim = &d->conf.sim,
+	};
+	char why[CS_REASON_LEN];
+	size_t usable = 0;
+
+	d->n = hw_discover(&env, d->src);
+	cs_registry_init(&d->reg);
+	for (size_t i = 0; i < d->n; i++) {
+		struct clocksource *cs = &d->src[i];
+
+		cs_register(&d->reg, cs);
+		if (!cs->usable) {
+			log_notice("%s", cs->reason);
+			continue;
+		}
+		usable++;
+		if (!strcmp(cs->name, "tsc"))
+			d->tsc = cs;
+	}
+	if (!usable) {
+		log_err("no usable clock source: every counter was refused (reasons above)");
+		return -ENODEV;
+	}
+	if (d->conf.clocksource[0] && cs_override(&d->reg, d->conf.clocksource, why, sizeof(why)) < 0)
+		log_warn("clocksource = %s: %s", d->conf.clocksource, why);
+	return 0;
+}
+
+/* The TSC's quick calibration before the timekeeper starts, so that a TSC
+ * without a stated frequency can be chosen from the start. */
+static void quick_calibration(struct daemon *d)
+{
+	struct clocksource *ref = d->reg.watchdog ? d->reg.watchdog->cs : NULL;
+	int64_t start = evl_now();
+	struct timespec pause = { 0, 5 * NSEC_PER_MSEC };
+
+	if (!d->tsc || !ref || !ref->nominal_hz || calib_start(&d->cal, d->tsc, ref, (uint64_t)start) < 0)
+		return;
+	d->calibrating = true;
+	while (d->cal_applied == CALIB_STATE_NONE && evl_now() - start < 4 * CALIB_FAST_NS) {
+		nanosleep(&pause, NULL);
+		calib_poll(&d->cal, (uint64_t)evl_now());
+		apply_calibration(d);
+	}
+}
+
+static int start_timekeeper(struct daemon *d)
+{
+	struct tkc_start st = { 0 };
+	struct timex ktx = { 0 };
+	struct cs_entry *cur = cs_select(&d->reg);
+
+	if (!cur || !cur->have_arith) {
+		log_err("no selectable clock source (no frequency known for any usable counter)");
+		return -ENODEV;
+	}
+	clock_gettime(CLOCK_REALTIME, &st.real);
+	clock_gettime(CLOCK_MONOTONIC, &st.mono);
+	clock_gettime(CLOCK_BOOTTIME, &st.boot);
+	clock_gettime(CLOCK_MONOTONIC_RAW, &st.raw);
+	if (adjtimex(&ktx) >= 0)
+		st.tai_offset = ktx.tai;
+	if (tkc_init(&d->tk, cur->cs, &cur->ar, (unsigned int)(NSEC_PER_SEC / d->update_ns), &st) < 0) {
+		log_err("%s: the timekeeper refused it", cur->cs->name);
+		return -EINVAL;
+	}
+	d->tk_entry = cur;
+	log_notice("timekeeper: running on %s (mult %u, shift %u, max_idle %.3f s), updates every %" PRId64
+		   " ms",
+		   cur->cs->name, cur->ar.mult, cur->ar.shift, (double)cur->ar.max_idle_ns / 1e9,
+		   d->update_ns / NSEC_PER_MSEC);
+	if ((uint64_t)d->update_ns * 2 > cur->ar.max_idle_ns)
+		log_warn("timekeeper: update_interval_ms = %" PRId64 " is more than half of %s's "
+			 "max_idle_ns; accumulation may alias",
+			 d->update_ns / NSEC_PER_MSEC, cur->cs->name);
+	return 0;
+}
+
+static void make_dir(const char *dir, mode_t mode)
+{
+	if (mkdir(dir, mode) < 0 && errno != EEXIST)
+		log_warn("cannot create %s: %s", dir, strerror(errno));
+}
+
+int daemon_run(const struct tk_conf *conf, const char *conf_path)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	struct wdog_conf wc = { 0 };
+	char err[512];
+	int64_t now;
+	int rc = 1;
+
+	if (!d) {
+		log_err("out of memory");
+		return 1;
+	}
+	d->conf = *conf;
+	d->conf_path = conf_path;
+	d->update_ns = (int64_t)conf->update_interval_ms * NSEC_PER_MSEC;
+
+	if (acquire_sources(d) < 0)
+		goto out;
+	quick_calibration(d);
+	if (start_timekeeper(d) < 0)
+		goto out;
+	make_dir(d->conf.runtime_dir, 0755);
+	make_dir(d->conf.state_dir, 0755);
+	load_frequency(d);
+	if (pagew_open(d->conf.runtime_dir, &d->pw, err, sizeof(err)) < 0) {
+		log_err("page: %s", err);
+		goto out;
+	}
+	if (evl_new(&d->loop) < 0) {
+		log_err("event loop: cannot create epoll, timerfd or signalfd: %s", strerror(errno));
+		goto out;
+	}
+	d->q = evl_timers(d->loop);
+	evl_on_signal(d->loop, SIGTERM, on_stop, d);
+	evl_on_signal(d->loop, SIGINT, on_stop, d);
+	evl_on_signal(d->loop, SIGHUP, on_reload, d);
+
+	now = evl_now();
+	wdog_init(&d->wd, &d->reg, &wc, (uint64_t)now);
+	sync_offsets(d);
+	hrt_timer_init(&d->t_update, HRT_BASE_MONOTONIC, on_update, "update");
+	hrt_timer_init(&d->t_wdog, HRT_BASE_MONOTONIC, on_watchdog, "watchdog");
+	hrt_timer_init(&d->t_calib, HRT_BASE_MONOTONIC, on_calibration, "calibration");
+	hrt_timer_init(&d->t_disc, HRT_BASE_MONOTONIC, on_discipline, "discipline");
+	hrt_timer_init(&d->t_save, HRT_BASE_MONOTONIC, on_save, "save");
+	d->t_update.data = d->t_wdog.data = d->t_calib.data = d->t_disc.data = d->t_save.data = d;
+	publish(d, now);
+	hrt_start(d->q, &d->t_update, now + d->update_ns, 0, HRT_MODE_ABS);
+	hrt_start(d->q, &d->t_wdog, (int64_t)wdog_next_due(&d->wd), 0, HRT_MODE_ABS);
+	if (d->calibrating)
+		hrt_start(d->q, &d->t_calib, now + CALIB_FAST_NS, 0, HRT_MODE_ABS);
+	hrt_start(d->q, &d->t_save, now + SAVE_INTERVAL_NS, 0, HRT_MODE_ABS);
+	start_discipline(d, now);
+	log_notice("running: page %s, reference %s, pid %d", pagew_path(d->pw),
+		   d->conf.reference == CONF_REF_SYSTEM ? "system" : "none", (int)getpid());
+
+	rc = evl_run(d->loop) < 0 ? 1 : 0;
+
+	save_frequency(d);
+out:
+	if (d->loop)
+		evl_free(d->loop);
+	if (d->pw)
+		pagew_close(d->pw, false);
+	hw_release_all(d->src, d->n);
+	free(d);
+	return rc;
+}

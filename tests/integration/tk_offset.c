@@ -1,0 +1,88 @@
+/*
+ * Test helper: reads CLOCK_REALTIME through libtimekeeper beside the
+ * kernel's for --seconds at 100 Hz and prints one JSON object: the offset
+ * (kernel - page) percentiles, its slope in ppm, whether every reading came
+ * from the page, and the page's status at the end. Also --status alone.
+ *
+ *   tk_offset PAGE SECONDS
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "timekeeper.h"
+
+static int64_t ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	struct timekeeper *tk;
+	struct tk_status st;
+	double seconds, sx = 0, sy = 0, sxx = 0, sxy = 0;
+	int64_t *abs_off, t0 = 0;
+	size_t n, i, from_page = 0;
+	struct timespec pause = { 0, 10000000 };
+
+	if (argc != 3 || (seconds = atof(argv[2])) < 0) {
+		fprintf(stderr, "usage: tk_offset PAGE SECONDS\n");
+		return 2;
+	}
+	if (tk_open(argv[1], &tk) < 0) {
+		fprintf(stderr, "tk_offset: cannot open %s\n", argv[1]);
+		return 1;
+	}
+	n = (size_t)(seconds * 100);
+	abs_off = calloc(n + 1, sizeof(*abs_off));
+	for (i = 0; i < n; i++) {
+		struct timespec a, k, b, mono;
+		int64_t off, x;
+
+		tk_gettime(tk, CLOCK_REALTIME, &a);
+		clock_gettime(CLOCK_REALTIME, &k);
+		tk_gettime(tk, CLOCK_REALTIME, &b);
+		clock_gettime(CLOCK_MONOTONIC, &mono);
+		off = ns(&k) - (ns(&a) + (ns(&b) - ns(&a)) / 2);
+		if (!i)
+			t0 = ns(&mono);
+		x = ns(&mono) - t0;
+		sx += x / 1e9;
+		sy += off;
+		sxx += (x / 1e9) * (x / 1e9);
+		sxy += (x / 1e9) * off;
+		abs_off[i] = off < 0 ? -off : off;
+		if (tk_status(tk, &st) == 0 && !st.stale)
+			from_page++;
+		nanosleep(&pause, NULL);
+	}
+	tk_status(tk, &st);
+	qsort(abs_off, n, sizeof(*abs_off), cmp);
+	printf("{\"samples\":%zu,\"from_page\":%zu", n, from_page);
+	if (n > 1) {
+		double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx); /* ns per s */
+
+		printf(",\"p50_ns\":%" PRId64 ",\"p99_ns\":%" PRId64 ",\"max_ns\":%" PRId64
+		       ",\"slope_ppm\":%.3f",
+		       abs_off[n / 2], abs_off[(n * 99) / 100], abs_off[n - 1], slope / 1000.0);
+	}
+	printf(",\"stale\":%d,\"synchronized\":%d,\"source\":\"%s\",\"writer_pid\":%d,"
+	       "\"maxerror_ns\":%" PRId64 ",\"disruption\":%" PRIu64 "}\n",
+	       st.stale, st.synchronized, st.source, st.writer_pid, st.maxerror_ns, st.disruption);
+	free(abs_off);
+	tk_close(tk);
+	return 0;
+}
