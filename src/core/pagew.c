@@ -25,7 +25,11 @@
 #define NSEC_PER_SEC 1000000000ull
 #define KCLOCK_SHIFT 31 /* mult = rate << 31 fits u32 for rates below 2 */
 #define SLEW_MAX 1e-3   /* the KCLOCK mapping's rate is steered by at most 1000 ppm */
-#define STEP_NS 1000000 /* a KCLOCK mapping more than 1 ms off is stepped (a stalled writer) */
+#define STEP_NS 1000000 /* a KCLOCK mapping more than 1 ms behind is stepped (a stalled writer) */
+/* A sample whose kernel-time bracket is wider than this (the writer was
+ * preempted between the reads) cannot place the counter in kernel time well
+ * enough to steer the mapping: the mapping then just continues. */
+#define WIDE_SAMPLE_NS 100000
 
 typedef __int128 s128;
 typedef unsigned __int128 u128;
@@ -315,10 +319,11 @@ static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
 {
 	uint64_t kmid = s->kraw_before + (s->kraw_after - s->kraw_before) / 2;
 	uint64_t kbase = s->kraw_after;
+	bool wide = s->kraw_after - s->kraw_before > WIDE_SAMPLE_NS;
 	double r = pw->rate[d], e, rate;
 	s128 base_sh, base_ns;
 
-	if (pw->have_prev && kmid > pw->kmid_prev) {
+	if (pw->have_prev && kmid > pw->kmid_prev && !wide) {
 		r = (double)(truth - pw->t_prev[d]) / (double)(kmid - pw->kmid_prev);
 		if (!(r > 1 - 0.01 && r < 1 + 0.01)) /* a timekeeper ns is a kernel ns +- 1 % */
 			r = pw->rate[d];
@@ -339,8 +344,12 @@ static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
 	}
 	/* Error at kbase, aimed to vanish over the horizon. */
 	e = (double)(truth - base_ns) + (double)(kbase - kmid) * r;
-	if (cont && (e > STEP_NS || e < -STEP_NS)) {
-		/* Too far to slew (a stalled writer): step to the timekeeper. */
+	if (cont && wide)
+		e = 0; /* where the counter sat in kernel time is not known well enough */
+	if (cont && e > STEP_NS) {
+		/* Too far behind to slew (a stalled writer): step forward to the
+		 * timekeeper. Never back: a mapping ahead is slewed down instead,
+		 * at most SLEW_MAX, so published time never goes backwards. */
 		base_ns = truth + (s128)(kbase - kmid);
 		base_sh = base_ns << KCLOCK_SHIFT;
 		e = 0;
