@@ -319,7 +319,9 @@ void hrt_set_offsets(struct hrt_queue *q, int64_t real, int64_t boot, int64_t ta
 	update_next(q);
 }
 
-int64_t hrt_next_hard(const struct hrt_queue *q)
+/* The earliest expiry over the bases, in MONOTONIC: hard or soft, of each
+ * base's first timer (the heaps are ordered by hard expiry). */
+static int64_t next_expiry(const struct hrt_queue *q, bool soft)
 {
 	int64_t next = HRT_TIME_MAX;
 
@@ -329,28 +331,21 @@ int64_t hrt_next_hard(const struct hrt_queue *q)
 
 		if (!h->n)
 			continue;
-		m = to_mono(h->v[0]->expires, q->offset[b]);
+		m = to_mono(soft ? h->v[0]->softexpires : h->v[0]->expires, q->offset[b]);
 		if (m < next)
 			next = m;
 	}
 	return next;
 }
 
+int64_t hrt_next_hard(const struct hrt_queue *q)
+{
+	return next_expiry(q, false);
+}
+
 int64_t hrt_next_soft(const struct hrt_queue *q)
 {
-	int64_t next = HRT_TIME_MAX;
-
-	for (unsigned int b = 0; b < HRT_NR_BASES; b++) {
-		const struct hrt_heap *h = &q->heap[b];
-		int64_t m;
-
-		if (!h->n)
-			continue;
-		m = to_mono(h->v[0]->softexpires, q->offset[b]);
-		if (m < next)
-			next = m;
-	}
-	return next;
+	return next_expiry(q, true);
 }
 
 /* __run_hrtimer: dequeue, call, and re-enqueue on HRT_RESTART unless the callback
