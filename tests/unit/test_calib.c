@@ -13,25 +13,10 @@
 #include "core/calib.h"
 #include "hw/simhw.h"
 #include "tk_check.h"
+#include "tk_fakeclock.h"
 
 #define MS UINT64_C(1000000)
 #define SEC UINT64_C(1000000000)
-
-static uint64_t fake_now;
-
-static uint64_t clk_now(void *ctx)
-{
-	(void)ctx;
-	return fake_now;
-}
-
-static void clk_delay(void *ctx, uint64_t ns)
-{
-	(void)ctx;
-	fake_now += ns;
-}
-
-static const struct sim_clock fclk = { clk_now, clk_delay, NULL };
 
 struct world {
 	struct sim_conf conf;

@@ -17,6 +17,7 @@
 #include "core/tkc.h"
 #include "hw/simhw.h"
 #include "tk_check.h"
+#include "tk_fakeclock.h"
 
 #define MS INT64_C(1000000)
 #define SEC INT64_C(1000000000)
@@ -24,22 +25,6 @@
 #define MIDNIGHT (DAY * 20000)
 /* one 14.318 MHz cycle, rounded up: the resolution of an interval read */
 #define HPET_TICK_NS 70
-
-static uint64_t fake_now;
-
-static uint64_t clk_now(void *ctx)
-{
-	(void)ctx;
-	return fake_now;
-}
-
-static void clk_delay(void *ctx, uint64_t ns)
-{
-	(void)ctx;
-	fake_now += ns;
-}
-
-static const struct sim_clock fclk = { clk_now, clk_delay, NULL };
 
 static struct sim_conf conf;
 static struct clocksource hpet, pm, tsc;
