@@ -1,8 +1,13 @@
 #!/bin/sh
 # The clocksource framework inside `timekeeperd --probe --seconds 5` on
-# simulated devices: the watchdog demotes a TSC that drifts by 1000 ppm from
-# 2 s on, steps by 5 ms or stalls, and hpet takes over; read-delay spikes do
-# not demote it. The TSC is calibrated against every reference.
+# simulated devices: the watchdog demotes a TSC that drifts from 2 s on,
+# steps by 5 ms or stalls, and hpet takes over; read-delay spikes do not
+# demote it. The TSC is calibrated against every reference.
+#
+# The drift is 1500 ppm: 1000 ppm over the 0.5 s interval is 500 us, exactly
+# the kernel's margin (250 + 250 us), so in real time it is caught only when
+# an interval runs a little over 0.5 s (a CI run once saw 499999 ns in every
+# interval). test_wdog checks 1000 ppm in simulated time.
 . "$top_srcdir/tests/integration/lib.sh"
 need_jq
 tap_plan 14
@@ -24,7 +29,7 @@ check "no fault: calibrations against hpet, acpi_pm and kclock agree within 2 pp
 check "no fault: warp test not run on a simulated TSC" \
 	jqt "$tmpdir/p.json" '.sources[2] | .max_warp_cycles == null and (.warp.note|test("simulated"))'
 
-probe 'drift:1000ppm@2s'
+probe 'drift:1500ppm@2s'
 check "drift: tsc unstable: $(tsc '.state_reason')" \
 	jqt "$tmpdir/p.json" '.sources[2] | .state == "unstable" and .effective_rating == 0 and .watchdog.failures == 1'
 check "drift: skew seen $(tsc '.watchdog.max_skew_ns') ns > 500000" \
