@@ -75,7 +75,11 @@ static void rm_tmp(void)
 }
 
 /* A timekeeper view far from the kernel's clocks (so a fallback is
- * visible): REALTIME ~ 2001, MONOTONIC ~ 5000 s, odd offsets everywhere. */
+ * visible): REALTIME ~ 2001, MONOTONIC ~ PAGE_MONO_SEC (about three years,
+ * beyond any uptime a test machine has), odd offsets everywhere. */
+#define PAGE_MONO_SEC 100000000
+/* Below this a MONOTONIC reading came from the kernel, not the page. */
+#define KERNEL_MONO_MAX_SEC (PAGE_MONO_SEC / 2)
 static void tkv_fill(struct tkv *v, const char *src, uint64_t cl, uint32_t mult, uint32_t shift)
 {
 	memset(v, 0, sizeof(*v));
@@ -90,7 +94,7 @@ static void tkv_fill(struct tkv *v, const char *src, uint64_t cl, uint32_t mult,
 	v->raw.xtime_nsec = (uint64_t)987654321 << shift;
 	v->xtime_sec = 1000000000;
 	v->raw_sec = 4321;
-	v->wall_to_monotonic.sec = -1000000000 + 4999;
+	v->wall_to_monotonic.sec = -1000000000 + PAGE_MONO_SEC - 1;
 	v->wall_to_monotonic.nsec = 900000000;
 	v->monotonic_to_boot.sec = 7;
 	v->monotonic_to_boot.nsec = 200000001;
@@ -385,8 +389,8 @@ START_TEST(test_fallback)
 	ck_assert_int_eq(tk_open(NULL, &tk), 0);
 	unsetenv("TIMEKEEPER_RUNTIME_DIR");
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
-	ck_assert_int_gt(ts.tv_sec, 4990); /* the page's MONOTONIC, ~5000 s */
-	ck_assert_int_lt(ts.tv_sec, 5010);
+	ck_assert_int_gt(ts.tv_sec, PAGE_MONO_SEC - 10); /* the page's MONOTONIC */
+	ck_assert_int_lt(ts.tv_sec, PAGE_MONO_SEC + 10);
 
 	/* valid_for passed: every clock falls back to the kernel. */
 	usleep(50000);
@@ -409,13 +413,13 @@ START_TEST(test_fallback)
 	v.mono.cycle_last = v.raw.cycle_last = tsc();
 	pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL);
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
-	ck_assert_int_gt(ts.tv_sec, 4990);
+	ck_assert_int_gt(ts.tv_sec, PAGE_MONO_SEC - 10);
 	pagew_close(pw, false);
 	k0 = (int64_t)kmono();
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
 	ck_assert(ts_ns(&ts) >= k0 && ts_ns(&ts) <= (int64_t)kmono());
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC_COARSE, &ts), 0);
-	ck_assert_int_lt(ts.tv_sec, 4990);
+	ck_assert_int_lt(ts.tv_sec, KERNEL_MONO_MAX_SEC);
 	tk_close(tk);
 	snprintf(p, sizeof(p), "%s/page", dir);
 	ck_assert_int_eq(access(p, F_OK), 0); /* kept: remove was false */
@@ -603,7 +607,7 @@ static void *torture_reader(void *arg)
 		m0 = atomic_load(&t->max_mono);
 		ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
 		now = ts_ns(&ts);
-		if (now < 4000 * NS) {
+		if (now < (int64_t)KERNEL_MONO_MAX_SEC * NS) {
 			atomic_fetch_add(&t->fallbacks, 1);
 			continue;
 		}
