@@ -36,14 +36,16 @@
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 struct timekeeper {
-	const struct tk_page *page; /* NULL: no page, everything falls back */
+	const struct tk_page_clock *hres; /* &page->clock[TK_PAGE_BLOCK_HRES], or NULL */
 	bool rdtscp;
+	const struct tk_page *page; /* NULL: no page, everything falls back */
 };
 
 /* The result of one page read, before the split. */
 enum rd_result { RD_OK, RD_NONE, RD_STALE };
 
-static inline uint64_t read_tsc(bool rdtscp)
+/* The ordered counter, all 64 bits. */
+static inline uint64_t read_tsc_raw(bool rdtscp)
 {
 	uint32_t lo, hi;
 
@@ -53,7 +55,12 @@ static inline uint64_t read_tsc(bool rdtscp)
 		__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi) : : "rcx", "memory");
 	else
 		__asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
-	return ((uint64_t)hi << 32 | lo) & INT64_MAX;
+	return (uint64_t)hi << 32 | lo;
+}
+
+static inline uint64_t read_tsc(bool rdtscp)
+{
+	return read_tsc_raw(rdtscp) & INT64_MAX;
 }
 
 static inline uint64_t read_kraw(void)
@@ -227,11 +234,71 @@ static inline __attribute__((always_inline)) int gettime(struct timekeeper *tk, 
 	return 0;
 }
 
-TK_EXPORT int tk_gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts)
+/* Everything but the common case, kept out of tk_gettime's frame. */
+static __attribute__((noinline, cold)) int gettime_slow(struct timekeeper *tk, clockid_t clock,
+							 struct timespec *ts)
 {
 	bool from_page;
 
 	return gettime(tk, clock, ts, NULL, &from_page);
+}
+
+/* The clocks of block 0 with a high-resolution reading. */
+#define HRES_CLOCKS                                                                          \
+	(1u << CLOCK_REALTIME | 1u << CLOCK_MONOTONIC | 1u << CLOCK_BOOTTIME | 1u << CLOCK_TAI)
+
+/*
+ * The common case, as one leaf function the compiler keeps in registers: a
+ * high-resolution clock of block 0 in TSC mode, read like read_hres() but
+ * without its out-parameters. Any other case (no page, another clock or
+ * mode, a delta beyond valid_cycles, a bad shift) goes to gettime_slow(),
+ * which reads the page again from the start.
+ */
+TK_EXPORT int tk_gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts)
+{
+	const struct tk_page_clock *c;
+	const struct tk_page_basetime *b;
+	uint64_t cycles, delta, sec, ns;
+	uint32_t seq, mult, shift;
+
+	if (__builtin_expect(!tk || !ts || (uint32_t)clock > 31 || !(HRES_CLOCKS >> clock & 1), 0))
+		return gettime_slow(tk, clock, ts);
+	c = tk->hres;
+	if (__builtin_expect(!c, 0))
+		return gettime_slow(tk, clock, ts);
+	b = &c->basetime[clock];
+	do {
+		seq = seq_begin(c);
+		if (__builtin_expect(LD(c->clock_mode) != TK_PAGE_MODE_TSC, 0))
+			goto slow;
+		/* Masking with mask (INT64_MAX in TSC mode) after the
+		 * subtraction is the same as masking the counter first. */
+		cycles = read_tsc_raw(tk->rdtscp);
+		delta = (cycles - LD(c->cycle_last)) & LD(c->mask);
+		if (__builtin_expect(delta > LD(c->valid_cycles), 0))
+			goto slow;
+		mult = LD(c->mult);
+		shift = LD(c->shift);
+		sec = LD(b->sec);
+		ns = LD(b->nsec);
+	} while (seq_retry(c, seq));
+	if (__builtin_expect(shift > 63, 0))
+		goto slow;
+	ns = (delta * mult + ns) >> shift;
+	if (__builtin_expect(ns >= NSEC_PER_SEC, 0)) {
+		if (ns < 2 * NSEC_PER_SEC) {
+			ns -= NSEC_PER_SEC;
+			sec++;
+		} else {
+			sec += ns / NSEC_PER_SEC;
+			ns %= NSEC_PER_SEC;
+		}
+	}
+	ts->tv_sec = (time_t)sec;
+	ts->tv_nsec = (long)ns;
+	return 0;
+slow:
+	return gettime_slow(tk, clock, ts);
 }
 
 static void ts_add_ns(struct timespec *t, const struct timespec *base, int64_t ns)
@@ -449,6 +516,7 @@ TK_EXPORT int tk_open(const char *path, struct timekeeper **out)
 		return r;
 	}
 	tk->page = map;
+	tk->hres = &tk->page->clock[TK_PAGE_BLOCK_HRES];
 	*out = tk;
 	return 0;
 fail:
