@@ -47,49 +47,8 @@
 #include "core/tkc.h"
 #include "core/wdog.h"
 #include "daemon.h"
+#include "daemon_int.h"
 #include "hw/hw.h"
-
-#define NSEC_PER_SEC INT64_C(1000000000)
-#define NSEC_PER_MSEC INT64_C(1000000)
-#define CALIB_FAST_NS (50 * NSEC_PER_MSEC)
-#define CALIB_SLOW_NS NSEC_PER_SEC
-#define DISC_INTERVAL_NS NSEC_PER_SEC
-#define SAVE_INTERVAL_NS (600 * NSEC_PER_SEC)
-/* Readers may use a page update this long; past it they fall back. */
-#define PAGE_VALID_MIN_NS (250 * NSEC_PER_MSEC)
-/* The discipline measures the frequency for this long before the PLL. */
-#define DISC_FREQ_WINDOW_NS (4 * NSEC_PER_SEC)
-/* Offsets beyond this are stepped instead of slewed (ntpd's 128 ms). */
-#define DISC_STEP_NS (128 * NSEC_PER_MSEC)
-#define DISC_READS 5
-
-enum disc_phase { DISC_OFF, DISC_START, DISC_FREQ, DISC_PLL };
-
-struct daemon {
-	struct tk_conf conf;
-	const char *conf_path;
-	struct clocksource src[HW_MAX_SOURCES];
-	size_t n;
-	struct cs_registry reg;
-	struct wdog wd;
-	struct clocksource *tsc;
-	struct calib cal;
-	bool calibrating;
-	enum calib_state cal_applied;
-	struct tkc tk;
-	struct cs_entry *tk_entry; /* the source the timekeeper runs on */
-	struct pagew *pw;
-	struct evl *loop;
-	struct hrt_queue *q;
-	struct hrt_timer t_update, t_wdog, t_calib, t_disc, t_save;
-	int64_t update_ns;
-	bool state_warned;
-	/* discipline */
-	enum disc_phase phase;
-	int64_t disc_t0, disc_off0; /* start of the frequency measurement */
-	int64_t last_offset_ns, last_window_ns;
-	int status;
-};
 
 static int64_t ts_ns(const struct timespec *ts)
 {
@@ -112,7 +71,7 @@ static void state_path(const struct daemon *d, char *buf, size_t len, const char
 }
 
 /* Saved as timex.freq units (ppm << 16), one line, replaced atomically. */
-static void save_frequency(struct daemon *d)
+void daemon_save_frequency(struct daemon *d)
 {
 	char path[PATH_MAX + 16], tmp[PATH_MAX + 16];
 	int64_t freq = ntp_freq_scaled_ppm(&d->tk.ntp);
@@ -183,7 +142,7 @@ static int sample_source(void *ctx, struct pagew_sample *s)
 	return 0;
 }
 
-static void publish(struct daemon *d, int64_t now)
+void daemon_publish(struct daemon *d, int64_t now)
 {
 	struct tkv v;
 	int64_t valid = 4 * d->update_ns > PAGE_VALID_MIN_NS ? 4 * d->update_ns : PAGE_VALID_MIN_NS;
@@ -193,7 +152,7 @@ static void publish(struct daemon *d, int64_t now)
 }
 
 /* Moves the hrtimer bases with the timekeeper (clock_was_set). */
-static void sync_offsets(struct daemon *d)
+void daemon_sync_offsets(struct daemon *d)
 {
 	struct timespec mono, real, boot, tai;
 
@@ -208,7 +167,7 @@ static void sync_offsets(struct daemon *d)
 /* Follows the registry: a demotion or an override may have changed the
  * current source; the timekeeper forwards on the old counter and rebases on
  * the new one, so no reader sees a step. */
-static void follow_current(struct daemon *d)
+void daemon_follow_current(struct daemon *d)
 {
 	struct cs_entry *cur = d->reg.current;
 
@@ -229,9 +188,9 @@ static enum hrt_restart on_update(struct hrt_timer *t, int64_t now)
 	struct daemon *d = t->data;
 
 	if (tkc_advance(&d->tk) > 0)
-		sync_offsets(d); /* a leap second was applied */
-	follow_current(d);
-	publish(d, now);
+		daemon_sync_offsets(d); /* a leap second was applied */
+	daemon_follow_current(d);
+	daemon_publish(d, now);
 	hrt_forward(t, now, d->update_ns);
 	return HRT_RESTART;
 }
@@ -247,7 +206,7 @@ static enum hrt_restart on_watchdog(struct hrt_timer *t, int64_t now)
 			if (e->unstable && e->wd.last_verdict == CS_VERDICT_UNSTABLE)
 				log_warn("%s: demoted by the watchdog: %s", e->cs->name, e->wd.last_reason);
 		}
-		follow_current(d);
+		daemon_follow_current(d);
 	}
 	t->softexpires = t->expires = (int64_t)wdog_next_due(&d->wd);
 	return HRT_RESTART;
@@ -290,6 +249,46 @@ static enum hrt_restart on_calibration(struct hrt_timer *t, int64_t now)
 	return HRT_RESTART;
 }
 
+int daemon_recalibrate(struct daemon *d, char *why, size_t whylen)
+{
+	struct clocksource *ref = d->reg.watchdog ? d->reg.watchdog->cs : NULL;
+	int64_t now = evl_now();
+
+	if (!d->tsc || !ref || !ref->nominal_hz) {
+		snprintf(why, whylen, "nothing to calibrate: %s",
+			 !d->tsc ? "no usable TSC" : "no reference counter with a known frequency");
+		return -ENODEV;
+	}
+	if (d->calibrating && d->cal_applied < CALIB_STATE_REFINED) {
+		snprintf(why, whylen, "the TSC calibration is still in its first phases");
+		return -EBUSY;
+	}
+	if (calib_start(&d->cal, d->tsc, ref, (uint64_t)now) < 0) {
+		snprintf(why, whylen, "the calibration against %s could not start", ref->name);
+		return -EIO;
+	}
+	d->calibrating = true;
+	d->cal_applied = CALIB_STATE_NONE;
+	hrt_cancel(&d->t_calib);
+	hrt_start(d->q, &d->t_calib, now + CALIB_FAST_NS, 0, HRT_MODE_ABS);
+	snprintf(why, whylen, "TSC calibration restarted against %s", ref->name);
+	log_notice("tsc: %s", why);
+	return 0;
+}
+
+int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx)
+{
+	int r = tkc_adjtimex(&d->tk, tx);
+
+	if (r >= 0 && (tx->modes & NTP_ADJ_SETOFFSET) && !(tx->modes & NTP_ADJ_ADJTIME)) {
+		daemon_sync_offsets(d);
+		if (d->phase != DISC_OFF)
+			d->phase = DISC_START;
+		daemon_publish(d, evl_now());
+	}
+	return r;
+}
+
 /* --- discipline: reference = system -------------------------------------- */
 
 /* offset = host CLOCK_REALTIME - our REALTIME, from the narrowest of a few
@@ -330,7 +329,7 @@ static void step(struct daemon *d, int64_t offset)
 	}
 	adjtimex_or_log(d, &tx, "step");
 	log_notice("discipline: stepped REALTIME by %+.6f s", (double)offset / 1e9);
-	sync_offsets(d);
+	daemon_sync_offsets(d);
 }
 
 static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
@@ -380,7 +379,7 @@ static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
 		if (llabs(offset) > (int64_t)(2 * d->last_window_ns + 1000))
 			step(d, offset);
 		d->phase = DISC_PLL;
-		save_frequency(d);
+		daemon_save_frequency(d);
 		break;
 	}
 	case DISC_PLL: {
@@ -408,7 +407,7 @@ static enum hrt_restart on_save(struct hrt_timer *t, int64_t now)
 {
 	struct daemon *d = t->data;
 
-	save_frequency(d);
+	daemon_save_frequency(d);
 	hrt_forward(t, now, SAVE_INTERVAL_NS);
 	return HRT_RESTART;
 }
@@ -453,7 +452,7 @@ static void on_reload(struct evl *l, int signo, void *ctx)
 	if (strcmp(next->clocksource, d->conf.clocksource) != 0) {
 		if (cs_override(&d->reg, next->clocksource, why, sizeof(why)) < 0)
 			log_warn("reload: clocksource = %s: %s", next->clocksource, why);
-		follow_current(d);
+		daemon_follow_current(d);
 	}
 	d->conf.reference = next->reference;
 	d->conf.time_constant = next->time_constant;
@@ -573,6 +572,8 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	d->conf_path = conf_path;
 	d->update_ns = (int64_t)conf->update_interval_ms * NSEC_PER_MSEC;
 
+	if (daemon_ctl_precheck(d) < 0)
+		goto out;
 	if (acquire_sources(d) < 0)
 		goto out;
 	quick_calibration(d);
@@ -585,6 +586,10 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 		log_err("page: %s", err);
 		goto out;
 	}
+	if (daemon_ctl_open(d) < 0)
+		goto out;
+	if (daemon_priv_drop(d) < 0)
+		goto out;
 	if (evl_new(&d->loop) < 0) {
 		log_err("event loop: cannot create epoll, timerfd or signalfd: %s", strerror(errno));
 		goto out;
@@ -596,27 +601,33 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 
 	now = evl_now();
 	wdog_init(&d->wd, &d->reg, &wc, (uint64_t)now);
-	sync_offsets(d);
+	daemon_sync_offsets(d);
 	hrt_timer_init(&d->t_update, HRT_BASE_MONOTONIC, on_update, "update");
 	hrt_timer_init(&d->t_wdog, HRT_BASE_MONOTONIC, on_watchdog, "watchdog");
 	hrt_timer_init(&d->t_calib, HRT_BASE_MONOTONIC, on_calibration, "calibration");
 	hrt_timer_init(&d->t_disc, HRT_BASE_MONOTONIC, on_discipline, "discipline");
 	hrt_timer_init(&d->t_save, HRT_BASE_MONOTONIC, on_save, "save");
 	d->t_update.data = d->t_wdog.data = d->t_calib.data = d->t_disc.data = d->t_save.data = d;
-	publish(d, now);
+	daemon_publish(d, now);
 	hrt_start(d->q, &d->t_update, now + d->update_ns, 0, HRT_MODE_ABS);
 	hrt_start(d->q, &d->t_wdog, (int64_t)wdog_next_due(&d->wd), 0, HRT_MODE_ABS);
 	if (d->calibrating)
 		hrt_start(d->q, &d->t_calib, now + CALIB_FAST_NS, 0, HRT_MODE_ABS);
 	hrt_start(d->q, &d->t_save, now + SAVE_INTERVAL_NS, 0, HRT_MODE_ABS);
 	start_discipline(d, now);
+	d->started_ns = now;
+	if (daemon_ctl_attach(d) < 0)
+		goto out;
+	daemon_sys_ready(d);
 	log_notice("running: page %s, reference %s, pid %d", pagew_path(d->pw),
 		   d->conf.reference == CONF_REF_SYSTEM ? "system" : "none", (int)getpid());
 
 	rc = evl_run(d->loop) < 0 ? 1 : 0;
 
-	save_frequency(d);
+	daemon_sys_stopping(d);
+	daemon_save_frequency(d);
 out:
+	daemon_ctl_close(d);
 	if (d->loop)
 		evl_free(d->loop);
 	if (d->pw)

@@ -46,11 +46,18 @@ static const struct opt options[] = {
 	{ "daemon", "runtime_dir", OPT_STRING, F(runtime_dir), "/run/timekeeper", 0, 0, NULL },
 	{ "daemon", "state_dir", OPT_STRING, F(state_dir), "/var/lib/timekeeper", 0, 0, NULL },
 	{ "daemon", "update_interval_ms", OPT_U64, F(update_interval_ms), "10", 1, 1000, NULL },
+	{ "daemon", "user", OPT_STRING, F(user), "timekeeper", 0, 0, NULL },
 
 	{ "discipline", "reference", OPT_ENUM, F(reference), "system", 0, 0, reference_choices },
 	{ "discipline", "time_constant", OPT_U64, F(time_constant), "0", 0, 10, NULL },
 
 	{ "clocksource", "clocksource", OPT_STRING, F(clocksource), "", 0, 0, NULL },
+
+	{ "control", "group", OPT_STRING, F(control_group), "timekeeper", 0, 0, NULL },
+	{ "control", "max_clients", OPT_U64, F(max_clients), "64", 1, 4096, NULL },
+	{ "control", "max_clients_per_uid", OPT_U64, F(max_clients_per_uid), "16", 1, 4096, NULL },
+	{ "control", "rate_limit", OPT_U64, F(rate_limit), "200", 1, 1000000, NULL },
+	{ "control", "rate_burst", OPT_U64, F(rate_burst), "50", 1, 1000000, NULL },
 
 	{ "hw", "acpi_tables", OPT_STRING, F(acpi_tables), "/sys/firmware/acpi/tables", 0, 0, NULL },
 	{ "hw", "hpet_device", OPT_STRING, F(hpet_device), "/dev/hpet", 0, 0, NULL },

@@ -26,11 +26,18 @@ struct tk_conf {
 	char runtime_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 	uint64_t update_interval_ms; /* accumulation and page update */
+	char user[64];               /* drop to this user after start as root; "" = stay */
 	/* [discipline] */
 	uint32_t reference;      /* enum conf_reference */
 	uint64_t time_constant;  /* PLL time constant, adjtimex units with STA_NANO */
 	/* [clocksource] */
 	char clocksource[CS_NAME_LEN]; /* override by name; empty = by rating */
+	/* [control] */
+	char control_group[64];       /* members (and root) may change things */
+	uint64_t max_clients;         /* control connections at once */
+	uint64_t max_clients_per_uid; /* of them, per peer uid */
+	uint64_t rate_limit;          /* messages per second per client (token bucket) */
+	uint64_t rate_burst;          /* bucket size */
 	/* [hw] */
 	char acpi_tables[PATH_MAX];
 	char hpet_device[PATH_MAX];

@@ -1,0 +1,236 @@
+/*
+ * timekeeper/control.h: the control protocol of timekeeperd, spoken over
+ * the Unix SOCK_SEQPACKET socket <runtime_dir>/control (default
+ * /run/timekeeper/control). Installed with libtimekeeper; timectl(1) is
+ * written against this header alone. Documented in timectl(1) and
+ * timekeeperd(8).
+ *
+ * Framing. One message per packet. Every message starts with struct
+ * tk_ctl_hdr; `length` is the whole packet including the header and must
+ * equal what was received. A request carries the payload of its type; a
+ * reply echoes type and seq, sets TK_CTL_F_REPLY, and carries struct
+ * tk_ctl_result followed by the type's reply payload (present only when
+ * status is 0, except where a type says otherwise). Sizes are exact: a
+ * request whose length differs from sizeof(hdr) + sizeof(payload) of its
+ * type is refused with -EBADMSG. Little-endian host layout, naturally
+ * aligned, no implicit padding (every struct below has explicit reserved
+ * fields that must be zero on send and are ignored on receipt).
+ *
+ * Versioning. `version` is TK_CTL_VERSION. A server answers a request of a
+ * version it does not speak with status -EPROTONOSUPPORT (in a reply of
+ * its own version) and then closes the connection. Compatible additions
+ * get new types, never new fields in old payloads.
+ *
+ * Permissions. The server reads the peer's credentials (SO_PEERCRED,
+ * SO_PEERGROUPS). Queries are for everyone. Changes (TK_CTL_T_IS_CHANGE)
+ * are for root, the daemon's own uid and members of the configured group
+ * ([control] group, default "timekeeper"); anyone else gets -EPERM and
+ * nothing changes. TK_CTL_ADJTIME with modes == 0 is a query.
+ *
+ * Limits. Connections per server and per uid, and messages per second
+ * per connection (token bucket), are configured in [control]. A client
+ * past a limit, or one whose header is unusable (bad magic, length not
+ * matching the packet, oversized packet), gets one reply with the reason
+ * when possible and is disconnected. The daemon is never affected.
+ */
+#ifndef TIMEKEEPER_CONTROL_H
+#define TIMEKEEPER_CONTROL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TK_CTL_SOCKET_NAME "control" /* in the runtime directory, beside "page" */
+#define TK_CTL_MAGIC 0x4b54u         /* "TK" little-endian */
+#define TK_CTL_VERSION 1u
+#define TK_CTL_MAX_MSG 65536u /* largest packet either side sends */
+
+#define TK_CTL_NAME_LEN 32    /* clock source names, NUL-terminated */
+#define TK_CTL_MESSAGE_LEN 256 /* result messages, NUL-terminated */
+
+/* hdr.flags */
+#define TK_CTL_F_REPLY 0x0001u
+
+struct tk_ctl_hdr {
+	uint16_t magic;   /*  0: TK_CTL_MAGIC */
+	uint16_t version; /*  2: TK_CTL_VERSION */
+	uint16_t type;    /*  4: TK_CTL_* */
+	uint16_t flags;   /*  6: TK_CTL_F_* */
+	uint32_t length;  /*  8: whole packet, header included */
+	uint32_t seq;     /* 12: chosen by the client, echoed in the reply */
+};
+
+/* Message types. Queries below 0x100, changes from 0x100. */
+enum tk_ctl_type {
+	TK_CTL_HELLO = 0x01,   /* req: none;               reply: tk_ctl_hello */
+	TK_CTL_STATUS = 0x02,  /* req: none;               reply: tk_ctl_status */
+	TK_CTL_SOURCES = 0x03, /* req: none;               reply: tk_ctl_sources + n * tk_ctl_source */
+	TK_CTL_TIMERS = 0x04,  /* req: tk_ctl_timers_req;  reply: tk_ctl_timers + n * tk_ctl_timer */
+	TK_CTL_ADJTIME = 0x05, /* req: tk_ctl_timex;       reply: tk_ctl_adjtime (a change if modes != 0) */
+
+	TK_CTL_SWITCH = 0x100,      /* req: tk_ctl_name ("" = back to rating, like writing "\n"); reply: none */
+	TK_CTL_UNBIND = 0x101,      /* req: tk_ctl_name; reply: none */
+	TK_CTL_READMIT = 0x102,     /* req: tk_ctl_name; reply: none */
+	TK_CTL_RECALIBRATE = 0x103, /* req: none; reply: none (restarts the TSC calibration) */
+};
+
+#define TK_CTL_T_IS_CHANGE(t) ((t) >= 0x100)
+
+/* Every reply: after the header. */
+struct tk_ctl_result {
+	int32_t status;                    /* 0 or -errno */
+	uint32_t reserved;
+	char message[TK_CTL_MESSAGE_LEN];  /* one line: what was done, or why not */
+};
+
+struct tk_ctl_hello {
+	uint32_t version_min, version_max; /* protocol versions the server speaks */
+	int32_t pid;                       /* the daemon */
+	uint32_t may_change;               /* 1: this peer may send changes */
+	uint32_t peer_uid, peer_gid;       /* as the server saw them */
+	int32_t peer_pid;
+	uint32_t reserved;
+	char version[32];                  /* the daemon's PACKAGE_VERSION */
+};
+
+/* reference */
+#define TK_CTL_REF_NONE 0
+#define TK_CTL_REF_SYSTEM 1
+#define TK_CTL_REF_NTP 2
+
+struct tk_ctl_status {
+	char source[TK_CTL_NAME_LEN]; /* the timekeeper's current clock source */
+	char override[TK_CTL_NAME_LEN]; /* current_clocksource override, "" = by rating */
+	int32_t clock_mode;        /* TK_PAGE_MODE_* published in the page */
+	uint32_t reference;        /* TK_CTL_REF_* */
+	int64_t freq_scaled_ppm;   /* the discipline's frequency: ppm << 16, as adjtimex freq */
+	int64_t last_offset_ns;    /* last measured offset to the reference (reference - ours) */
+	int64_t last_window_ns;    /* width of the read bracket of that measurement */
+	int64_t maxerror_us;
+	int64_t esterror_us;
+	int32_t ntp_status;        /* STA_* bits */
+	int32_t time_state;        /* TIME_OK, TIME_INS, TIME_DEL, TIME_OOP, TIME_WAIT, TIME_ERROR */
+	int32_t tai_offset;        /* s */
+	int32_t time_constant;
+	uint64_t update_interval_ns;
+	uint64_t disruption;       /* the page's disruption counter */
+	uint64_t page_last_update_ns; /* kernel CLOCK_MONOTONIC */
+	uint64_t page_valid_until_ns; /* kernel CLOCK_MONOTONIC */
+	uint64_t uptime_ns;        /* since the daemon started */
+	uint64_t tsc_calibrated_hz; /* 0: not calibrated (yet) */
+	uint64_t tsc_uncertainty_ppb;
+	int32_t synchronized;      /* 1: !(status & STA_UNSYNC) and maxerror < 16 s */
+	uint32_t reserved;
+};
+
+/* tk_ctl_source.state: cs_state's values */
+#define TK_CTL_SRC_CURRENT 0
+#define TK_CTL_SRC_OK 1
+#define TK_CTL_SRC_UNSTABLE 2
+#define TK_CTL_SRC_UNBOUND 3
+#define TK_CTL_SRC_UNUSABLE 4
+
+/* tk_ctl_source.verdict: cs_verdict's values */
+#define TK_CTL_VERDICT_NONE 0
+#define TK_CTL_VERDICT_BASELINE 1
+#define TK_CTL_VERDICT_OK 2
+#define TK_CTL_VERDICT_SKIP 3
+#define TK_CTL_VERDICT_UNSTABLE 4
+
+/* tk_ctl_source.flags */
+#define TK_CTL_SRCF_WATCHDOG 0x01u  /* the watchdog reference */
+#define TK_CTL_SRCF_OVERRIDE 0x02u  /* named by the override */
+#define TK_CTL_SRCF_SIMULATED 0x04u
+#define TK_CTL_SRCF_CLIENT_READ 0x08u /* clients read the counter themselves (TSC mode) */
+#define TK_CTL_SRCF_MUST_VERIFY 0x10u
+#define TK_CTL_SRCF_CALIBRATED 0x20u  /* hz comes from calibration */
+
+struct tk_ctl_sources {
+	uint32_t count;            /* tk_ctl_source records that follow, in rating order */
+	uint32_t reserved;
+};
+
+struct tk_ctl_source {
+	char name[TK_CTL_NAME_LEN];
+	int32_t rating;            /* the driver's */
+	int32_t effective_rating;  /* 0 while unstable */
+	uint32_t state;            /* TK_CTL_SRC_* */
+	uint32_t flags;            /* TK_CTL_SRCF_* */
+	uint32_t bits;             /* counter width */
+	uint32_t mult, shift;
+	uint32_t verdict;          /* TK_CTL_VERDICT_*: the watchdog's last */
+	uint64_t nominal_hz;       /* the driver's */
+	uint64_t hz;               /* what the arithmetic uses (nominal or calibrated) */
+	uint64_t uncertainty_ppb;  /* of hz; 0 when unknown */
+	uint64_t max_idle_ns;
+	uint64_t wd_checks, wd_skips, wd_failures, wd_retries;
+	uint64_t wd_max_skew_ns;
+	char reason[TK_CTL_MESSAGE_LEN];      /* why unstable/unusable, "" otherwise */
+	char last_verdict[TK_CTL_MESSAGE_LEN]; /* the watchdog's last reason text */
+};
+
+struct tk_ctl_timers_req {
+	uint32_t offset;           /* first timer to list (paging) */
+	uint32_t reserved;
+};
+
+struct tk_ctl_timers {
+	uint64_t now_mono_ns;      /* the daemon's CLOCK_MONOTONIC at the listing */
+	int64_t offset_ns[4];      /* base clock - MONOTONIC, by base (MONOTONIC, REALTIME, BOOTTIME, TAI) */
+	int64_t next_event_ns;     /* earliest hard expiry (MONOTONIC), INT64_MAX = none */
+	uint32_t total;            /* timers queued in all */
+	uint32_t count;            /* tk_ctl_timer records that follow, from offset */
+};
+
+struct tk_ctl_timer {
+	char name[TK_CTL_NAME_LEN];
+	uint32_t base;             /* 0 MONOTONIC, 1 REALTIME, 2 BOOTTIME, 3 TAI */
+	uint32_t state;            /* HRT_STATE_*-like: 1 queued */
+	int32_t owner_pid;         /* 0: the daemon's own */
+	uint32_t reserved;
+	int64_t soft_expires_ns;   /* in the base's clock */
+	int64_t expires_ns;        /* hard, in the base's clock */
+	int64_t period_ns;         /* 0: one-shot */
+};
+
+/* ADJTIME: a fixed-width struct timex. Units as adjtimex(2) (offset in
+ * us, or ns with STA_NANO; freq in ppm << 16; maxerror/esterror us).
+ * modes: ADJ_* bits of <sys/timex.h> (ADJ_OFFSET, ADJ_FREQUENCY,
+ * ADJ_MAXERROR, ADJ_ESTERROR, ADJ_STATUS, ADJ_TIMECONST, ADJ_TAI,
+ * ADJ_SETOFFSET, ADJ_MICRO, ADJ_NANO, ADJ_TICK, or ADJ_OFFSET_SINGLESHOT /
+ * ADJ_OFFSET_SS_READ). ADJ_SETOFFSET steps REALTIME by time_sec +
+ * time_usec (us, or ns with ADJ_NANO). */
+struct tk_ctl_timex {
+	uint32_t modes;
+	int32_t status;
+	int64_t offset;
+	int64_t freq;
+	int64_t maxerror;
+	int64_t esterror;
+	int64_t constant;
+	int64_t precision;
+	int64_t tolerance;
+	int64_t time_sec;
+	int64_t time_usec;
+	int64_t tick;
+	int32_t tai;
+	uint32_t reserved;
+};
+
+struct tk_ctl_adjtime {
+	int32_t state;             /* adjtimex's return: TIME_OK ... TIME_ERROR */
+	uint32_t reserved;
+	struct tk_ctl_timex tx;    /* the read-back */
+};
+
+struct tk_ctl_name {
+	char name[TK_CTL_NAME_LEN]; /* NUL-terminated within the array */
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * The daemon's internals, shared by daemon.c (start, timers, discipline),
+ * daemon_ctl.c (the control socket and its handlers) and daemon_sys.c
+ * (privileges and the service manager). Nothing outside src/daemon*.c
+ * includes this.
+ */
+#ifndef TK_DAEMON_INT_H
+#define TK_DAEMON_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/calib.h"
+#include "core/conf.h"
+#include "core/cs.h"
+#include "core/evl.h"
+#include "core/hrt.h"
+#include "core/ntp.h"
+#include "core/pagew.h"
+#include "core/tkc.h"
+#include "core/wdog.h"
+#include "hw/hw.h"
+
+#define NSEC_PER_SEC INT64_C(1000000000)
+#define NSEC_PER_MSEC INT64_C(1000000)
+#define CALIB_FAST_NS (50 * NSEC_PER_MSEC)
+#define CALIB_SLOW_NS NSEC_PER_SEC
+#define DISC_INTERVAL_NS NSEC_PER_SEC
+#define SAVE_INTERVAL_NS (600 * NSEC_PER_SEC)
+/* Readers may use a page update this long; past it they fall back. */
+#define PAGE_VALID_MIN_NS (250 * NSEC_PER_MSEC)
+/* The discipline measures the frequency for this long before the PLL. */
+#define DISC_FREQ_WINDOW_NS (4 * NSEC_PER_SEC)
+/* Offsets beyond this are stepped instead of slewed (ntpd's 128 ms). */
+#define DISC_STEP_NS (128 * NSEC_PER_MSEC)
+#define DISC_READS 5
+
+enum disc_phase { DISC_OFF, DISC_START, DISC_FREQ, DISC_PLL };
+
+struct daemon {
+	struct tk_conf conf;
+	const char *conf_path;
+	struct clocksource src[HW_MAX_SOURCES];
+	size_t n;
+	struct cs_registry reg;
+	struct wdog wd;
+	struct clocksource *tsc;
+	struct calib cal;
+	bool calibrating;
+	enum calib_state cal_applied;
+	struct tkc tk;
+	struct cs_entry *tk_entry; /* the source the timekeeper runs on */
+	struct pagew *pw;
+	struct evl *loop;
+	struct hrt_queue *q;
+	struct hrt_timer t_update, t_wdog, t_calib, t_disc, t_save;
+	int64_t update_ns;
+	bool state_warned;
+	/* discipline */
+	enum disc_phase phase;
+	int64_t disc_t0, disc_off0; /* start of the frequency measurement */
+	int64_t last_offset_ns, last_window_ns;
+	int status;
+	int64_t started_ns; /* evl_now() when the loop started */
+	/* Owned by daemon_ctl.c and daemon_sys.c, opaque here. */
+	struct daemon_ctl *ctl;
+	struct daemon_sys *sys;
+};
+
+/* --- daemon.c, for the other parts ------------------------------------ */
+
+/* Publishes the timekeeper in the page (now: evl_now()). */
+void daemon_publish(struct daemon *d, int64_t now);
+/* Moves the hrtimer bases with the timekeeper (clock_was_set). */
+void daemon_sync_offsets(struct daemon *d);
+/* Makes the timekeeper follow the registry's current source (no step). */
+void daemon_follow_current(struct daemon *d);
+/* Persists the frequency estimate in the state directory. */
+void daemon_save_frequency(struct daemon *d);
+/* Restarts the TSC calibration from the quick phase. -ENODEV without a TSC
+ * or a reference, -EBUSY while the warm-up calibration still runs. */
+int daemon_recalibrate(struct daemon *d, char *why, size_t whylen);
+/* adjtimex on the timekeeper, with the daemon's follow-ups: a step
+ * (ADJ_SETOFFSET) moves the timer bases, restarts the discipline's phase
+ * measurement and republishes. Returns the clock state or -errno. */
+int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx);
+
+/* --- daemon_ctl.c: the control socket ------------------------------------ */
+
+/* Before anything is acquired: -EADDRINUSE (logged, with the other pid)
+ * when another daemon answers on <runtime_dir>/control; a stale socket
+ * file is left for daemon_ctl_open(). */
+int daemon_ctl_precheck(struct daemon *d);
+/* Binds and listens (as root, before the privilege drop). 0 or -errno (logged). */
+int daemon_ctl_open(struct daemon *d);
+/* Watches the socket from the loop. */
+int daemon_ctl_attach(struct daemon *d);
+/* Closes every client and the socket, unlinks the socket file. */
+void daemon_ctl_close(struct daemon *d);
+
+/* --- daemon_sys.c: privileges and the service manager --------------------- */
+
+/* After everything privileged is acquired: become [daemon] user with no
+ * capabilities and no_new_privs when started as root. 0 or -errno (logged). */
+int daemon_priv_drop(struct daemon *d);
+/* The loop runs: READY=1, STATUS=, the WatchdogSec= keep-alive. */
+void daemon_sys_ready(struct daemon *d);
+/* Stopping: STOPPING=1. Frees what daemon_sys_ready() made. */
+void daemon_sys_stopping(struct daemon *d);
+
+#endif
