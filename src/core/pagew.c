@@ -58,6 +58,7 @@ struct pagew {
 	uint64_t kmid_prev;
 	double rate[2];      /* timekeeper ns per kernel raw ns, last estimate */
 	struct rbase pub[2]; /* what was published last */
+	s128 wtm_prev;       /* wall_to_monotonic (ns) of the last publish */
 };
 
 #define ST(field, val) __atomic_store_n(&(field), (val), __ATOMIC_RELAXED)
@@ -311,11 +312,37 @@ static void fill_block(struct tk_page_clock *c, int blk, const struct rbase *b,
 	c->check = tk_page_block_check(c);
 }
 
+/* s, a shifted ns value of a base with shift `from`, in KCLOCK_SHIFT units. */
+static s128 to_kshift(s128 v, uint32_t from)
+{
+	return from <= KCLOCK_SHIFT ? v * ((s128)1 << (KCLOCK_SHIFT - from))
+				    : v / ((s128)1 << (from - KCLOCK_SHIFT));
+}
+
+/* What the last published KCLOCK mapping of domain d gave at kernel raw
+ * time k, in KCLOCK_SHIFT units and in the frame of this publish. Readers
+ * are owed continuity of MONOTONIC (and MONOTONIC_RAW): a step
+ * (clock_was_set) moves block 0's REALTIME base and wall_to_monotonic
+ * oppositely, so the old value is carried over by the change of
+ * wall_to_monotonic. */
+static s128 prev_at(const struct pagew *pw, int d, uint64_t k, s128 wtm_ns)
+{
+	s128 v = to_kshift(rb_shifted(&pw->pub[d], k), pw->pub[d].shift);
+
+	if (d == 0)
+		v += (pw->wtm_prev - wtm_ns) * ((s128)1 << KCLOCK_SHIFT);
+	return v;
+}
+
 /* The KCLOCK mapping of one domain: kernel raw ns -> timekeeper ns.
  * truth is the timekeeper at the sampled counter, kmid the kernel raw time
- * estimated for that moment. */
+ * estimated for that moment. prev (NULL when the page was not in KCLOCK
+ * mode) is the last mapping at kbase (prev_at()): the new mapping starts
+ * there when cont, and never below it otherwise, so no reader sees time go
+ * back across a change of source or a step; the difference is slewed out. */
 static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
-		       const struct pagew_sample *s, bool cont, bool from_tsc, uint64_t horizon)
+		       const struct pagew_sample *s, const s128 *prev, bool cont, bool from_tsc,
+		       uint64_t horizon)
 {
 	uint64_t kmid = s->kraw_before + (s->kraw_after - s->kraw_before) / 2;
 	uint64_t kbase = s->kraw_after;
@@ -329,19 +356,19 @@ static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
 			r = pw->rate[d];
 		pw->rate[d] = r;
 	}
-	if (cont) {
+	if (cont && prev) {
 		/* Continuous: the new base is the old mapping at kbase, exactly. */
-		base_sh = rb_shifted(&pw->pub[d], kbase);
-		base_ns = base_sh >> KCLOCK_SHIFT;
+		base_sh = *prev;
 	} else if (from_tsc) {
 		/* The timekeeper at the counter, placed at a kernel time taken after
 		 * it: never ahead of what TSC readers saw, catches up below. */
-		base_ns = truth;
-		base_sh = base_ns << KCLOCK_SHIFT;
+		base_sh = truth * ((s128)1 << KCLOCK_SHIFT);
 	} else {
-		base_ns = truth + (s128)(kbase - kmid);
-		base_sh = base_ns << KCLOCK_SHIFT;
+		base_sh = (truth + (s128)(kbase - kmid)) * ((s128)1 << KCLOCK_SHIFT);
+		if (prev && *prev > base_sh)
+			base_sh = *prev;
 	}
+	base_ns = base_sh >> KCLOCK_SHIFT;
 	/* Error at kbase, aimed to vanish over the horizon. */
 	e = (double)(truth - base_ns) + (double)(kbase - kmid) * r;
 	if (cont && wide)
@@ -377,8 +404,9 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	struct tk_page_status st;
 	struct pagew_sample s = { 0, 0, 0 };
 	struct rbase tb[2], nb[2];
-	bool is_tsc, is_kclock, have_sample = false, cont;
+	bool is_tsc, is_kclock, have_sample = false, was_kclock, cont, direct;
 	uint64_t epoch, horizon;
+	s128 wtm_ns, prev[2];
 	int mode, want;
 
 	write_begin(p);
@@ -402,26 +430,42 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	rb_from_tkv(&tb[0], &v->mono, v->xtime_sec);
 	rb_from_tkv(&tb[1], &v->raw, v->raw_sec);
 
+	wtm_ns = (s128)v->wall_to_monotonic.sec * (s128)NSEC_PER_SEC + v->wall_to_monotonic.nsec;
+	/* The last mapping is a floor for this one only when it was a
+	 * mapping of kernel time (a TSC-mode base maps TSC cycles). */
+	was_kclock = pw->mode == TK_PAGE_MODE_KCLOCK && have_sample;
+
 	mode = want;
 	/* Out of the pair mapping without a step: only when the mapping is
 	 * not ahead of the timekeeper at a kernel time before the counter. */
-	if (pw->mode == TK_PAGE_MODE_KCLOCK &&
-	    mode != TK_PAGE_MODE_KCLOCK && epoch == pw->epoch && have_sample) {
+	if (was_kclock && mode != TK_PAGE_MODE_KCLOCK) {
 		for (int d = 0; d < 2; d++)
-			if (rb_ns(&pw->pub[d], s.kraw_before) > rb_ns(&tb[d], s.cycles))
+			if (prev_at(pw, d, s.kraw_before, wtm_ns) >
+			    to_kshift(rb_shifted(&tb[d], s.cycles), tb[d].shift))
 				mode = TK_PAGE_MODE_KCLOCK;
 	}
 
-	if (mode == TK_PAGE_MODE_KCLOCK && !is_kclock) {
+	direct = mode != TK_PAGE_MODE_KCLOCK || is_kclock;
+	if (mode == TK_PAGE_MODE_KCLOCK && was_kclock) {
+		for (int d = 0; d < 2; d++) {
+			prev[d] = prev_at(pw, d, s.kraw_after, wtm_ns);
+			/* On the kclock source the timekeeper itself maps kernel
+			 * time; published directly unless the last mapping is
+			 * still ahead of it. */
+			if (is_kclock && prev[d] > to_kshift(rb_shifted(&tb[d], s.kraw_after), tb[d].shift))
+				direct = false;
+		}
+	}
+	if (!direct) {
 		horizon = valid_for_ns / 2;
 		if (pw->have_prev && s.kraw_after > pw->kmid_prev)
 			horizon = s.kraw_after - pw->kmid_prev;
 		if (horizon < 100000)
 			horizon = 100000;
-		cont = pw->mode == TK_PAGE_MODE_KCLOCK && epoch == pw->epoch;
+		cont = was_kclock && epoch == pw->epoch;
 		for (int d = 0; d < 2; d++)
-			kclock_map(pw, d, &nb[d], rb_ns(&tb[d], s.cycles), &s, cont,
-				   pw->mode == TK_PAGE_MODE_TSC && epoch == pw->epoch, horizon);
+			kclock_map(pw, d, &nb[d], rb_ns(&tb[d], s.cycles), &s, was_kclock ? &prev[d] : NULL,
+				   cont, pw->mode == TK_PAGE_MODE_TSC && epoch == pw->epoch, horizon);
 	} else {
 		nb[0] = tb[0];
 		nb[1] = tb[1];
@@ -458,6 +502,7 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	}
 	pw->pub[0] = nb[0];
 	pw->pub[1] = nb[1];
+	pw->wtm_prev = wtm_ns;
 	pw->epoch = epoch;
 	pw->mode = mode;
 	return mode;

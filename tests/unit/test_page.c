@@ -480,6 +480,109 @@ START_TEST(test_header_refused)
 }
 END_TEST
 
+/* Reads clk through the page; fails on a fallback to the kernel. */
+static int64_t page_read(struct timekeeper *tk, int clk)
+{
+	struct timespec ts;
+
+	ck_assert_int_eq(tk_gettime(tk, clk, &ts), 0);
+	ck_assert_msg(clk != CLOCK_MONOTONIC || ts.tv_sec > KERNEL_MONO_MAX_SEC,
+		      "MONOTONIC %lld s came from the kernel", (long long)ts.tv_sec);
+	return ts_ns(&ts);
+}
+
+/* Moves the timekeeper's MONOTONIC by d ns at the counter now (a new source
+ * that disagrees with the old one, as two real counters do). */
+static void tkv_shift_mono(struct tkv *v, int64_t d)
+{
+	int64_t wtm = v->wall_to_monotonic.sec * NS + v->wall_to_monotonic.nsec + d;
+
+	v->wall_to_monotonic.sec = wtm / NS - (wtm % NS < 0);
+	v->wall_to_monotonic.nsec = wtm - v->wall_to_monotonic.sec * NS;
+}
+
+/*
+ * In KCLOCK mode a change of source and a step both start a new epoch, and
+ * the timekeeper's MONOTONIC at the new source may sit behind what the page
+ * published (here by 50 us, then by 20 us with a 10 s REALTIME step). No
+ * reading may go back across either; the page then slews (at most 1000
+ * ppm) to the timekeeper, and REALTIME takes the step at once.
+ */
+START_TEST(test_kclock_switch_never_back)
+{
+	struct pagew *pw;
+	struct timekeeper *tk;
+	struct tkv v;
+	int64_t last_mono, last_raw, m, r, real0, real1;
+	uint64_t k;
+
+	mkdir_tmp();
+	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
+	sim_base_k = kraw();
+	tkv_fill(&v, "hpet", sim_cycles(sim_base_k), 10u << 22, 22);
+	tk = open_page();
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, sim_sample, NULL),
+				 TK_PAGE_MODE_KCLOCK);
+		usleep(5000);
+	}
+	last_mono = page_read(tk, CLOCK_MONOTONIC);
+	last_raw = page_read(tk, CLOCK_MONOTONIC_RAW);
+
+	/* A new source, 50 us behind. */
+	snprintf(v.cs_name, sizeof(v.cs_name), "acpi_pm");
+	v.cs_change_seq++;
+	tkv_shift_mono(&v, -50000);
+	real0 = page_read(tk, CLOCK_REALTIME);
+	ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, sim_sample, NULL),
+			 TK_PAGE_MODE_KCLOCK);
+	m = page_read(tk, CLOCK_MONOTONIC);
+	ck_assert_msg(m >= last_mono, "MONOTONIC went back %lld ns across a source change",
+		      (long long)(last_mono - m));
+	last_mono = m;
+
+	/* A step: REALTIME +10 s, MONOTONIC's truth a further 20 us behind. */
+	v.clock_was_set_seq++;
+	v.xtime_sec += 10;
+	v.wall_to_monotonic.sec -= 10;
+	tkv_shift_mono(&v, -20000);
+	ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, sim_sample, NULL),
+			 TK_PAGE_MODE_KCLOCK);
+	m = page_read(tk, CLOCK_MONOTONIC);
+	real1 = page_read(tk, CLOCK_REALTIME);
+	ck_assert_msg(m >= last_mono, "MONOTONIC went back %lld ns across a step",
+		      (long long)(last_mono - m));
+	ck_assert_msg(llabs(real1 - real0 - 10 * NS) < 10000000, "REALTIME moved %lld ns, not ~10 s",
+		      (long long)(real1 - real0));
+	last_mono = m;
+
+	/* Updates every 2 ms for 200 ms: never back, and the 70 us of
+	 * difference are slewed out (1000 ppm of 200 ms is 200 us). */
+	for (k = kraw(); kraw() - k < 200000000;) {
+		ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, sim_sample, NULL),
+				 TK_PAGE_MODE_KCLOCK);
+		for (uint64_t t = kraw(); kraw() - t < 2000000;) {
+			m = page_read(tk, CLOCK_MONOTONIC);
+			r = page_read(tk, CLOCK_MONOTONIC_RAW);
+			ck_assert_msg(m >= last_mono, "MONOTONIC went back %lld ns while slewing",
+				      (long long)(last_mono - m));
+			ck_assert_msg(r >= last_raw, "MONOTONIC_RAW went back %lld ns",
+				      (long long)(last_raw - r));
+			last_mono = m;
+			last_raw = r;
+		}
+	}
+	k = kraw();
+	m = page_read(tk, CLOCK_MONOTONIC);
+	ck_assert_msg(llabs(m - expect(&v, CLOCK_MONOTONIC, sim_cycles(k))) < 5000,
+		      "after 200 ms the page is %+lld ns from the timekeeper",
+		      (long long)(m - expect(&v, CLOCK_MONOTONIC, sim_cycles(k))));
+	tk_close(tk);
+	pagew_close(pw, true);
+	rm_tmp();
+}
+END_TEST
+
 /* ---- torture ---------------------------------------------------------- */
 
 struct torture {
@@ -714,6 +817,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_negative_motion);
 	tcase_add_test(tc, test_roundtrip_kclock_source);
 	tcase_add_test(tc, test_kclock_interpolation);
+	tcase_add_test(tc, test_kclock_switch_never_back);
 	tcase_add_test(tc, test_fallback);
 	tcase_add_test(tc, test_header_refused);
 	suite_add_tcase(s, tc);
