@@ -66,8 +66,8 @@ struct ctl_server {
 	struct evl *loop;
 	struct ctl_client *clients;
 	unsigned int nclients;
-	unsigned char rx[TK_CTL_MAX_MSG];
-	unsigned char tx[TK_CTL_MAX_MSG];
+	_Alignas(16) unsigned char rx[TK_CTL_MAX_MSG];
+	_Alignas(16) unsigned char tx[TK_CTL_MAX_MSG]; /* handlers write structs here */
 };
 
 /* Request payloads, copied here so that handlers see aligned structs. */

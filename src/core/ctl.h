@@ -120,8 +120,8 @@ unsigned int ctl_clients(const struct ctl_server *s);
 
 /*
  * The pure core: one received packet. msg holds min(len, TK_CTL_MAX_MSG)
- * bytes; len is the packet's real size (recv with MSG_TRUNC). Fills reply
- * (TK_CTL_MAX_MSG bytes) with header, result and payload, sets *reply_len
+ * bytes; len is the packet's real size (recv with MSG_TRUNC). Fills reply (8-byte aligned,
+ * TK_CTL_MAX_MSG bytes) with header, result and payload, sets *reply_len
  * (always a full reply, at least header + result), and returns CTL_KEEP or
  * CTL_CLOSE (unusable header, unsupported version: drop after the reply).
  */

@@ -47,6 +47,7 @@ static int stub(void *ctx, struct ctl_call *c)
 		must(tx->modes == 0 || tx->modes == ADJ_OFFSET_SS_READ || p->may_change);
 	}
 	must(c->msg[0] == '\0' || c->type == TK_CTL_HELLO);
+	must(((uintptr_t)c->out & 7) == 0); /* handlers write structs there */
 	/* A handler that overruns its message or asks for too much output. */
 	memset(c->msg, 'm', TK_CTL_MESSAGE_LEN);
 	if (c->type == TK_CTL_TIMERS) {
@@ -80,7 +81,8 @@ static struct ctl_server *server(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static unsigned char msg[TK_CTL_MAX_MSG], reply[TK_CTL_MAX_MSG];
+	static unsigned char msg[TK_CTL_MAX_MSG];
+	static _Alignas(16) unsigned char reply[TK_CTL_MAX_MSG];
 	struct ctl_server *s = server();
 	struct ctl_peer p = { 0 };
 	struct tk_ctl_hdr h;

@@ -107,7 +107,7 @@ struct answer {
 static struct answer ask(struct ctl_server *s, const struct ctl_peer *p, const void *msg,
 			 size_t len)
 {
-	static unsigned char reply[TK_CTL_MAX_MSG];
+	static _Alignas(16) unsigned char reply[TK_CTL_MAX_MSG];
 	struct answer a;
 
 	memset(reply, 0xee, sizeof(reply));
