@@ -60,16 +60,27 @@ static int stub(void *ctx, struct ctl_call *c)
 }
 
 static const struct ctl_ops ops = {
-	.hello = stub, .status = stub, .sources = stub, .timers = stub, .adjtime = stub,
-	.switch_source = stub, .unbind = stub, .readmit = stub, .recalibrate = stub,
+    .hello = stub,
+    .status = stub,
+    .sources = stub,
+    .timers = stub,
+    .adjtime = stub,
+    .switch_source = stub,
+    .unbind = stub,
+    .readmit = stub,
+    .recalibrate = stub,
 };
 
 static struct ctl_server *server(void)
 {
 	static struct ctl_server *s;
-	struct ctl_conf cc = { .path = "/nonexistent/fuzz/control", .group = "fuzzgroup",
-			       .max_clients = 4, .max_clients_per_uid = 2, .rate_limit = 10,
-			       .rate_burst = 10, .version = "fuzz" };
+	struct ctl_conf cc = {.path = "/nonexistent/fuzz/control",
+			      .group = "fuzzgroup",
+			      .max_clients = 4,
+			      .max_clients_per_uid = 2,
+			      .rate_limit = 10,
+			      .rate_burst = 10,
+			      .version = "fuzz"};
 
 	if (!s) {
 		if (ctl_new(&s, &cc, &ops, NULL) < 0)
@@ -84,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static unsigned char msg[TK_CTL_MAX_MSG];
 	static _Alignas(16) unsigned char reply[TK_CTL_MAX_MSG];
 	struct ctl_server *s = server();
-	struct ctl_peer p = { 0 };
+	struct ctl_peer p = {0};
 	struct tk_ctl_hdr h;
 	size_t len, rlen = 0;
 	uint8_t sel;

@@ -32,7 +32,7 @@ static unsigned char rbuf[TK_CTL_MAX_MSG];
 
 static int conn(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
@@ -45,7 +45,7 @@ static int conn(void)
 
 static size_t msg(void *buf, uint16_t type, const void *payload, size_t plen)
 {
-	struct tk_ctl_hdr h = { TK_CTL_MAGIC, TK_CTL_VERSION, type, 0, (uint32_t)(HDR + plen), 1 };
+	struct tk_ctl_hdr h = {TK_CTL_MAGIC, TK_CTL_VERSION, type, 0, (uint32_t)(HDR + plen), 1};
 
 	memcpy(buf, &h, HDR);
 	if (payload && plen)
@@ -56,7 +56,7 @@ static size_t msg(void *buf, uint16_t type, const void *payload, size_t plen)
 /* Waits up to 2 s for a reply: its length, 0 on EOF, -1 on timeout/error. */
 static ssize_t get(int fd, struct tk_ctl_result *r)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	ssize_t n;
 
 	if (poll(&p, 1, 2000) != 1)
@@ -84,8 +84,8 @@ static int request(uint16_t type, const void *payload, size_t plen, struct tk_ct
 
 struct bad_case {
 	const char *name;
-	int status;  /* expected */
-	int closed;  /* expected to be disconnected after the reply */
+	int status; /* expected */
+	int closed; /* expected to be disconnected after the reply */
 	size_t len;
 	unsigned char data[TK_CTL_MAX_MSG + 64];
 };
@@ -94,7 +94,7 @@ static struct bad_case c;
 
 static int run_case(void)
 {
-	struct tk_ctl_result r = { 0 };
+	struct tk_ctl_result r = {0};
 	int fd = conn(), good = 1;
 	ssize_t n;
 
@@ -125,7 +125,7 @@ static int run_case(void)
 static void set_case(const char *name, int status, int closed, uint16_t magic, uint16_t version,
 		     uint16_t type, uint16_t flags, int32_t len_delta, size_t plen)
 {
-	struct tk_ctl_hdr h = { magic, version, type, flags, (uint32_t)(HDR + plen + len_delta), 9 };
+	struct tk_ctl_hdr h = {magic, version, type, flags, (uint32_t)(HDR + plen + len_delta), 9};
 
 	c.name = name;
 	c.status = status;
@@ -214,7 +214,7 @@ static int flood(long n)
 
 int main(int argc, char **argv)
 {
-	struct tk_ctl_result r = { 0 };
+	struct tk_ctl_result r = {0};
 	const char *op;
 
 	if (argc < 3) {
@@ -242,10 +242,12 @@ int main(int argc, char **argv)
 		printf("status=%d source=%s override=%s\n", r.status, st.source, st.override);
 		return r.status ? 1 : 0;
 	}
-	if (argc == 4 && (!strcmp(op, "switch") || !strcmp(op, "unbind") || !strcmp(op, "readmit"))) {
-		struct tk_ctl_name nm = { 0 };
-		uint16_t t = !strcmp(op, "switch") ? TK_CTL_SWITCH :
-			     !strcmp(op, "unbind") ? TK_CTL_UNBIND : TK_CTL_READMIT;
+	if (argc == 4 &&
+	    (!strcmp(op, "switch") || !strcmp(op, "unbind") || !strcmp(op, "readmit"))) {
+		struct tk_ctl_name nm = {0};
+		uint16_t t = !strcmp(op, "switch")   ? TK_CTL_SWITCH
+			     : !strcmp(op, "unbind") ? TK_CTL_UNBIND
+						     : TK_CTL_READMIT;
 
 		snprintf(nm.name, sizeof(nm.name), "%s", argv[3]);
 		if (request(t, &nm, sizeof(nm), &r) < 0)

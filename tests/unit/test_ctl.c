@@ -44,8 +44,14 @@ static int stub(void *ctx, struct ctl_call *c)
 }
 
 static const struct ctl_ops stub_ops = {
-	.status = stub, .sources = stub, .timers = stub, .adjtime = stub,
-	.switch_source = stub, .unbind = stub, .readmit = stub, .recalibrate = stub,
+    .status = stub,
+    .sources = stub,
+    .timers = stub,
+    .adjtime = stub,
+    .switch_source = stub,
+    .unbind = stub,
+    .readmit = stub,
+    .recalibrate = stub,
 };
 
 static char tmpdir[64];
@@ -54,9 +60,13 @@ static char sockpath[96];
 static struct ctl_server *server(unsigned int max, unsigned int per_uid, uint64_t rate,
 				 uint64_t burst)
 {
-	struct ctl_conf cc = { .path = sockpath, .group = "tkgroup", .max_clients = max,
-			       .max_clients_per_uid = per_uid, .rate_limit = rate,
-			       .rate_burst = burst, .version = "test" };
+	struct ctl_conf cc = {.path = sockpath,
+			      .group = "tkgroup",
+			      .max_clients = max,
+			      .max_clients_per_uid = per_uid,
+			      .rate_limit = rate,
+			      .rate_burst = burst,
+			      .version = "test"};
 	struct ctl_server *s;
 
 	ck_assert_int_eq(ctl_new(&s, &cc, &stub_ops, NULL), 0);
@@ -81,7 +91,7 @@ static void teardown(void)
 static size_t build(void *buf, uint16_t magic, uint16_t version, uint16_t type, uint16_t flags,
 		    const void *payload, size_t plen)
 {
-	struct tk_ctl_hdr h = { magic, version, type, flags, (uint32_t)(HDR + plen), 77 };
+	struct tk_ctl_hdr h = {magic, version, type, flags, (uint32_t)(HDR + plen), 77};
 
 	memcpy(buf, &h, HDR);
 	if (plen)
@@ -91,7 +101,7 @@ static size_t build(void *buf, uint16_t magic, uint16_t version, uint16_t type, 
 
 static struct ctl_peer peer_of(uint32_t uid, uint32_t gid)
 {
-	struct ctl_peer p = { .uid = uid, .gid = gid, .pid = 99 };
+	struct ctl_peer p = {.uid = uid, .gid = gid, .pid = 99};
 
 	return p;
 }
@@ -195,9 +205,9 @@ START_TEST(test_header_errors)
 }
 END_TEST
 
-static const unsigned int types[] = { TK_CTL_HELLO,  TK_CTL_STATUS, TK_CTL_SOURCES,
-				      TK_CTL_TIMERS, TK_CTL_ADJTIME, TK_CTL_SWITCH,
-				      TK_CTL_UNBIND, TK_CTL_READMIT, TK_CTL_RECALIBRATE };
+static const unsigned int types[] = {TK_CTL_HELLO,  TK_CTL_STATUS,  TK_CTL_SOURCES,
+				     TK_CTL_TIMERS, TK_CTL_ADJTIME, TK_CTL_SWITCH,
+				     TK_CTL_UNBIND, TK_CTL_READMIT, TK_CTL_RECALIBRATE};
 
 START_TEST(test_exact_sizes)
 {
@@ -265,7 +275,8 @@ START_TEST(test_names_nul)
 		n = build(m, TK_CTL_MAGIC, 1, (uint16_t)t, 0, &nm, sizeof(nm));
 		a = ask(s, &p, m, n);
 		ck_assert_int_eq(a.r.status, -EBADMSG);
-		ck_assert_ptr_nonnull(strstr(a.r.message, "not NUL-terminated within its 32 bytes"));
+		ck_assert_ptr_nonnull(
+		    strstr(a.r.message, "not NUL-terminated within its 32 bytes"));
 		ck_assert_uint_eq(calls[t], 0);
 		nm.name[31] = '\0'; /* the last byte suffices */
 		n = build(m, TK_CTL_MAGIC, 1, (uint16_t)t, 0, &nm, sizeof(nm));
@@ -284,8 +295,8 @@ START_TEST(test_permissions)
 	struct ctl_peer stranger = peer_of(1000, 1000), member = peer_of(1001, 1001),
 			primary = peer_of(1002, 777), root = peer_of(0, 0), self = peer_of(4242, 5);
 	unsigned char m[256];
-	struct tk_ctl_name nm = { "hpet" };
-	struct tk_ctl_timex tx = { 0 };
+	struct tk_ctl_name nm = {"hpet"};
+	struct tk_ctl_timex tx = {0};
 	struct answer a;
 	size_t n;
 
@@ -311,8 +322,9 @@ START_TEST(test_permissions)
 			  t == TK_CTL_RECALIBRATE ? 0 : sizeof(nm));
 		a = ask(s, &stranger, m, n);
 		ck_assert_int_eq(a.r.status, -EPERM);
-		ck_assert_str_eq(a.r.message,
-				 "permission denied: uid 1000 is not root and not in group tkgroup");
+		ck_assert_str_eq(
+		    a.r.message,
+		    "permission denied: uid 1000 is not root and not in group tkgroup");
 		ck_assert_uint_eq(calls[t], 0);
 		a = ask(s, &member, m, n);
 		ck_assert_int_eq(a.r.status, 0);
@@ -344,15 +356,15 @@ END_TEST
 
 START_TEST(test_bucket)
 {
-	struct ctl_bucket b = { 0 };
+	struct ctl_bucket b = {0};
 	int64_t t = 1000000000;
 	int n = 0;
 
 	while (ctl_bucket_take(&b, t, 10, 5))
 		n++;
-	ck_assert_int_eq(n, 5); /* a full bucket of burst */
+	ck_assert_int_eq(n, 5);				      /* a full bucket of burst */
 	ck_assert(!ctl_bucket_take(&b, t + 50000000, 10, 5)); /* half a token */
-	ck_assert(ctl_bucket_take(&b, t + 100000000, 10, 5));  /* 1/rate s later: one more */
+	ck_assert(ctl_bucket_take(&b, t + 100000000, 10, 5)); /* 1/rate s later: one more */
 	ck_assert(!ctl_bucket_take(&b, t + 100000000, 10, 5));
 	/* a long pause refills to burst, not beyond */
 	n = 0;
@@ -366,7 +378,7 @@ END_TEST
 
 static int connect_to(const char path[96])
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 	ck_assert_int_ge(fd, 0);
@@ -576,7 +588,7 @@ END_TEST
 
 START_TEST(test_stale_socket_replaced)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct ctl_server *s;
 	struct evl *l;
 	pid_t other;
