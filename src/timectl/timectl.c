@@ -148,6 +148,18 @@ static const char *errno_name(int e)
 	}
 }
 
+/* Whether the daemon lets this peer change things (HELLO); false when it cannot be asked. */
+static bool may_change(void)
+{
+	struct tk_ctl_hello hello;
+	struct ctlc_reply r;
+
+	if (ctlc_call(&conn, TK_CTL_HELLO, NULL, 0, sizeof(hello), 0, 0, &r) || r.status)
+		return false;
+	memcpy(&hello, r.payload, sizeof(hello));
+	return hello.may_change != 0;
+}
+
 /* A reply whose status is not 0: one line on stderr (and, for changes in
  * JSON mode, the status object on stdout). */
 static int refused(const char *what, const struct ctlc_reply *r, bool change)
@@ -164,15 +176,23 @@ static int refused(const char *what, const struct ctlc_reply *r, bool change)
 		jw_str(&w, "message", r->message);
 		jw_finish(&w);
 	}
-	if (e == EPERM || e == EACCES) {
-		fprintf(stderr,
-			"timectl: %s: permission denied%s%s (changes need root or the daemon's control "
-			"group)\n",
-			what, r->message[0] ? ": " : "", r->message);
+	/* cs_override answers -EPERM for an unstable or unusable source too; only a peer the
+	 * daemon says may not change things was denied permission. */
+	if ((e == EPERM || e == EACCES) && !may_change()) {
+		/* The daemon's message usually says "permission denied" itself. */
+		if (strncmp(r->message, "permission denied", 17) == 0)
+			fprintf(stderr, "timectl: %s: %s\n", what, r->message);
+		else
+			fprintf(stderr, "timectl: %s: permission denied%s%s\n", what,
+				r->message[0] ? ": " : "", r->message);
 		return EX_PERM;
 	}
-	fprintf(stderr, "timectl: %s: %s%s%s\n", what, strerror(e), r->message[0] ? ": " : "",
-		r->message);
+	if (e == EPERM || e == EACCES)
+		fprintf(stderr, "timectl: %s: refused%s%s\n", what, r->message[0] ? ": " : "",
+			r->message);
+	else
+		fprintf(stderr, "timectl: %s: %s%s%s\n", what, strerror(e),
+			r->message[0] ? ": " : "", r->message);
 	return EX_ERROR;
 }
 
@@ -506,7 +526,7 @@ static int cmd_sources(void)
 		jw_init(&w, stdout);
 		jw_object(&w, NULL);
 	} else {
-		printf("  %-10s %9s %16s %10s %-9s %7s %6s %6s %10s %-8s\n", "NAME", "RATING",
+		printf("  %-10s %9s %16s %10s %-9s %7s %6s %6s %10s %s\n", "NAME", "RATING",
 		       "FREQ_HZ", "+-PPB", "STATE", "CHECKS", "SKIPS", "FAILS", "MAX_SKEW",
 		       "VERDICT");
 	}
@@ -561,7 +581,7 @@ static int cmd_sources(void)
 		else
 			snprintf(unc, sizeof(unc), "-");
 		printf("%c %-10s %9s %16" PRIu64 " %10s %-9s %7" PRIu64 " %6" PRIu64 " %6" PRIu64
-		       " %10" PRIu64 " %-8s\n",
+		       " %10" PRIu64 " %s\n",
 		       s.state == TK_CTL_SRC_CURRENT ? '*' : ' ', name, rating, s.hz,
 		       unc, state_name(s.state), s.wd_checks, s.wd_skips,
 		       s.wd_failures, s.wd_max_skew_ns, verdict_name(s.verdict));
