@@ -913,6 +913,7 @@ static int cmd_adjtime(int argc, char **argv)
 	int opt, rc;
 	bool step_nano = false;
 	double step_s = 0;
+	int64_t tai_s = 0;
 
 	memset(&req, 0, sizeof(req));
 	optind = 1;
@@ -967,7 +968,9 @@ static int cmd_adjtime(int argc, char **argv)
 				fprintf(stderr, "timectl: adjtime --tai: %s outside 32 bits\n", optarg);
 				return EX_USAGE;
 			}
+			/* adjtimex(2) takes the TAI offset of ADJ_TAI from `constant`. */
 			req.tai = (int32_t)v;
+			tai_s = v;
 			req.modes |= ADJ_TAI;
 			break;
 		case 't':
@@ -1011,6 +1014,13 @@ static int cmd_adjtime(int argc, char **argv)
 		fprintf(stderr, "timectl: adjtime: --singleshot goes alone (adjtime(3) semantics)\n");
 		return EX_USAGE;
 	}
+	if ((req.modes & ADJ_TAI) && (req.modes & ADJ_TIMECONST)) {
+		fprintf(stderr, "timectl: adjtime: --tai and --constant exclude each other (adjtimex "
+				"takes both from the constant field)\n");
+		return EX_USAGE;
+	}
+	if (req.modes & ADJ_TAI)
+		req.constant = tai_s;
 	if ((req.modes & ADJ_NANO) && (req.modes & ADJ_MICRO)) {
 		fprintf(stderr, "timectl: adjtime: --nano and --micro exclude each other\n");
 		return EX_USAGE;
