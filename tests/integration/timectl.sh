@@ -135,7 +135,7 @@ check "status after adjtime: frequency 12.5 ppm, TAI offset 37" jqt "$tmpdir/st.
 "$TC" --json read >"$tmpdir/rd.json"
 diag "after --step 0.5: $(jq -c '[.clocks[] | {clock,diff_ns}]' "$tmpdir/rd.json")"
 check "adjtime --step 0.5: the page's REALTIME is 0.5 s ahead (TAI too, in whole seconds), MONOTONIC is not" jqt "$tmpdir/rd.json" \
-	'(.clocks[] | select(.clock == "realtime") | (.diff_ns - 500000000 | fabs) < 1000000) and ([.clocks[] | select(.clock == "tai" or .clock == "realtime") | .diff_ns] | (.[1] - .[0]) % 1000000000 | fabs | (. < 1000000 or . > 999000000)) and (.clocks[] | select(.clock == "monotonic") | (.diff_ns | fabs) < 1000000)'
+	'(.clocks[] | select(.clock == "realtime") | (.diff_ns - 500000000 | fabs) < 10000000) and ([.clocks[] | select(.clock == "tai" or .clock == "realtime") | .diff_ns] | (.[1] - .[0]) % 1000000000 | fabs | (. < 1000000 or . > 999000000)) and (.clocks[] | select(.clock == "monotonic") | (.diff_ns | fabs) < 10000000)'
 "$TC" adjtime --step -0.5 >/dev/null
 "$TC" --json read realtime >"$tmpdir/rd.json"
 check "adjtime --step -0.5: back within 10 ms (the drifting TSC left ~0.8 ms); read CLOCK lists one clock" jqt "$tmpdir/rd.json" \
