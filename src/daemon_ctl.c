@@ -314,6 +314,10 @@ static int on_switch(void *ctx, struct ctl_call *c)
 	const struct tk_ctl_name *n = c->req;
 	int r = cs_override(&d->reg, n->name, c->msg, TK_CTL_MESSAGE_LEN);
 
+	/* The registry says -EPERM for an unstable or unusable source; on the
+	 * wire -EPERM means only "this peer may not change things". */
+	if (r == -EPERM)
+		r = -EBUSY;
 	follow(d);
 	log_change(c, "switch", n->name, r);
 	return r;

@@ -25,7 +25,9 @@
  * SO_PEERGROUPS). Queries are for everyone. Changes (TK_CTL_T_IS_CHANGE)
  * are for root, the daemon's own uid and members of the configured group
  * ([control] group, default "timekeeper"); anyone else gets -EPERM and
- * nothing changes. TK_CTL_ADJTIME with modes == 0 is a query.
+ * nothing changes; -EPERM means that and nothing else (a SWITCH to an
+ * unstable or unusable source is refused with -EBUSY and the reason).
+ * TK_CTL_ADJTIME with modes == 0 or ADJ_OFFSET_SS_READ is a query.
  *
  * Limits. Connections per server and per uid, and messages per second
  * per connection (token bucket), are configured in [control]. A client

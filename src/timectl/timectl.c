@@ -148,18 +148,6 @@ static const char *errno_name(int e)
 	}
 }
 
-/* Whether the daemon lets this peer change things (HELLO); false when it cannot be asked. */
-static bool may_change(void)
-{
-	struct tk_ctl_hello hello;
-	struct ctlc_reply r;
-
-	if (ctlc_call(&conn, TK_CTL_HELLO, NULL, 0, sizeof(hello), 0, 0, &r) || r.status)
-		return false;
-	memcpy(&hello, r.payload, sizeof(hello));
-	return hello.may_change != 0;
-}
-
 /* A reply whose status is not 0: one line on stderr (and, for changes in
  * JSON mode, the status object on stdout). */
 static int refused(const char *what, const struct ctlc_reply *r, bool change)
@@ -176,9 +164,9 @@ static int refused(const char *what, const struct ctlc_reply *r, bool change)
 		jw_str(&w, "message", r->message);
 		jw_finish(&w);
 	}
-	/* cs_override answers -EPERM for an unstable or unusable source too; only a peer the
-	 * daemon says may not change things was denied permission. */
-	if ((e == EPERM || e == EACCES) && !may_change()) {
+	/* On the wire -EPERM means only "this peer may not change things"
+	 * (control.h); any other status is the daemon refusing the request. */
+	if (e == EPERM || e == EACCES) {
 		/* The daemon's message usually says "permission denied" itself. */
 		if (strncmp(r->message, "permission denied", 17) == 0)
 			fprintf(stderr, "timectl: %s: %s\n", what, r->message);
@@ -187,12 +175,10 @@ static int refused(const char *what, const struct ctlc_reply *r, bool change)
 				r->message[0] ? ": " : "", r->message);
 		return EX_PERM;
 	}
-	if (e == EPERM || e == EACCES)
-		fprintf(stderr, "timectl: %s: refused%s%s\n", what, r->message[0] ? ": " : "",
-			r->message);
+	if (r->message[0])
+		fprintf(stderr, "timectl: %s: refused: %s\n", what, r->message);
 	else
-		fprintf(stderr, "timectl: %s: %s%s%s\n", what, strerror(e),
-			r->message[0] ? ": " : "", r->message);
+		fprintf(stderr, "timectl: %s: %s\n", what, strerror(e));
 	return EX_ERROR;
 }
 

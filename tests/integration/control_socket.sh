@@ -47,7 +47,7 @@ check "another client is served meanwhile: $out" sh -c "echo '$out' | grep -q '^
 sleep 2 # the TSC steps at 1 s; the watchdog demotes it
 out=$("$RAW" "$sock" switch tsc)
 check "switch to the unstable tsc refused with the reason: $out" \
-	sh -c "echo '$out' | grep -q '^status=-1 message=override tsc refused: source is unstable (.*[a-z])'"
+	sh -c "echo '$out' | grep -q '^status=-16 message=override tsc refused: source is unstable (.*[a-z])'"
 
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	nob() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
