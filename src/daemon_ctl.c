@@ -16,6 +16,7 @@
 
 #include "core/ctl.h"
 #include "core/log.h"
+#include "core/priv.h"
 #include "daemon_int.h"
 #include "timekeeper/control.h"
 #include "timekeeper/page.h"
@@ -421,9 +422,16 @@ int daemon_ctl_open(struct daemon *d)
 		free(dc);
 		return r;
 	}
-	if (d->conf.control_group[0] && !ctl_group_found(dc->srv))
+	if (d->conf.control_group[0] && !ctl_group_found(dc->srv)) {
+		/* The daemon's own uid is the one it will have after the drop. */
+		uid_t own = geteuid();
+		gid_t g;
+
+		if (own == 0 && d->conf.user[0] && priv_lookup(d->conf.user, &own, &g) < 0)
+			own = 0;
 		log_warn("control: group %s does not exist: only root and uid %u may change things",
-			 d->conf.control_group, (unsigned int)geteuid());
+			 d->conf.control_group, (unsigned int)own);
+	}
 	d->ctl = dc;
 	log_info("control: listening on %s", dc->path);
 	return 0;
