@@ -1,25 +1,443 @@
 /*
- * The control socket: placeholder until the control plane lands (issue 5).
+ * The daemon's side of the control socket: opens the server of core/ctl.c
+ * at <runtime_dir>/control and answers its requests from the daemon's state
+ * (timekeeper, registry, watchdog, calibration, page, timer queue). The
+ * server has already checked framing, sizes, NUL-terminated names and the
+ * peer's right to change things; the handlers here only act, say what they
+ * did in one line, and log every change with the peer's uid and pid.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/ctl.h"
+#include "core/log.h"
 #include "daemon_int.h"
+#include "timekeeper/control.h"
+#include "timekeeper/page.h"
+
+struct daemon_ctl {
+	struct ctl_server *srv;
+	char path[PATH_MAX + 16]; /* <runtime_dir>/control */
+};
+
+#define CTL_PATH_LEN (PATH_MAX + sizeof(TK_CTL_SOCKET_NAME) + 1)
+
+static void ctl_path(const struct daemon *d, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", d->conf.runtime_dir, TK_CTL_SOCKET_NAME);
+}
+
+static void name_copy(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* --- queries ------------------------------------------------------------------ */
+
+static int on_status(void *ctx, struct ctl_call *c)
+{
+	struct daemon *d = ctx;
+	struct tk_ctl_status *st = c->out;
+	const struct tk_page *pg = d->pw ? pagew_page(d->pw) : NULL;
+	const struct ntp_state *n = &d->tk.ntp;
+
+	memset(st, 0, sizeof(*st));
+	if (d->tk_entry)
+		name_copy(st->source, sizeof(st->source), d->tk_entry->cs->name);
+	name_copy(st->override, sizeof(st->override), d->reg.override);
+	st->reference = d->conf.reference == CONF_REF_SYSTEM ? TK_CTL_REF_SYSTEM : TK_CTL_REF_NONE;
+	st->freq_scaled_ppm = ntp_freq_scaled_ppm(n);
+	st->last_offset_ns = d->last_offset_ns;
+	st->last_window_ns = d->last_window_ns;
+	st->maxerror_us = n->time_maxerror;
+	st->esterror_us = n->time_esterror;
+	st->ntp_status = n->time_status;
+	st->time_state = ntp_result(n);
+	st->tai_offset = d->tk.tai_offset;
+	st->time_constant = (int32_t)n->time_constant;
+	st->update_interval_ns = (uint64_t)d->update_ns;
+	if (pg) {
+		st->clock_mode = pg->clock[TK_PAGE_BLOCK_HRES].clock_mode;
+		st->disruption = pg->status.disruption;
+		st->page_last_update_ns = pg->status.last_update_ns;
+		st->page_valid_until_ns = pg->status.valid_until_ns;
+	}
+	st->uptime_ns = (uint64_t)(evl_now() - d->started_ns);
+	if (d->tsc && d->cal.tsc) {
+		struct calib_result res;
+
+		calib_result(&d->cal, &res);
+		st->tsc_calibrated_hz = calib_hz(&d->cal);
+		st->tsc_uncertainty_ppb = res.uncertainty_ppb > 0 ? (uint64_t)res.uncertainty_ppb : 0;
+	}
+	st->synchronized = !(n->time_status & NTP_STA_UNSYNC) && n->time_maxerror < NTP_PHASE_LIMIT;
+	c->out_len = sizeof(*st);
+	snprintf(c->msg, TK_CTL_MESSAGE_LEN, "source %s", st->source[0] ? st->source : "none");
+	return 0;
+}
+
+static void fill_source(const struct daemon *d, const struct cs_entry *e, struct tk_ctl_source *o)
+{
+	const struct clocksource *cs = e->cs;
+
+	memset(o, 0, sizeof(*o));
+	name_copy(o->name, sizeof(o->name), cs->name);
+	o->rating = cs->rating;
+	o->effective_rating = e->rating;
+	o->state = (uint32_t)cs_entry_state(&d->reg, e);
+	if (d->reg.watchdog == e)
+		o->flags |= TK_CTL_SRCF_WATCHDOG;
+	if (d->reg.override[0] && !strcmp(d->reg.override, cs->name))
+		o->flags |= TK_CTL_SRCF_OVERRIDE;
+	if (cs->flags & CS_F_SIMULATED)
+		o->flags |= TK_CTL_SRCF_SIMULATED;
+	if (cs->flags & CS_F_CLIENT_READ)
+		o->flags |= TK_CTL_SRCF_CLIENT_READ;
+	if (cs->flags & CS_F_MUST_VERIFY)
+		o->flags |= TK_CTL_SRCF_MUST_VERIFY;
+	o->bits = cs->bits;
+	if (e->have_arith) {
+		o->mult = e->ar.mult;
+		o->shift = e->ar.shift;
+		o->max_idle_ns = e->ar.max_idle_ns;
+	}
+	o->verdict = (uint32_t)e->wd.last_verdict;
+	o->nominal_hz = cs->nominal_hz;
+	o->hz = e->hz;
+	if (cs == d->tsc && d->cal_applied != CALIB_STATE_NONE) {
+		struct calib_result res;
+
+		calib_result(&d->cal, &res);
+		o->flags |= TK_CTL_SRCF_CALIBRATED;
+		o->uncertainty_ppb = res.uncertainty_ppb > 0 ? (uint64_t)res.uncertainty_ppb : 0;
+	}
+	o->wd_checks = e->wd.checks;
+	o->wd_skips = e->wd.skips;
+	o->wd_failures = e->wd.failures;
+	o->wd_retries = e->wd.retries;
+	o->wd_max_skew_ns = e->wd.max_skew_ns;
+	name_copy(o->reason, sizeof(o->reason), e->reason[0] ? e->reason : (!cs->usable ? cs->reason : ""));
+	name_copy(o->last_verdict, sizeof(o->last_verdict), e->wd.last_reason);
+}
+
+static int on_sources(void *ctx, struct ctl_call *c)
+{
+	struct daemon *d = ctx;
+	struct tk_ctl_sources head = { 0 };
+	unsigned char *out = c->out;
+	size_t room = (c->out_cap - sizeof(head)) / sizeof(struct tk_ctl_source);
+
+	for (unsigned int i = 0; i < d->reg.n && head.count < room; i++) {
+		struct tk_ctl_source o;
+
+		fill_source(d, d->reg.list[i], &o);
+		memcpy(out + sizeof(head) + head.count * sizeof(o), &o, sizeof(o));
+		head.count++;
+	}
+	memcpy(out, &head, sizeof(head));
+	c->out_len = sizeof(head) + head.count * sizeof(struct tk_ctl_source);
+	snprintf(c->msg, TK_CTL_MESSAGE_LEN, "%u sources, current %s", head.count,
+		 d->reg.current ? d->reg.current->cs->name : "none");
+	return 0;
+}
+
+/* The period of the daemon's own periodic timers; 0 for one-shots and others. */
+static int64_t period_of(const struct daemon *d, const struct hrt_timer *t)
+{
+	if (t == &d->t_update)
+		return d->update_ns;
+	if (t == &d->t_wdog)
+		return (int64_t)d->wd.interval_ns;
+	if (t == &d->t_disc)
+		return DISC_INTERVAL_NS;
+	if (t == &d->t_save)
+		return SAVE_INTERVAL_NS;
+	if (t == &d->t_calib)
+		return d->cal.res.state >= CALIB_STATE_REFINED ? CALIB_SLOW_NS : CALIB_FAST_NS;
+	return 0;
+}
+
+static int on_timers(void *ctx, struct ctl_call *c)
+{
+	struct daemon *d = ctx;
+	const struct tk_ctl_timers_req *rq = c->req;
+	struct tk_ctl_timers head = { 0 };
+	unsigned char *out = c->out;
+	size_t room = (c->out_cap - sizeof(head)) / sizeof(struct tk_ctl_timer);
+	const struct hrt_timer **v;
+	long got;
+
+	if (!d->q) {
+		snprintf(c->msg, TK_CTL_MESSAGE_LEN, "the timer queue is not running yet");
+		return -EAGAIN;
+	}
+	head.now_mono_ns = (uint64_t)evl_now();
+	for (int b = 0; b < HRT_NR_BASES; b++)
+		head.offset_ns[b] = d->q->offset[b];
+	head.next_event_ns = hrt_next_hard(d->q);
+	head.total = (uint32_t)hrt_count(d->q);
+	v = calloc(room ? room : 1, sizeof(*v));
+	if (!v) {
+		snprintf(c->msg, TK_CTL_MESSAGE_LEN, "out of memory");
+		return -ENOMEM;
+	}
+	got = hrt_snapshot(d->q, v, rq->offset, room);
+	if (got < 0) {
+		free(v);
+		snprintf(c->msg, TK_CTL_MESSAGE_LEN, "out of memory");
+		return (int)got;
+	}
+	for (long i = 0; i < got; i++) {
+		struct tk_ctl_timer o = { 0 };
+
+		name_copy(o.name, sizeof(o.name), v[i]->name ? v[i]->name : "(anonymous)");
+		o.base = v[i]->base;
+		o.state = v[i]->state;
+		o.soft_expires_ns = v[i]->softexpires;
+		o.expires_ns = v[i]->expires;
+		o.period_ns = period_of(d, v[i]);
+		memcpy(out + sizeof(head) + (size_t)i * sizeof(o), &o, sizeof(o));
+	}
+	free(v);
+	head.count = (uint32_t)got;
+	memcpy(out, &head, sizeof(head));
+	c->out_len = sizeof(head) + head.count * sizeof(struct tk_ctl_timer);
+	snprintf(c->msg, TK_CTL_MESSAGE_LEN, "%u of %u timers from %u", head.count, head.total,
+		 rq->offset);
+	return 0;
+}
+
+/* --- adjtime ----------------------------------------------------------------- */
+
+static void timex_from_ctl(struct ntp_timex *n, const struct tk_ctl_timex *t)
+{
+	memset(n, 0, sizeof(*n));
+	n->modes = t->modes;
+	n->status = t->status;
+	n->offset = t->offset;
+	n->freq = t->freq;
+	n->maxerror = t->maxerror;
+	n->esterror = t->esterror;
+	n->constant = t->constant;
+	n->precision = t->precision;
+	n->tolerance = t->tolerance;
+	n->time_sec = t->time_sec;
+	n->time_frac = t->time_usec;
+	n->tick = t->tick;
+	n->tai = t->tai;
+}
+
+static void timex_to_ctl(struct tk_ctl_timex *t, const struct ntp_timex *n)
+{
+	memset(t, 0, sizeof(*t));
+	t->modes = n->modes;
+	t->status = n->status;
+	t->offset = n->offset;
+	t->freq = n->freq;
+	t->maxerror = n->maxerror;
+	t->esterror = n->esterror;
+	t->constant = n->constant;
+	t->precision = n->precision;
+	t->tolerance = n->tolerance;
+	t->time_sec = n->time_sec;
+	t->time_usec = n->time_frac;
+	t->tick = n->tick;
+	t->tai = n->tai;
+}
+
+static int on_adjtime(void *ctx, struct ctl_call *c)
+{
+	struct daemon *d = ctx;
+	const struct tk_ctl_timex *in = c->req;
+	struct tk_ctl_adjtime *out = c->out;
+	struct ntp_timex tx;
+	bool change = in->modes != 0 && in->modes != NTP_ADJ_OFFSET_SS_READ;
+	int r;
+
+	timex_from_ctl(&tx, in);
+	if (ntp_validate_timex(&tx) < 0) {
+		snprintf(c->msg, TK_CTL_MESSAGE_LEN,
+			 "adjtime: invalid request (modes 0x%04x, tick %lld, freq %lld): out of "
+			 "the kernel's ranges", in->modes, (long long)in->tick, (long long)in->freq);
+		return -EINVAL;
+	}
+	r = daemon_adjtimex(d, &tx);
+	if (r < 0) {
+		snprintf(c->msg, TK_CTL_MESSAGE_LEN, "adjtime: modes 0x%04x refused: %s", in->modes,
+			 strerror(-r));
+		if (change)
+			log_notice("control: uid %u pid %d: adjtime modes 0x%04x refused: %s",
+				   c->peer->uid, c->peer->pid, in->modes, strerror(-r));
+		return r;
+	}
+	memset(out, 0, sizeof(*out));
+	out->state = r;
+	timex_to_ctl(&out->tx, &tx);
+	c->out_len = sizeof(*out);
+	if (change) {
+		snprintf(c->msg, TK_CTL_MESSAGE_LEN, "adjtime: modes 0x%04x applied, state %d",
+			 in->modes, r);
+		log_notice("control: uid %u pid %d: %s", c->peer->uid, c->peer->pid, c->msg);
+	} else {
+		snprintf(c->msg, TK_CTL_MESSAGE_LEN, "adjtime: read, state %d", r);
+	}
+	return 0;
+}
+
+/* --- changes to the registry ------------------------------------------------- */
+
+/* After the registry changed: the timekeeper follows, the page shows it. */
+static void follow(struct daemon *d)
+{
+	daemon_follow_current(d);
+	if (d->pw && d->tk_entry)
+		daemon_publish(d, evl_now());
+}
+
+static void log_change(const struct ctl_call *c, const char *what, const char *name, int r)
+{
+	log_notice("control: uid %u pid %d: %s %s%s%s: %s", c->peer->uid, c->peer->pid, what,
+		   name[0] ? name : "(auto)", r ? " refused, " : "", r ? strerror(-r) : "", c->msg);
+}
+
+static int on_switch(void *ctx, struct ctl_call *c)
+{
+	struct daemon *d = ctx;
+	const struct tk_ctl_name *n = c->req;
+	int r = cs_override(&d->reg, n->name, c->msg, TK_CTL_MESSAGE_LEN);
+
+	follow(d);
+	log_change(c, "switch", n->name, r);
+	return r;
+}
+
+static int on_unbind(void *ctx, struct ctl_call *c)
+{
+	struct daemon *d = ctx;
+	const struct tk_ctl_name *n = c->req;
+	int r = cs_unbind(&d->reg, n->name, c->msg, TK_CTL_MESSAGE_LEN);
+
+	if (r == 0)
+		follow(d);
+	log_change(c, "unbind", n->name, r);
+	return r;
+}
+
+static int on_readmit(void *ctx, struct ctl_call *c)
+{
+	struct daemon *d = ctx;
+	const struct tk_ctl_name *n = c->req;
+	int r = cs_readmit(&d->reg, n->name, c->msg, TK_CTL_MESSAGE_LEN);
+
+	if (r == 0)
+		follow(d);
+	log_change(c, "readmit", n->name, r);
+	return r;
+}
+
+static int on_recalibrate(void *ctx, struct ctl_call *c)
+{
+	struct daemon *d = ctx;
+	int r = daemon_recalibrate(d, c->msg, TK_CTL_MESSAGE_LEN);
+
+	log_change(c, "recalibrate", "tsc", r);
+	return r;
+}
+
+static const struct ctl_ops daemon_ops = {
+	.status = on_status,
+	.sources = on_sources,
+	.timers = on_timers,
+	.adjtime = on_adjtime,
+	.switch_source = on_switch,
+	.unbind = on_unbind,
+	.readmit = on_readmit,
+	.recalibrate = on_recalibrate,
+};
+
+/* --- the hooks of daemon.c ---------------------------------------------------- */
 
 int daemon_ctl_precheck(struct daemon *d)
 {
-	return 0;
+	char path[CTL_PATH_LEN];
+	pid_t other;
+	int r;
+
+	ctl_path(d, path, sizeof(path));
+	r = ctl_precheck(path, &other);
+	if (r == -EADDRINUSE)
+		log_err("another timekeeperd (pid %d) answers on %s: not starting", (int)other, path);
+	else if (r < 0)
+		log_err("%s: cannot check for another daemon: %s", path, strerror(-r));
+	return r;
 }
 
 int daemon_ctl_open(struct daemon *d)
 {
+	struct ctl_conf cc = { 0 };
+	struct daemon_ctl *dc = calloc(1, sizeof(*dc));
+	int r;
+
+	if (!dc) {
+		log_err("control: out of memory");
+		return -ENOMEM;
+	}
+	ctl_path(d, dc->path, sizeof(dc->path));
+	cc.path = dc->path;
+	cc.group = d->conf.control_group;
+	cc.max_clients = (unsigned int)d->conf.max_clients;
+	cc.max_clients_per_uid = (unsigned int)d->conf.max_clients_per_uid;
+	cc.rate_limit = d->conf.rate_limit;
+	cc.rate_burst = d->conf.rate_burst;
+	cc.version = PACKAGE_VERSION;
+	r = ctl_new(&dc->srv, &cc, &daemon_ops, d);
+	if (r < 0) {
+		log_err("control: %s: cannot set up the server: %s", dc->path, strerror(-r));
+		free(dc);
+		return r;
+	}
+	r = ctl_open(dc->srv);
+	if (r < 0) {
+		if (r == -EADDRINUSE)
+			log_err("control: %s: another daemon answers there", dc->path);
+		else if (r == -EEXIST)
+			log_err("control: %s exists and is not a socket", dc->path);
+		else
+			log_err("control: %s: cannot listen: %s", dc->path, strerror(-r));
+		ctl_free(dc->srv);
+		free(dc);
+		return r;
+	}
+	if (d->conf.control_group[0] && !ctl_group_found(dc->srv))
+		log_warn("control: group %s does not exist: only root and uid %u may change things",
+			 d->conf.control_group, (unsigned int)geteuid());
+	d->ctl = dc;
+	log_info("control: listening on %s", dc->path);
 	return 0;
 }
 
 int daemon_ctl_attach(struct daemon *d)
 {
-	return 0;
+	int r;
+
+	if (!d->ctl)
+		return 0;
+	r = ctl_attach(d->ctl->srv, d->loop);
+	if (r < 0)
+		log_err("control: cannot watch %s: %s", d->ctl->path, strerror(-r));
+	return r;
 }
 
 void daemon_ctl_close(struct daemon *d)
 {
+	if (!d->ctl)
+		return;
+	ctl_free(d->ctl->srv);
+	free(d->ctl);
+	d->ctl = NULL;
 }

@@ -452,6 +452,31 @@ static int cmp_timer(const void *a, const void *b)
 	return before(x, y) ? -1 : before(y, x) ? 1 : 0;
 }
 
+long hrt_snapshot(const struct hrt_queue *q, const struct hrt_timer **v, size_t skip, size_t cap)
+{
+	size_t pos = 0, stored = 0;
+
+	for (unsigned int b = 0; b < HRT_NR_BASES && stored < cap; b++) {
+		const struct hrt_heap *h = &q->heap[b];
+		struct hrt_timer **sorted;
+
+		if (pos + h->n <= skip) {
+			pos += h->n;
+			continue;
+		}
+		sorted = malloc(h->n * sizeof(*sorted));
+		if (!sorted)
+			return -ENOMEM;
+		memcpy(sorted, h->v, h->n * sizeof(*sorted));
+		qsort(sorted, h->n, sizeof(*sorted), cmp_timer);
+		for (size_t i = 0; i < h->n && stored < cap; i++, pos++)
+			if (pos >= skip)
+				v[stored++] = sorted[i];
+		free(sorted);
+	}
+	return (long)stored;
+}
+
 int hrt_dump(const struct hrt_queue *q, FILE *f, int64_t now_mono)
 {
 	fprintf(f, "Timer List Version: v0.10\n");

@@ -214,6 +214,12 @@ int64_t hrt_interrupt(struct hrt_queue *q, int64_t (*now_fn)(void *ctx), void *c
 /* Number of queued timers on all bases. */
 size_t hrt_count(const struct hrt_queue *q);
 
+/* Fills v with up to cap of the queued timers, skipping the first `skip`,
+ * in the order of hrt_dump() (base by base, each in expiry order), for
+ * listings such as the control socket's. Returns the number stored, or
+ * -ENOMEM. */
+long hrt_snapshot(const struct hrt_queue *q, const struct hrt_timer **v, size_t skip, size_t cap);
+
 /* Prints the queues like /proc/timer_list (facts §7.8) at now_mono, timers
  * in expiry order. Returns 0 or -errno when writing failed / -ENOMEM. */
 int hrt_dump(const struct hrt_queue *q, FILE *f, int64_t now_mono);

@@ -655,6 +655,38 @@ START_TEST(test_unknown_clock_and_rel_without_now)
 }
 END_TEST
 
+/* hrt_snapshot: base by base, each in expiry order, paged by skip/cap. */
+START_TEST(test_snapshot)
+{
+	struct hrt_queue q;
+	struct hrt_timer t[5];
+	const struct hrt_timer *v[8];
+	static const unsigned int clock[5] = { HRT_BASE_REALTIME, HRT_BASE_MONOTONIC,
+					       HRT_BASE_MONOTONIC, HRT_BASE_TAI, HRT_BASE_MONOTONIC };
+	static const int64_t exp[5] = { 10, 300, 100, 5, 200 };
+	/* expected order: mono 100 (2), 200 (4), 300 (1); realtime 10 (0); tai 5 (3) */
+	static const int want[5] = { 2, 4, 1, 0, 3 };
+
+	hrt_init(&q, &fake_ops, NULL);
+	ck_assert_int_eq(hrt_snapshot(&q, v, 0, 8), 0);
+	for (int i = 0; i < 5; i++) {
+		hrt_timer_init(&t[i], clock[i], rec_fn, NULL);
+		ck_assert_int_eq(hrt_start(&q, &t[i], exp[i], 0, HRT_MODE_ABS), 0);
+	}
+	ck_assert_int_eq(hrt_snapshot(&q, v, 0, 8), 5);
+	for (int i = 0; i < 5; i++)
+		ck_assert_ptr_eq(v[i], &t[want[i]]);
+	ck_assert_int_eq(hrt_snapshot(&q, v, 2, 2), 2);
+	ck_assert_ptr_eq(v[0], &t[1]);
+	ck_assert_ptr_eq(v[1], &t[0]);
+	ck_assert_int_eq(hrt_snapshot(&q, v, 4, 8), 1);
+	ck_assert_ptr_eq(v[0], &t[3]);
+	ck_assert_int_eq(hrt_snapshot(&q, v, 5, 8), 0);
+	ck_assert_int_eq(hrt_snapshot(&q, v, 0, 0), 0);
+	hrt_fini(&q);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("hrt");
@@ -670,6 +702,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_interrupt_hang);
 	tcase_add_test(tc, test_interrupt_retries);
 	tcase_add_test(tc, test_dump);
+	tcase_add_test(tc, test_snapshot);
 	tcase_add_test(tc, test_unknown_clock_and_rel_without_now);
 	suite_add_tcase(s, tc);
 

@@ -1,0 +1,692 @@
+/*
+ * ctl: the control socket's server (see ctl.h). Two halves: ctl_handle(),
+ * which turns one received packet into one reply without touching any
+ * file descriptor, and the socket half (listen, accept with credentials and
+ * limits, a token bucket per client, send, drop) driven by the event loop.
+ * Every byte from a client is treated as hostile: lengths are compared
+ * before anything is read, payloads are copied into aligned storage, names
+ * are checked for their NUL, and a client that cannot be understood is
+ * disconnected without affecting anyone else.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/ctl.h"
+#include "core/evl.h"
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+#define HDR_LEN sizeof(struct tk_ctl_hdr)
+#define RES_LEN sizeof(struct tk_ctl_result)
+#define PRECHECK_TIMEOUT_MS 1000
+#define ACCEPT_BATCH 64  /* connections accepted per wake-up */
+#define DRAIN_MAX 1024   /* unread packets discarded before a close */
+
+struct ctl_client {
+	struct ctl_client *next;
+	struct ctl_server *s;
+	int fd;
+	struct ctl_peer peer;
+	struct ctl_bucket bucket;
+};
+
+struct ctl_server {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char group[64];
+	char version[32];
+	unsigned int max_clients, max_clients_per_uid;
+	uint64_t rate_limit, rate_burst;
+	struct ctl_ops ops;
+	void *ctx;
+	bool has_group;
+	gid_t group_gid;
+	bool own_uid_set;
+	uid_t own_uid;
+	int fd;
+	bool bound;
+	dev_t bound_dev;
+	ino_t bound_ino;
+	struct evl *loop;
+	struct ctl_client *clients;
+	unsigned int nclients;
+	unsigned char rx[TK_CTL_MAX_MSG];
+	unsigned char tx[TK_CTL_MAX_MSG];
+};
+
+/* Request payloads, copied here so that handlers see aligned structs. */
+union ctl_payload {
+	struct tk_ctl_timers_req timers;
+	struct tk_ctl_timex tx;
+	struct tk_ctl_name name;
+};
+
+static const char *type_name(unsigned int type)
+{
+	switch (type) {
+	case TK_CTL_HELLO: return "HELLO";
+	case TK_CTL_STATUS: return "STATUS";
+	case TK_CTL_SOURCES: return "SOURCES";
+	case TK_CTL_TIMERS: return "TIMERS";
+	case TK_CTL_ADJTIME: return "ADJTIME";
+	case TK_CTL_SWITCH: return "SWITCH";
+	case TK_CTL_UNBIND: return "UNBIND";
+	case TK_CTL_READMIT: return "READMIT";
+	case TK_CTL_RECALIBRATE: return "RECALIBRATE";
+	}
+	return "unknown";
+}
+
+long ctl_request_size(unsigned int type)
+{
+	switch (type) {
+	case TK_CTL_HELLO:
+	case TK_CTL_STATUS:
+	case TK_CTL_SOURCES:
+	case TK_CTL_RECALIBRATE:
+		return 0;
+	case TK_CTL_TIMERS:
+		return sizeof(struct tk_ctl_timers_req);
+	case TK_CTL_ADJTIME:
+		return sizeof(struct tk_ctl_timex);
+	case TK_CTL_SWITCH:
+	case TK_CTL_UNBIND:
+	case TK_CTL_READMIT:
+		return sizeof(struct tk_ctl_name);
+	}
+	return -1;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+int ctl_new(struct ctl_server **out, const struct ctl_conf *conf, const struct ctl_ops *ops,
+	    void *ctx)
+{
+	struct ctl_server *s;
+
+	*out = NULL;
+	if (!conf || !conf->path || strlen(conf->path) >= sizeof(s->path) || !conf->max_clients ||
+	    !conf->max_clients_per_uid || !conf->rate_limit || !conf->rate_burst)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	copy_str(s->path, sizeof(s->path), conf->path);
+	copy_str(s->group, sizeof(s->group), conf->group);
+	copy_str(s->version, sizeof(s->version), conf->version);
+	s->max_clients = conf->max_clients;
+	s->max_clients_per_uid = conf->max_clients_per_uid;
+	s->rate_limit = conf->rate_limit;
+	s->rate_burst = conf->rate_burst;
+	if (ops)
+		s->ops = *ops;
+	s->ctx = ctx;
+	s->fd = -1;
+	if (s->group[0]) {
+		struct group *g = getgrnam(s->group);
+
+		if (g) {
+			s->has_group = true;
+			s->group_gid = g->gr_gid;
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+bool ctl_group_found(const struct ctl_server *s)
+{
+	return s->has_group;
+}
+
+void ctl_set_identity(struct ctl_server *s, uid_t own_uid, gid_t group_gid)
+{
+	s->own_uid_set = true;
+	s->own_uid = own_uid;
+	s->has_group = group_gid != (gid_t)-1;
+	s->group_gid = group_gid;
+}
+
+void ctl_peer_decide(const struct ctl_server *s, struct ctl_peer *p)
+{
+	uid_t own = s->own_uid_set ? s->own_uid : geteuid();
+	uint32_t n = p->ngroups < CTL_MAX_GROUPS ? p->ngroups : CTL_MAX_GROUPS;
+
+	p->may_change = false;
+	if (p->uid == 0 || p->uid == (uint32_t)own) {
+		p->may_change = true;
+		return;
+	}
+	if (!s->has_group)
+		return;
+	if (p->gid == (uint32_t)s->group_gid) {
+		p->may_change = true;
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (p->groups[i] == (uint32_t)s->group_gid)
+			p->may_change = true;
+}
+
+/* --- the pure core ---------------------------------------------------------- */
+
+size_t ctl_refusal(void *reply, int status, const char *message)
+{
+	struct tk_ctl_hdr h = { .magic = TK_CTL_MAGIC, .version = TK_CTL_VERSION,
+				.flags = TK_CTL_F_REPLY, .length = HDR_LEN + RES_LEN };
+	struct tk_ctl_result r = { .status = status };
+
+	copy_str(r.message, sizeof(r.message), message);
+	memcpy(reply, &h, sizeof(h));
+	memcpy((unsigned char *)reply + HDR_LEN, &r, sizeof(r));
+	return HDR_LEN + RES_LEN;
+}
+
+static bool is_change(unsigned int type, const union ctl_payload *p)
+{
+	if (TK_CTL_T_IS_CHANGE(type))
+		return true;
+	return type == TK_CTL_ADJTIME && p->tx.modes != 0 && p->tx.modes != ADJ_OFFSET_SS_READ;
+}
+
+static ctl_fn handler_of(const struct ctl_ops *ops, unsigned int type)
+{
+	switch (type) {
+	case TK_CTL_HELLO: return ops->hello;
+	case TK_CTL_STATUS: return ops->status;
+	case TK_CTL_SOURCES: return ops->sources;
+	case TK_CTL_TIMERS: return ops->timers;
+	case TK_CTL_ADJTIME: return ops->adjtime;
+	case TK_CTL_SWITCH: return ops->switch_source;
+	case TK_CTL_UNBIND: return ops->unbind;
+	case TK_CTL_READMIT: return ops->readmit;
+	case TK_CTL_RECALIBRATE: return ops->recalibrate;
+	}
+	return NULL;
+}
+
+static void fill_hello(const struct ctl_server *s, const struct ctl_peer *peer,
+		       struct tk_ctl_hello *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->version_min = TK_CTL_VERSION;
+	h->version_max = TK_CTL_VERSION;
+	h->pid = (int32_t)getpid();
+	h->may_change = peer->may_change;
+	h->peer_uid = peer->uid;
+	h->peer_gid = peer->gid;
+	h->peer_pid = peer->pid;
+	copy_str(h->version, sizeof(h->version), s->version);
+}
+
+int ctl_handle(struct ctl_server *s, const struct ctl_peer *peer, const void *msg, size_t len,
+	       void *reply, size_t *reply_len)
+{
+	struct tk_ctl_hdr h = { 0 };
+	struct tk_ctl_hdr *rh = reply;
+	struct tk_ctl_result *res = (struct tk_ctl_result *)(rh + 1);
+	unsigned char *out = (unsigned char *)(res + 1);
+	union ctl_payload p;
+	struct ctl_call c = { 0 };
+	size_t avail = len < TK_CTL_MAX_MSG ? len : TK_CTL_MAX_MSG;
+	long want;
+	int close_after = CTL_KEEP;
+	int status;
+	ctl_fn fn;
+
+	memset(reply, 0, HDR_LEN + RES_LEN);
+	memset(&p, 0, sizeof(p));
+	rh->magic = TK_CTL_MAGIC;
+	rh->version = TK_CTL_VERSION;
+	rh->flags = TK_CTL_F_REPLY;
+	*reply_len = HDR_LEN + RES_LEN;
+
+#define FAIL(st, cl, ...)                                                   \
+	do {                                                                \
+		status = (st);                                              \
+		close_after = (cl);                                         \
+		snprintf(res->message, sizeof(res->message), __VA_ARGS__); \
+		goto done;                                                  \
+	} while (0)
+
+	if (avail < HDR_LEN)
+		FAIL(-EBADMSG, CTL_CLOSE, "message of %zu bytes, shorter than the %zu-byte header",
+		     len, HDR_LEN);
+	memcpy(&h, msg, HDR_LEN);
+	rh->type = h.type;
+	rh->seq = h.seq;
+	if (h.magic != TK_CTL_MAGIC)
+		FAIL(-EBADMSG, CTL_CLOSE, "bad magic 0x%04x, expected 0x%04x", h.magic,
+		     TK_CTL_MAGIC);
+	if (h.version != TK_CTL_VERSION)
+		FAIL(-EPROTONOSUPPORT, CTL_CLOSE,
+		     "protocol version %u not supported, this server speaks %u..%u", h.version,
+		     TK_CTL_VERSION, TK_CTL_VERSION);
+	if (len > TK_CTL_MAX_MSG)
+		FAIL(-EMSGSIZE, CTL_CLOSE, "message of %zu bytes, larger than the %u-byte maximum",
+		     len, TK_CTL_MAX_MSG);
+	if (h.length != len)
+		FAIL(-EBADMSG, CTL_CLOSE, "header length %u, but the packet has %zu bytes",
+		     h.length, len);
+	if (h.flags != 0)
+		FAIL(-EBADMSG, CTL_KEEP, "flags 0x%04x in a request, expected 0", h.flags);
+	want = ctl_request_size(h.type);
+	if (want < 0)
+		FAIL(-EOPNOTSUPP, CTL_KEEP, "unknown message type 0x%x", h.type);
+	if (len - HDR_LEN != (size_t)want)
+		FAIL(-EBADMSG, CTL_KEEP, "%s request with %zu payload bytes, expected %ld",
+		     type_name(h.type), len - HDR_LEN, want);
+	if (want)
+		memcpy(&p, (const unsigned char *)msg + HDR_LEN, (size_t)want);
+	if ((h.type == TK_CTL_SWITCH || h.type == TK_CTL_UNBIND || h.type == TK_CTL_READMIT) &&
+	    !memchr(p.name.name, '\0', sizeof(p.name.name)))
+		FAIL(-EBADMSG, CTL_KEEP, "%s: name not NUL-terminated within its %d bytes",
+		     type_name(h.type), TK_CTL_NAME_LEN);
+	if (is_change(h.type, &p) && !peer->may_change)
+		FAIL(-EPERM, CTL_KEEP, "permission denied: uid %u is not root and not in group %s%s",
+		     peer->uid, s->group[0] ? s->group : "(none)",
+		     s->group[0] && !s->has_group ? " (no such group)" : "");
+
+	c.peer = peer;
+	c.type = h.type;
+	c.req = want ? &p : NULL;
+	c.out = out;
+	c.out_cap = TK_CTL_MAX_MSG - HDR_LEN - RES_LEN;
+	c.msg = res->message;
+	fn = handler_of(&s->ops, h.type);
+	if (h.type == TK_CTL_HELLO) {
+		fill_hello(s, peer, (struct tk_ctl_hello *)out);
+		c.out_len = sizeof(struct tk_ctl_hello);
+		snprintf(res->message, sizeof(res->message), "timekeeperd %s, protocol %u",
+			 s->version, TK_CTL_VERSION);
+		status = fn ? fn(s->ctx, &c) : 0;
+	} else if (!fn) {
+		FAIL(-EOPNOTSUPP, CTL_KEEP, "%s is not supported by this server", type_name(h.type));
+	} else {
+		status = fn(s->ctx, &c);
+	}
+	res->message[sizeof(res->message) - 1] = '\0';
+	if (status > 0)
+		status = 0;
+	if (status == 0) {
+		if (c.out_len > c.out_cap)
+			c.out_len = c.out_cap;
+		*reply_len += c.out_len;
+	}
+#undef FAIL
+done:
+	res->status = status;
+	rh->length = (uint32_t)*reply_len;
+	return close_after;
+}
+
+/* --- token bucket ------------------------------------------------------------ */
+
+bool ctl_bucket_take(struct ctl_bucket *b, int64_t now_ns, uint64_t rate, uint64_t burst)
+{
+	if (b->last_ns == 0 && b->tokens == 0) {
+		b->tokens = (double)burst;
+	} else if (now_ns > b->last_ns) {
+		b->tokens += (double)(now_ns - b->last_ns) * (double)rate / 1e9;
+		if (b->tokens > (double)burst)
+			b->tokens = (double)burst;
+	}
+	b->last_ns = now_ns;
+	if (b->tokens < 1.0)
+		return false;
+	b->tokens -= 1.0;
+	return true;
+}
+
+/* --- sockets ----------------------------------------------------------------- */
+
+static int make_addr(struct sockaddr_un *sa, const char *path)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa->sun_path, path, strlen(path) + 1);
+	return 0;
+}
+
+int ctl_precheck(const char *path, pid_t *other_pid)
+{
+	struct sockaddr_un sa;
+	struct tk_ctl_hdr hello = { .magic = TK_CTL_MAGIC, .version = TK_CTL_VERSION,
+				    .type = TK_CTL_HELLO, .length = HDR_LEN, .seq = 1 };
+	unsigned char buf[HDR_LEN + RES_LEN + sizeof(struct tk_ctl_hello)];
+	struct pollfd pfd;
+	struct ucred uc;
+	socklen_t ul = sizeof(uc);
+	int fd, r;
+
+	*other_pid = 0;
+	r = make_addr(&sa, path);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = errno;
+		close(fd);
+		return r == ENOENT || r == ECONNREFUSED ? 0 : -r;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
+		*other_pid = uc.pid;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (send(fd, &hello, sizeof(hello), MSG_NOSIGNAL) == (ssize_t)sizeof(hello) &&
+	    poll(&pfd, 1, PRECHECK_TIMEOUT_MS) == 1) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		struct tk_ctl_hdr rh;
+		struct tk_ctl_result res;
+		struct tk_ctl_hello hl;
+
+		if (n == (ssize_t)sizeof(buf)) {
+			memcpy(&rh, buf, sizeof(rh));
+			memcpy(&res, buf + HDR_LEN, sizeof(res));
+			memcpy(&hl, buf + HDR_LEN + RES_LEN, sizeof(hl));
+			if (rh.magic == TK_CTL_MAGIC && rh.type == TK_CTL_HELLO && res.status == 0 &&
+			    hl.pid > 0)
+				*other_pid = hl.pid;
+		}
+	}
+	close(fd);
+	return -EADDRINUSE;
+}
+
+int ctl_open(struct ctl_server *s)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	pid_t other;
+	int r, fd;
+
+	r = make_addr(&sa, s->path);
+	if (r < 0)
+		return r;
+	if (lstat(s->path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		r = ctl_precheck(s->path, &other);
+		if (r < 0)
+			return r;
+		if (unlink(s->path) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	if (chmod(s->path, 0666) < 0 || stat(s->path, &st) < 0) {
+		r = -errno;
+		unlink(s->path);
+		close(fd);
+		return r;
+	}
+	if (listen(fd, SOMAXCONN) < 0) {
+		r = -errno;
+		unlink(s->path);
+		close(fd);
+		return r;
+	}
+	s->fd = fd;
+	s->bound = true;
+	s->bound_dev = st.st_dev;
+	s->bound_ino = st.st_ino;
+	return 0;
+fail:
+	r = -errno;
+	close(fd);
+	return r;
+}
+
+int ctl_fd(const struct ctl_server *s)
+{
+	return s->fd;
+}
+
+unsigned int ctl_clients(const struct ctl_server *s)
+{
+	return s->nclients;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Discards what the client still sent (so that closing does not reset the
+ * connection before it reads our last reply), then closes. */
+static void close_fd(int fd)
+{
+	for (int i = 0; i < DRAIN_MAX; i++)
+		if (recv(fd, NULL, 0, MSG_DONTWAIT | MSG_TRUNC) <= 0)
+			break;
+	close(fd);
+}
+
+static void drop_client(struct ctl_server *s, struct ctl_client *c)
+{
+	struct ctl_client **pp;
+
+	for (pp = &s->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	if (s->loop)
+		evl_del_fd(s->loop, c->fd);
+	close_fd(c->fd);
+	s->nclients--;
+	free(c);
+}
+
+static void refuse(int fd, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void refuse(int fd, int status, const char *fmt, ...)
+{
+	unsigned char buf[HDR_LEN + RES_LEN];
+	char msg[TK_CTL_MESSAGE_LEN];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n = ctl_refusal(buf, status, msg);
+	(void)!send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close_fd(fd);
+}
+
+/* Credentials of a new connection; the control group is kept among the
+ * first CTL_MAX_GROUPS even when the peer has more groups. */
+static int read_peer(const struct ctl_server *s, int fd, struct ctl_peer *p)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	gid_t small[CTL_MAX_GROUPS];
+	gid_t *g = small;
+	socklen_t glen = sizeof(small);
+	size_t n;
+
+	memset(p, 0, sizeof(*p));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return -errno;
+	p->uid = uc.uid;
+	p->gid = uc.gid;
+	p->pid = uc.pid;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &glen) < 0) {
+		if (errno != ERANGE)
+			glen = 0;
+		else if (!(g = malloc(glen)) || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &glen) < 0)
+			glen = 0;
+	}
+	n = glen / sizeof(gid_t);
+	for (size_t i = 0; i < n; i++) {
+		if (p->ngroups < CTL_MAX_GROUPS)
+			p->groups[p->ngroups++] = g[i];
+		else if (s->has_group && g[i] == s->group_gid)
+			p->groups[CTL_MAX_GROUPS - 1] = g[i];
+	}
+	if (g != small)
+		free(g);
+	ctl_peer_decide(s, p);
+	return 0;
+}
+
+static void on_client(struct evl *l, int fd, uint32_t revents, void *ctx)
+{
+	struct ctl_client *c = ctx;
+	struct ctl_server *s = c->s;
+	struct tk_ctl_hdr h = { 0 };
+	size_t out_len;
+	ssize_t n;
+	int verdict;
+
+	if (!(revents & EPOLLIN)) {
+		drop_client(s, c);
+		return;
+	}
+	n = recv(fd, s->rx, sizeof(s->rx), MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) { /* EOF (or an empty packet, which no request is), or an error */
+		drop_client(s, c);
+		return;
+	}
+	if (!ctl_bucket_take(&c->bucket, mono_ns(), s->rate_limit, s->rate_burst)) {
+		char msg[TK_CTL_MESSAGE_LEN];
+
+		snprintf(msg, sizeof(msg),
+			 "rate limit: more than %llu messages/s (burst %llu) on this connection; "
+			 "disconnected", (unsigned long long)s->rate_limit,
+			 (unsigned long long)s->rate_burst);
+		out_len = ctl_refusal(s->tx, -ENOBUFS, msg);
+		if ((size_t)n >= sizeof(h)) {
+			memcpy(&h, s->rx, sizeof(h));
+			memcpy(s->tx + offsetof(struct tk_ctl_hdr, type), &h.type, sizeof(h.type));
+			memcpy(s->tx + offsetof(struct tk_ctl_hdr, seq), &h.seq, sizeof(h.seq));
+		}
+		(void)!send(fd, s->tx, out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		drop_client(s, c);
+		return;
+	}
+	verdict = ctl_handle(s, &c->peer, s->rx, (size_t)n, s->tx, &out_len);
+	/* A client that does not read its replies is dropped. */
+	if (send(fd, s->tx, out_len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)out_len ||
+	    verdict == CTL_CLOSE)
+		drop_client(s, c);
+}
+
+static void accept_one(struct ctl_server *s, int fd)
+{
+	struct ctl_client *c;
+	struct ctl_peer p;
+	unsigned int same = 0;
+
+	if (read_peer(s, fd, &p) < 0) {
+		close(fd);
+		return;
+	}
+	if (s->nclients >= s->max_clients) {
+		refuse(fd, -EMFILE, "server busy: %u connections, the limit is %u ([control] max_clients)",
+		       s->nclients, s->max_clients);
+		return;
+	}
+	for (c = s->clients; c; c = c->next)
+		same += c->peer.uid == p.uid;
+	if (same >= s->max_clients_per_uid) {
+		refuse(fd, -EUSERS,
+		       "uid %u has %u connections, the limit is %u ([control] max_clients_per_uid)",
+		       p.uid, same, s->max_clients_per_uid);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		refuse(fd, -ENOMEM, "out of memory");
+		return;
+	}
+	c->s = s;
+	c->fd = fd;
+	c->peer = p;
+	if (s->loop && evl_add_fd(s->loop, fd, EPOLLIN, on_client, c) < 0) {
+		free(c);
+		refuse(fd, -ENOMEM, "cannot watch the connection");
+		return;
+	}
+	c->next = s->clients;
+	s->clients = c;
+	s->nclients++;
+}
+
+static void on_listen(struct evl *l, int fd, uint32_t revents, void *ctx)
+{
+	struct ctl_server *s = ctx;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (cfd < 0)
+			return; /* EAGAIN, or out of fds: the backlog waits */
+		accept_one(s, cfd);
+	}
+}
+
+int ctl_attach(struct ctl_server *s, struct evl *l)
+{
+	int r;
+
+	if (s->fd < 0)
+		return -EBADF;
+	r = evl_add_fd(l, s->fd, EPOLLIN, on_listen, s);
+	if (r < 0)
+		return r;
+	s->loop = l;
+	return 0;
+}
+
+void ctl_free(struct ctl_server *s)
+{
+	struct stat st;
+
+	if (!s)
+		return;
+	while (s->clients)
+		drop_client(s, s->clients);
+	if (s->fd >= 0) {
+		if (s->loop)
+			evl_del_fd(s->loop, s->fd);
+		close(s->fd);
+	}
+	if (s->bound && stat(s->path, &st) == 0 && st.st_dev == s->bound_dev &&
+	    st.st_ino == s->bound_ino)
+		unlink(s->path);
+	free(s);
+}
