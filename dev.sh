@@ -68,11 +68,26 @@ check() {
 	fi
 }
 
+# The daemon run as root drops to [daemon] user (timekeeper): create it from
+# the shipped sysusers.d file, or with useradd where systemd-sysusers is absent.
+ensure_user() {
+	getent passwd timekeeper >/dev/null 2>&1 && return 0
+	echo "dev.sh: creating the timekeeper user (systemd/timekeeperd.sysusers)"
+	if command -v systemd-sysusers >/dev/null 2>&1; then
+		as_root systemd-sysusers "$here/systemd/timekeeperd.sysusers" && return 0
+	fi
+	as_root sh -c 'getent group timekeeper >/dev/null || groupadd --system timekeeper;
+		useradd --system --gid timekeeper --no-create-home --home-dir / \
+			--shell /usr/sbin/nologin --comment "timekeeperd clock daemon" timekeeper' ||
+		echo "dev.sh: could not create the timekeeper user; set user = in the config" >&2
+}
+
 cmd=${1:-}
 case "$cmd" in
 run)
 	install_deps
 	build "${BUILD_DIR:-build}"
+	ensure_user
 	shift
 	echo "dev.sh: timekeeperd -f -c conf/timekeeperd.conf $*"
 	if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then

@@ -177,7 +177,11 @@ void daemon_follow_current(struct daemon *d)
 		log_err("%s: cannot switch the timekeeper to it", cur->cs->name);
 		return;
 	}
-	log_notice("clocksource: switched from %s to %s", d->tk_entry->cs->name, cur->cs->name);
+	log_fields(LOG_LVL_NOTICE,
+		   (const struct log_field[]){ { "TK_SOURCE", cur->cs->name },
+					       { "TK_PREVIOUS_SOURCE", d->tk_entry->cs->name },
+					       { NULL, NULL } },
+		   "clocksource: switched from %s to %s", d->tk_entry->cs->name, cur->cs->name);
 	d->tk_entry = cur;
 	if (d->phase == DISC_PLL)
 		d->phase = DISC_START; /* ntp_clear() dropped the phase: measure again */
@@ -203,8 +207,17 @@ static enum hrt_restart on_watchdog(struct hrt_timer *t, int64_t now)
 		for (unsigned int i = 0; i < d->reg.n; i++) {
 			struct cs_entry *e = d->reg.list[i];
 
-			if (e->unstable && e->wd.last_verdict == CS_VERDICT_UNSTABLE)
-				log_warn("%s: demoted by the watchdog: %s", e->cs->name, e->wd.last_reason);
+			char skew[24];
+
+			if (!e->unstable || e->wd.last_verdict != CS_VERDICT_UNSTABLE)
+				continue;
+			snprintf(skew, sizeof(skew), "%" PRIu64, e->wd.max_skew_ns);
+			log_fields(LOG_LVL_WARN,
+				   (const struct log_field[]){ { "TK_SOURCE", e->cs->name },
+							       { "TK_VERDICT", cs_verdict_name(e->wd.last_verdict) },
+							       { "TK_SKEW_NS", skew },
+							       { NULL, NULL } },
+				   "%s: demoted by the watchdog: %s", e->cs->name, e->wd.last_reason);
 		}
 		daemon_follow_current(d);
 	}
@@ -219,6 +232,7 @@ static void apply_calibration(struct daemon *d)
 {
 	struct calib_result res;
 	struct cs_entry *e;
+	char hz[32], ppb[32];
 
 	calib_result(&d->cal, &res);
 	if (res.state == CALIB_STATE_NONE || d->cal_applied >= CALIB_STATE_REFINED ||
@@ -228,7 +242,16 @@ static void apply_calibration(struct daemon *d)
 	if (!e || cs_set_freq(&d->reg, e, calib_hz(&d->cal)) < 0)
 		return;
 	d->cal_applied = res.state >= CALIB_STATE_REFINED ? CALIB_STATE_REFINED : res.state;
-	log_notice("tsc: %s calibration %.0f Hz +- %.0f ppb against %s", calib_state_name(res.state),
+	snprintf(hz, sizeof(hz), "%.0f", res.calibrated_hz);
+	snprintf(ppb, sizeof(ppb), "%.0f", res.uncertainty_ppb);
+	log_fields(LOG_LVL_NOTICE,
+		   (const struct log_field[]){ { "TK_SOURCE", d->tsc->name },
+					       { "TK_CALIBRATION", calib_state_name(res.state) },
+					       { "TK_FREQUENCY_HZ", hz },
+					       { "TK_UNCERTAINTY_PPB", ppb },
+					       { "TK_REFERENCE", res.calibrated_against },
+					       { NULL, NULL } },
+		   "tsc: %s calibration %.0f Hz +- %.0f ppb against %s", calib_state_name(res.state),
 		   res.calibrated_hz, res.uncertainty_ppb, res.calibrated_against);
 	if (res.warning[0])
 		log_warn("tsc: %s", res.warning);
@@ -532,8 +555,17 @@ static int start_timekeeper(struct daemon *d)
 	clock_gettime(CLOCK_MONOTONIC, &st.mono);
 	clock_gettime(CLOCK_BOOTTIME, &st.boot);
 	clock_gettime(CLOCK_MONOTONIC_RAW, &st.raw);
-	if (adjtimex(&ktx) >= 0)
+	/* A seccomp filter without @clock (systemd's ProtectClock=, or
+	 * @system-service alone) refuses even a read-only adjtimex(): then
+	 * the TAI offset is what CLOCK_TAI and CLOCK_REALTIME differ by. */
+	if (adjtimex(&ktx) >= 0) {
 		st.tai_offset = ktx.tai;
+	} else {
+		struct timespec tai;
+
+		clock_gettime(CLOCK_TAI, &tai);
+		st.tai_offset = (int32_t)llround((double)(ts_ns(&tai) - ts_ns(&st.real)) / 1e9);
+	}
 	if (tkc_init(&d->tk, cur->cs, &cur->ar, (unsigned int)(NSEC_PER_SEC / d->update_ns), &st) < 0) {
 		log_err("%s: the timekeeper refused it", cur->cs->name);
 		return -EINVAL;

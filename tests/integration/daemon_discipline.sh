@@ -10,8 +10,8 @@ OFF="$top_builddir/tests/integration/tk_offset"
 tap_plan 12
 
 run_daemon() { # REFERENCE
-	printf '[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\n[discipline]\nreference = %s\n[sim]\ndevices = hpet,acpi_pm,tsc\noscillator_error_ppm = 50\n' \
-		"$tmpdir" "$tmpdir" "$1" >"$tmpdir/d.conf"
+	printf '[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\n%s\n[discipline]\nreference = %s\n[sim]\ndevices = hpet,acpi_pm,tsc\noscillator_error_ppm = 50\n' \
+		"$tmpdir" "$tmpdir" "$TK_USER_LINE" "$1" >"$tmpdir/d.conf"
 	rm -f "$tmpdir/run/page"
 	"$TKD" -f -c "$tmpdir/d.conf" 2>"$tmpdir/daemon-$1.log" &
 	pid=$!

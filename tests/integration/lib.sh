@@ -24,3 +24,16 @@ jqt() { [ "$(jq -r "$2" "$1" 2>/dev/null)" = true ]; }
 
 tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/tk-it.XXXXXX")
 trap 'rm -rf "$tmpdir"' EXIT
+
+# Started as root, the daemon drops to [daemon] user (timekeeperd(8)). Tests
+# that start it put $TK_USER_LINE in their [daemon] section: `daemon` (uid 1,
+# in every Debian base-passwd) as root, so the drop is exercised without a
+# `timekeeper` user on the test machine and without `nobody`, which tests use
+# as an unprivileged client; nothing when not root (there is no drop). The
+# temporary directory is opened to that user, who keeps the state dir in it.
+TK_DROP_USER=
+if [ "$(id -u)" -eq 0 ] && getent passwd daemon >/dev/null 2>&1; then
+	TK_DROP_USER=daemon
+	chmod 0755 "$tmpdir"
+fi
+TK_USER_LINE="user = $TK_DROP_USER"
