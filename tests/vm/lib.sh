@@ -15,6 +15,8 @@
 #   TK_VM_TIMEOUT             hard limit for one boot in seconds (default 180)
 #   TK_VM_KEEP=1              keep the work directory after the run
 #   TK_VM_WORK                work directory base (default $top_builddir/tests/vm/work)
+#   TK_VM_EXTRA               sd_e2e.sh: a directory laid over the installed files
+#   TK_VM_TEST_TIMEOUT        sd_e2e.sh: limit for the in-guest checks in seconds (240)
 #
 # POSIX sh (dash): the test scripts run as `#!/bin/sh`.
 
@@ -543,13 +545,20 @@ vm_sd_overlay()
 	# The base image has a merged /usr (/lib -> usr/lib): a directory /lib in the overlay
 	# would replace that symlink when the kernel unpacks it. Move such trees under /usr.
 	for d in bin sbin lib lib64; do
-		[ -d "$VM_ROOT/$d" ] && ! [ -L "$VM_ROOT/$d" ] || continue
-		mkdir -p "$VM_ROOT/usr/$d"
-		cp -a "$VM_ROOT/$d/." "$VM_ROOT/usr/$d/" && rm -rf "${VM_ROOT:?}/$d"
+		if [ -d "$VM_ROOT/$d" ] && ! [ -L "$VM_ROOT/$d" ]; then
+			mkdir -p "$VM_ROOT/usr/$d"
+			cp -a "$VM_ROOT/$d/." "$VM_ROOT/usr/$d/" && rm -rf "${VM_ROOT:?}/$d"
+		fi
 	done
 	find "$VM_ROOT" -type f -o -type l | sed "s|^$VM_ROOT||" | LC_ALL=C sort \
 		>"$VM_WORK/installed.txt"
 
+	# A debugging aid: TK_VM_EXTRA=DIR lays DIR's tree over the installed files (e.g. a unit
+	# being worked on), listed as comments so a run that used it says so.
+	if [ -n "${TK_VM_EXTRA:-}" ]; then
+		cp -a "$TK_VM_EXTRA/." "$VM_ROOT/" || vm_unavailable "cannot copy TK_VM_EXTRA=$TK_VM_EXTRA"
+		vm_log "TK_VM_EXTRA: $(cd "$TK_VM_EXTRA" && find . -type f | paste -sd' ' -)"
+	fi
 	mkdir -p "$VM_ROOT/tk" "$VM_ROOT/etc/systemd/system/multi-user.target.wants"
 	cp "$1" "$VM_ROOT/tk/check.sh" || vm_unavailable "cannot install $1"
 	echo "TK_NONCE=$VM_NONCE" >"$VM_ROOT/tk/env"
@@ -558,7 +567,10 @@ vm_sd_overlay()
 	cat >"$VM_ROOT/etc/systemd/system/tk-e2e.service" <<UNIT
 [Unit]
 Description=timekeeperd end-to-end test
-After=multi-user.target
+# After= timekeeperd too: a reference that keeps that unit loaded once stopped, so that
+# systemctl show still has its main process's exit status (unreferenced inactive units
+# are unloaded at once).
+After=multi-user.target timekeeperd.service
 SuccessAction=poweroff-force
 FailureAction=poweroff-force
 

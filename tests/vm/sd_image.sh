@@ -36,6 +36,7 @@ root=$tmp/root
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP
 
+# shellcheck disable=SC2086 # the list, split on purpose
 include=$(echo $SD_PACKAGES | tr ' ' ',')
 echo "sd_image: debootstrap --variant=minbase --include=$include $suite $mirror"
 if ! debootstrap --variant=minbase --include="$include" "$suite" "$root" "$mirror" \
