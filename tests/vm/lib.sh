@@ -12,7 +12,7 @@
 #   TK_REQUIRE_VM=1, CI=true  a missing piece is "not ok", never a skip
 #   TK_VM_CACHE               kernel cache (default $XDG_CACHE_HOME/timekeeperd-vm)
 #   TK_VM_KERNEL              use this vmlinuz instead of the cached Debian one
-#   TK_VM_TIMEOUT             hard limit for one boot in seconds (default 180)
+#   TK_VM_TIMEOUT             hard limit for one boot in seconds (default 180; sd_e2e.sh 360)
 #   TK_VM_KEEP=1              keep the work directory after the run
 #   TK_VM_WORK                work directory base (default $top_builddir/tests/vm/work)
 #   TK_VM_EXTRA               sd_e2e.sh: a directory laid over the installed files

@@ -27,6 +27,9 @@ vm_log "timing: make install + overlay $(($(date +%s) - t)) s ($(wc -l <"$VM_WOR
 # messages there to warnings. 1 GiB: the image is unpacked into RAM (tmpfs, half of it).
 VM_APPEND="$VM_APPEND quiet loglevel=4 systemd.show_status=auto"
 VM_MEM=1024
+# The guest's own limit for the checks (tk-e2e.service's TimeoutStartSec, then poweroff)
+# comes first; this one is for a guest that never gets that far.
+VM_TIMEOUT=${TK_VM_TIMEOUT:-360}
 log=$VM_WORK/serial.log
 if vm_run q35 "$log"; then
 	vm_ok "q35: systemd booted, ran the checks and powered off in ${VM_ELAPSED}s"
