@@ -73,7 +73,8 @@ static int on_status(void *ctx, struct ctl_call *c)
 
 		calib_result(&d->cal, &res);
 		st->tsc_calibrated_hz = calib_hz(&d->cal);
-		st->tsc_uncertainty_ppb = res.uncertainty_ppb > 0 ? (uint64_t)res.uncertainty_ppb : 0;
+		st->tsc_uncertainty_ppb =
+		    res.uncertainty_ppb > 0 ? (uint64_t)res.uncertainty_ppb : 0;
 	}
 	st->synchronized = !(n->time_status & NTP_STA_UNSYNC) && n->time_maxerror < NTP_PHASE_LIMIT;
 	c->out_len = sizeof(*st);
@@ -121,14 +122,15 @@ static void fill_source(const struct daemon *d, const struct cs_entry *e, struct
 	o->wd_failures = e->wd.failures;
 	o->wd_retries = e->wd.retries;
 	o->wd_max_skew_ns = e->wd.max_skew_ns;
-	name_copy(o->reason, sizeof(o->reason), e->reason[0] ? e->reason : (!cs->usable ? cs->reason : ""));
+	name_copy(o->reason, sizeof(o->reason),
+		  e->reason[0] ? e->reason : (!cs->usable ? cs->reason : ""));
 	name_copy(o->last_verdict, sizeof(o->last_verdict), e->wd.last_reason);
 }
 
 static int on_sources(void *ctx, struct ctl_call *c)
 {
 	struct daemon *d = ctx;
-	struct tk_ctl_sources head = { 0 };
+	struct tk_ctl_sources head = {0};
 	unsigned char *out = c->out;
 	size_t room = (c->out_cap - sizeof(head)) / sizeof(struct tk_ctl_source);
 
@@ -166,7 +168,7 @@ static int on_timers(void *ctx, struct ctl_call *c)
 {
 	struct daemon *d = ctx;
 	const struct tk_ctl_timers_req *rq = c->req;
-	struct tk_ctl_timers head = { 0 };
+	struct tk_ctl_timers head = {0};
 	unsigned char *out = c->out;
 	size_t room = (c->out_cap - sizeof(head)) / sizeof(struct tk_ctl_timer);
 	const struct hrt_timer **v;
@@ -193,7 +195,7 @@ static int on_timers(void *ctx, struct ctl_call *c)
 		return (int)got;
 	}
 	for (long i = 0; i < got; i++) {
-		struct tk_ctl_timer o = { 0 };
+		struct tk_ctl_timer o = {0};
 
 		name_copy(o.name, sizeof(o.name), v[i]->name ? v[i]->name : "(anonymous)");
 		o.base = v[i]->base;
@@ -263,7 +265,8 @@ static int on_adjtime(void *ctx, struct ctl_call *c)
 	if (ntp_validate_timex(&tx) < 0) {
 		snprintf(c->msg, TK_CTL_MESSAGE_LEN,
 			 "adjtime: invalid request (modes 0x%04x, tick %lld, freq %lld): out of "
-			 "the kernel's ranges", in->modes, (long long)in->tick, (long long)in->freq);
+			 "the kernel's ranges",
+			 in->modes, (long long)in->tick, (long long)in->freq);
 		return -EINVAL;
 	}
 	r = daemon_adjtimex(d, &tx);
@@ -350,14 +353,14 @@ static int on_recalibrate(void *ctx, struct ctl_call *c)
 }
 
 static const struct ctl_ops daemon_ops = {
-	.status = on_status,
-	.sources = on_sources,
-	.timers = on_timers,
-	.adjtime = on_adjtime,
-	.switch_source = on_switch,
-	.unbind = on_unbind,
-	.readmit = on_readmit,
-	.recalibrate = on_recalibrate,
+    .status = on_status,
+    .sources = on_sources,
+    .timers = on_timers,
+    .adjtime = on_adjtime,
+    .switch_source = on_switch,
+    .unbind = on_unbind,
+    .readmit = on_readmit,
+    .recalibrate = on_recalibrate,
 };
 
 /* --- the hooks of daemon.c ---------------------------------------------------- */
@@ -371,7 +374,8 @@ int daemon_ctl_precheck(struct daemon *d)
 	ctl_path(d, path, sizeof(path));
 	r = ctl_precheck(path, &other);
 	if (r == -EADDRINUSE)
-		log_err("another timekeeperd (pid %d) answers on %s: not starting", (int)other, path);
+		log_err("another timekeeperd (pid %d) answers on %s: not starting", (int)other,
+			path);
 	else if (r < 0)
 		log_err("%s: cannot check for another daemon: %s", path, strerror(-r));
 	return r;
@@ -379,7 +383,7 @@ int daemon_ctl_precheck(struct daemon *d)
 
 int daemon_ctl_open(struct daemon *d)
 {
-	struct ctl_conf cc = { 0 };
+	struct ctl_conf cc = {0};
 	struct daemon_ctl *dc = calloc(1, sizeof(*dc));
 	int r;
 

@@ -33,11 +33,11 @@
 #define SO_PEERGROUPS 59
 #endif
 
-#define HDR_LEN sizeof(struct tk_ctl_hdr)
-#define RES_LEN sizeof(struct tk_ctl_result)
+#define HDR_LEN		    sizeof(struct tk_ctl_hdr)
+#define RES_LEN		    sizeof(struct tk_ctl_result)
 #define PRECHECK_TIMEOUT_MS 1000
-#define ACCEPT_BATCH 64  /* connections accepted per wake-up */
-#define DRAIN_MAX 1024   /* unread packets discarded before a close */
+#define ACCEPT_BATCH	    64	 /* connections accepted per wake-up */
+#define DRAIN_MAX	    1024 /* unread packets discarded before a close */
 
 struct ctl_client {
 	struct ctl_client *next;
@@ -66,8 +66,8 @@ struct ctl_server {
 	struct evl *loop;
 	struct ctl_client *clients;
 	unsigned int nclients;
-	unsigned char rx[TK_CTL_MAX_MSG];
-	unsigned char tx[TK_CTL_MAX_MSG];
+	_Alignas(16) unsigned char rx[TK_CTL_MAX_MSG];
+	_Alignas(16) unsigned char tx[TK_CTL_MAX_MSG]; /* handlers write structs here */
 };
 
 /* Request payloads, copied here so that handlers see aligned structs. */
@@ -80,15 +80,24 @@ union ctl_payload {
 static const char *type_name(unsigned int type)
 {
 	switch (type) {
-	case TK_CTL_HELLO: return "HELLO";
-	case TK_CTL_STATUS: return "STATUS";
-	case TK_CTL_SOURCES: return "SOURCES";
-	case TK_CTL_TIMERS: return "TIMERS";
-	case TK_CTL_ADJTIME: return "ADJTIME";
-	case TK_CTL_SWITCH: return "SWITCH";
-	case TK_CTL_UNBIND: return "UNBIND";
-	case TK_CTL_READMIT: return "READMIT";
-	case TK_CTL_RECALIBRATE: return "RECALIBRATE";
+	case TK_CTL_HELLO:
+		return "HELLO";
+	case TK_CTL_STATUS:
+		return "STATUS";
+	case TK_CTL_SOURCES:
+		return "SOURCES";
+	case TK_CTL_TIMERS:
+		return "TIMERS";
+	case TK_CTL_ADJTIME:
+		return "ADJTIME";
+	case TK_CTL_SWITCH:
+		return "SWITCH";
+	case TK_CTL_UNBIND:
+		return "UNBIND";
+	case TK_CTL_READMIT:
+		return "READMIT";
+	case TK_CTL_RECALIBRATE:
+		return "RECALIBRATE";
 	}
 	return "unknown";
 }
@@ -191,9 +200,11 @@ void ctl_peer_decide(const struct ctl_server *s, struct ctl_peer *p)
 
 size_t ctl_refusal(void *reply, int status, const char *message)
 {
-	struct tk_ctl_hdr h = { .magic = TK_CTL_MAGIC, .version = TK_CTL_VERSION,
-				.flags = TK_CTL_F_REPLY, .length = HDR_LEN + RES_LEN };
-	struct tk_ctl_result r = { .status = status };
+	struct tk_ctl_hdr h = {.magic = TK_CTL_MAGIC,
+			       .version = TK_CTL_VERSION,
+			       .flags = TK_CTL_F_REPLY,
+			       .length = HDR_LEN + RES_LEN};
+	struct tk_ctl_result r = {.status = status};
 
 	copy_str(r.message, sizeof(r.message), message);
 	memcpy(reply, &h, sizeof(h));
@@ -211,15 +222,24 @@ static bool is_change(unsigned int type, const union ctl_payload *p)
 static ctl_fn handler_of(const struct ctl_ops *ops, unsigned int type)
 {
 	switch (type) {
-	case TK_CTL_HELLO: return ops->hello;
-	case TK_CTL_STATUS: return ops->status;
-	case TK_CTL_SOURCES: return ops->sources;
-	case TK_CTL_TIMERS: return ops->timers;
-	case TK_CTL_ADJTIME: return ops->adjtime;
-	case TK_CTL_SWITCH: return ops->switch_source;
-	case TK_CTL_UNBIND: return ops->unbind;
-	case TK_CTL_READMIT: return ops->readmit;
-	case TK_CTL_RECALIBRATE: return ops->recalibrate;
+	case TK_CTL_HELLO:
+		return ops->hello;
+	case TK_CTL_STATUS:
+		return ops->status;
+	case TK_CTL_SOURCES:
+		return ops->sources;
+	case TK_CTL_TIMERS:
+		return ops->timers;
+	case TK_CTL_ADJTIME:
+		return ops->adjtime;
+	case TK_CTL_SWITCH:
+		return ops->switch_source;
+	case TK_CTL_UNBIND:
+		return ops->unbind;
+	case TK_CTL_READMIT:
+		return ops->readmit;
+	case TK_CTL_RECALIBRATE:
+		return ops->recalibrate;
 	}
 	return NULL;
 }
@@ -241,12 +261,12 @@ static void fill_hello(const struct ctl_server *s, const struct ctl_peer *peer,
 int ctl_handle(struct ctl_server *s, const struct ctl_peer *peer, const void *msg, size_t len,
 	       void *reply, size_t *reply_len)
 {
-	struct tk_ctl_hdr h = { 0 };
+	struct tk_ctl_hdr h = {0};
 	struct tk_ctl_hdr *rh = reply;
 	struct tk_ctl_result *res = (struct tk_ctl_result *)(rh + 1);
 	unsigned char *out = (unsigned char *)(res + 1);
 	union ctl_payload p;
-	struct ctl_call c = { 0 };
+	struct ctl_call c = {0};
 	size_t avail = len < TK_CTL_MAX_MSG ? len : TK_CTL_MAX_MSG;
 	long want;
 	int close_after = CTL_KEEP;
@@ -260,12 +280,12 @@ int ctl_handle(struct ctl_server *s, const struct ctl_peer *peer, const void *ms
 	rh->flags = TK_CTL_F_REPLY;
 	*reply_len = HDR_LEN + RES_LEN;
 
-#define FAIL(st, cl, ...)                                                   \
-	do {                                                                \
-		status = (st);                                              \
-		close_after = (cl);                                         \
-		snprintf(res->message, sizeof(res->message), __VA_ARGS__); \
-		goto done;                                                  \
+#define FAIL(st, cl, ...)                                                                          \
+	do {                                                                                       \
+		status = (st);                                                                     \
+		close_after = (cl);                                                                \
+		snprintf(res->message, sizeof(res->message), __VA_ARGS__);                         \
+		goto done;                                                                         \
 	} while (0)
 
 	if (avail < HDR_LEN)
@@ -302,8 +322,9 @@ int ctl_handle(struct ctl_server *s, const struct ctl_peer *peer, const void *ms
 		FAIL(-EBADMSG, CTL_KEEP, "%s: name not NUL-terminated within its %d bytes",
 		     type_name(h.type), TK_CTL_NAME_LEN);
 	if (is_change(h.type, &p) && !peer->may_change)
-		FAIL(-EPERM, CTL_KEEP, "permission denied: uid %u is not root and not in group %s%s",
-		     peer->uid, s->group[0] ? s->group : "(none)",
+		FAIL(-EPERM, CTL_KEEP,
+		     "permission denied: uid %u is not root and not in group %s%s", peer->uid,
+		     s->group[0] ? s->group : "(none)",
 		     s->group[0] && !s->has_group ? " (no such group)" : "");
 
 	c.peer = peer;
@@ -320,7 +341,8 @@ int ctl_handle(struct ctl_server *s, const struct ctl_peer *peer, const void *ms
 			 s->version, TK_CTL_VERSION);
 		status = fn ? fn(s->ctx, &c) : 0;
 	} else if (!fn) {
-		FAIL(-EOPNOTSUPP, CTL_KEEP, "%s is not supported by this server", type_name(h.type));
+		FAIL(-EOPNOTSUPP, CTL_KEEP, "%s is not supported by this server",
+		     type_name(h.type));
 	} else {
 		status = fn(s->ctx, &c);
 	}
@@ -372,8 +394,11 @@ static int make_addr(struct sockaddr_un *sa, const char *path)
 int ctl_precheck(const char *path, pid_t *other_pid)
 {
 	struct sockaddr_un sa;
-	struct tk_ctl_hdr hello = { .magic = TK_CTL_MAGIC, .version = TK_CTL_VERSION,
-				    .type = TK_CTL_HELLO, .length = HDR_LEN, .seq = 1 };
+	struct tk_ctl_hdr hello = {.magic = TK_CTL_MAGIC,
+				   .version = TK_CTL_VERSION,
+				   .type = TK_CTL_HELLO,
+				   .length = HDR_LEN,
+				   .seq = 1};
 	unsigned char buf[HDR_LEN + RES_LEN + sizeof(struct tk_ctl_hello)];
 	struct pollfd pfd;
 	struct ucred uc;
@@ -407,8 +432,8 @@ int ctl_precheck(const char *path, pid_t *other_pid)
 			memcpy(&rh, buf, sizeof(rh));
 			memcpy(&res, buf + HDR_LEN, sizeof(res));
 			memcpy(&hl, buf + HDR_LEN + RES_LEN, sizeof(hl));
-			if (rh.magic == TK_CTL_MAGIC && rh.type == TK_CTL_HELLO && res.status == 0 &&
-			    hl.pid > 0)
+			if (rh.magic == TK_CTL_MAGIC && rh.type == TK_CTL_HELLO &&
+			    res.status == 0 && hl.pid > 0)
 				*other_pid = hl.pid;
 		}
 	}
@@ -545,7 +570,8 @@ static int read_peer(const struct ctl_server *s, int fd, struct ctl_peer *p)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &glen) < 0) {
 		if (errno != ERANGE)
 			glen = 0;
-		else if (!(g = malloc(glen)) || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &glen) < 0)
+		else if (!(g = malloc(glen)) ||
+			 getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &glen) < 0)
 			glen = 0;
 	}
 	n = glen / sizeof(gid_t);
@@ -565,7 +591,7 @@ static void on_client(struct evl *l, int fd, uint32_t revents, void *ctx)
 {
 	struct ctl_client *c = ctx;
 	struct ctl_server *s = c->s;
-	struct tk_ctl_hdr h = { 0 };
+	struct tk_ctl_hdr h = {0};
 	size_t out_len;
 	ssize_t n;
 	int verdict;
@@ -586,8 +612,8 @@ static void on_client(struct evl *l, int fd, uint32_t revents, void *ctx)
 
 		snprintf(msg, sizeof(msg),
 			 "rate limit: more than %llu messages/s (burst %llu) on this connection; "
-			 "disconnected", (unsigned long long)s->rate_limit,
-			 (unsigned long long)s->rate_burst);
+			 "disconnected",
+			 (unsigned long long)s->rate_limit, (unsigned long long)s->rate_burst);
 		out_len = ctl_refusal(s->tx, -ENOBUFS, msg);
 		if ((size_t)n >= sizeof(h)) {
 			memcpy(&h, s->rx, sizeof(h));
@@ -616,7 +642,8 @@ static void accept_one(struct ctl_server *s, int fd)
 		return;
 	}
 	if (s->nclients >= s->max_clients) {
-		refuse(fd, -EMFILE, "server busy: %u connections, the limit is %u ([control] max_clients)",
+		refuse(fd, -EMFILE,
+		       "server busy: %u connections, the limit is %u ([control] max_clients)",
 		       s->nclients, s->max_clients);
 		return;
 	}

@@ -29,7 +29,7 @@ struct ctl_server;
 #define CTL_MAX_GROUPS 64 /* supplementary groups kept per peer */
 
 /* ctl_handle()'s verdict on the connection. */
-#define CTL_KEEP 0
+#define CTL_KEEP  0
 #define CTL_CLOSE 1
 
 /* Who is on the other end (SO_PEERCRED, SO_PEERGROUPS). */
@@ -38,18 +38,18 @@ struct ctl_peer {
 	int32_t pid;
 	uint32_t ngroups; /* of groups[] (the rest are not kept) */
 	uint32_t groups[CTL_MAX_GROUPS];
-	bool may_change;  /* set by ctl_peer_decide() */
+	bool may_change; /* set by ctl_peer_decide() */
 };
 
 /* One request, already checked, as a handler sees it. */
 struct ctl_call {
 	const struct ctl_peer *peer;
-	uint16_t type;    /* TK_CTL_* */
-	const void *req;  /* the payload, of exactly the type's size (NULL for none) */
-	void *out;        /* the reply payload, after struct tk_ctl_result */
-	size_t out_cap;   /* bytes available at out */
-	size_t out_len;   /* set by the handler: bytes of out used (only sent when status is 0) */
-	char *msg;        /* the result's message, TK_CTL_MESSAGE_LEN bytes, "" on entry */
+	uint16_t type;	 /* TK_CTL_* */
+	const void *req; /* the payload, of exactly the type's size (NULL for none) */
+	void *out;	 /* the reply payload, after struct tk_ctl_result */
+	size_t out_cap;	 /* bytes available at out */
+	size_t out_len;	 /* set by the handler: bytes of out used (only sent when status is 0) */
+	char *msg;	 /* the result's message, TK_CTL_MESSAGE_LEN bytes, "" on entry */
 };
 
 /* Returns 0 or -errno (the reply's status); writes one line into c->msg. */
@@ -65,13 +65,13 @@ struct ctl_ops {
 };
 
 struct ctl_conf {
-	const char *path;                  /* the socket file */
-	const char *group;                 /* control group name; NULL or "" = none */
-	unsigned int max_clients;          /* connections at once */
+	const char *path;	  /* the socket file */
+	const char *group;	  /* control group name; NULL or "" = none */
+	unsigned int max_clients; /* connections at once */
 	unsigned int max_clients_per_uid;
-	uint64_t rate_limit;               /* messages per second per client */
-	uint64_t rate_burst;               /* bucket size */
-	const char *version;               /* for HELLO (PACKAGE_VERSION) */
+	uint64_t rate_limit; /* messages per second per client */
+	uint64_t rate_burst; /* bucket size */
+	const char *version; /* for HELLO (PACKAGE_VERSION) */
 };
 
 /* A token bucket: rate tokens per second, at most burst. */
@@ -120,8 +120,8 @@ unsigned int ctl_clients(const struct ctl_server *s);
 
 /*
  * The pure core: one received packet. msg holds min(len, TK_CTL_MAX_MSG)
- * bytes; len is the packet's real size (recv with MSG_TRUNC). Fills reply
- * (TK_CTL_MAX_MSG bytes) with header, result and payload, sets *reply_len
+ * bytes; len is the packet's real size (recv with MSG_TRUNC). Fills reply (8-byte aligned,
+ * TK_CTL_MAX_MSG bytes) with header, result and payload, sets *reply_len
  * (always a full reply, at least header + result), and returns CTL_KEEP or
  * CTL_CLOSE (unusable header, unsupported version: drop after the reply).
  */

@@ -460,7 +460,7 @@ long hrt_snapshot(const struct hrt_queue *q, const struct hrt_timer **v, size_t 
 		const struct hrt_heap *h = &q->heap[b];
 		struct hrt_timer **sorted;
 
-		if (pos + h->n <= skip) {
+		if (!h->n || pos + h->n <= skip) {
 			pos += h->n;
 			continue;
 		}

@@ -1,0 +1,654 @@
+/*
+ * ctl: the control socket's server. ctl_handle() against every framing
+ * error, the exact payload sizes, the version rule, NUL-terminated names
+ * and the permission rule with injected credentials; then real sockets in a
+ * temporary directory: connection limits, the token bucket, the precheck
+ * that finds a live server, and a stale socket file being replaced.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/ctl.h"
+#include "core/evl.h"
+#include "tk_check.h"
+
+#define HDR sizeof(struct tk_ctl_hdr)
+#define RES sizeof(struct tk_ctl_result)
+
+static unsigned int calls[0x200];
+static char last_name[TK_CTL_NAME_LEN];
+
+static int stub(void *ctx, struct ctl_call *c)
+{
+	calls[c->type & 0x1ff]++;
+	if (c->type == TK_CTL_SWITCH)
+		memcpy(last_name, ((const struct tk_ctl_name *)c->req)->name, TK_CTL_NAME_LEN);
+	if (c->type == TK_CTL_STATUS) {
+		memset(c->out, 0x5a, sizeof(struct tk_ctl_status));
+		c->out_len = sizeof(struct tk_ctl_status);
+	}
+	snprintf(c->msg, TK_CTL_MESSAGE_LEN, "stub %#x", c->type);
+	return 0;
+}
+
+static const struct ctl_ops stub_ops = {
+    .status = stub,
+    .sources = stub,
+    .timers = stub,
+    .adjtime = stub,
+    .switch_source = stub,
+    .unbind = stub,
+    .readmit = stub,
+    .recalibrate = stub,
+};
+
+static char tmpdir[64];
+static char sockpath[96];
+
+static struct ctl_server *server(unsigned int max, unsigned int per_uid, uint64_t rate,
+				 uint64_t burst)
+{
+	struct ctl_conf cc = {.path = sockpath,
+			      .group = "tkgroup",
+			      .max_clients = max,
+			      .max_clients_per_uid = per_uid,
+			      .rate_limit = rate,
+			      .rate_burst = burst,
+			      .version = "test"};
+	struct ctl_server *s;
+
+	ck_assert_int_eq(ctl_new(&s, &cc, &stub_ops, NULL), 0);
+	ctl_set_identity(s, 4242, 777);
+	return s;
+}
+
+static void setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tk-ctl.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(sockpath, sizeof(sockpath), "%s/control", tmpdir);
+	memset(calls, 0, sizeof(calls));
+}
+
+static void teardown(void)
+{
+	unlink(sockpath);
+	rmdir(tmpdir);
+}
+
+static size_t build(void *buf, uint16_t magic, uint16_t version, uint16_t type, uint16_t flags,
+		    const void *payload, size_t plen)
+{
+	struct tk_ctl_hdr h = {magic, version, type, flags, (uint32_t)(HDR + plen), 77};
+
+	memcpy(buf, &h, HDR);
+	if (plen)
+		memcpy((unsigned char *)buf + HDR, payload, plen);
+	return HDR + plen;
+}
+
+static struct ctl_peer peer_of(uint32_t uid, uint32_t gid)
+{
+	struct ctl_peer p = {.uid = uid, .gid = gid, .pid = 99};
+
+	return p;
+}
+
+struct answer {
+	int verdict;
+	size_t len;
+	struct tk_ctl_hdr h;
+	struct tk_ctl_result r;
+	unsigned char payload[TK_CTL_MAX_MSG];
+};
+
+static struct answer ask(struct ctl_server *s, const struct ctl_peer *p, const void *msg,
+			 size_t len)
+{
+	static _Alignas(16) unsigned char reply[TK_CTL_MAX_MSG];
+	struct answer a;
+
+	memset(reply, 0xee, sizeof(reply));
+	a.verdict = ctl_handle(s, p, msg, len, reply, &a.len);
+	ck_assert_uint_ge(a.len, HDR + RES);
+	ck_assert_uint_le(a.len, TK_CTL_MAX_MSG);
+	memcpy(&a.h, reply, HDR);
+	memcpy(&a.r, reply + HDR, RES);
+	memcpy(a.payload, reply + HDR + RES, a.len - HDR - RES);
+	ck_assert_uint_eq(a.h.magic, TK_CTL_MAGIC);
+	ck_assert_uint_eq(a.h.version, TK_CTL_VERSION);
+	ck_assert_uint_eq(a.h.flags, TK_CTL_F_REPLY);
+	ck_assert_uint_eq(a.h.length, a.len);
+	ck_assert_ptr_nonnull(memchr(a.r.message, '\0', sizeof(a.r.message)));
+	return a;
+}
+
+START_TEST(test_header_errors)
+{
+	struct ctl_server *s = server(4, 4, 10, 10);
+	struct ctl_peer p = peer_of(0, 0);
+	unsigned char m[TK_CTL_MAX_MSG + 64];
+	struct answer a;
+	size_t n;
+
+	memset(m, 0, sizeof(m));
+	/* shorter than the header: every length 0..15 */
+	for (size_t len = 0; len < HDR; len++) {
+		a = ask(s, &p, m, len);
+		ck_assert_int_eq(a.r.status, -EBADMSG);
+		ck_assert_int_eq(a.verdict, CTL_CLOSE);
+		ck_assert_ptr_nonnull(strstr(a.r.message, "shorter than the 16-byte header"));
+	}
+	n = build(m, 0x1234, 1, TK_CTL_HELLO, 0, NULL, 0);
+	a = ask(s, &p, m, n);
+	ck_assert_int_eq(a.r.status, -EBADMSG);
+	ck_assert_int_eq(a.verdict, CTL_CLOSE);
+	ck_assert_str_eq(a.r.message, "bad magic 0x1234, expected 0x4b54");
+	ck_assert_uint_eq(a.h.seq, 77);
+
+	n = build(m, TK_CTL_MAGIC, 2, TK_CTL_HELLO, 0, NULL, 0);
+	a = ask(s, &p, m, n);
+	ck_assert_int_eq(a.r.status, -EPROTONOSUPPORT);
+	ck_assert_int_eq(a.verdict, CTL_CLOSE);
+	ck_assert_uint_eq(a.h.version, TK_CTL_VERSION); /* a reply of its own version */
+	ck_assert_ptr_nonnull(strstr(a.r.message, "version 2 not supported"));
+
+	/* length field and packet disagree, both ways */
+	n = build(m, TK_CTL_MAGIC, 1, TK_CTL_HELLO, 0, NULL, 0);
+	a = ask(s, &p, m, n + 4);
+	ck_assert_int_eq(a.r.status, -EBADMSG);
+	ck_assert_int_eq(a.verdict, CTL_CLOSE);
+	ck_assert_str_eq(a.r.message, "header length 16, but the packet has 20 bytes");
+	((struct tk_ctl_hdr *)m)->length = 1000;
+	a = ask(s, &p, m, n);
+	ck_assert_int_eq(a.r.status, -EBADMSG);
+	ck_assert_int_eq(a.verdict, CTL_CLOSE);
+
+	/* oversized (recv with MSG_TRUNC reports the real size) */
+	((struct tk_ctl_hdr *)m)->length = TK_CTL_MAX_MSG + 1;
+	a = ask(s, &p, m, TK_CTL_MAX_MSG + 1);
+	ck_assert_int_eq(a.r.status, -EMSGSIZE);
+	ck_assert_int_eq(a.verdict, CTL_CLOSE);
+
+	/* flags in a request: refused, connection kept */
+	n = build(m, TK_CTL_MAGIC, 1, TK_CTL_HELLO, TK_CTL_F_REPLY, NULL, 0);
+	a = ask(s, &p, m, n);
+	ck_assert_int_eq(a.r.status, -EBADMSG);
+	ck_assert_int_eq(a.verdict, CTL_KEEP);
+	ck_assert_str_eq(a.r.message, "flags 0x0001 in a request, expected 0");
+
+	/* unknown types */
+	for (unsigned int t = 0; t < 0x200; t += 7) {
+		if (ctl_request_size(t) >= 0)
+			continue;
+		n = build(m, TK_CTL_MAGIC, 1, (uint16_t)t, 0, NULL, 0);
+		a = ask(s, &p, m, n);
+		ck_assert_int_eq(a.r.status, -EOPNOTSUPP);
+		ck_assert_int_eq(a.verdict, CTL_KEEP);
+		ck_assert_uint_eq(a.h.type, t);
+	}
+	for (unsigned int i = 0; i < 0x200; i++)
+		ck_assert_uint_eq(calls[i], 0);
+	ctl_free(s);
+}
+END_TEST
+
+static const unsigned int types[] = {TK_CTL_HELLO,  TK_CTL_STATUS,  TK_CTL_SOURCES,
+				     TK_CTL_TIMERS, TK_CTL_ADJTIME, TK_CTL_SWITCH,
+				     TK_CTL_UNBIND, TK_CTL_READMIT, TK_CTL_RECALIBRATE};
+
+START_TEST(test_exact_sizes)
+{
+	struct ctl_server *s = server(4, 4, 10, 10);
+	struct ctl_peer p = peer_of(0, 0);
+	static unsigned char m[TK_CTL_MAX_MSG], zero[512];
+	unsigned int t = types[_i];
+	long want = ctl_request_size(t);
+	struct answer a;
+	size_t n;
+
+	ctl_peer_decide(s, &p);
+	ck_assert_int_ge(want, 0);
+	/* one byte short, one byte long, far too long: refused, nothing called */
+	for (long delta = -1; delta <= 300; delta += delta == 1 ? 299 : 2) {
+		if (want + delta < 0)
+			continue;
+		n = build(m, TK_CTL_MAGIC, 1, (uint16_t)t, 0, zero, (size_t)(want + delta));
+		a = ask(s, &p, m, n);
+		ck_assert_int_eq(a.r.status, -EBADMSG);
+		ck_assert_int_eq(a.verdict, CTL_KEEP);
+		ck_assert_ptr_nonnull(strstr(a.r.message, "payload bytes, expected"));
+		ck_assert_uint_eq(calls[t], 0);
+	}
+	/* exact: served */
+	n = build(m, TK_CTL_MAGIC, 1, (uint16_t)t, 0, zero, (size_t)want);
+	a = ask(s, &p, m, n);
+	ck_assert_msg(a.r.status == 0, "type %#x: %d %s", t, a.r.status, a.r.message);
+	ck_assert_int_eq(a.verdict, CTL_KEEP);
+	ck_assert_uint_eq(a.h.type, t);
+	ck_assert_uint_eq(a.h.seq, 77);
+	if (t == TK_CTL_HELLO) {
+		struct tk_ctl_hello h;
+
+		ck_assert_uint_eq(a.len, HDR + RES + sizeof(h));
+		memcpy(&h, a.payload, sizeof(h));
+		ck_assert_int_eq(h.pid, getpid());
+		ck_assert_uint_eq(h.version_min, TK_CTL_VERSION);
+		ck_assert_uint_eq(h.may_change, 1); /* root */
+		ck_assert_uint_eq(h.peer_uid, 0);
+		ck_assert_int_eq(h.peer_pid, 99);
+		ck_assert_str_eq(h.version, "test");
+	} else {
+		ck_assert_uint_eq(calls[t], 1);
+		ck_assert_ptr_nonnull(strstr(a.r.message, "stub"));
+	}
+	if (t == TK_CTL_STATUS)
+		ck_assert_uint_eq(a.len, HDR + RES + sizeof(struct tk_ctl_status));
+	ctl_free(s);
+}
+END_TEST
+
+START_TEST(test_names_nul)
+{
+	struct ctl_server *s = server(4, 4, 10, 10);
+	struct ctl_peer p = peer_of(0, 0);
+	unsigned char m[256];
+	struct tk_ctl_name nm;
+	struct answer a;
+	size_t n;
+
+	ctl_peer_decide(s, &p);
+	for (unsigned int t = TK_CTL_SWITCH; t <= TK_CTL_READMIT; t++) {
+		memset(&nm, 'A', sizeof(nm));
+		n = build(m, TK_CTL_MAGIC, 1, (uint16_t)t, 0, &nm, sizeof(nm));
+		a = ask(s, &p, m, n);
+		ck_assert_int_eq(a.r.status, -EBADMSG);
+		ck_assert_ptr_nonnull(
+		    strstr(a.r.message, "not NUL-terminated within its 32 bytes"));
+		ck_assert_uint_eq(calls[t], 0);
+		nm.name[31] = '\0'; /* the last byte suffices */
+		n = build(m, TK_CTL_MAGIC, 1, (uint16_t)t, 0, &nm, sizeof(nm));
+		a = ask(s, &p, m, n);
+		ck_assert_int_eq(a.r.status, 0);
+		ck_assert_uint_eq(calls[t], 1);
+	}
+	ck_assert_uint_eq(strlen(last_name), 31);
+	ctl_free(s);
+}
+END_TEST
+
+START_TEST(test_permissions)
+{
+	struct ctl_server *s = server(4, 4, 10, 10);
+	struct ctl_peer stranger = peer_of(1000, 1000), member = peer_of(1001, 1001),
+			primary = peer_of(1002, 777), root = peer_of(0, 0), self = peer_of(4242, 5);
+	unsigned char m[256];
+	struct tk_ctl_name nm = {"hpet"};
+	struct tk_ctl_timex tx = {0};
+	struct answer a;
+	size_t n;
+
+	stranger.ngroups = 2;
+	stranger.groups[0] = 24;
+	stranger.groups[1] = 1000;
+	member.ngroups = 3;
+	member.groups[2] = 777;
+	ctl_peer_decide(s, &stranger);
+	ctl_peer_decide(s, &member);
+	ctl_peer_decide(s, &primary);
+	ctl_peer_decide(s, &root);
+	ctl_peer_decide(s, &self);
+	ck_assert(!stranger.may_change);
+	ck_assert(member.may_change);
+	ck_assert(primary.may_change);
+	ck_assert(root.may_change);
+	ck_assert(self.may_change);
+
+	/* every change from the stranger: -EPERM, nothing called */
+	for (unsigned int t = TK_CTL_SWITCH; t <= TK_CTL_RECALIBRATE; t++) {
+		n = build(m, TK_CTL_MAGIC, 1, (uint16_t)t, 0, &nm,
+			  t == TK_CTL_RECALIBRATE ? 0 : sizeof(nm));
+		a = ask(s, &stranger, m, n);
+		ck_assert_int_eq(a.r.status, -EPERM);
+		ck_assert_str_eq(
+		    a.r.message,
+		    "permission denied: uid 1000 is not root and not in group tkgroup");
+		ck_assert_uint_eq(calls[t], 0);
+		a = ask(s, &member, m, n);
+		ck_assert_int_eq(a.r.status, 0);
+		ck_assert_uint_eq(calls[t], 1);
+	}
+	/* queries are for everyone, also adjtime reads (modes 0 and ADJ_OFFSET_SS_READ) */
+	n = build(m, TK_CTL_MAGIC, 1, TK_CTL_STATUS, 0, NULL, 0);
+	ck_assert_int_eq(ask(s, &stranger, m, n).r.status, 0);
+	n = build(m, TK_CTL_MAGIC, 1, TK_CTL_ADJTIME, 0, &tx, sizeof(tx));
+	ck_assert_int_eq(ask(s, &stranger, m, n).r.status, 0);
+	tx.modes = ADJ_OFFSET_SS_READ;
+	n = build(m, TK_CTL_MAGIC, 1, TK_CTL_ADJTIME, 0, &tx, sizeof(tx));
+	ck_assert_int_eq(ask(s, &stranger, m, n).r.status, 0);
+	ck_assert_uint_eq(calls[TK_CTL_ADJTIME], 2);
+	tx.modes = ADJ_FREQUENCY;
+	n = build(m, TK_CTL_MAGIC, 1, TK_CTL_ADJTIME, 0, &tx, sizeof(tx));
+	ck_assert_int_eq(ask(s, &stranger, m, n).r.status, -EPERM);
+	ck_assert_uint_eq(calls[TK_CTL_ADJTIME], 2);
+	ck_assert_int_eq(ask(s, &self, m, n).r.status, 0);
+	ck_assert_uint_eq(calls[TK_CTL_ADJTIME], 3);
+
+	/* no control group: only root and the server's own uid */
+	ctl_set_identity(s, 4242, (gid_t)-1);
+	ctl_peer_decide(s, &member);
+	ck_assert(!member.may_change);
+	ctl_free(s);
+}
+END_TEST
+
+START_TEST(test_bucket)
+{
+	struct ctl_bucket b = {0};
+	int64_t t = 1000000000;
+	int n = 0;
+
+	while (ctl_bucket_take(&b, t, 10, 5))
+		n++;
+	ck_assert_int_eq(n, 5);				      /* a full bucket of burst */
+	ck_assert(!ctl_bucket_take(&b, t + 50000000, 10, 5)); /* half a token */
+	ck_assert(ctl_bucket_take(&b, t + 100000000, 10, 5)); /* 1/rate s later: one more */
+	ck_assert(!ctl_bucket_take(&b, t + 100000000, 10, 5));
+	/* a long pause refills to burst, not beyond */
+	n = 0;
+	while (ctl_bucket_take(&b, t + 3600 * INT64_C(1000000000), 10, 5))
+		n++;
+	ck_assert_int_eq(n, 5);
+}
+END_TEST
+
+/* --- real sockets ------------------------------------------------------------ */
+
+static int connect_to(const char path[96])
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void spin(struct evl *l, int rounds)
+{
+	for (int i = 0; i < rounds; i++)
+		evl_run_once(l, 20);
+}
+
+/* Receives one reply (non-blocking): its status, or 1 for EOF, 2 for nothing yet. */
+static int reply_status(int fd, char *msg, size_t msglen)
+{
+	unsigned char buf[TK_CTL_MAX_MSG];
+	struct tk_ctl_result r;
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n == 0)
+		return 1;
+	if (n < 0)
+		return errno == EAGAIN ? 2 : 3;
+	ck_assert_int_ge(n, (ssize_t)(HDR + RES));
+	memcpy(&r, buf + HDR, RES);
+	if (msg)
+		snprintf(msg, msglen, "%s", r.message);
+	return r.status;
+}
+
+static void send_hello(int fd)
+{
+	unsigned char m[HDR];
+
+	build(m, TK_CTL_MAGIC, 1, TK_CTL_HELLO, 0, NULL, 0);
+	ck_assert_int_eq(send(fd, m, HDR, MSG_NOSIGNAL), (ssize_t)HDR);
+}
+
+START_TEST(test_connection_limits)
+{
+	struct ctl_server *s = server(2, 16, 1000, 1000);
+	struct evl *l;
+	char msg[TK_CTL_MESSAGE_LEN];
+	struct stat st;
+	int a, b, c;
+
+	ck_assert_int_eq(ctl_open(s), 0);
+	ck_assert_int_eq(stat(sockpath, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 0777, 0666);
+	ck_assert_int_eq(evl_new(&l), 0);
+	ck_assert_int_eq(ctl_attach(s, l), 0);
+	a = connect_to(sockpath);
+	b = connect_to(sockpath);
+	spin(l, 3);
+	ck_assert_uint_eq(ctl_clients(s), 2);
+	c = connect_to(sockpath);
+	spin(l, 3);
+	ck_assert_uint_eq(ctl_clients(s), 2);
+	ck_assert_int_eq(reply_status(c, msg, sizeof(msg)), -EMFILE);
+	ck_assert_str_eq(msg, "server busy: 2 connections, the limit is 2 ([control] max_clients)");
+	ck_assert_int_eq(reply_status(c, NULL, 0), 1); /* then closed */
+	close(c);
+	/* the others are still served */
+	send_hello(a);
+	spin(l, 2);
+	ck_assert_int_eq(reply_status(a, NULL, 0), 0);
+	close(a);
+	close(b);
+	spin(l, 3);
+	ck_assert_uint_eq(ctl_clients(s), 0);
+	ctl_free(s);
+	ck_assert_int_ne(stat(sockpath, &st), 0); /* unlinked */
+	evl_free(l);
+}
+END_TEST
+
+START_TEST(test_per_uid_limit)
+{
+	struct ctl_server *s = server(8, 1, 1000, 1000);
+	struct evl *l;
+	char msg[TK_CTL_MESSAGE_LEN], want[TK_CTL_MESSAGE_LEN];
+	int a, b;
+
+	ck_assert_int_eq(ctl_open(s), 0);
+	ck_assert_int_eq(evl_new(&l), 0);
+	ck_assert_int_eq(ctl_attach(s, l), 0);
+	a = connect_to(sockpath);
+	spin(l, 2);
+	b = connect_to(sockpath);
+	spin(l, 2);
+	ck_assert_int_eq(reply_status(b, msg, sizeof(msg)), -EUSERS);
+	snprintf(want, sizeof(want),
+		 "uid %u has 1 connections, the limit is 1 ([control] max_clients_per_uid)",
+		 (unsigned int)getuid());
+	ck_assert_str_eq(msg, want);
+	ck_assert_uint_eq(ctl_clients(s), 1);
+	close(a);
+	close(b);
+	ctl_free(s);
+	evl_free(l);
+}
+END_TEST
+
+START_TEST(test_rate_limit_drops)
+{
+	struct ctl_server *s = server(8, 8, 1, 3);
+	struct evl *l;
+	char msg[TK_CTL_MESSAGE_LEN];
+	int a, b, ok = 0, st;
+
+	ck_assert_int_eq(ctl_open(s), 0);
+	ck_assert_int_eq(evl_new(&l), 0);
+	ck_assert_int_eq(ctl_attach(s, l), 0);
+	a = connect_to(sockpath);
+	b = connect_to(sockpath);
+	for (int i = 0; i < 6; i++)
+		send_hello(a);
+	spin(l, 10);
+	while ((st = reply_status(a, msg, sizeof(msg))) == 0)
+		ok++;
+	ck_assert_int_eq(ok, 3); /* the burst */
+	ck_assert_int_eq(st, -ENOBUFS);
+	ck_assert_ptr_nonnull(strstr(msg, "rate limit: more than 1 messages/s (burst 3)"));
+	ck_assert_int_eq(reply_status(a, NULL, 0), 1);
+	/* the other client is unaffected */
+	send_hello(b);
+	spin(l, 2);
+	ck_assert_int_eq(reply_status(b, NULL, 0), 0);
+	ck_assert_uint_eq(ctl_clients(s), 1);
+	close(a);
+	close(b);
+	ctl_free(s);
+	evl_free(l);
+}
+END_TEST
+
+/* Garbage on a real connection: a reply, then a close; the server goes on. */
+START_TEST(test_socket_bad_header_dropped)
+{
+	struct ctl_server *s = server(8, 8, 1000, 1000);
+	struct evl *l;
+	unsigned char junk[7] = "garbage";
+	int a, b;
+
+	ck_assert_int_eq(ctl_open(s), 0);
+	ck_assert_int_eq(evl_new(&l), 0);
+	ck_assert_int_eq(ctl_attach(s, l), 0);
+	a = connect_to(sockpath);
+	ck_assert_int_eq(send(a, junk, sizeof(junk), 0), 7);
+	spin(l, 3);
+	ck_assert_int_eq(reply_status(a, NULL, 0), -EBADMSG);
+	ck_assert_int_eq(reply_status(a, NULL, 0), 1);
+	b = connect_to(sockpath);
+	send_hello(b);
+	spin(l, 3);
+	ck_assert_int_eq(reply_status(b, NULL, 0), 0);
+	close(a);
+	close(b);
+	ctl_free(s);
+	evl_free(l);
+}
+END_TEST
+
+static pid_t serve_in_child(void)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct ctl_server *s = server(8, 8, 1000, 1000);
+		struct evl *l;
+
+		if (ctl_open(s) < 0 || evl_new(&l) < 0 || ctl_attach(s, l) < 0)
+			_exit(1);
+		for (int i = 0; i < 250; i++)
+			evl_run_once(l, 20);
+		_exit(0);
+	}
+	for (int i = 0; i < 100 && access(sockpath, F_OK) < 0; i++)
+		usleep(10000);
+	return pid;
+}
+
+START_TEST(test_precheck_live)
+{
+	pid_t other = -1, child;
+	struct ctl_server *s;
+
+	ck_assert_int_eq(ctl_precheck(sockpath, &other), 0); /* nothing there */
+	child = serve_in_child();
+	ck_assert_int_eq(ctl_precheck(sockpath, &other), -EADDRINUSE);
+	ck_assert_int_eq(other, child);
+	/* and open refuses to take the live server's place */
+	s = server(8, 8, 1000, 1000);
+	ck_assert_int_eq(ctl_open(s), -EADDRINUSE);
+	ctl_free(s);
+	ck_assert_int_eq(access(sockpath, F_OK), 0); /* not unlinked by the loser */
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	/* the dead server's file is stale now */
+	ck_assert_int_eq(ctl_precheck(sockpath, &other), 0);
+}
+END_TEST
+
+START_TEST(test_stale_socket_replaced)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct ctl_server *s;
+	struct evl *l;
+	pid_t other;
+	int fd, c;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sockpath);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd); /* leaves the file behind, nobody listening */
+	ck_assert_int_eq(ctl_precheck(sockpath, &other), 0);
+	s = server(8, 8, 1000, 1000);
+	ck_assert_int_eq(ctl_open(s), 0);
+	ck_assert_int_eq(evl_new(&l), 0);
+	ck_assert_int_eq(ctl_attach(s, l), 0);
+	c = connect_to(sockpath);
+	send_hello(c);
+	spin(l, 2);
+	ck_assert_int_eq(reply_status(c, NULL, 0), 0);
+	close(c);
+	ctl_free(s);
+	evl_free(l);
+
+	/* a regular file is not ours to remove */
+	fd = open(sockpath, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	s = server(8, 8, 1000, 1000);
+	ck_assert_int_eq(ctl_open(s), -EEXIST);
+	ctl_free(s);
+	ck_assert_int_eq(access(sockpath, F_OK), 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("ctl");
+	TCase *tc = tcase_create("handle");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_header_errors);
+	tcase_add_loop_test(tc, test_exact_sizes, 0, sizeof(types) / sizeof(types[0]));
+	tcase_add_test(tc, test_names_nul);
+	tcase_add_test(tc, test_permissions);
+	tcase_add_test(tc, test_bucket);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("socket");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_connection_limits);
+	tcase_add_test(tc, test_per_uid_limit);
+	tcase_add_test(tc, test_rate_limit_drops);
+	tcase_add_test(tc, test_socket_bad_header_dropped);
+	tcase_add_test(tc, test_precheck_live);
+	tcase_add_test(tc, test_stale_socket_replaced);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tk_run_suite(suite());
+}
