@@ -55,8 +55,6 @@ while IFS= read -r line; do
 done <"$VM_WORK/guest.tap"
 [ -s "$VM_WORK/guest.tap" ] || vm_not_ok "the guest reported no checks"
 
-score=$(grep '^score: ' "$VM_WORK/guest.log" | head -n 1)
-[ -n "$score" ] && vm_log "systemd-analyze security timekeeperd -> ${score#score: }"
 if [ "$VM_FAILED" -ne "$failed_before" ] || [ "$VM_FAILED" -ne 0 ]; then
 	vm_log "guest log ($VM_WORK/guest.log), last 120 lines:"
 	vm_comment_file "$VM_WORK/guest.log" 120
