@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+/* The call site would always be this file's sd_journal_sendv(): none. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "core/log.h"
