@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 
 DEPS="build-essential autoconf automake libtool pkg-config libcap-dev libsystemd-dev libpci-dev
-libinih-dev check jq qemu-system-x86 busybox-static cpio groff man-db"
+libinih-dev check jq qemu-system-x86 busybox-static cpio groff man-db debootstrap"
 
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then

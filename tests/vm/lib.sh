@@ -12,9 +12,11 @@
 #   TK_REQUIRE_VM=1, CI=true  a missing piece is "not ok", never a skip
 #   TK_VM_CACHE               kernel cache (default $XDG_CACHE_HOME/timekeeperd-vm)
 #   TK_VM_KERNEL              use this vmlinuz instead of the cached Debian one
-#   TK_VM_TIMEOUT             hard limit for one boot in seconds (default 180)
+#   TK_VM_TIMEOUT             hard limit for one boot in seconds (default 180; sd_e2e.sh 360)
 #   TK_VM_KEEP=1              keep the work directory after the run
 #   TK_VM_WORK                work directory base (default $top_builddir/tests/vm/work)
+#   TK_VM_EXTRA               sd_e2e.sh: a directory laid over the installed files
+#   TK_VM_TEST_TIMEOUT        sd_e2e.sh: limit for the in-guest checks in seconds (240)
 #
 # POSIX sh (dash): the test scripts run as `#!/bin/sh`.
 
@@ -33,6 +35,7 @@ VM_NONCE=
 VM_WORK=
 VM_QEMU_PID=
 VM_ELAPSED=0
+VM_MEM=512
 VM_TESTNO=0
 VM_FAILED=0
 
@@ -93,8 +96,9 @@ vm_finish()
 	exit $?
 }
 
-# Called first by every test script: checks the host tools and the build.
-vm_check_host()
+# The host tools every bench needs: QEMU and the archive tools. Exits (skip) when VM tests
+# are disabled.
+vm_check_qemu()
 {
 	[ "${TK_ENABLE_VM:-1}" = 0 ] && {
 		echo "1..0 # SKIP VM tests disabled (configure --disable-vm-tests)"
@@ -102,6 +106,15 @@ vm_check_host()
 	}
 	command -v "$VM_QEMU" >/dev/null 2>&1 ||
 		vm_unavailable "$VM_QEMU not found (install qemu-system-x86)"
+	for tool in cpio gzip dpkg-deb; do
+		command -v "$tool" >/dev/null 2>&1 || vm_unavailable "$tool not found"
+	done
+}
+
+# Called first by the busybox-initramfs test scripts: checks the host tools and the build.
+vm_check_host()
+{
+	vm_check_qemu
 	if ! [ -x /bin/busybox ] || ! /bin/busybox --list-full >/dev/null 2>&1; then
 		vm_unavailable "/bin/busybox not found (install busybox-static)"
 	fi
@@ -334,7 +347,8 @@ vm_cleanup()
 	vm_kill_qemu
 	if [ -n "$VM_WORK" ] && [ "${TK_VM_KEEP:-0}" != 1 ] && [ "$VM_FAILED" -eq 0 ]; then
 		# Keep the logs and extracted output; drop the image (megabytes).
-		rm -rf "$VM_WORK/root" "$VM_WORK/initramfs.gz"
+		rm -rf "$VM_WORK/root" "$VM_WORK/initramfs.gz" "$VM_WORK/initramfs.img" \
+			"$VM_WORK/overlay.cpio.gz"
 	fi
 }
 
@@ -351,7 +365,7 @@ vm_run()
 	trap 'vm_cleanup; exit 130' INT TERM HUP
 	start=$(date +%s)
 	# -accel tcg always: /dev/kvm may exist where KVM does not work, and kvm then hangs.
-	"$VM_QEMU" -accel tcg -M "$machine" -smp 2 -m 512 \
+	"$VM_QEMU" -accel tcg -M "$machine" -smp 2 -m "${VM_MEM:-512}" \
 		-nographic -nodefaults -no-user-config -no-reboot \
 		-serial "file:$out" -monitor none \
 		-kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
@@ -466,4 +480,116 @@ EOF
 		vm_comment_file "$log.txt" 40
 	fi
 	vm_finish
+}
+
+# --- the systemd end-to-end test (sd_e2e.sh) -------------------------------------------------
+
+# vm_sd_base: sets VM_SD_BASE to the cached base image (tests/vm/sd_image.sh: debootstrap'ed
+# bookworm with systemd, as a compressed cpio whose /init is systemd), building it first when
+# the cache holds none for the current builder. The cache name carries a hash of the builder
+# script, which holds the package list: changing either builds a new image once. Builds are
+# serialized with a lock so parallel test runs share one image. Sets VM_SD_BUILD_TIME (0
+# when the cached image was used).
+vm_sd_base()
+{
+	builder=$top_srcdir/tests/vm/sd_image.sh
+	key=$(sha256sum "$builder" | cut -c1-16)
+	VM_SD_BASE=$VM_CACHE/sd-base-$key.cpio
+	VM_SD_BUILD_TIME=0
+	[ -s "$VM_SD_BASE" ] && return 0
+	[ "$(id -u)" = 0 ] ||
+		vm_unavailable "no cached systemd image ($VM_SD_BASE) and debootstrap needs root"
+	command -v debootstrap >/dev/null 2>&1 ||
+		vm_unavailable "no cached systemd image and debootstrap not found (install debootstrap)"
+	command -v flock >/dev/null 2>&1 || vm_unavailable "flock not found (util-linux)"
+	mkdir -p "$VM_CACHE" || vm_unavailable "cannot create $VM_CACHE"
+	vm_log "building the systemd base image (debootstrap, once per builder version)"
+	start=$(date +%s)
+	(
+		flock 9
+		[ -s "$VM_SD_BASE" ] && exit 0
+		"$builder" "$VM_SD_BASE" >"$VM_CACHE/sd-base-$key.log" 2>&1
+	) 9>"$VM_CACHE/sd-base.lock"
+	rc=$?
+	VM_SD_BUILD_TIME=$(($(date +%s) - start))
+	if [ $rc -ne 0 ] || ! [ -s "$VM_SD_BASE" ]; then
+		vm_log "sd_image.sh failed (exit $rc); its log ($VM_CACHE/sd-base-$key.log):"
+		vm_comment_file "$VM_CACHE/sd-base-$key.log" 30
+		vm_unavailable "cannot build the systemd base image"
+	fi
+	vm_comment_file "$VM_CACHE/sd-base-$key.log"
+	# Images of older builders are dead weight (tens of MiB each).
+	for old in "$VM_CACHE"/sd-base-*.cpio; do
+		[ "$old" = "$VM_SD_BASE" ] || rm -f "$old" "${old%.cpio}.log"
+	done
+}
+
+# vm_sd_overlay GUEST_SCRIPT: the second cpio, appended to the base image: the project as
+# `make install DESTDIR=...` puts it from the build tree, the guest script as /tk/check.sh,
+# /tk/env with this run's nonce and a oneshot unit that runs the script once the system
+# reached multi-user.target and powers off. Sets VM_INITRD to base + overlay.
+vm_sd_overlay()
+{
+	VM_WORK=${TK_VM_WORK:-$top_builddir/tests/vm/work}/$(basename "$0" .sh)
+	rm -rf "$VM_WORK"
+	mkdir -p "$VM_WORK" || vm_unavailable "cannot create $VM_WORK"
+	VM_ROOT=$VM_WORK/root
+	VM_NONCE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+	# Run from `make check`: the outer make's job server is not ours to use.
+	if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${MAKE:-make}" -C "$top_builddir" install \
+		DESTDIR="$VM_ROOT" >"$VM_WORK/install.log" 2>&1; then
+		vm_not_ok "make install DESTDIR=$VM_ROOT failed"
+		vm_comment_file "$VM_WORK/install.log" 30
+		vm_finish
+	fi
+	# The base image has a merged /usr (/lib -> usr/lib): a directory /lib in the overlay
+	# would replace that symlink when the kernel unpacks it. Move such trees under /usr.
+	for d in bin sbin lib lib64; do
+		if [ -d "$VM_ROOT/$d" ] && ! [ -L "$VM_ROOT/$d" ]; then
+			mkdir -p "$VM_ROOT/usr/$d"
+			cp -a "$VM_ROOT/$d/." "$VM_ROOT/usr/$d/" && rm -rf "${VM_ROOT:?}/$d"
+		fi
+	done
+	find "$VM_ROOT" -type f -o -type l | sed "s|^$VM_ROOT||" | LC_ALL=C sort \
+		>"$VM_WORK/installed.txt"
+
+	# A debugging aid: TK_VM_EXTRA=DIR lays DIR's tree over the installed files (e.g. a unit
+	# being worked on), listed as comments so a run that used it says so.
+	if [ -n "${TK_VM_EXTRA:-}" ]; then
+		cp -a "$TK_VM_EXTRA/." "$VM_ROOT/" || vm_unavailable "cannot copy TK_VM_EXTRA=$TK_VM_EXTRA"
+		vm_log "TK_VM_EXTRA: $(cd "$TK_VM_EXTRA" && find . -type f | paste -sd' ' -)"
+	fi
+	mkdir -p "$VM_ROOT/tk" "$VM_ROOT/etc/systemd/system/multi-user.target.wants"
+	cp "$1" "$VM_ROOT/tk/check.sh" || vm_unavailable "cannot install $1"
+	echo "TK_NONCE=$VM_NONCE" >"$VM_ROOT/tk/env"
+	# SuccessAction/FailureAction power off whatever the script does; the start timeout
+	# bounds a hung test. The script writes its own marker lines to the serial port.
+	cat >"$VM_ROOT/etc/systemd/system/tk-e2e.service" <<UNIT
+[Unit]
+Description=timekeeperd end-to-end test
+# After= timekeeperd too: a reference that keeps that unit loaded once stopped, so that
+# systemctl show still has its main process's exit status (unreferenced inactive units
+# are unloaded at once).
+After=multi-user.target timekeeperd.service
+SuccessAction=poweroff-force
+FailureAction=poweroff-force
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /tk/check.sh
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+TimeoutStartSec=${TK_VM_TEST_TIMEOUT:-240}
+UNIT
+	ln -s ../tk-e2e.service \
+		"$VM_ROOT/etc/systemd/system/multi-user.target.wants/tk-e2e.service"
+
+	# Files of the overlay belong to root; directories already in the base keep their
+	# contents (the kernel only creates or overwrites what the archive names).
+	(cd "$VM_ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+		gzip -1 >"$VM_WORK/overlay.cpio.gz" || vm_unavailable "cpio/gzip failed"
+	cat "$VM_SD_BASE" "$VM_WORK/overlay.cpio.gz" >"$VM_WORK/initramfs.img" ||
+		vm_unavailable "cannot write $VM_WORK/initramfs.img"
+	VM_INITRD=$VM_WORK/initramfs.img
 }
