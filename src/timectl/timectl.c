@@ -448,7 +448,9 @@ static int cmd_status(void)
 		printf("Override        : %s\n", override);
 	printf("Clock mode      : %s\n", mode_name(s.clock_mode));
 	printf("Reference       : %s\n", ref_name(s.reference));
-	printf("Frequency       : %.3f ppm %s\n", fabs(freq_ppm), freq_ppm < 0 ? "slow" : "fast");
+	/* As chronyc: how wrong the counter would run without the correction,
+	 * so a negative correction (the clock is slowed) means "fast". */
+	printf("Frequency       : %.3f ppm %s\n", fabs(freq_ppm), freq_ppm < 0 ? "fast" : "slow");
 	printf("Last offset     : %+.9f seconds (read window %.9f s)\n",
 	       (double)s.last_offset_ns / 1e9, (double)s.last_window_ns / 1e9);
 	printf("Max error       : %.6f seconds\n", (double)s.maxerror_us / 1e6);
