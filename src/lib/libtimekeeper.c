@@ -196,6 +196,24 @@ static int kernel_gettime(clockid_t clock, struct timespec *ts)
 	return r;
 }
 
+/* The split, outside the retry loop (facts §8.3): with updates well within
+ * a second ns is mostly below 2e9, where one subtraction beats a division. */
+static inline __attribute__((always_inline)) void ts_split(uint64_t sec, uint64_t ns,
+							   struct timespec *ts)
+{
+	if (__builtin_expect(ns >= NSEC_PER_SEC, 0)) {
+		if (__builtin_expect(ns < 2 * NSEC_PER_SEC, 1)) {
+			ns -= NSEC_PER_SEC;
+			sec++;
+		} else {
+			sec += ns / NSEC_PER_SEC;
+			ns %= NSEC_PER_SEC;
+		}
+	}
+	ts->tv_sec = (time_t)sec;
+	ts->tv_nsec = (long)ns;
+}
+
 /* The reading of clock; maxerr_us is filled on the page path only. */
 static inline __attribute__((always_inline)) int gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts,
 			  int64_t *maxerr_us, bool *from_page)
@@ -216,20 +234,7 @@ static inline __attribute__((always_inline)) int gettime(struct timekeeper *tk, 
 		r = read_hres(tk, TK_PAGE_BLOCK_HRES, clock, &sec, &ns, maxerr_us);
 	if (r != RD_OK)
 		return kernel_gettime(clock, ts);
-	/* The split, outside the retry loop (facts §8.3): with updates well
-	 * within a second ns is mostly below 2e9, where one subtraction beats
-	 * a division. */
-	if (ns >= NSEC_PER_SEC) {
-		if (__builtin_expect(ns < 2 * NSEC_PER_SEC, 1)) {
-			ns -= NSEC_PER_SEC;
-			sec++;
-		} else {
-			sec += ns / NSEC_PER_SEC;
-			ns %= NSEC_PER_SEC;
-		}
-	}
-	ts->tv_sec = (time_t)sec;
-	ts->tv_nsec = (long)ns;
+	ts_split(sec, ns, ts);
 	*from_page = true;
 	return 0;
 }
@@ -284,18 +289,7 @@ TK_EXPORT int tk_gettime(struct timekeeper *tk, clockid_t clock, struct timespec
 	} while (seq_retry(c, seq));
 	if (__builtin_expect(shift > 63, 0))
 		goto slow;
-	ns = (delta * mult + ns) >> shift;
-	if (__builtin_expect(ns >= NSEC_PER_SEC, 0)) {
-		if (ns < 2 * NSEC_PER_SEC) {
-			ns -= NSEC_PER_SEC;
-			sec++;
-		} else {
-			sec += ns / NSEC_PER_SEC;
-			ns %= NSEC_PER_SEC;
-		}
-	}
-	ts->tv_sec = (time_t)sec;
-	ts->tv_nsec = (long)ns;
+	ts_split(sec, (delta * mult + ns) >> shift, ts);
 	return 0;
 slow:
 	return gettime_slow(tk, clock, ts);
