@@ -37,3 +37,23 @@ if [ "$(id -u)" -eq 0 ] && getent passwd daemon >/dev/null 2>&1; then
 	chmod 0755 "$tmpdir"
 fi
 TK_USER_LINE="user = $TK_DROP_USER"
+
+# tk_start_daemon LOG SECTIONS: writes $tmpdir/d.conf (a [daemon] section with
+# the runtime and state dirs in $tmpdir and $TK_USER_LINE, then SECTIONS as
+# given, backslash escapes expanded), starts the daemon in the foreground on it with stderr in LOG, and
+# waits up to 5 s for its page and control socket. Sets pid (killed on exit)
+# and exports TIMEKEEPER_RUNTIME_DIR for timectl and the readers.
+tk_start_daemon() {
+	printf '[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\n%s\n%b' \
+		"$tmpdir" "$tmpdir" "$TK_USER_LINE" "$2" >"$tmpdir/d.conf"
+	chmod 644 "$tmpdir/d.conf"
+	"$TKD" -f -c "$tmpdir/d.conf" 2>"$1" &
+	pid=$!
+	trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmpdir"' EXIT
+	export TIMEKEEPER_RUNTIME_DIR="$tmpdir/run"
+	i=0
+	while { [ ! -s "$tmpdir/run/page" ] || [ ! -S "$tmpdir/run/control" ]; } && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}

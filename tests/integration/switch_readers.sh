@@ -10,18 +10,8 @@ TC="$top_builddir/timectl"
 MC="$top_builddir/tests/integration/tk_monocheck"
 tap_plan 5
 
-chmod 755 "$tmpdir"
-user_line=""
-[ "$(id -u)" -eq 0 ] && user_line="user = daemon"
-printf '[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\n%s\n[discipline]\nreference = none\n[sim]\ndevices = hpet,acpi_pm,tsc\n' \
-	"$tmpdir" "$tmpdir" "$user_line" >"$tmpdir/d.conf"
-chmod 644 "$tmpdir/d.conf"
-"$TKD" -f -c "$tmpdir/d.conf" 2>"$tmpdir/daemon.log" &
-pid=$!
-trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmpdir"' EXIT
-export TIMEKEEPER_RUNTIME_DIR="$tmpdir/run"
-i=0
-while ! "$TC" status >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+tk_start_daemon "$tmpdir/daemon.log" \
+	'[discipline]\nreference = none\n[sim]\ndevices = hpet,acpi_pm,tsc\n'
 
 "$MC" "$tmpdir/run/page" 10 >"$tmpdir/mc.json" &
 mc=$!

@@ -11,23 +11,11 @@ need_jq
 TC="$top_builddir/timectl"
 tap_plan 42
 
-# The daemon runs as root here or as the invoking user; as root it will
-# drop to [daemon] user, so name one that exists (not the client's uid
-# below). [control] group root: a group that exists and that the
+# As root the daemon drops to $TK_USER_LINE's user (lib.sh), never the
+# client's uid below. [control] group root: a group that exists and that the
 # unprivileged client is not in.
-chmod 755 "$tmpdir"
-user_line=""
-[ "$(id -u)" -eq 0 ] && user_line="user = daemon"
-printf '[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\n%s\n[discipline]\nreference = none\n[sim]\ndevices = hpet,acpi_pm,tsc\ntsc_fault = drift:1500ppm@1s\n[control]\ngroup = root\n' \
-	"$tmpdir" "$tmpdir" "$user_line" >"$tmpdir/d.conf"
-chmod 644 "$tmpdir/d.conf"
-"$TKD" -f -c "$tmpdir/d.conf" 2>"$tmpdir/daemon.log" &
-pid=$!
-trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmpdir"' EXIT
-export TIMEKEEPER_RUNTIME_DIR="$tmpdir/run"
-
-i=0
-while ! "$TC" status >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+tk_start_daemon "$tmpdir/daemon.log" \
+	'[discipline]\nreference = none\n[sim]\ndevices = hpet,acpi_pm,tsc\ntsc_fault = drift:1500ppm@1s\n[control]\ngroup = root\n'
 # The watchdog demotes the drifting TSC about 1.5 s in.
 i=0
 while [ $i -lt 100 ]; do
