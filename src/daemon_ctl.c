@@ -309,43 +309,33 @@ static void log_change(const struct ctl_call *c, const char *what, const char *n
 		   name[0] ? name : "(auto)", r ? " refused, " : "", r ? strerror(-r) : "", c->msg);
 }
 
+/* switch, unbind and readmit: one registry call by name, then the
+ * timekeeper follows whatever the registry now selects (a refused switch
+ * clears the override, so it may have moved too) and the page shows it. */
+static int change_source(struct daemon *d, struct ctl_call *c, const char *what,
+			 int (*fn)(struct cs_registry *, const char *, char *, size_t))
+{
+	const struct tk_ctl_name *n = c->req;
+	int r = fn(&d->reg, n->name, c->msg, TK_CTL_MESSAGE_LEN);
+
+	follow(d);
+	log_change(c, what, n->name, r);
+	return r;
+}
+
 static int on_switch(void *ctx, struct ctl_call *c)
 {
-	struct daemon *d = ctx;
-	const struct tk_ctl_name *n = c->req;
-	int r = cs_override(&d->reg, n->name, c->msg, TK_CTL_MESSAGE_LEN);
-
-	/* The registry says -EPERM for an unstable or unusable source; on the
-	 * wire -EPERM means only "this peer may not change things". */
-	if (r == -EPERM)
-		r = -EBUSY;
-	follow(d);
-	log_change(c, "switch", n->name, r);
-	return r;
+	return change_source(ctx, c, "switch", cs_override);
 }
 
 static int on_unbind(void *ctx, struct ctl_call *c)
 {
-	struct daemon *d = ctx;
-	const struct tk_ctl_name *n = c->req;
-	int r = cs_unbind(&d->reg, n->name, c->msg, TK_CTL_MESSAGE_LEN);
-
-	if (r == 0)
-		follow(d);
-	log_change(c, "unbind", n->name, r);
-	return r;
+	return change_source(ctx, c, "unbind", cs_unbind);
 }
 
 static int on_readmit(void *ctx, struct ctl_call *c)
 {
-	struct daemon *d = ctx;
-	const struct tk_ctl_name *n = c->req;
-	int r = cs_readmit(&d->reg, n->name, c->msg, TK_CTL_MESSAGE_LEN);
-
-	if (r == 0)
-		follow(d);
-	log_change(c, "readmit", n->name, r);
-	return r;
+	return change_source(ctx, c, "readmit", cs_readmit);
 }
 
 static int on_recalibrate(void *ctx, struct ctl_call *c)

@@ -429,7 +429,7 @@ int cs_override(struct cs_registry *r, const char *name, char *why, size_t whyle
 		say(why, whylen, "override %s refused: source is %s (%s); override cleared", buf,
 		    e->unstable ? "unstable" : "unusable", e->reason);
 		cs_select(r);
-		return -EPERM;
+		return -EBUSY;
 	}
 	memcpy(r->override, buf, len + 1);
 	cs_select(r);

@@ -142,7 +142,7 @@ struct cs_entry *cs_select(struct cs_registry *r);
 /* The override (`clocksource =` and the control interface). One trailing
  * '\n' is stripped; "" clears it. Returns 0 when set (also when no source
  * has that name yet: it is remembered and wins when one registers),
- * -EINVAL for a name of 32 chars or more, -EPERM when the source is unstable
+ * -EINVAL for a name of 32 chars or more, -EBUSY when the source is unstable
  * or unusable (the override is then cleared). why (may be NULL) gets one
  * line saying what happened. */
 int cs_override(struct cs_registry *r, const char *name, char *why, size_t whylen);

@@ -254,7 +254,7 @@ START_TEST(test_override_unstable_refused)
 	ck_assert_str_eq(r.override, ""); /* cleared by the selection */
 	ck_assert_int_eq(t->rating, 0);
 	ck_assert_str_eq(r.list[r.n - 1]->cs->name, "tsc"); /* demoted, still listed */
-	ck_assert_int_eq(cs_override(&r, "tsc", why, sizeof(why)), -EPERM);
+	ck_assert_int_eq(cs_override(&r, "tsc", why, sizeof(why)), -EBUSY);
 	ck_assert_ptr_nonnull(strstr(why, "unstable"));
 	ck_assert_str_eq(r.override, "");
 	ck_assert_str_eq(r.current->cs->name, "hpet");
@@ -341,7 +341,7 @@ START_TEST(test_readmit)
 		cs_register(&r, &bad);
 		ck_assert_ptr_eq(r.current, t);
 		ck_assert_int_eq(cs_readmit(&r, "bad", why, sizeof(why)), -EINVAL);
-		ck_assert_int_eq(cs_override(&r, "bad", why, sizeof(why)), -EPERM);
+		ck_assert_int_eq(cs_override(&r, "bad", why, sizeof(why)), -EBUSY);
 	}
 }
 END_TEST
