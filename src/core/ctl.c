@@ -506,10 +506,13 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Discards what the client still sent (so that closing does not reset the
- * connection before it reads our last reply), then closes. */
+/* Closing with unread packets queued resets the connection (the peer's next
+ * recv fails with ECONNRESET before it reads our last reply). So: shut our
+ * receiving side first, after which the peer's sends fail with EPIPE and
+ * nothing more can arrive, discard what is queued, then close. */
 static void close_fd(int fd)
 {
+	shutdown(fd, SHUT_RD);
 	for (int i = 0; i < DRAIN_MAX; i++)
 		if (recv(fd, NULL, 0, MSG_DONTWAIT | MSG_TRUNC) <= 0)
 			break;
