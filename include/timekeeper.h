@@ -69,6 +69,64 @@ int tk_status(struct timekeeper *tk, struct tk_status *st);
 
 void tk_close(struct timekeeper *tk);
 
+/*
+ * Timers on the daemon's clocks (libtimekeeper(3), "TIMERS"): armed over
+ * the control socket, expiries read from a pollable fd, usable from any
+ * event loop. Unlike the read functions these make system calls and are
+ * not thread-safe: use one struct tk_timers per thread (or lock around it).
+ * The timers belong to the handle's connection; tk_timers_close() (or the
+ * process's exit) deletes them.
+ */
+struct tk_timers;
+
+/* tk_timer_arm() flags */
+#define TK_TIMER_ABSTIME 0x01       /* value is a time of the clock (else a delay) */
+#define TK_TIMER_CANCEL_ON_SET 0x02 /* ABSTIME REALTIME/TAI: a step cancels it (TK_TIMER_CANCELED) */
+
+/* struct tk_timer_event.kind */
+#define TK_TIMER_EXPIRED 1
+#define TK_TIMER_CANCELED 2
+
+struct tk_timer_event {
+	uint32_t id;
+	uint32_t kind;          /* TK_TIMER_EXPIRED or TK_TIMER_CANCELED */
+	uint64_t overruns;      /* expiries this event stands for (>= 1; 0 when CANCELED) */
+	struct timespec expiry; /* the (last) expiry reported, on the timer's clock */
+	struct timespec ran;    /* the timer's clock when the daemon ran it */
+};
+
+/* Connects to the daemon's control socket: path NULL means
+ * $TIMEKEEPER_RUNTIME_DIR/control, else /run/timekeeper/control.
+ * -ENOENT/-ECONNREFUSED: no daemon. */
+int tk_timers_open(const char *path, struct tk_timers **out);
+/* Deletes the handle's timers (by closing the connection). NULL is ok. */
+void tk_timers_close(struct tk_timers *tt);
+/* Readable (POLLIN) when events arrived from the daemon. Events that arrive
+ * while a tk_timer_*() call waits for its reply are kept in the handle, and
+ * the fd does not show them: after a tk_timer_*() call, and after each
+ * wake-up, call tk_timers_read() until it returns 0 (or check
+ * tk_timers_pending()). */
+int tk_timers_fd(const struct tk_timers *tt);
+/* How many events are buffered in the handle already (read without polling). */
+size_t tk_timers_pending(const struct tk_timers *tt);
+
+/* clock: CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_BOOTTIME or CLOCK_TAI (else
+ * -EINVAL). name: for `timectl timers`, may be NULL. *id is never 0. */
+int tk_timer_create(struct tk_timers *tt, clockid_t clock, const char *name, uint32_t *id);
+/* Arms (or re-arms) a timer: first expiry at value (a delay, or with
+ * TK_TIMER_ABSTIME a time of the clock), then every interval if interval is
+ * non-NULL and non-zero. slack_ns: the expiry may be late by up to this much
+ * so that it can share a wake-up; 0 = precise. */
+int tk_timer_arm(struct tk_timers *tt, uint32_t id, int flags, const struct timespec *value,
+		 const struct timespec *interval, uint64_t slack_ns);
+/* Disarms; events already received stay readable. */
+int tk_timer_disarm(struct tk_timers *tt, uint32_t id);
+int tk_timer_delete(struct tk_timers *tt, uint32_t id);
+
+/* Non-blocking: fills up to cap events, returns how many (0: none pending)
+ * or -errno (-ECONNRESET: the daemon went away; the timers are gone). */
+int tk_timers_read(struct tk_timers *tt, struct tk_timer_event *ev, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

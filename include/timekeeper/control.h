@@ -54,6 +54,7 @@ extern "C" {
 
 /* hdr.flags */
 #define TK_CTL_F_REPLY 0x0001u
+#define TK_CTL_F_EVENT 0x0002u /* unsolicited server message (timer events) */
 
 struct tk_ctl_hdr {
 	uint16_t magic;   /*  0: TK_CTL_MAGIC */
@@ -71,6 +72,16 @@ enum tk_ctl_type {
 	TK_CTL_SOURCES = 0x03, /* req: none;               reply: tk_ctl_sources + n * tk_ctl_source */
 	TK_CTL_TIMERS = 0x04,  /* req: tk_ctl_timers_req;  reply: tk_ctl_timers + n * tk_ctl_timer */
 	TK_CTL_ADJTIME = 0x05, /* req: tk_ctl_timex;       reply: tk_ctl_adjtime (a change if modes != 0) */
+	TK_CTL_NTP = 0x06,     /* req: none;               reply: tk_ctl_ntp + n * tk_ctl_ntp_server */
+
+	/* Client timers (see "Timers" below): for every peer, never changes. */
+	TK_CTL_TIMER_CREATE = 0x10, /* req: tk_ctl_timer_create; reply: tk_ctl_timer_id */
+	TK_CTL_TIMER_ARM = 0x11,    /* req: tk_ctl_timer_arm;    reply: tk_ctl_timer_armed */
+	TK_CTL_TIMER_DISARM = 0x12, /* req: tk_ctl_timer_id;     reply: tk_ctl_timer_armed (as it was; base 0, times 0 if it was not armed) */
+	TK_CTL_TIMER_DELETE = 0x13, /* req: tk_ctl_timer_id;     reply: none */
+
+	/* Events: sent by the server unasked, flags TK_CTL_F_EVENT, seq 0, no tk_ctl_result. */
+	TK_CTL_EV_TIMER = 0x80,     /* payload: tk_ctl_timer_events + n * tk_ctl_timer_event */
 
 	TK_CTL_SWITCH = 0x100,      /* req: tk_ctl_name ("" = back to rating, like writing "\n"); reply: none */
 	TK_CTL_UNBIND = 0x101,      /* req: tk_ctl_name; reply: none */
@@ -229,6 +240,148 @@ struct tk_ctl_adjtime {
 
 struct tk_ctl_name {
 	char name[TK_CTL_NAME_LEN]; /* NUL-terminated within the array */
+};
+
+/*
+ * NTP (reference = ntp). The reply is complete only when count fits in one
+ * packet: at most TK_CTL_NTP_MAX_SERVERS servers are configured.
+ */
+#define TK_CTL_NTP_MAX_SERVERS 64
+#define TK_CTL_HOST_LEN 64 /* a server as configured, NUL-terminated */
+#define TK_CTL_ADDR_LEN 48 /* numeric address, NUL-terminated */
+
+/* tk_ctl_ntp_server.state, like chronyc's * + - x ? ~ columns */
+#define TK_CTL_NTP_SELECTED 0    /* the system peer: the clock follows it (and the others combined) */
+#define TK_CTL_NTP_CANDIDATE 1   /* survived selection and clustering, combined */
+#define TK_CTL_NTP_OUTLIER 2     /* a truechimer dropped by the clustering */
+#define TK_CTL_NTP_FALSETICKER 3 /* outside the intersection */
+#define TK_CTL_NTP_UNREACHABLE 4 /* reach register is 0 after the first polls */
+#define TK_CTL_NTP_UNUSABLE 5    /* answers, but not usable: unsynchronized, stratum, delay, KoD DENY/RSTR */
+#define TK_CTL_NTP_INIT 6        /* not enough samples yet */
+
+/* tk_ctl_ntp_server.flags */
+#define TK_CTL_NTPF_IBURST 0x01u
+#define TK_CTL_NTPF_KOD_RATE 0x02u  /* a RATE kiss was received: the poll was raised */
+#define TK_CTL_NTPF_KOD_DENY 0x04u  /* DENY or RSTR: the server is no longer polled */
+#define TK_CTL_NTPF_RESOLVE_FAILED 0x08u
+
+struct tk_ctl_ntp {
+	uint32_t count;            /* tk_ctl_ntp_server records that follow, in configuration order */
+	int32_t selected;          /* index of the system peer, -1 = none */
+	int64_t offset_ns;         /* combined offset of the survivors (server - ours), last update */
+	int64_t root_delay_ns;     /* ours: the system peer's root delay + delay */
+	int64_t root_dispersion_ns;
+	uint32_t stratum;          /* ours: the system peer's + 1, 16 = unsynchronized */
+	uint32_t leap;             /* LI voted by the survivors: 0 none, 1 insert, 2 delete, 3 alarm */
+	uint32_t refid;            /* the system peer's (IPv4 address or 4 ASCII), network order */
+	int32_t poll;              /* log2 s: the system poll */
+	uint64_t updates;          /* clock updates made from NTP */
+	uint64_t steps;            /* steps made from NTP */
+	uint64_t last_update_ago_ns; /* UINT64_MAX: never */
+};
+
+struct tk_ctl_ntp_server {
+	char host[TK_CTL_HOST_LEN];   /* as configured */
+	char address[TK_CTL_ADDR_LEN]; /* resolved, numeric; "" while unresolved */
+	uint16_t port;
+	uint16_t reserved0;
+	uint32_t state;            /* TK_CTL_NTP_* */
+	uint32_t flags;            /* TK_CTL_NTPF_* */
+	uint32_t stratum;          /* the server's, 0 = unknown */
+	int32_t poll;              /* log2 s, current */
+	int32_t minpoll, maxpoll;  /* log2 s, configured */
+	uint32_t reach;            /* 8-bit shift register of answered polls, octal in listings */
+	uint32_t leap;             /* the server's LI */
+	uint32_t refid;            /* the server's, network order */
+	int64_t offset_ns;         /* the clock filter's (server - ours) */
+	int64_t delay_ns;          /* the clock filter's round-trip delay */
+	int64_t jitter_ns;         /* RMS of the filter's offsets about the chosen one */
+	int64_t dispersion_ns;
+	int64_t root_delay_ns;     /* the server's */
+	int64_t root_dispersion_ns;
+	int64_t last_offset_ns;    /* of the last sample */
+	uint64_t last_rx_ago_ns;   /* since the last valid reply, UINT64_MAX = never */
+	uint64_t tx, rx, rejected, kod; /* counters: sent, valid replies, replies refused, kisses */
+	char message[TK_CTL_MESSAGE_LEN]; /* the last reason for the state, "" if none */
+};
+
+/*
+ * Timers (DESIGN.md §8). A connection creates timers on one of the
+ * daemon's clocks, arms them absolute or relative, one-shot or periodic,
+ * with a slack, and is sent TK_CTL_EV_TIMER events on the same connection.
+ * Timers belong to their connection: closing it deletes them and changes
+ * nothing else. Ids are per connection, never 0, not reused while the
+ * connection lives. Limits: [control] max_timers_per_client and
+ * max_timers (-ENOSPC), min_timer_interval_us (shorter periods are raised
+ * to it). Semantics as POSIX timers / timerfd on the daemon's clocks:
+ *  - a relative REALTIME timer runs on MONOTONIC (a step does not move it);
+ *  - absolute REALTIME and TAI timers follow steps and leap seconds (their
+ *    MONOTONIC expiry is re-evaluated, clock_was_set); with
+ *    TK_CTL_TIMER_F_CANCEL_ON_SET, a step (or a leap second, for
+ *    REALTIME) cancels the timer instead and a TK_CTL_TEV_CANCELED event
+ *    is sent, like TFD_TIMER_CANCEL_ON_SET;
+ *  - a periodic timer expires at value + k * interval; when expiries are
+ *    missed (a late wake-up, or a client too slow to read its events) they
+ *    are counted in one event's overruns, never lost, never queued one by
+ *    one: the sum of overruns over the events is the number of periods
+ *    elapsed. The daemon sends one event per timer per expiry at most, and
+ *    batches the events of one connection that fall due together.
+ *  - slack: the timer may run anywhere in [expiry, expiry + slack]; timers
+ *    whose windows overlap share one wake-up. A zero-slack timer is run as
+ *    close to its expiry as the daemon can (early wake-up and a spin on the
+ *    counter).
+ */
+#define TK_CTL_CLOCK_MONOTONIC 0 /* the daemon's clocks, in the kernel's hrtimer base order */
+#define TK_CTL_CLOCK_REALTIME 1
+#define TK_CTL_CLOCK_BOOTTIME 2
+#define TK_CTL_CLOCK_TAI 3
+
+/* tk_ctl_timer_arm.flags */
+#define TK_CTL_TIMER_F_ABS 0x01u           /* value is a time of the clock, else a delay (>= 0) */
+#define TK_CTL_TIMER_F_CANCEL_ON_SET 0x02u /* needs ABS on REALTIME or TAI */
+
+/* tk_ctl_timer_event.kind */
+#define TK_CTL_TEV_EXPIRED 1
+#define TK_CTL_TEV_CANCELED 2 /* cancel-on-set: the clock was stepped; the timer is disarmed */
+
+struct tk_ctl_timer_create {
+	uint32_t clock;            /* TK_CTL_CLOCK_* */
+	uint32_t reserved;
+	char name[TK_CTL_NAME_LEN]; /* for listings, NUL-terminated, may be "" */
+};
+
+struct tk_ctl_timer_id {
+	uint32_t id;
+	uint32_t reserved;
+};
+
+struct tk_ctl_timer_arm {
+	uint32_t id;
+	uint32_t flags;            /* TK_CTL_TIMER_F_* */
+	int64_t value_ns;          /* first expiry: ABS a time of the clock, else a delay */
+	int64_t interval_ns;       /* 0: one-shot; else the period (> 0) */
+	uint64_t slack_ns;         /* 0: precise */
+};
+
+struct tk_ctl_timer_armed {
+	uint32_t id;
+	uint32_t base;             /* the queue it runs on (TK_CTL_CLOCK_*: REL REALTIME -> MONOTONIC) */
+	int64_t soft_expires_ns;   /* in the base's clock */
+	int64_t expires_ns;        /* hard: soft + slack */
+	int64_t interval_ns;       /* as applied (raised to the minimum) */
+};
+
+struct tk_ctl_timer_events {
+	uint32_t count;            /* tk_ctl_timer_event records that follow */
+	uint32_t reserved;
+};
+
+struct tk_ctl_timer_event {
+	uint32_t id;
+	uint32_t kind;             /* TK_CTL_TEV_* */
+	uint64_t overruns;         /* expiries this event stands for (>= 1; 0 for CANCELED) */
+	int64_t expires_ns;        /* the (last) expiry it reports, in the timer's clock */
+	int64_t now_ns;            /* the timer's clock when the daemon ran it */
 };
 
 #ifdef __cplusplus
