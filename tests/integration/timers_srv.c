@@ -10,7 +10,9 @@
  * (flow control), relative REALTIME on MONOTONIC, and, with "step" (root),
  * a step of the daemon's REALTIME: cancel-on-set timers on REALTIME and TAI
  * canceled, an absolute REALTIME timer re-evaluated (expires at once, at its
- * exact value), a relative one untouched. No timing assertions.
+ * exact value), a relative one untouched, and a leap second inserted on the
+ * daemon's REALTIME (cancels REALTIME cancel-on-set timers, not TAI ones).
+ * No timing assertions.
  *
  *   timers_srv SOCKET [step]
  */
@@ -371,6 +373,76 @@ static void test_realtime_rules(bool step)
 	conn_close(c);
 }
 
+/* A leap second on the daemon's own clocks (not the kernel's): REALTIME is
+ * stepped to 2.5 s before a midnight and STA_INS set; at midnight the
+ * timekeeper inserts the second (REALTIME's offset moves, TAI's does not). */
+static void test_leap(void)
+{
+	struct conn *c = conn_open();
+	struct tk_ctl_timer_armed ar, d, at;
+	struct tk_ctl_timers head;
+	static unsigned char buf[TK_CTL_MAX_MSG];
+	char msg[TK_CTL_MESSAGE_LEN];
+	uint32_t cosr, cost, absr;
+	unsigned int mine;
+	bool named, saw_cr = false, saw_abs = false, abs_exact = false, tai_canceled = false;
+	int64_t real_now, tai_now, midnight, delta;
+	int r;
+
+	listing(c, &head, &mine, &named);
+	real_now = (int64_t)head.now_mono_ns + head.offset_ns[TK_CTL_CLOCK_REALTIME];
+	midnight = (real_now / (86400 * SEC) + 1) * 86400 * SEC;
+	/* 2.5 s before: the leap is scheduled at the second boundary before
+	 * midnight (as the kernel's), which must come after STA_INS is set. */
+	delta = midnight - 5 * SEC / 2 - real_now;
+	{
+		struct tk_ctl_timex tx = {.modes = ADJ_SETOFFSET | ADJ_NANO,
+					  .time_sec = delta / SEC,
+					  .time_usec = delta % SEC};
+		struct tk_ctl_adjtime out;
+		struct tk_ctl_timex st = {.modes = ADJ_STATUS | ADJ_MAXERROR,
+					  .status = STA_PLL | STA_INS};
+
+		r = request(c, TK_CTL_ADJTIME, &tx, sizeof(tx), &out, sizeof(out), msg);
+		r |= request(c, TK_CTL_ADJTIME, &st, sizeof(st), &out, sizeof(out), msg);
+		ok(r == 0, "REALTIME 2.5 s before midnight, leap second insertion armed (%s)", msg);
+	}
+	listing(c, &head, &mine, &named);
+	real_now = (int64_t)head.now_mono_ns + head.offset_ns[TK_CTL_CLOCK_REALTIME];
+	tai_now = (int64_t)head.now_mono_ns + head.offset_ns[TK_CTL_CLOCK_TAI];
+	create(c, TK_CTL_CLOCK_REALTIME, "leap-cos-real", &cosr, NULL);
+	create(c, TK_CTL_CLOCK_TAI, "leap-cos-tai", &cost, NULL);
+	create(c, TK_CTL_CLOCK_REALTIME, "leap-abs", &absr, NULL);
+	r = arm(c, cosr, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET, midnight + 30 * SEC, 0,
+		0, NULL, NULL);
+	r |= arm(c, cost, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET, tai_now + 30 * SEC, 0,
+		 0, &at, NULL);
+	r |= arm(c, absr, TK_CTL_TIMER_F_ABS, midnight + SEC / 2, 0, 0, &ar, NULL);
+	for (int i = 0; i < 200 && !(saw_cr && saw_abs); i++) {
+		recv_one(c, 50, buf);
+		for (size_t k = 0; k < c->nev; k++) {
+			const struct tk_ctl_timer_event *e = &c->ev[k];
+
+			saw_cr |= e->id == cosr && e->kind == TK_CTL_TEV_CANCELED;
+			tai_canceled |= e->id == cost;
+			if (e->id == absr && e->kind == TK_CTL_TEV_EXPIRED) {
+				saw_abs = true;
+				abs_exact = e->expires_ns == ar.soft_expires_ns &&
+					    e->now_ns >= e->expires_ns;
+			}
+		}
+	}
+	printf("# stepped %+.3f s; REALTIME was %lld\n", (double)delta / 1e9, (long long)real_now);
+	ok(r == 0 && saw_cr, "leap second: the cancel-on-set REALTIME timer is CANCELED");
+	r = by_id(c, TK_CTL_TIMER_DISARM, cost, &d);
+	ok(r == 0 && !tai_canceled && d.base == TK_CTL_CLOCK_TAI &&
+	       d.soft_expires_ns == at.soft_expires_ns,
+	   "leap second: the cancel-on-set TAI timer stays armed, unmoved");
+	ok(saw_abs && abs_exact,
+	   "leap second: the absolute REALTIME timer expires at its exact REALTIME value");
+	conn_close(c);
+}
+
 int main(int argc, char **argv)
 {
 	bool step;
@@ -381,9 +453,11 @@ int main(int argc, char **argv)
 	}
 	sock = argv[1];
 	step = argc > 2 && !strcmp(argv[2], "step");
-	printf("1..%d\n", 21 + (step ? 6 : 0));
+	printf("1..%d\n", 21 + (step ? 10 : 0));
 	test_create_and_limits();
 	test_periodic_flow();
 	test_realtime_rules(step);
+	if (step)
+		test_leap();
 	return failed;
 }
