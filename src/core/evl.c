@@ -24,6 +24,9 @@
 #include "core/evl.h"
 
 #define EVL_MAX_EVENTS 32
+/* Spinning is bounded: at most this much of each second (kernel time). */
+#define SPIN_WINDOW_NS INT64_C(1000000000)
+#define SPIN_BUDGET_NS (SPIN_WINDOW_NS / 4)
 /* evl.armed when the timerfd's state is not known; never a real expiry. */
 #define ARMED_UNKNOWN INT64_MIN
 
@@ -63,6 +66,8 @@ struct evl {
 	void *timers_done_ctx;
 	uint64_t nr_spins;
 	int64_t max_spin_ns;
+	int64_t spin_window;	/* kernel ns when the current budget window began */
+	int64_t spin_spent;	/* ns spun in it */
 	int last_err;
 	struct evl_sig sig[3];
 	sigset_t sigs, oldmask;
@@ -92,6 +97,20 @@ int64_t evl_clock_now(const struct evl *l)
 	return clock_now(l);
 }
 
+/* Dense zero-slack timers would keep the loop spinning: past a quarter of
+ * a second's worth in the current second, they are woken by the timerfd
+ * alone until the next second. */
+static bool spin_budget_left(struct evl *l)
+{
+	int64_t k = evl_now();
+
+	if (k - l->spin_window >= SPIN_WINDOW_NS) {
+		l->spin_window = k;
+		l->spin_spent = 0;
+	}
+	return l->spin_spent < SPIN_BUDGET_NS;
+}
+
 /*
  * Program the timerfd for expires (the queue's MONOTONIC ns) or disarm it
  * for HRT_TIME_MAX. With an owner's clock the expiry is converted to the
@@ -113,7 +132,7 @@ static void arm(struct evl *l, int64_t expires)
 	l->spin_until = HRT_TIME_MAX;
 	if (expires != HRT_TIME_MAX) {
 		if (l->margin > 0 && !l->q.hang_detected && hrt_next_soft(&l->q) == expires &&
-		    hrt_next_hard(&l->q) == expires) {
+		    hrt_next_hard(&l->q) == expires && spin_budget_left(l)) {
 			l->spin_until = expires;
 			target = expires > l->margin ? expires - l->margin : 0;
 		}
@@ -339,6 +358,7 @@ static void on_timerfd(struct evl *l)
 			while (now < l->spin_until)
 				now = clock_now(l);
 			l->nr_spins++;
+			l->spin_spent += now - start;
 			if (now - start > l->max_spin_ns)
 				l->max_spin_ns = now - start;
 		}

@@ -16,7 +16,9 @@
  * that comes before the expiry on the queue's clock just re-arms. Precision:
  * when the earliest timer has no slack, the timerfd is programmed a margin
  * early (evl_set_margin()) and the loop spins on the queue's clock to the
- * expiry; timers with slack never spin.
+ * expiry; timers with slack never spin. Spinning takes at most a quarter of
+ * each second: past it, zero-slack timers are woken by the timerfd alone
+ * until the next second, so dense zero-slack timers cannot keep a core busy.
  *
  * One loop per process: the signal mask is process-wide. Callbacks run on
  * the loop's thread and may add and delete sources (also their own), start
@@ -60,7 +62,8 @@ void evl_set_clock(struct evl *l, int64_t (*now)(void *ctx), void *ctx);
 int64_t evl_clock_now(const struct evl *l);
 
 /* Early wake-up for zero-slack timers (ns, 0 = none): the timerfd fires
- * this much before such an expiry and the loop spins the rest. */
+ * this much before such an expiry and the loop spins the rest (within the
+ * budget of a quarter of each second). */
 void evl_set_margin(struct evl *l, int64_t margin_ns);
 /* The zero-slack expiry the next wake-up will spin to (queue clock),
  * HRT_TIME_MAX when the next wake-up does not spin. */
