@@ -334,6 +334,7 @@ int daemon_recalibrate(struct daemon *d, char *why, size_t whylen)
 
 int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx)
 {
+	uint64_t cws = d->tk.clock_was_set_seq;
 	int r = tkc_adjtimex(&d->tk, tx);
 
 	if (r >= 0 && (tx->modes & NTP_ADJ_SETOFFSET) && !(tx->modes & NTP_ADJ_ADJTIME)) {
@@ -341,6 +342,8 @@ int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx)
 		if (d->phase != DISC_OFF)
 			d->phase = DISC_START;
 		daemon_publish(d, evl_now());
+	} else if (r >= 0 && d->tk.clock_was_set_seq != cws) {
+		daemon_sync_offsets(d); /* e.g. ADJ_TAI: TAI moved, its timers follow */
 	}
 	return r;
 }

@@ -83,7 +83,8 @@ void daemon_save_frequency(struct daemon *d);
 int daemon_recalibrate(struct daemon *d, char *why, size_t whylen);
 /* adjtimex on the timekeeper, with the daemon's follow-ups: a step
  * (ADJ_SETOFFSET) moves the timer bases, restarts the discipline's phase
- * measurement and republishes. Returns the clock state or -errno. */
+ * measurement and republishes; any other clock_was_set (ADJ_TAI) moves
+ * the bases too. Returns the clock state or -errno. */
 int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx);
 
 /* The daemon's MONOTONIC (the timekeeper's): the clock of the timer queue. */
