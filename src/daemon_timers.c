@@ -35,8 +35,9 @@
 #include "daemon_int.h"
 #include "timekeeper/control.h"
 
-#define EV_MAX ((TK_CTL_MAX_MSG - sizeof(struct tk_ctl_hdr) - sizeof(struct tk_ctl_timer_events)) / \
-		sizeof(struct tk_ctl_timer_event))
+#define EV_MAX                                                                                     \
+	((TK_CTL_MAX_MSG - sizeof(struct tk_ctl_hdr) - sizeof(struct tk_ctl_timer_events)) /       \
+	 sizeof(struct tk_ctl_timer_event))
 #define HASH_MIN 16
 
 struct tconn;
@@ -240,7 +241,8 @@ static bool flush_conn(struct daemon_timers *s, struct tconn *c)
 {
 	while (c->due_head) {
 		struct tk_ctl_timer_events *head = (struct tk_ctl_timer_events *)s->buf;
-		struct tk_ctl_timer_event *ev = (struct tk_ctl_timer_event *)(s->buf + sizeof(*head));
+		struct tk_ctl_timer_event *ev =
+		    (struct tk_ctl_timer_event *)(s->buf + sizeof(*head));
 		uint32_t n = 0;
 		struct ctimer *t = c->due_head;
 		int r;
@@ -372,7 +374,8 @@ int daemon_timer_create(void *ctx, struct ctl_call *cc)
 		return -ENOSPC;
 	}
 	if (s->total >= d->conf.max_timers) {
-		MSG(cc, "the daemon has %zu client timers, the limit is %llu ([control] max_timers)",
+		MSG(cc,
+		    "the daemon has %zu client timers, the limit is %llu ([control] max_timers)",
 		    s->total, (unsigned long long)d->conf.max_timers);
 		return -ENOSPC;
 	}
@@ -615,7 +618,8 @@ void daemon_timers_clock_was_set(struct daemon *d, const int64_t old[HRT_NR_BASE
 		hrt_cancel(&t->t);
 		cos_del(s, t);
 		t->canceled = true;
-		t->last_now = to_clock(d->q, b, t->t.clock, evl_clock_now(d->loop) + d->q->offset[b]);
+		t->last_now =
+		    to_clock(d->q, b, t->t.clock, evl_clock_now(d->loop) + d->q->offset[b]);
 		due_add(s, t->conn, t);
 		n++;
 	}
