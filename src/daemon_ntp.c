@@ -275,7 +275,7 @@ static void on_readable(struct evl *l, int fd, uint32_t revents, void *ctx)
 		}
 		kern = kernel_real();
 		ours = our_real(d);
-		now = evl_now();
+		now = daemon_now(d);
 		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
 				memcpy(&kts, CMSG_DATA(c), sizeof(kts));
@@ -420,7 +420,7 @@ int daemon_ntp_start(struct daemon *d)
 {
 	struct daemon_ntp *n;
 	struct ntp_timex tx = { 0 };
-	int64_t now = evl_now();
+	int64_t now = daemon_now(d);
 	uint64_t updates = 0, steps = 0;
 
 	if (d->ntp) {
@@ -473,8 +473,8 @@ void daemon_ntp_stepped(struct daemon *d, const struct ntp_timex *tx)
 		return;
 	delta = tx->time_sec * NSEC_PER_SEC +
 		((tx->modes & NTP_ADJ_NANO) ? tx->time_frac : tx->time_frac * 1000);
-	ntpc_correct(n->peer, n->n, evl_now(), 0, delta);
-	ntpc_disc_correct(&n->disc, evl_now(), 0, delta);
+	ntpc_correct(n->peer, n->n, daemon_now(d), 0, delta);
+	ntpc_disc_correct(&n->disc, daemon_now(d), 0, delta);
 	log_notice("ntp: the clock was stepped by %+.6f s from outside; samples moved with it",
 		   (double)delta / 1e9);
 }
@@ -483,7 +483,7 @@ int daemon_ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *
 {
 	struct daemon_ntp *n = d->ntp;
 	struct tk_ctl_ntp head = { 0 };
-	int64_t now = evl_now();
+	int64_t now = daemon_now(d);
 	unsigned char *o = out;
 
 	if (!n) {
