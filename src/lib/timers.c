@@ -476,7 +476,8 @@ TK_EXPORT int tk_timers_read(struct tk_timers *tt, struct tk_timer_event *ev, si
 		cap = INT32_MAX;
 	for (;;) {
 		k = tt->n < cap - got ? tt->n : cap - got;
-		memcpy(ev + got, tt->evq + tt->head, k * sizeof(*ev));
+		if (k)
+			memcpy(ev + got, tt->evq + tt->head, k * sizeof(*ev));
 		got += k;
 		tt->head += k;
 		tt->n -= k;
