@@ -13,9 +13,19 @@
  *               host's CLOCK_REALTIME with bracketed reads and steer;
  *   save        every 10 min: persist the frequency estimate.
  *
- * The periodic timers have no slack: hrt_forward() measures from the hard
- * expiry (as the kernel's does), so a periodic timer run inside its slack
- * window would not move forward.
+ * Clocks. The queue runs on the timekeeper's MONOTONIC (daemon_now()), as
+ * the kernel's hrtimer bases run on the kernel's timekeeper; the loop
+ * converts each expiry to the kernel's CLOCK_MONOTONIC for its timerfd.
+ * The offsets of REALTIME, BOOTTIME and TAI are the timekeeper's, read at
+ * one counter value (daemon_sync_offsets(), on every clock_was_set). What
+ * the page publishes (last_update, valid_until) and the uptime stay on the
+ * kernel's CLOCK_MONOTONIC (evl_now()), which readers compare against; the
+ * quick calibration before the timekeeper runs uses it too.
+ *
+ * The daemon's periodic timers have no slack: hrt_forward() measures from
+ * the hard expiry (as the kernel's does), so a periodic timer run inside
+ * its slack window would not move forward; client timers with slack use
+ * hrt_forward_soft(). Client timers (daemon_timers.c) share the queue.
  *
  * SIGTERM/SIGINT stop it cleanly (the page is marked stale, the frequency
  * saved); SIGHUP re-reads the configuration and applies what can change
@@ -32,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/timex.h>
 #include <time.h>
@@ -151,17 +162,39 @@ void daemon_publish(struct daemon *d, int64_t now)
 	pagew_publish(d->pw, &v, (uint64_t)now, (uint64_t)valid, sample_source, d);
 }
 
-/* Moves the hrtimer bases with the timekeeper (clock_was_set). */
+int64_t daemon_now(struct daemon *d)
+{
+	struct timespec ts;
+
+	if (tkc_get(&d->tk, CLOCK_MONOTONIC, &ts) < 0)
+		return evl_now();
+	return ts_ns(&ts);
+}
+
+static int64_t queue_clock(void *ctx)
+{
+	return daemon_now(ctx);
+}
+
+/* Moves the hrtimer bases with the timekeeper (clock_was_set). The four
+ * clocks are read at one counter value, so the offsets are exact: they
+ * change only when a clock is set (a step, a leap second), never by the
+ * time between reads. Cancel-on-set client timers of a base that moved are
+ * canceled first, before anything can run them at the new time. */
 void daemon_sync_offsets(struct daemon *d)
 {
 	struct timespec mono, real, boot, tai;
+	int64_t old[HRT_NR_BASES];
+	uint64_t cycles = cs_read(d->tk.cs);
 
-	tkc_get(&d->tk, CLOCK_MONOTONIC, &mono);
-	tkc_get(&d->tk, CLOCK_REALTIME, &real);
-	tkc_get(&d->tk, CLOCK_BOOTTIME, &boot);
-	tkc_get(&d->tk, CLOCK_TAI, &tai);
+	tkc_get_at(&d->tk, CLOCK_MONOTONIC, cycles, &mono);
+	tkc_get_at(&d->tk, CLOCK_REALTIME, cycles, &real);
+	tkc_get_at(&d->tk, CLOCK_BOOTTIME, cycles, &boot);
+	tkc_get_at(&d->tk, CLOCK_TAI, cycles, &tai);
+	memcpy(old, d->q->offset, sizeof(old));
 	hrt_set_offsets(d->q, ts_ns(&real) - ts_ns(&mono), ts_ns(&boot) - ts_ns(&mono),
 			ts_ns(&tai) - ts_ns(&mono));
+	daemon_timers_clock_was_set(d, old);
 }
 
 /* Follows the registry: a demotion or an override may have changed the
@@ -194,7 +227,7 @@ static enum hrt_restart on_update(struct hrt_timer *t, int64_t now)
 	if (tkc_advance(&d->tk) > 0)
 		daemon_sync_offsets(d); /* a leap second was applied */
 	daemon_follow_current(d);
-	daemon_publish(d, now);
+	daemon_publish(d, evl_now()); /* the page speaks the kernel's MONOTONIC */
 	hrt_forward(t, now, d->update_ns);
 	return HRT_RESTART;
 }
@@ -275,7 +308,7 @@ static enum hrt_restart on_calibration(struct hrt_timer *t, int64_t now)
 int daemon_recalibrate(struct daemon *d, char *why, size_t whylen)
 {
 	struct clocksource *ref = d->reg.watchdog ? d->reg.watchdog->cs : NULL;
-	int64_t now = evl_now();
+	int64_t now = daemon_now(d); /* the queue's clock, as on_calibration's */
 
 	if (!d->tsc || !ref || !ref->nominal_hz) {
 		snprintf(why, whylen, "nothing to calibrate: %s",
@@ -480,7 +513,7 @@ static void on_reload(struct evl *l, int signo, void *ctx)
 	d->conf.reference = next->reference;
 	d->conf.time_constant = next->time_constant;
 	snprintf(d->conf.clocksource, sizeof(d->conf.clocksource), "%s", next->clocksource);
-	start_discipline(d, evl_now());
+	start_discipline(d, daemon_now(d));
 	log_notice("reload: %s re-read (clocksource, reference and time_constant applied; "
 		   "devices, directories and intervals need a restart)",
 		   d->conf_path);
@@ -582,6 +615,20 @@ static int start_timekeeper(struct daemon *d)
 	return 0;
 }
 
+/* 1000+ clients each hold a descriptor: take the hard limit (as root, at
+ * start, when the soft one is lower). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise RLIMIT_NOFILE to %llu: %s", (unsigned long long)rl.rlim_max,
+			 strerror(errno));
+}
+
 static void make_dir(const char *dir, mode_t mode)
 {
 	if (mkdir(dir, mode) < 0 && errno != EEXIST)
@@ -593,7 +640,7 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	struct daemon *d = calloc(1, sizeof(*d));
 	struct wdog_conf wc = { 0 };
 	char err[512];
-	int64_t now;
+	int64_t now, know;
 	int rc = 1;
 
 	if (!d) {
@@ -604,6 +651,7 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	d->conf_path = conf_path;
 	d->update_ns = (int64_t)conf->update_interval_ms * NSEC_PER_MSEC;
 
+	raise_nofile();
 	if (daemon_ctl_precheck(d) < 0)
 		goto out;
 	if (acquire_sources(d) < 0)
@@ -627,11 +675,20 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 		goto out;
 	}
 	d->q = evl_timers(d->loop);
+	/* The queue runs on the timekeeper's MONOTONIC, as the kernel's hrtimer
+	 * bases do; the loop converts to the kernel's clock for its timerfd. */
+	evl_set_clock(d->loop, queue_clock, d);
+	evl_set_margin(d->loop, (int64_t)d->conf.timer_margin_us * 1000);
+	if (daemon_timers_init(d) < 0) {
+		log_err("timers: out of memory");
+		goto out;
+	}
 	evl_on_signal(d->loop, SIGTERM, on_stop, d);
 	evl_on_signal(d->loop, SIGINT, on_stop, d);
 	evl_on_signal(d->loop, SIGHUP, on_reload, d);
 
-	now = evl_now();
+	now = daemon_now(d); /* the queue's clock: everything scheduled on it */
+	know = evl_now();    /* the kernel's: the page and the uptime */
 	wdog_init(&d->wd, &d->reg, &wc, (uint64_t)now);
 	daemon_sync_offsets(d);
 	hrt_timer_init(&d->t_update, HRT_BASE_MONOTONIC, on_update, "update");
@@ -640,14 +697,14 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	hrt_timer_init(&d->t_disc, HRT_BASE_MONOTONIC, on_discipline, "discipline");
 	hrt_timer_init(&d->t_save, HRT_BASE_MONOTONIC, on_save, "save");
 	d->t_update.data = d->t_wdog.data = d->t_calib.data = d->t_disc.data = d->t_save.data = d;
-	daemon_publish(d, now);
+	daemon_publish(d, know);
 	hrt_start(d->q, &d->t_update, now + d->update_ns, 0, HRT_MODE_ABS);
 	hrt_start(d->q, &d->t_wdog, (int64_t)wdog_next_due(&d->wd), 0, HRT_MODE_ABS);
 	if (d->calibrating)
 		hrt_start(d->q, &d->t_calib, now + CALIB_FAST_NS, 0, HRT_MODE_ABS);
 	hrt_start(d->q, &d->t_save, now + SAVE_INTERVAL_NS, 0, HRT_MODE_ABS);
 	start_discipline(d, now);
-	d->started_ns = now;
+	d->started_ns = know;
 	if (daemon_ctl_attach(d) < 0)
 		goto out;
 	daemon_sys_ready(d);
@@ -659,7 +716,8 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	daemon_sys_stopping(d);
 	daemon_save_frequency(d);
 out:
-	daemon_ctl_close(d);
+	daemon_ctl_close(d); /* the clients' timers go with them */
+	daemon_timers_free(d);
 	if (d->loop)
 		evl_free(d->loop);
 	if (d->pw)

@@ -179,7 +179,7 @@ static int on_timers(void *ctx, struct ctl_call *c)
 		snprintf(c->msg, TK_CTL_MESSAGE_LEN, "the timer queue is not running yet");
 		return -EAGAIN;
 	}
-	head.now_mono_ns = (uint64_t)evl_now();
+	head.now_mono_ns = (uint64_t)daemon_now(d);
 	for (int b = 0; b < HRT_NR_BASES; b++)
 		head.offset_ns[b] = d->q->offset[b];
 	head.next_event_ns = hrt_next_hard(d->q);
@@ -197,6 +197,8 @@ static int on_timers(void *ctx, struct ctl_call *c)
 	}
 	for (long i = 0; i < got; i++) {
 		struct tk_ctl_timer o = {0};
+		int64_t period;
+		int32_t pid;
 
 		name_copy(o.name, sizeof(o.name), v[i]->name ? v[i]->name : "(anonymous)");
 		o.base = v[i]->base;
@@ -204,6 +206,10 @@ static int on_timers(void *ctx, struct ctl_call *c)
 		o.soft_expires_ns = v[i]->softexpires;
 		o.expires_ns = v[i]->expires;
 		o.period_ns = period_of(d, v[i]);
+		if (daemon_timer_info(v[i], &pid, &period)) {
+			o.owner_pid = pid;
+			o.period_ns = period;
+		}
 		memcpy(out + sizeof(head) + (size_t)i * sizeof(o), &o, sizeof(o));
 	}
 	free(v);
@@ -356,6 +362,12 @@ static const struct ctl_ops daemon_ops = {
     .unbind = on_unbind,
     .readmit = on_readmit,
     .recalibrate = on_recalibrate,
+    .timer_create = daemon_timer_create,
+    .timer_arm = daemon_timer_arm,
+    .timer_disarm = daemon_timer_disarm,
+    .timer_delete = daemon_timer_delete,
+    .writable = daemon_timers_writable,
+    .gone = daemon_timers_gone,
 };
 
 /* --- the hooks of daemon.c ---------------------------------------------------- */

@@ -65,6 +65,7 @@ struct daemon {
 	/* Owned by daemon_ctl.c and daemon_sys.c, opaque here. */
 	struct daemon_ctl *ctl;
 	struct daemon_sys *sys;
+	struct daemon_timers *timers; /* daemon_timers.c: client timers */
 };
 
 /* --- daemon.c, for the other parts ------------------------------------ */
@@ -84,6 +85,33 @@ int daemon_recalibrate(struct daemon *d, char *why, size_t whylen);
  * (ADJ_SETOFFSET) moves the timer bases, restarts the discipline's phase
  * measurement and republishes. Returns the clock state or -errno. */
 int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx);
+
+/* The daemon's MONOTONIC (the timekeeper's): the clock of the timer queue. */
+int64_t daemon_now(struct daemon *d);
+
+/* --- daemon_timers.c: client timers (issue 6) ------------------------------ */
+
+struct ctl_call;
+struct ctl_client;
+
+/* After the loop exists: the service and its after-interrupt hook. 0 or -ENOMEM. */
+int daemon_timers_init(struct daemon *d);
+void daemon_timers_free(struct daemon *d);
+/* The ctl handlers of TK_CTL_TIMER_CREATE/ARM/DISARM/DELETE (ctx: the daemon). */
+int daemon_timer_create(void *ctx, struct ctl_call *c);
+int daemon_timer_arm(void *ctx, struct ctl_call *c);
+int daemon_timer_disarm(void *ctx, struct ctl_call *c);
+int daemon_timer_delete(void *ctx, struct ctl_call *c);
+/* ctl's writable and gone hooks. */
+void daemon_timers_writable(void *ctx, struct ctl_client *c);
+void daemon_timers_gone(void *ctx, struct ctl_client *c);
+/* The queue's offsets moved from old[] (daemon_sync_offsets): cancel-on-set
+ * timers on a base that moved are canceled and reported. */
+void daemon_timers_clock_was_set(struct daemon *d, const int64_t old[HRT_NR_BASES]);
+/* For listings: true for a client timer, with its owner's pid and period. */
+bool daemon_timer_info(const struct hrt_timer *t, int32_t *pid, int64_t *period);
+void daemon_timers_stats(const struct daemon *d, size_t *total, uint64_t *sent,
+			 uint64_t *deferred);
 
 /* --- daemon_ctl.c: the control socket ------------------------------------ */
 

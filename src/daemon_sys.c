@@ -218,7 +218,7 @@ void daemon_sys_ready(struct daemon *d)
 	struct daemon_sys *s = calloc(1, sizeof(*s));
 	char line[256 + 16];
 	uint64_t usec = 0;
-	int64_t now = evl_now();
+	int64_t now = daemon_now(d); /* the queue's clock */
 	int r;
 
 	if (!s) {

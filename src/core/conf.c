@@ -47,6 +47,7 @@ static const struct opt options[] = {
 	{ "daemon", "state_dir", OPT_STRING, F(state_dir), "/var/lib/timekeeper", 0, 0, NULL },
 	{ "daemon", "update_interval_ms", OPT_U64, F(update_interval_ms), "10", 1, 1000, NULL },
 	{ "daemon", "user", OPT_STRING, F(user), "timekeeper", 0, 0, NULL },
+	{ "daemon", "timer_margin_us", OPT_U64, F(timer_margin_us), "150", 0, 10000, NULL },
 
 	{ "discipline", "reference", OPT_ENUM, F(reference), "system", 0, 0, reference_choices },
 	{ "discipline", "time_constant", OPT_U64, F(time_constant), "0", 0, 10, NULL },
@@ -58,6 +59,9 @@ static const struct opt options[] = {
 	{ "control", "max_clients_per_uid", OPT_U64, F(max_clients_per_uid), "16", 1, 4096, NULL },
 	{ "control", "rate_limit", OPT_U64, F(rate_limit), "200", 1, 1000000, NULL },
 	{ "control", "rate_burst", OPT_U64, F(rate_burst), "50", 1, 1000000, NULL },
+	{ "control", "max_timers_per_client", OPT_U64, F(max_timers_per_client), "4096", 1, 1048576, NULL },
+	{ "control", "max_timers", OPT_U64, F(max_timers), "1048576", 1, 16777216, NULL },
+	{ "control", "min_timer_interval_us", OPT_U64, F(min_timer_interval_us), "50", 1, 1000000, NULL },
 
 	{ "hw", "acpi_tables", OPT_STRING, F(acpi_tables), "/sys/firmware/acpi/tables", 0, 0, NULL },
 	{ "hw", "hpet_device", OPT_STRING, F(hpet_device), "/dev/hpet", 0, 0, NULL },

@@ -27,6 +27,7 @@ struct tk_conf {
 	char state_dir[PATH_MAX];
 	uint64_t update_interval_ms; /* accumulation and page update */
 	char user[64];               /* drop to this user after start as root; "" = stay */
+	uint64_t timer_margin_us;    /* early wake-up for zero-slack timers (0 = none) */
 	/* [discipline] */
 	uint32_t reference;      /* enum conf_reference */
 	uint64_t time_constant;  /* PLL time constant, adjtimex units with STA_NANO */
@@ -38,6 +39,9 @@ struct tk_conf {
 	uint64_t max_clients_per_uid; /* of them, per peer uid */
 	uint64_t rate_limit;          /* messages per second per client (token bucket) */
 	uint64_t rate_burst;          /* bucket size */
+	uint64_t max_timers_per_client; /* client timers per connection */
+	uint64_t max_timers;            /* client timers in all */
+	uint64_t min_timer_interval_us; /* shorter periods are raised to it */
 	/* [hw] */
 	char acpi_tables[PATH_MAX];
 	char hpet_device[PATH_MAX];

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timex.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +46,11 @@ struct ctl_client {
 	int fd;
 	struct ctl_peer peer;
 	struct ctl_bucket bucket;
+	void *data;		 /* the owner's */
+	bool want_write;	 /* the owner watches EPOLLOUT */
+	uint32_t events;	 /* what the loop watches now */
+	unsigned char *pending;	 /* a reply the socket had no room for */
+	size_t pending_len;
 };
 
 struct ctl_server {
@@ -75,6 +81,9 @@ union ctl_payload {
 	struct tk_ctl_timers_req timers;
 	struct tk_ctl_timex tx;
 	struct tk_ctl_name name;
+	struct tk_ctl_timer_create tcreate;
+	struct tk_ctl_timer_arm tarm;
+	struct tk_ctl_timer_id tid;
 };
 
 static const char *type_name(unsigned int type)
@@ -98,6 +107,14 @@ static const char *type_name(unsigned int type)
 		return "READMIT";
 	case TK_CTL_RECALIBRATE:
 		return "RECALIBRATE";
+	case TK_CTL_TIMER_CREATE:
+		return "TIMER_CREATE";
+	case TK_CTL_TIMER_ARM:
+		return "TIMER_ARM";
+	case TK_CTL_TIMER_DISARM:
+		return "TIMER_DISARM";
+	case TK_CTL_TIMER_DELETE:
+		return "TIMER_DELETE";
 	}
 	return "unknown";
 }
@@ -118,6 +135,13 @@ long ctl_request_size(unsigned int type)
 	case TK_CTL_UNBIND:
 	case TK_CTL_READMIT:
 		return sizeof(struct tk_ctl_name);
+	case TK_CTL_TIMER_CREATE:
+		return sizeof(struct tk_ctl_timer_create);
+	case TK_CTL_TIMER_ARM:
+		return sizeof(struct tk_ctl_timer_arm);
+	case TK_CTL_TIMER_DISARM:
+	case TK_CTL_TIMER_DELETE:
+		return sizeof(struct tk_ctl_timer_id);
 	}
 	return -1;
 }
@@ -240,6 +264,14 @@ static ctl_fn handler_of(const struct ctl_ops *ops, unsigned int type)
 		return ops->readmit;
 	case TK_CTL_RECALIBRATE:
 		return ops->recalibrate;
+	case TK_CTL_TIMER_CREATE:
+		return ops->timer_create;
+	case TK_CTL_TIMER_ARM:
+		return ops->timer_arm;
+	case TK_CTL_TIMER_DISARM:
+		return ops->timer_disarm;
+	case TK_CTL_TIMER_DELETE:
+		return ops->timer_delete;
 	}
 	return NULL;
 }
@@ -258,8 +290,8 @@ static void fill_hello(const struct ctl_server *s, const struct ctl_peer *peer,
 	copy_str(h->version, sizeof(h->version), s->version);
 }
 
-int ctl_handle(struct ctl_server *s, const struct ctl_peer *peer, const void *msg, size_t len,
-	       void *reply, size_t *reply_len)
+static int handle(struct ctl_server *s, const struct ctl_peer *peer, struct ctl_client *client,
+		  const void *msg, size_t len, void *reply, size_t *reply_len)
 {
 	struct tk_ctl_hdr h = {0};
 	struct tk_ctl_hdr *rh = reply;
@@ -321,6 +353,10 @@ int ctl_handle(struct ctl_server *s, const struct ctl_peer *peer, const void *ms
 	    !memchr(p.name.name, '\0', sizeof(p.name.name)))
 		FAIL(-EBADMSG, CTL_KEEP, "%s: name not NUL-terminated within its %d bytes",
 		     type_name(h.type), TK_CTL_NAME_LEN);
+	if (h.type == TK_CTL_TIMER_CREATE &&
+	    !memchr(p.tcreate.name, '\0', sizeof(p.tcreate.name)))
+		FAIL(-EBADMSG, CTL_KEEP, "%s: name not NUL-terminated within its %d bytes",
+		     type_name(h.type), TK_CTL_NAME_LEN);
 	if (is_change(h.type, &p) && !peer->may_change)
 		FAIL(-EPERM, CTL_KEEP,
 		     "permission denied: uid %u is not root and not in group %s%s", peer->uid,
@@ -328,6 +364,7 @@ int ctl_handle(struct ctl_server *s, const struct ctl_peer *peer, const void *ms
 		     s->group[0] && !s->has_group ? " (no such group)" : "");
 
 	c.peer = peer;
+	c.client = client;
 	c.type = h.type;
 	c.req = want ? &p : NULL;
 	c.out = out;
@@ -359,6 +396,33 @@ done:
 	res->status = status;
 	rh->length = (uint32_t)*reply_len;
 	return close_after;
+}
+
+int ctl_handle(struct ctl_server *s, const struct ctl_peer *peer, const void *msg, size_t len,
+	       void *reply, size_t *reply_len)
+{
+	return handle(s, peer, NULL, msg, len, reply, reply_len);
+}
+
+int ctl_handle_client(struct ctl_server *s, struct ctl_client *c, const void *msg, size_t len,
+		      void *reply, size_t *reply_len)
+{
+	return handle(s, &c->peer, c, msg, len, reply, reply_len);
+}
+
+void ctl_client_set_data(struct ctl_client *c, void *data)
+{
+	c->data = data;
+}
+
+void *ctl_client_data(const struct ctl_client *c)
+{
+	return c->data;
+}
+
+const struct ctl_peer *ctl_client_peer(const struct ctl_client *c)
+{
+	return &c->peer;
 }
 
 /* --- token bucket ------------------------------------------------------------ */
@@ -529,10 +593,13 @@ static void drop_client(struct ctl_server *s, struct ctl_client *c)
 			break;
 		}
 	}
+	if (s->ops.gone)
+		s->ops.gone(s->ctx, c);
 	if (s->loop)
 		evl_del_fd(s->loop, c->fd);
 	close_fd(c->fd);
 	s->nclients--;
+	free(c->pending);
 	free(c);
 }
 
@@ -590,6 +657,89 @@ static int read_peer(const struct ctl_server *s, int fd, struct ctl_peer *p)
 	return 0;
 }
 
+/* What the loop watches on c: requests unless a reply waits for room,
+ * writability while a reply waits or the owner asked for it. */
+static void update_events(struct ctl_client *c)
+{
+	uint32_t ev = (c->pending ? 0 : EPOLLIN) | (c->pending || c->want_write ? EPOLLOUT : 0);
+
+	if (ev == c->events)
+		return;
+	if (c->s->loop && evl_mod_fd(c->s->loop, c->fd, ev) < 0)
+		return;
+	c->events = ev;
+}
+
+/* Sends a reply; when the socket is full (the client has not read its
+ * events yet) the reply is kept and the client is not read from until it
+ * went out, so a client never loses a reply to the events queued before it.
+ * false: the connection is broken. */
+static bool send_reply(struct ctl_client *c, const void *buf, size_t len)
+{
+	ssize_t n = send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (n == (ssize_t)len)
+		return true;
+	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+		return false;
+	c->pending = malloc(len);
+	if (!c->pending)
+		return false;
+	memcpy(c->pending, buf, len);
+	c->pending_len = len;
+	update_events(c);
+	return true;
+}
+
+/* The kept reply, once there is room. false: the connection is broken. */
+static bool flush_pending(struct ctl_client *c)
+{
+	ssize_t n;
+
+	if (!c->pending)
+		return true;
+	n = send(c->fd, c->pending, c->pending_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return true;
+	if (n != (ssize_t)c->pending_len)
+		return false;
+	free(c->pending);
+	c->pending = NULL;
+	c->pending_len = 0;
+	update_events(c);
+	return true;
+}
+
+int ctl_send_event(struct ctl_client *c, uint16_t type, const void *payload, size_t len)
+{
+	struct tk_ctl_hdr h = {.magic = TK_CTL_MAGIC,
+			       .version = TK_CTL_VERSION,
+			       .type = type,
+			       .flags = TK_CTL_F_EVENT};
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, len}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+	ssize_t n;
+
+	if (len > TK_CTL_MAX_MSG - HDR_LEN)
+		return -EMSGSIZE;
+	if (c->pending)
+		return -EAGAIN;
+	h.length = (uint32_t)(HDR_LEN + len);
+	n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n == (ssize_t)h.length)
+		return 0;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -EAGAIN;
+	return n < 0 ? -errno : -EPIPE;
+}
+
+int ctl_client_want_write(struct ctl_client *c, bool on)
+{
+	c->want_write = on;
+	update_events(c);
+	return 0;
+}
+
 static void on_client(struct evl *l, int fd, uint32_t revents, void *ctx)
 {
 	struct ctl_client *c = ctx;
@@ -599,8 +749,17 @@ static void on_client(struct evl *l, int fd, uint32_t revents, void *ctx)
 	ssize_t n;
 	int verdict;
 
-	if (!(revents & EPOLLIN)) {
-		drop_client(s, c);
+	if (revents & EPOLLOUT) {
+		if (!flush_pending(c)) {
+			drop_client(s, c);
+			return;
+		}
+		if (!c->pending && c->want_write && s->ops.writable)
+			s->ops.writable(s->ctx, c);
+	}
+	if (!(revents & EPOLLIN) || c->pending) {
+		if ((revents & (EPOLLERR | EPOLLHUP)) && !(revents & EPOLLIN))
+			drop_client(s, c);
 		return;
 	}
 	n = recv(fd, s->rx, sizeof(s->rx), MSG_DONTWAIT | MSG_TRUNC);
@@ -627,10 +786,8 @@ static void on_client(struct evl *l, int fd, uint32_t revents, void *ctx)
 		drop_client(s, c);
 		return;
 	}
-	verdict = ctl_handle(s, &c->peer, s->rx, (size_t)n, s->tx, &out_len);
-	/* A client that does not read its replies is dropped. */
-	if (send(fd, s->tx, out_len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)out_len ||
-	    verdict == CTL_CLOSE)
+	verdict = ctl_handle_client(s, c, s->rx, (size_t)n, s->tx, &out_len);
+	if (!send_reply(c, s->tx, out_len) || verdict == CTL_CLOSE)
 		drop_client(s, c);
 }
 
@@ -666,6 +823,7 @@ static void accept_one(struct ctl_server *s, int fd)
 	c->s = s;
 	c->fd = fd;
 	c->peer = p;
+	c->events = EPOLLIN;
 	if (s->loop && evl_add_fd(s->loop, fd, EPOLLIN, on_client, c) < 0) {
 		free(c);
 		refuse(fd, -ENOMEM, "cannot watch the connection");

@@ -25,6 +25,7 @@
 
 struct evl;
 struct ctl_server;
+struct ctl_client; /* one connection, opaque to the owner */
 
 #define CTL_MAX_GROUPS 64 /* supplementary groups kept per peer */
 
@@ -50,6 +51,7 @@ struct ctl_call {
 	size_t out_cap;	 /* bytes available at out */
 	size_t out_len;	 /* set by the handler: bytes of out used (only sent when status is 0) */
 	char *msg;	 /* the result's message, TK_CTL_MESSAGE_LEN bytes, "" on entry */
+	struct ctl_client *client; /* the connection; NULL from ctl_handle() (no socket) */
 };
 
 /* Returns 0 or -errno (the reply's status); writes one line into c->msg. */
@@ -62,6 +64,13 @@ typedef int (*ctl_fn)(void *ctx, struct ctl_call *c);
 struct ctl_ops {
 	ctl_fn hello, status, sources, timers, adjtime;
 	ctl_fn switch_source, unbind, readmit, recalibrate;
+	/* Client timers: the handlers get c->client (NULL without a socket). */
+	ctl_fn timer_create, timer_arm, timer_disarm, timer_delete;
+	/* The connection asked for with ctl_client_want_write() can take more. */
+	void (*writable)(void *ctx, struct ctl_client *c);
+	/* The connection is closing: forget what is attached to it (its data).
+	 * Called once, before the client is freed; sending is no longer possible. */
+	void (*gone)(void *ctx, struct ctl_client *c);
 };
 
 struct ctl_conf {
@@ -127,6 +136,30 @@ unsigned int ctl_clients(const struct ctl_server *s);
  */
 int ctl_handle(struct ctl_server *s, const struct ctl_peer *peer, const void *msg, size_t len,
 	       void *reply, size_t *reply_len);
+
+/* ctl_handle() for a request that arrived on the connection c (handlers see
+ * it in ctl_call.client). */
+int ctl_handle_client(struct ctl_server *s, struct ctl_client *c, const void *msg, size_t len,
+		      void *reply, size_t *reply_len);
+
+/* What the owner attaches to a connection (NULL at first). */
+void ctl_client_set_data(struct ctl_client *c, void *data);
+void *ctl_client_data(const struct ctl_client *c);
+const struct ctl_peer *ctl_client_peer(const struct ctl_client *c);
+
+/*
+ * Sends one event (hdr.flags TK_CTL_F_EVENT, seq 0) of the given type and
+ * payload on c, without blocking. 0 when sent; -EAGAIN when the socket is
+ * full or a reply is waiting to be sent (nothing was sent: retry from the
+ * writable hook after ctl_client_want_write()); -EMSGSIZE for a payload
+ * over TK_CTL_MAX_MSG; -EPIPE or another -errno when the connection is
+ * broken (it is then dropped from the loop soon, and `gone` is called).
+ */
+int ctl_send_event(struct ctl_client *c, uint16_t type, const void *payload, size_t len);
+
+/* Watch c for EPOLLOUT (on) and call ops->writable when it can take more;
+ * the watch stays until turned off. 0 or -errno. */
+int ctl_client_want_write(struct ctl_client *c, bool on);
 
 /* Fills an unsolicited reply (type 0, seq 0) with status and message: the
  * refusals sent when a limit is hit. Returns its length. */

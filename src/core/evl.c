@@ -54,7 +54,15 @@ struct evl {
 	struct evl_src *graveyard; /* deleted during a batch, freed after it */
 	bool dispatching;
 	bool stop;
-	int64_t armed; /* timerfd's absolute expiry, HRT_TIME_MAX = disarmed */
+	int64_t armed; /* the queue-clock expiry programmed, HRT_TIME_MAX = disarmed */
+	int64_t spin_until; /* zero-slack expiry the early wake-up spins to, HRT_TIME_MAX = none */
+	int64_t margin;	    /* early wake-up for zero-slack timers, ns (0: none) */
+	int64_t (*clock)(void *ctx); /* the queue's MONOTONIC; NULL: the kernel's */
+	void *clock_ctx;
+	void (*timers_done)(void *ctx); /* after each timer interrupt */
+	void *timers_done_ctx;
+	uint64_t nr_spins;
+	int64_t max_spin_ns;
 	int last_err;
 	struct evl_sig sig[3];
 	sigset_t sigs, oldmask;
@@ -68,26 +76,57 @@ int64_t evl_now(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int64_t now_cb(void *ctx)
+/* The queue's clock. */
+static int64_t clock_now(const struct evl *l)
 {
-	(void)ctx;
-	return evl_now();
+	return l->clock ? l->clock(l->clock_ctx) : evl_now();
 }
 
-/* Program the timerfd for expires (MONOTONIC ns) or disarm it for HRT_TIME_MAX. */
+static int64_t now_cb(void *ctx)
+{
+	return clock_now(ctx);
+}
+
+int64_t evl_clock_now(const struct evl *l)
+{
+	return clock_now(l);
+}
+
+/*
+ * Program the timerfd for expires (the queue's MONOTONIC ns) or disarm it
+ * for HRT_TIME_MAX. With an owner's clock the expiry is converted to the
+ * kernel's CLOCK_MONOTONIC as a delay from now on both clocks; the rate
+ * difference over the delay (ppm) makes the wake-up a little early or
+ * late: early, the interrupt finds nothing due and this re-arms; late is
+ * what the margin covers for zero-slack timers. A zero-slack earliest
+ * expiry (its soft = hard) is programmed the margin early and the
+ * interrupt spins the rest (on_timerfd).
+ */
 static void arm(struct evl *l, int64_t expires)
 {
 	struct itimerspec its;
+	int64_t target = expires;
 
 	if (expires == l->armed)
 		return;
 	memset(&its, 0, sizeof(its));
+	l->spin_until = HRT_TIME_MAX;
 	if (expires != HRT_TIME_MAX) {
+		if (l->margin > 0 && !l->q.hang_detected && hrt_next_soft(&l->q) == expires &&
+		    hrt_next_hard(&l->q) == expires) {
+			l->spin_until = expires;
+			target = expires > l->margin ? expires - l->margin : 0;
+		}
+		if (l->clock) {
+			int64_t delta = target - l->clock(l->clock_ctx);
+
+			target = evl_now() + (delta > 0 ? delta : 0);
+		}
 		/* An all-zero it_value disarms: a due time of 0 must still fire. */
-		if (expires < 1)
-			expires = 1;
-		its.it_value.tv_sec = expires / 1000000000;
-		its.it_value.tv_nsec = expires % 1000000000;
+		if (target < 1)
+			target = 1;
+		its.it_value.tv_sec = target / 1000000000;
+		its.it_value.tv_nsec = target % 1000000000;
 	}
 	if (timerfd_settime(l->tfd, TFD_TIMER_ABSTIME, &its, NULL)) {
 		l->last_err = -errno;
@@ -120,6 +159,7 @@ int evl_new(struct evl **out)
 		return -ENOMEM;
 	l->epfd = l->tfd = l->sfd = -1;
 	l->armed = HRT_TIME_MAX;
+	l->spin_until = HRT_TIME_MAX;
 	l->ops.now = now_cb;
 	l->ops.reprogram = reprogram_cb;
 	hrt_init(&l->q, &l->ops, l);
@@ -290,8 +330,27 @@ static void on_timerfd(struct evl *l)
 	if (read(l->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		l->last_err = -errno;
 	l->armed = ARMED_UNKNOWN;
+	/* Woken the margin early for a zero-slack timer: spin on the clock to its
+	 * expiry (bounded by twice the margin, in case the clock misbehaves). */
+	if (l->spin_until != HRT_TIME_MAX) {
+		int64_t start = clock_now(l), now = start;
+
+		if (l->spin_until > now && l->spin_until - now <= 2 * l->margin) {
+			while (now < l->spin_until)
+				now = clock_now(l);
+			l->nr_spins++;
+			if (now - start > l->max_spin_ns)
+				l->max_spin_ns = now - start;
+		}
+		l->spin_until = HRT_TIME_MAX;
+	}
 	/* The interrupt's value wins even during a hang back-off: it is the back-off. */
-	next = hrt_interrupt(&l->q, now_cb, NULL);
+	next = hrt_interrupt(&l->q, now_cb, l);
+	if (l->timers_done)
+		l->timers_done(l->timers_done_ctx);
+	/* The hook may have started timers: take the queue's latest word. */
+	if (!l->q.hang_detected)
+		next = hrt_next_hard(&l->q);
 	arm(l, next);
 }
 
@@ -372,4 +431,31 @@ int64_t evl_armed(const struct evl *l)
 int evl_last_error(const struct evl *l)
 {
 	return l->last_err;
+}
+
+void evl_set_clock(struct evl *l, int64_t (*now)(void *ctx), void *ctx)
+{
+	l->clock = now;
+	l->clock_ctx = ctx;
+	l->armed = ARMED_UNKNOWN;
+	arm(l, hrt_next_hard(&l->q));
+}
+
+void evl_set_margin(struct evl *l, int64_t margin_ns)
+{
+	l->margin = margin_ns > 0 ? margin_ns : 0;
+	l->armed = ARMED_UNKNOWN;
+	arm(l, hrt_next_hard(&l->q));
+}
+
+void evl_on_timers_done(struct evl *l, void (*fn)(void *ctx), void *ctx)
+{
+	l->timers_done = fn;
+	l->timers_done_ctx = ctx;
+}
+
+void evl_spin_stats(const struct evl *l, uint64_t *spins, int64_t *max_spin_ns)
+{
+	*spins = l->nr_spins;
+	*max_spin_ns = l->max_spin_ns;
 }

@@ -6,7 +6,17 @@
  * SIGTERM, SIGINT and SIGHUP, which evl_new() blocks so they arrive only
  * through the loop; and arbitrary file descriptors such as the control
  * socket. The hrt timers fire from the timerfd through hrt_interrupt(), with
- * its retry and hang rules. The loop's "now" is the kernel's CLOCK_MONOTONIC.
+ * its retry and hang rules.
+ *
+ * Two clocks. The queue's MONOTONIC base runs on a clock its owner gives
+ * (evl_set_clock(): the daemon's disciplined timekeeper), as the kernel's
+ * hrtimer bases run on its timekeeper; without one it is the kernel's
+ * CLOCK_MONOTONIC (evl_now()). The timerfd runs on the kernel's clock: an
+ * expiry is converted as a delay from now on both clocks, and a wake-up
+ * that comes before the expiry on the queue's clock just re-arms. Precision:
+ * when the earliest timer has no slack, the timerfd is programmed a margin
+ * early (evl_set_margin()) and the loop spins on the queue's clock to the
+ * expiry; timers with slack never spin.
  *
  * One loop per process: the signal mask is process-wide. Callbacks run on
  * the loop's thread and may add and delete sources (also their own), start
@@ -38,8 +48,26 @@ void evl_free(struct evl *l);
  * the loop reprograms its timerfd whenever the earliest expiry moves. */
 struct hrt_queue *evl_timers(struct evl *l);
 
-/* CLOCK_MONOTONIC in ns: the loop's now, the clock of the MONOTONIC base. */
+/* The kernel's CLOCK_MONOTONIC in ns (the timerfd's clock; without
+ * evl_set_clock() also the queue's). */
 int64_t evl_now(void);
+
+/* The queue's MONOTONIC clock: now(ctx) in ns, called for relative starts,
+ * in the interrupt and for every spin iteration (make it cheap: no system
+ * call). NULL: back to the kernel's. Reprograms the timerfd. */
+void evl_set_clock(struct evl *l, int64_t (*now)(void *ctx), void *ctx);
+/* The queue's clock now. */
+int64_t evl_clock_now(const struct evl *l);
+
+/* Early wake-up for zero-slack timers (ns, 0 = none): the timerfd fires
+ * this much before such an expiry and the loop spins the rest. */
+void evl_set_margin(struct evl *l, int64_t margin_ns);
+/* Spins done and the longest (ns), for diagnostics and benchmarks. */
+void evl_spin_stats(const struct evl *l, uint64_t *spins, int64_t *max_spin_ns);
+
+/* fn(ctx) after each timer interrupt has run the due timers: where the
+ * owner sends what its callbacks collected (one batch per pass). */
+void evl_on_timers_done(struct evl *l, void (*fn)(void *ctx), void *ctx);
 
 /* Callback for SIGTERM, SIGINT or SIGHUP (-EINVAL for any other signal);
  * cb NULL restores the default: SIGTERM and SIGINT stop the loop, SIGHUP is
@@ -64,7 +92,7 @@ int evl_run(struct evl *l);
 /* Ends evl_run() after the event being dispatched. */
 void evl_stop(struct evl *l);
 
-/* What the timerfd is programmed for (MONOTONIC ns), HRT_TIME_MAX when disarmed. */
+/* The expiry the timerfd is programmed for (the queue's clock, ns), HRT_TIME_MAX when disarmed. */
 int64_t evl_armed(const struct evl *l);
 /* The last error from timerfd_settime(), 0 if none (kept for the caller to log). */
 int evl_last_error(const struct evl *l);

@@ -4,9 +4,12 @@
  * (hard expiry, enqueue sequence): the sequence makes equal expiries FIFO,
  * as rb_add_cached does by inserting equal keys to the right. Each timer
  * remembers its heap slot, so cancel is O(log n) without a search, and the
- * leftmost timer is slot 0. Heaps grow but never shrink while the queue
- * lives, and a base keeps one slot spare while a callback runs, so the
- * re-enqueue of a HRT_RESTART timer cannot fail for lack of memory.
+ * leftmost timer is slot 0. Heaps double when full and halve when a
+ * quarter full (never below HRT_HEAP_MIN slots), so a million timers cost
+ * one pointer each in the heap and a queue that emptied gives the memory
+ * back; a base keeps one slot spare while a callback runs (halving leaves
+ * at least twice the timers' room), so the re-enqueue of a HRT_RESTART
+ * timer cannot fail for lack of memory.
  */
 #include "config.h"
 
@@ -104,6 +107,8 @@ static void sift_down(struct hrt_heap *h, size_t i)
 	heap_set(h, i, t);
 }
 
+#define HRT_HEAP_MIN 16
+
 static int heap_reserve(struct hrt_heap *h, size_t need)
 {
 	struct hrt_timer **v;
@@ -111,7 +116,7 @@ static int heap_reserve(struct hrt_heap *h, size_t need)
 
 	if (need <= h->cap)
 		return 0;
-	cap = h->cap ? h->cap : 16;
+	cap = h->cap ? h->cap : HRT_HEAP_MIN;
 	while (cap < need) {
 		if (cap > SIZE_MAX / 2 / sizeof(*v))
 			return -ENOMEM;
@@ -145,13 +150,24 @@ static void dequeue(struct hrt_queue *q, struct hrt_timer *t)
 	struct hrt_timer *last = h->v[--h->n];
 
 	t->state = HRT_STATE_INACTIVE;
-	if (i == h->n)
-		return;
-	heap_set(h, i, last);
-	if (i > 0 && before(last, h->v[(i - 1) / 2]))
-		sift_up(h, i);
-	else
-		sift_down(h, i);
+	if (i != h->n) {
+		heap_set(h, i, last);
+		if (i > 0 && before(last, h->v[(i - 1) / 2]))
+			sift_up(h, i);
+		else
+			sift_down(h, i);
+	}
+	/* Halve at a quarter full: still room for twice the timers left, so
+	 * the spare slot of a running timer survives, and no thrashing at the
+	 * boundary. A failed shrink keeps the larger array. */
+	if (h->cap > HRT_HEAP_MIN && h->n <= h->cap / 4) {
+		struct hrt_timer **v = realloc(h->v, h->cap / 2 * sizeof(*v));
+
+		if (v) {
+			h->v = v;
+			h->cap /= 2;
+		}
+	}
 }
 
 /*
@@ -307,6 +323,24 @@ uint64_t hrt_forward(struct hrt_timer *t, int64_t now, int64_t interval)
 	}
 	t->expires = add_safe(t->expires, interval);
 	t->softexpires = add_safe(t->softexpires, interval);
+	return orun;
+}
+
+uint64_t hrt_forward_soft(struct hrt_timer *t, int64_t now, int64_t interval)
+{
+	int64_t delta, slack;
+	uint64_t orun;
+
+	if (__builtin_sub_overflow(now, t->softexpires, &delta))
+		delta = now < 0 ? -1 : INT64_MAX;
+	if (delta < 0 || hrt_is_queued(t))
+		return 0;
+	/* Forward a zero-slack view of the timer, then put the slack back: the
+	 * same arithmetic as hrt_forward(), measured from the soft expiry. */
+	slack = t->expires - t->softexpires;
+	t->expires = t->softexpires;
+	orun = hrt_forward(t, now, interval);
+	t->expires = add_safe(t->softexpires, slack);
 	return orun;
 }
 

@@ -12,6 +12,10 @@
  * the caller owns. Times are signed 64-bit nanoseconds like ktime_t; an
  * expiry is stored in its base's own clock, and the hardware (the event
  * loop's timerfd) is programmed in MONOTONIC: expires - offset, clamped >= 0.
+ * MONOTONIC is whatever clock the owner runs the queue on (the daemon: its
+ * timekeeper's, see evl.h); the offsets are that clock's. Memory: the
+ * caller's struct hrt_timer plus one pointer in a heap that doubles and
+ * halves; a million timers are ~8 MB of heap and O(log n) start/cancel.
  * Single-threaded: callbacks run from hrt_run()/hrt_interrupt() and may
  * start, forward and cancel any timer, including their own.
  */
@@ -168,10 +172,20 @@ static inline bool hrt_is_queued(const struct hrt_timer *t)
  * Returns 0 and changes nothing when now is before the hard expiry or when
  * t is queued. interval is floored at HRT_RESOLUTION_NS. Note the kernel's
  * rule: a timer run inside its slack window (soft <= now < hard) is not
- * forwarded; periodic timers should use a slack of 0 or forward from
- * max(now, expires).
+ * forwarded; periodic timers with slack use hrt_forward_soft().
  */
 uint64_t hrt_forward(struct hrt_timer *t, int64_t now, int64_t interval);
+
+/*
+ * The soft-expiry-aware forward for periodic timers with slack: the same
+ * arithmetic measured from the soft expiry, so a timer run anywhere in its
+ * window (soft <= now) moves: both expiries by whole intervals until the
+ * soft expiry is strictly after now, the slack kept. Returns the number of
+ * intervals moved (the expiries now <= soft covered, the one being handled
+ * included), 0 when now < soft or t is queued. With a slack of 0 it is
+ * hrt_forward(). Expiries stay at value + k * interval exactly.
+ */
+uint64_t hrt_forward_soft(struct hrt_timer *t, int64_t now, int64_t interval);
 
 /* Sets the REALTIME, BOOTTIME and TAI offsets from MONOTONIC (ns) after the
  * clocks were set (clock_was_set): absolute timers of those bases now expire
