@@ -7,7 +7,10 @@
  * daemon's own euid, members of the control group) and hands valid
  * requests to the owner's callbacks (struct ctl_ops). A client that breaks
  * the framing or a limit gets one reply with the reason and is dropped;
- * nothing a client sends reaches the owner unchecked.
+ * nothing a client sends reaches the owner unchecked. The owner may also
+ * send events (TK_CTL_F_EVENT) on a connection its handler saw
+ * (ctl_send_event(), never blocking: -EAGAIN when the socket is full, then
+ * the writable hook), attach data to it, and is told when it goes.
  *
  * ctl_handle() is the pure core (no I/O): the socket path, the unit tests
  * and the fuzzer all go through it. Library code: returns -errno, does

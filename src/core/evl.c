@@ -454,6 +454,11 @@ void evl_on_timers_done(struct evl *l, void (*fn)(void *ctx), void *ctx)
 	l->timers_done_ctx = ctx;
 }
 
+int64_t evl_spin_target(const struct evl *l)
+{
+	return l->spin_until;
+}
+
 void evl_spin_stats(const struct evl *l, uint64_t *spins, int64_t *max_spin_ns)
 {
 	*spins = l->nr_spins;

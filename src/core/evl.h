@@ -62,6 +62,9 @@ int64_t evl_clock_now(const struct evl *l);
 /* Early wake-up for zero-slack timers (ns, 0 = none): the timerfd fires
  * this much before such an expiry and the loop spins the rest. */
 void evl_set_margin(struct evl *l, int64_t margin_ns);
+/* The zero-slack expiry the next wake-up will spin to (queue clock),
+ * HRT_TIME_MAX when the next wake-up does not spin. */
+int64_t evl_spin_target(const struct evl *l);
 /* Spins done and the longest (ns), for diagnostics and benchmarks. */
 void evl_spin_stats(const struct evl *l, uint64_t *spins, int64_t *max_spin_ns);
 

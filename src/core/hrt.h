@@ -1,7 +1,7 @@
 /*
  * hrt: a timer queue modelled on the kernel's hrtimers (facts §7), for the
- * daemon's own timers and, later, the timers clients arm over the control
- * socket. Four clock bases in the kernel's index order (MONOTONIC, REALTIME,
+ * daemon's own timers and the timers clients arm over the control socket
+ * (daemon_timers.c). Four clock bases in the kernel's index order (MONOTONIC, REALTIME,
  * BOOTTIME, TAI), each with an offset from MONOTONIC that the caller sets
  * whenever the timekeeper's clocks move (clock_was_set). Every timer has a
  * soft and a hard expiry (hard = soft + slack) so that nearby timers share

@@ -41,6 +41,10 @@ static int stub(void *ctx, struct ctl_call *c)
 	if (c->type == TK_CTL_SWITCH || c->type == TK_CTL_UNBIND || c->type == TK_CTL_READMIT)
 		must(strnlen(((const struct tk_ctl_name *)c->req)->name, TK_CTL_NAME_LEN) <
 		     TK_CTL_NAME_LEN);
+	if (c->type == TK_CTL_TIMER_CREATE)
+		must(strnlen(((const struct tk_ctl_timer_create *)c->req)->name,
+			     TK_CTL_NAME_LEN) < TK_CTL_NAME_LEN);
+	must(c->client == NULL); /* no connection behind ctl_handle() */
 	if (c->type == TK_CTL_ADJTIME) {
 		const struct tk_ctl_timex *tx = c->req;
 
@@ -69,6 +73,10 @@ static const struct ctl_ops ops = {
     .unbind = stub,
     .readmit = stub,
     .recalibrate = stub,
+    .timer_create = stub,
+    .timer_arm = stub,
+    .timer_disarm = stub,
+    .timer_delete = stub,
 };
 
 static struct ctl_server *server(void)

@@ -29,10 +29,13 @@
 
 static unsigned int calls[0x200];
 static char last_name[TK_CTL_NAME_LEN];
+static struct ctl_client *last_client, *gone_client;
+static int writable_calls;
 
 static int stub(void *ctx, struct ctl_call *c)
 {
 	calls[c->type & 0x1ff]++;
+	last_client = c->client;
 	if (c->type == TK_CTL_SWITCH)
 		memcpy(last_name, ((const struct tk_ctl_name *)c->req)->name, TK_CTL_NAME_LEN);
 	if (c->type == TK_CTL_STATUS) {
@@ -41,6 +44,19 @@ static int stub(void *ctx, struct ctl_call *c)
 	}
 	snprintf(c->msg, TK_CTL_MESSAGE_LEN, "stub %#x", c->type);
 	return 0;
+}
+
+static void on_writable(void *ctx, struct ctl_client *c)
+{
+	(void)ctx;
+	writable_calls++;
+	ctl_client_want_write(c, false);
+}
+
+static void on_gone(void *ctx, struct ctl_client *c)
+{
+	(void)ctx;
+	gone_client = c;
 }
 
 static const struct ctl_ops stub_ops = {
@@ -52,6 +68,12 @@ static const struct ctl_ops stub_ops = {
     .unbind = stub,
     .readmit = stub,
     .recalibrate = stub,
+    .timer_create = stub,
+    .timer_arm = stub,
+    .timer_disarm = stub,
+    .timer_delete = stub,
+    .writable = on_writable,
+    .gone = on_gone,
 };
 
 static char tmpdir[64];
@@ -80,6 +102,8 @@ static void setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	snprintf(sockpath, sizeof(sockpath), "%s/control", tmpdir);
 	memset(calls, 0, sizeof(calls));
+	last_client = gone_client = NULL;
+	writable_calls = 0;
 }
 
 static void teardown(void)
@@ -205,9 +229,11 @@ START_TEST(test_header_errors)
 }
 END_TEST
 
-static const unsigned int types[] = {TK_CTL_HELLO,  TK_CTL_STATUS,  TK_CTL_SOURCES,
-				     TK_CTL_TIMERS, TK_CTL_ADJTIME, TK_CTL_SWITCH,
-				     TK_CTL_UNBIND, TK_CTL_READMIT, TK_CTL_RECALIBRATE};
+static const unsigned int types[] = {
+    TK_CTL_HELLO,	TK_CTL_STATUS,	     TK_CTL_SOURCES,	  TK_CTL_TIMERS,
+    TK_CTL_ADJTIME,	TK_CTL_SWITCH,	     TK_CTL_UNBIND,	  TK_CTL_READMIT,
+    TK_CTL_RECALIBRATE, TK_CTL_TIMER_CREATE, TK_CTL_TIMER_ARM,	  TK_CTL_TIMER_DISARM,
+    TK_CTL_TIMER_DELETE};
 
 START_TEST(test_exact_sizes)
 {
@@ -285,6 +311,38 @@ START_TEST(test_names_nul)
 		ck_assert_uint_eq(calls[t], 1);
 	}
 	ck_assert_uint_eq(strlen(last_name), 31);
+	ctl_free(s);
+}
+END_TEST
+
+/* TIMER_CREATE's name is checked like a source name; without a socket the
+ * handler sees no connection. Events and the client timers are for
+ * everyone (queries, not changes). */
+START_TEST(test_timer_create_name)
+{
+	struct ctl_server *s = server(4, 4, 10, 10);
+	struct ctl_peer p = peer_of(1000, 1000);
+	struct tk_ctl_timer_create tc;
+	unsigned char m[256];
+	struct answer a;
+	size_t n;
+
+	ctl_peer_decide(s, &p);
+	ck_assert(!p.may_change);
+	memset(&tc, 0, sizeof(tc));
+	memset(tc.name, 'x', sizeof(tc.name));
+	n = build(m, TK_CTL_MAGIC, 1, TK_CTL_TIMER_CREATE, 0, &tc, sizeof(tc));
+	a = ask(s, &p, m, n);
+	ck_assert_int_eq(a.r.status, -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(a.r.message, "TIMER_CREATE: name not NUL-terminated"));
+	ck_assert_uint_eq(calls[TK_CTL_TIMER_CREATE], 0);
+	tc.name[31] = '\0';
+	n = build(m, TK_CTL_MAGIC, 1, TK_CTL_TIMER_CREATE, 0, &tc, sizeof(tc));
+	last_client = (struct ctl_client *)&a; /* must be overwritten with NULL */
+	a = ask(s, &p, m, n);
+	ck_assert_int_eq(a.r.status, 0);
+	ck_assert_uint_eq(calls[TK_CTL_TIMER_CREATE], 1);
+	ck_assert_ptr_null(last_client);
 	ctl_free(s);
 }
 END_TEST
@@ -418,6 +476,94 @@ static void send_hello(int fd)
 	build(m, TK_CTL_MAGIC, 1, TK_CTL_HELLO, 0, NULL, 0);
 	ck_assert_int_eq(send(fd, m, HDR, MSG_NOSIGNAL), (ssize_t)HDR);
 }
+
+/* Events over a real connection: framing, back-pressure (-EAGAIN, a reply
+ * kept until there is room, in order after the events), the writable hook,
+ * and the gone hook on close. */
+START_TEST(test_events_backpressure)
+{
+	struct ctl_server *s = server(4, 4, 1000, 1000);
+	static unsigned char buf[TK_CTL_MAX_MSG];
+	struct tk_ctl_timer_create tc = {0};
+	struct tk_ctl_timer_events ev = {.count = 7};
+	struct tk_ctl_hdr h;
+	struct ctl_client *cl;
+	unsigned char m[256];
+	struct evl *l;
+	int fd, r = 0, sent = 0, got = 0, replies = 0;
+	ssize_t n;
+
+	ck_assert_int_eq(ctl_open(s), 0);
+	ck_assert_int_eq(evl_new(&l), 0);
+	ck_assert_int_eq(ctl_attach(s, l), 0);
+	fd = connect_to(sockpath);
+	spin(l, 2);
+	build(m, TK_CTL_MAGIC, 1, TK_CTL_TIMER_CREATE, 0, &tc, sizeof(tc));
+	ck_assert_int_eq(send(fd, m, HDR + sizeof(tc), 0), (ssize_t)(HDR + sizeof(tc)));
+	spin(l, 2);
+	ck_assert_int_eq(reply_status(fd, NULL, 0), 0);
+	cl = last_client;
+	ck_assert_ptr_nonnull(cl);
+	ck_assert_int_eq(ctl_client_peer(cl)->pid, getpid());
+	ck_assert_ptr_null(ctl_client_data(cl));
+	ctl_client_set_data(cl, &ev);
+	ck_assert_ptr_eq(ctl_client_data(cl), &ev);
+
+	/* one event: the header says what it is */
+	ck_assert_int_eq(ctl_send_event(cl, TK_CTL_EV_TIMER, &ev, sizeof(ev)), 0);
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	ck_assert_int_eq(n, (ssize_t)(HDR + sizeof(ev)));
+	memcpy(&h, buf, HDR);
+	ck_assert_uint_eq(h.type, TK_CTL_EV_TIMER);
+	ck_assert_uint_eq(h.flags, TK_CTL_F_EVENT);
+	ck_assert_uint_eq(h.seq, 0);
+	ck_assert_uint_eq(h.length, n);
+	ck_assert_int_eq(ctl_send_event(cl, TK_CTL_EV_TIMER, buf, TK_CTL_MAX_MSG), -EMSGSIZE);
+
+	/* fill the socket: it ends in -EAGAIN, nothing blocks */
+	for (int i = 0; i < 1000000; i++) {
+		r = ctl_send_event(cl, TK_CTL_EV_TIMER, buf, 4096);
+		if (r)
+			break;
+		sent++;
+	}
+	ck_assert_int_eq(r, -EAGAIN);
+	ck_assert_int_gt(sent, 0);
+	/* a request now: its reply has no room, is kept, and the client stays */
+	send_hello(fd);
+	spin(l, 3);
+	ck_assert_uint_eq(ctl_clients(s), 1);
+	ck_assert_int_eq(ctl_send_event(cl, TK_CTL_EV_TIMER, buf, 8), -EAGAIN);
+	ck_assert_int_eq(ctl_client_want_write(cl, true), 0);
+	/* the client reads everything: the events, then the reply */
+	for (int i = 0; i < 200 && !replies; i++) {
+		while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+			memcpy(&h, buf, HDR);
+			if (h.flags & TK_CTL_F_EVENT) {
+				ck_assert_int_eq(replies, 0); /* no event after the reply */
+				got++;
+			} else {
+				ck_assert_uint_eq(h.type, TK_CTL_HELLO);
+				replies++;
+			}
+		}
+		spin(l, 1);
+	}
+	ck_assert_int_eq(got, sent);
+	ck_assert_int_eq(replies, 1);
+	spin(l, 2);
+	ck_assert_int_ge(writable_calls, 1);
+	ck_assert_int_eq(ctl_send_event(cl, TK_CTL_EV_TIMER, &ev, sizeof(ev)), 0);
+
+	/* gone: called with the connection when it closes */
+	close(fd);
+	spin(l, 3);
+	ck_assert_uint_eq(ctl_clients(s), 0);
+	ck_assert_ptr_eq(gone_client, cl);
+	ctl_free(s);
+	evl_free(l);
+}
+END_TEST
 
 START_TEST(test_connection_limits)
 {
@@ -631,6 +777,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_header_errors);
 	tcase_add_loop_test(tc, test_exact_sizes, 0, sizeof(types) / sizeof(types[0]));
 	tcase_add_test(tc, test_names_nul);
+	tcase_add_test(tc, test_timer_create_name);
 	tcase_add_test(tc, test_permissions);
 	tcase_add_test(tc, test_bucket);
 	suite_add_tcase(s, tc);
@@ -639,6 +786,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_connection_limits);
+	tcase_add_test(tc, test_events_backpressure);
 	tcase_add_test(tc, test_per_uid_limit);
 	tcase_add_test(tc, test_rate_limit_drops);
 	tcase_add_test(tc, test_socket_bad_header_dropped);

@@ -202,6 +202,78 @@ START_TEST(test_periodic_overrun)
 }
 END_TEST
 
+/* ---- the owner's clock and the early wake-up ---- */
+
+/* A clock far from the kernel's and running at a different rate (ppm times
+ * 10^4), as the daemon's timekeeper may: ns = base + (kernel - k0) * rate. */
+static int64_t own_k0;
+static double own_rate;
+
+static int64_t own_clock(void *ctx)
+{
+	(void)ctx;
+	return 5000 * SEC + (int64_t)((double)(evl_now() - own_k0) * own_rate);
+}
+
+START_TEST(test_owner_clock)
+{
+	static const double rates[] = {0.98, 1.02};
+	struct hrt_queue *q = evl_timers(loop);
+
+	for (unsigned int i = 0; i < 2; i++) {
+		struct shot a;
+		int64_t exp;
+
+		own_k0 = evl_now();
+		own_rate = rates[i];
+		evl_set_clock(loop, own_clock, NULL);
+		ck_assert_int_ge(evl_clock_now(loop), 5000 * SEC);
+		/* the guard was started on the kernel's clock: move it onto this one */
+		hrt_start(q, &guard, 3 * SEC, 0, HRT_MODE_REL);
+		shot_init(&a, HRT_BASE_MONOTONIC, true);
+		ck_assert_int_eq(hrt_start(q, &a.t, 100 * MS, 0, HRT_MODE_REL), 0);
+		exp = a.t.expires;
+		ck_assert_int_ge(exp, 5000 * SEC + 100 * MS);
+		ck_assert_int_eq(evl_armed(loop), exp); /* in the queue's clock */
+		ck_assert_int_eq(evl_run(loop), 0);
+		ck_assert(!guard_fired);
+		ck_assert_int_eq(a.fired, 1);
+		/* never early on the queue's clock, whichever way the rates differ */
+		ck_assert_int_ge(a.cb_now, exp);
+	}
+	evl_set_clock(loop, NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_margin_spin)
+{
+	struct hrt_queue *q = evl_timers(loop);
+	struct shot a, b;
+	uint64_t spins;
+	int64_t max_spin;
+
+	evl_set_margin(loop, 50 * MS);
+	shot_init(&a, HRT_BASE_MONOTONIC, true);
+	shot_init(&b, HRT_BASE_MONOTONIC, false);
+	/* a timer with slack never spins */
+	hrt_start(q, &b.t, 100 * MS, 1 * MS, HRT_MODE_REL);
+	ck_assert_int_eq(evl_spin_target(loop), HRT_TIME_MAX);
+	/* a zero-slack one ahead of it does: the wake-up is set the margin early */
+	hrt_start(q, &a.t, 80 * MS, 0, HRT_MODE_REL);
+	ck_assert_int_eq(evl_spin_target(loop), a.t.expires);
+	ck_assert_int_eq(evl_run(loop), 0);
+	ck_assert(!guard_fired);
+	ck_assert_int_eq(a.fired, 1);
+	ck_assert_int_ge(a.cb_now, a.t.expires);
+	evl_spin_stats(loop, &spins, &max_spin);
+	ck_assert_uint_le(spins, 1);
+	ck_assert_int_le(max_spin, 100 * MS); /* bounded by twice the margin */
+	/* the slack timer is next: no spin armed */
+	ck_assert_int_eq(evl_spin_target(loop), HRT_TIME_MAX);
+	hrt_cancel(&b.t);
+}
+END_TEST
+
 /* ---- signals ---- */
 
 static int got_signo, got_count;
@@ -377,6 +449,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_oneshot_fires);
 	tcase_add_test(tc, test_armed_follows_queue);
 	tcase_add_test(tc, test_periodic_overrun);
+	tcase_add_test(tc, test_owner_clock);
+	tcase_add_test(tc, test_margin_spin);
 	tcase_add_test(tc, test_sighup);
 	tcase_add_test(tc, test_sigterm_default_stops);
 	tcase_add_test(tc, test_free_restores_mask);

@@ -136,6 +136,146 @@ START_TEST(test_forward_table)
 }
 END_TEST
 
+/* hrt_forward_soft: the same arithmetic from the soft expiry; the slack is kept. */
+static const struct fwd_case fwd_soft_cases[] = {
+    /* before the soft expiry: nothing */
+    {1000, 500, 999, 100, 0, 1500},
+    /* inside the slack window: hrt_forward would not move (see above), this does */
+    {1000, 500, 1200, 100, 3, 1800},
+    {1000, 500, 1000, 100, 1, 1600},
+    /* past the hard expiry */
+    {1000, 500, 1550, 100, 6, 2100},
+    /* zero slack: identical to hrt_forward */
+    {1000, 0, 1350, 100, 4, 1400},
+    {1000, 0, 1100, 100, 2, 1200},
+};
+
+START_TEST(test_forward_soft_table)
+{
+	const struct fwd_case *c = &fwd_soft_cases[_i];
+	struct hrt_timer t;
+	uint64_t orun;
+
+	hrt_timer_init(&t, HRT_BASE_MONOTONIC, NULL, NULL);
+	t.softexpires = c->soft;
+	t.expires = c->soft + c->slack;
+	orun = hrt_forward_soft(&t, c->now, c->interval);
+	ck_assert_msg(orun == c->orun, "case %d: orun %" PRIu64 ", expected %" PRIu64, _i, orun,
+		      c->orun);
+	ck_assert_int_eq(t.expires, c->new_expires);
+	ck_assert_int_eq(t.expires - t.softexpires, c->slack);
+	/* still on the grid soft + k * interval, and the soft expiry is past now */
+	ck_assert_int_eq((t.softexpires - c->soft) % (c->interval > 0 ? c->interval : 1), 0);
+	if (orun)
+		ck_assert_int_gt(t.softexpires, c->now);
+}
+END_TEST
+
+/* A periodic timer with slack run anywhere in its window (or late) stays on
+ * value + k * interval and its overruns add up to the periods elapsed. */
+static enum hrt_restart soft_periodic_fn(struct hrt_timer *t, int64_t now)
+{
+	struct rec_timer *r = rec_of(t);
+
+	r->orun += hrt_forward_soft(t, now, r->interval);
+	r->seen_now = now;
+	return HRT_RESTART;
+}
+
+START_TEST(test_periodic_slack_sum)
+{
+	struct hrt_queue q;
+	struct rec_timer r;
+	uint64_t seed = tk_test_seed() | 1;
+	int64_t now = 0, value = 1000, interval = 100, slack = 40;
+	int bad_grid = 0;
+
+	setup();
+	hrt_init(&q, &fake_ops, NULL);
+	memset(&r, 0, sizeof(r));
+	hrt_timer_init(&r.t, HRT_BASE_MONOTONIC, soft_periodic_fn, NULL);
+	r.interval = interval;
+	hrt_start(&q, &r.t, value, (uint64_t)slack, HRT_MODE_ABS);
+	for (int i = 0; i < 10000; i++) {
+		/* wake somewhere in [soft, hard], sometimes several periods late */
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		now = hrt_next_soft(&q) + (int64_t)((seed >> 33) % (uint64_t)(slack + 1));
+		if ((seed >> 20) % 10 == 0)
+			now += (int64_t)((seed >> 40) % 1000);
+		hrt_run(&q, now);
+		bad_grid += (r.t.softexpires - value) % interval != 0 ||
+			    r.t.expires != r.t.softexpires + slack || r.t.softexpires <= now;
+	}
+	ck_assert_int_eq(bad_grid, 0);
+	/* every period from value up to the last run counted exactly once */
+	ck_assert_uint_eq(r.orun, (uint64_t)((now - value) / interval + 1));
+	hrt_fini(&q);
+}
+END_TEST
+
+/* Leap second (inserted): the timekeeper moves REALTIME's offset back by 1 s
+ * and leaves TAI's (TAI - REALTIME grows by 1 s). An absolute REALTIME timer
+ * now expires 1 s later on MONOTONIC; an absolute TAI timer does not move. */
+START_TEST(test_leap_second_realtime_vs_tai)
+{
+	struct hrt_queue q;
+	struct rec_timer real, tai;
+	const int64_t roff = 1000000 * SEC, toff = roff + 37 * SEC;
+
+	setup();
+	hrt_init(&q, &fake_ops, NULL);
+	hrt_set_offsets(&q, roff, 0, toff);
+	rec_init(&real, 1, HRT_BASE_REALTIME);
+	rec_init(&tai, 2, HRT_BASE_TAI);
+	/* both at MONOTONIC 10 s: REALTIME roff + 10 s, TAI toff + 10 s */
+	hrt_start(&q, &real.t, roff + 10 * SEC, 0, HRT_MODE_ABS);
+	hrt_start(&q, &tai.t, toff + 10 * SEC, 0, HRT_MODE_ABS);
+	ck_assert_int_eq(hrt_next_hard(&q), 10 * SEC);
+	/* the leap second at MONOTONIC 5 s */
+	hrt_set_offsets(&q, roff - SEC, 0, toff);
+	ck_assert_int_eq(hrt_next_hard(&q), 10 * SEC); /* TAI's: unchanged */
+	ck_assert_int_eq(programmed, 10 * SEC);
+	ck_assert_uint_eq(hrt_run(&q, 10 * SEC), 1);
+	ck_assert_int_eq(order[0], 2);
+	ck_assert_int_eq(tai.seen_now, toff + 10 * SEC);
+	ck_assert_int_eq(hrt_next_hard(&q), 11 * SEC); /* REALTIME's: re-evaluated, 1 s later */
+	ck_assert_uint_eq(hrt_run(&q, 11 * SEC - 1), 0);
+	ck_assert_uint_eq(hrt_run(&q, 11 * SEC), 1);
+	ck_assert_int_eq(real.seen_now, roff + 10 * SEC); /* at its own clock's time */
+	hrt_fini(&q);
+}
+END_TEST
+
+/* The heaps give memory back: after a burst the capacity halves down to the
+ * minimum, and a running timer's re-enqueue never fails meanwhile. */
+START_TEST(test_heap_shrinks)
+{
+	struct hrt_queue q;
+	const size_t n = 100000;
+	struct rec_timer *v = calloc(n, sizeof(*v));
+
+	ck_assert_ptr_nonnull(v);
+	setup();
+	hrt_init(&q, &fake_ops, NULL);
+	for (size_t i = 0; i < n; i++) {
+		rec_init(&v[i], (int)i, HRT_BASE_MONOTONIC);
+		v[i].interval = i % 2 ? 1000 : 0; /* half of them periodic */
+		hrt_start(&q, &v[i].t, (int64_t)i, 0, HRT_MODE_ABS);
+	}
+	ck_assert_uint_ge(q.heap[0].cap, n);
+	ck_assert_uint_le(q.heap[0].cap, 2 * n);
+	/* the one-shots run and leave, the periodic ones come back each time */
+	hrt_run(&q, (int64_t)n);
+	ck_assert_uint_eq(hrt_count(&q), n / 2);
+	for (size_t i = 0; i < n; i++)
+		hrt_cancel(&v[i].t);
+	ck_assert_uint_eq(hrt_count(&q), 0);
+	ck_assert_uint_le(q.heap[0].cap, 16);
+	hrt_fini(&q);
+	free(v);
+}
+END_TEST
+
 START_TEST(test_forward_queued_and_saturation)
 {
 	struct hrt_queue q;
@@ -694,6 +834,11 @@ static Suite *suite(void)
 
 	tcase_add_loop_test(tc, test_forward_table, 0, sizeof(fwd_cases) / sizeof(fwd_cases[0]));
 	tcase_add_test(tc, test_forward_queued_and_saturation);
+	tcase_add_loop_test(tc, test_forward_soft_table, 0,
+			    sizeof(fwd_soft_cases) / sizeof(fwd_soft_cases[0]));
+	tcase_add_test(tc, test_periodic_slack_sum);
+	tcase_add_test(tc, test_leap_second_realtime_vs_tai);
+	tcase_add_test(tc, test_heap_shrinks);
 	tcase_add_test(tc, test_soft_hard_order);
 	tcase_add_test(tc, test_fifo_equal_expiry);
 	tcase_add_test(tc, test_rel_realtime_on_monotonic);
