@@ -659,7 +659,7 @@ static int cmd_timers(void)
 	struct tk_ctl_timers_req req;
 	struct ctlc_reply r;
 	struct timer_row *rows = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, clients = 0;
 	uint32_t offset = 0;
 	int rc, pages = 0;
 
@@ -741,6 +741,7 @@ static int cmd_timers(void)
 			jw_str(&w, "base", base_name(rows[i].t.base));
 			jw_uint(&w, "state", rows[i].t.state);
 			jw_int(&w, "owner_pid", rows[i].t.owner_pid);
+			jw_bool(&w, "client", rows[i].t.owner_pid != 0);
 			jw_int(&w, "soft_expires_ns", rows[i].t.soft_expires_ns);
 			jw_int(&w, "expires_ns", rows[i].t.expires_ns);
 			jw_int(&w, "soft_left_ns", rows[i].soft_left_ns);
@@ -775,8 +776,9 @@ static int cmd_timers(void)
 			if (row->t.base != b)
 				continue;
 			ctlc_copy_str(name, sizeof(name), row->t.name, sizeof(row->t.name));
-			printf(" #%d: %s, S:%02x, owner pid %d%s", k++, name, row->t.state,
-			       row->t.owner_pid, row->t.owner_pid ? "" : " (the daemon)");
+			printf(" #%d: %s, S:%02x, owner pid %d (%s)", k++, name[0] ? name : "<unnamed>",
+			       row->t.state, row->t.owner_pid,
+			       row->t.owner_pid ? "a client" : "the daemon");
 			if (row->t.period_ns)
 				printf(", period %" PRId64 " nsecs\n", row->t.period_ns);
 			else
@@ -790,7 +792,9 @@ static int cmd_timers(void)
 	for (size_t i = 0; i < n; i++)
 		if (rows[i].t.base >= 4)
 			printf("\ntimer with unknown base %u skipped\n", rows[i].t.base);
-	printf("\n%zu of %u timers listed\n", n, first.total);
+	for (size_t i = 0; i < n; i++)
+		clients += rows[i].t.owner_pid != 0;
+	printf("\n%zu of %u timers listed, %zu of them clients'\n", n, first.total, clients);
 	free(rows);
 	return EX_OK;
 }
