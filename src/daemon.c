@@ -11,6 +11,7 @@
  *               go to the registry (and the timekeeper, if the TSC is current);
  *   discipline  every 1 s with reference = system: measure the offset to the
  *               host's CLOCK_REALTIME with bracketed reads and steer;
+ *   ntp         with reference = ntp, daemon_ntp.c: a poll timer per server;
  *   save        every 10 min: persist the frequency estimate.
  *
  * The periodic timers have no slack: hrt_forward() measures from the hard
@@ -19,7 +20,8 @@
  *
  * SIGTERM/SIGINT stop it cleanly (the page is marked stale, the frequency
  * saved); SIGHUP re-reads the configuration and applies what can change
- * safely (the clocksource override, the reference, the time constant).
+ * safely (the clocksource override, the reference, the time constant, the
+ * [ntp] servers).
  */
 #include "config.h"
 
@@ -437,7 +439,13 @@ static enum hrt_restart on_save(struct hrt_timer *t, int64_t now)
 
 static void start_discipline(struct daemon *d, int64_t now)
 {
-	if (d->conf.reference == CONF_REF_SYSTEM) {
+	if (d->conf.reference != CONF_REF_NTP)
+		daemon_ntp_stop(d);
+	if (d->conf.reference == CONF_REF_NTP) {
+		d->phase = DISC_OFF;
+		hrt_cancel(&d->t_disc);
+		daemon_ntp_start(d);
+	} else if (d->conf.reference == CONF_REF_SYSTEM) {
 		if (d->phase == DISC_OFF)
 			d->phase = DISC_START;
 		if (!hrt_is_queued(&d->t_disc))
@@ -479,10 +487,14 @@ static void on_reload(struct evl *l, int signo, void *ctx)
 	}
 	d->conf.reference = next->reference;
 	d->conf.time_constant = next->time_constant;
+	memcpy(d->conf.ntp_servers, next->ntp_servers, sizeof(d->conf.ntp_servers));
+	d->conf.ntp_nservers = next->ntp_nservers;
+	d->conf.step_threshold_ms = next->step_threshold_ms;
+	d->conf.step_limit = next->step_limit;
 	snprintf(d->conf.clocksource, sizeof(d->conf.clocksource), "%s", next->clocksource);
 	start_discipline(d, evl_now());
-	log_notice("reload: %s re-read (clocksource, reference and time_constant applied; "
-		   "devices, directories and intervals need a restart)",
+	log_notice("reload: %s re-read (clocksource, reference, time_constant and [ntp] applied, "
+		   "servers resolved again; devices, directories and intervals need a restart)",
 		   d->conf_path);
 	free(next);
 }
@@ -652,11 +664,15 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 		goto out;
 	daemon_sys_ready(d);
 	log_notice("running: page %s, reference %s, pid %d", pagew_path(d->pw),
-		   d->conf.reference == CONF_REF_SYSTEM ? "system" : "none", (int)getpid());
+		   d->conf.reference == CONF_REF_SYSTEM ? "system" :
+		   d->conf.reference == CONF_REF_NTP	? "ntp" :
+							  "none",
+		   (int)getpid());
 
 	rc = evl_run(d->loop) < 0 ? 1 : 0;
 
 	daemon_sys_stopping(d);
+	daemon_ntp_stop(d);
 	daemon_save_frequency(d);
 out:
 	daemon_ctl_close(d);

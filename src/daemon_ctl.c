@@ -51,7 +51,9 @@ static int on_status(void *ctx, struct ctl_call *c)
 	if (d->tk_entry)
 		name_copy(st->source, sizeof(st->source), d->tk_entry->cs->name);
 	name_copy(st->override, sizeof(st->override), d->reg.override);
-	st->reference = d->conf.reference == CONF_REF_SYSTEM ? TK_CTL_REF_SYSTEM : TK_CTL_REF_NONE;
+	st->reference = d->conf.reference == CONF_REF_SYSTEM ? TK_CTL_REF_SYSTEM :
+			d->conf.reference == CONF_REF_NTP    ? TK_CTL_REF_NTP :
+							       TK_CTL_REF_NONE;
 	st->freq_scaled_ppm = ntp_freq_scaled_ppm(n);
 	st->last_offset_ns = d->last_offset_ns;
 	st->last_window_ns = d->last_window_ns;
@@ -215,6 +217,13 @@ static int on_timers(void *ctx, struct ctl_call *c)
 	return 0;
 }
 
+/* --- ntp -------------------------------------------------------------------- */
+
+static int on_ntp(void *ctx, struct ctl_call *c)
+{
+	return daemon_ntp_fill(ctx, c->out, c->out_cap, &c->out_len, c->msg);
+}
+
 /* --- adjtime ----------------------------------------------------------------- */
 
 static void timex_from_ctl(struct ntp_timex *n, const struct tk_ctl_timex *t)
@@ -356,6 +365,7 @@ static const struct ctl_ops daemon_ops = {
     .unbind = on_unbind,
     .readmit = on_readmit,
     .recalibrate = on_recalibrate,
+    .ntp = on_ntp,
 };
 
 /* --- the hooks of daemon.c ---------------------------------------------------- */

@@ -62,9 +62,10 @@ struct daemon {
 	int64_t last_offset_ns, last_window_ns;
 	int status;
 	int64_t started_ns; /* evl_now() when the loop started */
-	/* Owned by daemon_ctl.c and daemon_sys.c, opaque here. */
+	/* Owned by daemon_ctl.c, daemon_sys.c and daemon_ntp.c, opaque here. */
 	struct daemon_ctl *ctl;
 	struct daemon_sys *sys;
+	struct daemon_ntp *ntp; /* reference = ntp: the client, NULL otherwise */
 };
 
 /* --- daemon.c, for the other parts ------------------------------------ */
@@ -107,5 +108,16 @@ int daemon_priv_drop(struct daemon *d);
 void daemon_sys_ready(struct daemon *d);
 /* Stopping: STOPPING=1. Frees what daemon_sys_ready() made. */
 void daemon_sys_stopping(struct daemon *d);
+
+/* --- daemon_ntp.c: reference = ntp ---------------------------------------- */
+
+/* Starts (or restarts, keeping its counters) the NTP client on the servers
+ * of d->conf: sockets, poll timers, the discipline. 0 or -ENOMEM (logged). */
+int daemon_ntp_start(struct daemon *d);
+/* Stops it: sockets closed, the clock left on its frequency estimate. */
+void daemon_ntp_stop(struct daemon *d);
+/* TK_CTL_NTP's reply into out (cap bytes): tk_ctl_ntp + its servers.
+ * 0 with *len set, or -ENOENT when no client runs; msg gets one line. */
+int daemon_ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *msg);
 
 #endif

@@ -25,6 +25,8 @@ enum opt_type {
 	OPT_DEVICES, /* comma-separated simulated device names -> bitmask */
 	OPT_FAULT,   /* a simulated device's fault (simhw_parse_fault) */
 	OPT_ENUM,    /* one word of `choices` -> its index (uint32_t) */
+	OPT_I64,     /* signed integer within [min, max] */
+	OPT_NTP_SERVER, /* list: one [ntp] server per line, appended */
 };
 
 struct opt {
@@ -38,7 +40,7 @@ struct opt {
 	const char *const *choices; /* OPT_ENUM, NULL-terminated */
 };
 
-static const char *const reference_choices[] = { "none", "system", NULL };
+static const char *const reference_choices[] = { "none", "system", "ntp", NULL };
 
 #define F(field) offsetof(struct tk_conf, field), sizeof(((struct tk_conf *)0)->field)
 
@@ -50,6 +52,10 @@ static const struct opt options[] = {
 
 	{ "discipline", "reference", OPT_ENUM, F(reference), "system", 0, 0, reference_choices },
 	{ "discipline", "time_constant", OPT_U64, F(time_constant), "0", 0, 10, NULL },
+
+	{ "ntp", "server", OPT_NTP_SERVER, F(ntp_servers), "", 0, 0, NULL },
+	{ "ntp", "step_threshold_ms", OPT_U64, F(step_threshold_ms), "128", 0, 1e9, NULL },
+	{ "ntp", "step_limit", OPT_I64, F(step_limit), "1", -1, 1e9, NULL },
 
 	{ "clocksource", "clocksource", OPT_STRING, F(clocksource), "", 0, 0, NULL },
 
@@ -142,6 +148,98 @@ static int parse_devices(const char *value, uint32_t *mask, char *err, size_t er
 	return 0;
 }
 
+static int parse_poll(const char *opt, const char *tok, int8_t *out, char *err, size_t errlen)
+{
+	char *end;
+	long v;
+
+	if (!tok) {
+		snprintf(err, errlen, "server: '%s' needs a value", opt);
+		return -EINVAL;
+	}
+	errno = 0;
+	v = strtol(tok, &end, 10);
+	if (errno || end == tok || *end || v < CONF_NTP_MINPOLL || v > CONF_NTP_MAXPOLL) {
+		snprintf(err, errlen, "server: %s '%s': expected an integer in %d..%d (log2 s)", opt,
+			 tok, CONF_NTP_MINPOLL, CONF_NTP_MAXPOLL);
+		return -EINVAL;
+	}
+	*out = (int8_t)v;
+	return 0;
+}
+
+/* `HOST [port N] [iburst] [minpoll N] [maxpoll N]`, appended to the list. */
+static int parse_server(struct tk_conf *conf, const char *value, char *err, size_t errlen)
+{
+	struct conf_ntp_server sv = { .port = 123, .minpoll = 6, .maxpoll = 10 };
+	char buf[512], *save = NULL, *tok;
+	bool set_min = false, set_max = false;
+
+	if (conf->ntp_nservers >= CONF_NTP_MAX_SERVERS) {
+		snprintf(err, errlen, "server: more than %d servers", CONF_NTP_MAX_SERVERS);
+		return -EINVAL;
+	}
+	if (strlen(value) >= sizeof(buf)) {
+		snprintf(err, errlen, "server: line too long (%zu bytes, at most %zu)", strlen(value),
+			 sizeof(buf) - 1);
+		return -EINVAL;
+	}
+	strcpy(buf, value);
+	tok = strtok_r(buf, " \t", &save);
+	if (!tok) {
+		snprintf(err, errlen, "server: expected 'HOST [port N] [iburst] [minpoll N] [maxpoll N]'");
+		return -EINVAL;
+	}
+	if (strlen(tok) >= sizeof(sv.host)) {
+		snprintf(err, errlen, "server: host '%.32s...' is %zu bytes long, at most %zu allowed",
+			 tok, strlen(tok), sizeof(sv.host) - 1);
+		return -EINVAL;
+	}
+	strcpy(sv.host, tok);
+	while ((tok = strtok_r(NULL, " \t", &save))) {
+		if (!strcmp(tok, "iburst")) {
+			sv.iburst = true;
+		} else if (!strcmp(tok, "port")) {
+			char *arg = strtok_r(NULL, " \t", &save), *end;
+			unsigned long v;
+
+			errno = 0;
+			v = arg ? strtoul(arg, &end, 10) : 0;
+			if (!arg || errno || end == arg || *end || arg[0] == '-' || v < 1 || v > 65535) {
+				snprintf(err, errlen, "server: port '%s': expected 1..65535",
+					 arg ? arg : "");
+				return -EINVAL;
+			}
+			sv.port = (uint16_t)v;
+		} else if (!strcmp(tok, "minpoll")) {
+			if (parse_poll(tok, strtok_r(NULL, " \t", &save), &sv.minpoll, err, errlen) < 0)
+				return -EINVAL;
+			set_min = true;
+		} else if (!strcmp(tok, "maxpoll")) {
+			if (parse_poll(tok, strtok_r(NULL, " \t", &save), &sv.maxpoll, err, errlen) < 0)
+				return -EINVAL;
+			set_max = true;
+		} else {
+			snprintf(err, errlen,
+				 "server %s: unknown option '%s', expected port, iburst, minpoll or maxpoll",
+				 sv.host, tok);
+			return -EINVAL;
+		}
+	}
+	/* One bound given alone moves the default of the other out of its way. */
+	if (set_min && !set_max && sv.maxpoll < sv.minpoll)
+		sv.maxpoll = sv.minpoll;
+	if (set_max && !set_min && sv.minpoll > sv.maxpoll)
+		sv.minpoll = sv.maxpoll;
+	if (sv.minpoll > sv.maxpoll) {
+		snprintf(err, errlen, "server %s: minpoll %d > maxpoll %d", sv.host, sv.minpoll,
+			 sv.maxpoll);
+		return -EINVAL;
+	}
+	conf->ntp_servers[conf->ntp_nservers++] = sv;
+	return 0;
+}
+
 /* Sets one option from its text; returns 0 or -EINVAL with err filled. */
 static int apply(struct tk_conf *conf, const struct opt *o, const char *value, char *err,
 		 size_t errlen)
@@ -224,6 +322,25 @@ static int apply(struct tk_conf *conf, const struct opt *o, const char *value, c
 		snprintf(err, errlen, "%s = '%s': expected one of %s", o->key, value, list);
 		return -EINVAL;
 	}
+	case OPT_I64: {
+		long long v;
+
+		errno = 0;
+		v = strtoll(value, &end, 10);
+		if (errno || end == value || *end) {
+			snprintf(err, errlen, "%s = '%s': expected an integer", o->key, value);
+			return -EINVAL;
+		}
+		if ((double)v < o->min || (double)v > o->max) {
+			range_text(o, range, sizeof(range));
+			snprintf(err, errlen, "%s = %lld: out of range %s", o->key, v, range);
+			return -EINVAL;
+		}
+		*(int64_t *)p = v;
+		return 0;
+	}
+	case OPT_NTP_SERVER:
+		return parse_server(conf, value, err, errlen);
 	}
 	return -EINVAL;
 }
@@ -235,7 +352,8 @@ void conf_defaults(struct tk_conf *conf)
 	memset(conf, 0, sizeof(*conf));
 	simhw_conf_default(&conf->sim);
 	for (size_t i = 0; i < NOPTS; i++)
-		if (apply(conf, &options[i], options[i].def, err, sizeof(err)) < 0)
+		if (options[i].type != OPT_NTP_SERVER && /* a list: empty by default */
+		    apply(conf, &options[i], options[i].def, err, sizeof(err)) < 0)
 			abort(); /* a default outside its own range is our bug */
 }
 
@@ -254,12 +372,12 @@ static int handler(void *user, const char *section, const char *key, const char 
 			return set_msg(st, "'%s' outside any section, expected it under a [section]", key);
 		if (!section_known)
 			return set_msg(st,
-				       "unknown section [%s], expected [daemon], [discipline], [clocksource], "
-				       "[hw] or [sim]",
+				       "unknown section [%s], expected [daemon], [discipline], [ntp], "
+				       "[clocksource], [control], [hw] or [sim]",
 				       section);
 		return set_msg(st, "unknown key '%s' in [%s]", key, section);
 	}
-	if (st->seen[o - options])
+	if (st->seen[o - options] && o->type != OPT_NTP_SERVER)
 		return set_msg(st, "'%s' set twice in [%s]", key, section);
 	st->seen[o - options] = true;
 	if (apply(st->conf, o, value, err, sizeof(err)) < 0)
@@ -269,6 +387,13 @@ static int handler(void *user, const char *section, const char *key, const char 
 
 static int finish(const char *name, int rc, struct parse_state *st, char *err, size_t errlen)
 {
+	if (rc == 0 && st->conf->reference == CONF_REF_NTP && st->conf->ntp_nservers == 0) {
+		snprintf(err, errlen,
+			 "%s: reference = ntp but no server: expected at least one "
+			 "'server = HOST' line in [ntp]",
+			 name);
+		return -EINVAL;
+	}
 	if (rc == 0)
 		return 0;
 	if (rc < 0) {
@@ -320,6 +445,16 @@ void conf_dump(const struct tk_conf *conf, FILE *out)
 			fprintf(out, "%s[%s]\n", section ? "\n" : "", o->section);
 			section = o->section;
 		}
+		if (o->type == OPT_NTP_SERVER) {
+			for (unsigned int k = 0; k < conf->ntp_nservers; k++) {
+				const struct conf_ntp_server *sv = &conf->ntp_servers[k];
+
+				fprintf(out, "%s = %s port %u%s minpoll %d maxpoll %d\n", o->key,
+					sv->host, sv->port, sv->iburst ? " iburst" : "", sv->minpoll,
+					sv->maxpoll);
+			}
+			continue;
+		}
 		fprintf(out, "%s = ", o->key);
 		switch (o->type) {
 		case OPT_STRING:
@@ -348,6 +483,11 @@ void conf_dump(const struct tk_conf *conf, FILE *out)
 			break;
 		case OPT_ENUM:
 			fprintf(out, "%s\n", o->choices[*(const uint32_t *)p]);
+			break;
+		case OPT_I64:
+			fprintf(out, "%lld\n", (long long)*(const int64_t *)p);
+			break;
+		case OPT_NTP_SERVER:
 			break;
 		}
 	}

@@ -1,12 +1,14 @@
 /*
  * Configuration: one table of typed options (section, key, type, default,
  * range), read with inih. Errors come back as "file:line: message"; unknown
- * sections and keys are errors, so a typo never silently does nothing.
+ * sections and keys are errors, so a typo never silently does nothing. Keys
+ * are unique except list keys ([ntp] server), which take one item per line.
  */
 #ifndef TK_CORE_CONF_H
 #define TK_CORE_CONF_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +21,21 @@
 enum conf_reference {
 	CONF_REF_NONE,   /* free-run on the counter */
 	CONF_REF_SYSTEM, /* follow the host's CLOCK_REALTIME */
+	CONF_REF_NTP,    /* follow the [ntp] servers */
+};
+
+#define CONF_NTP_MAX_SERVERS 64 /* TK_CTL_NTP_MAX_SERVERS */
+#define CONF_NTP_HOST_LEN 64    /* TK_CTL_HOST_LEN */
+#define CONF_NTP_MINPOLL (-6)   /* log2 s: the range of minpoll and maxpoll */
+#define CONF_NTP_MAXPOLL 17
+
+/* One `server = HOST [port N] [iburst] [minpoll N] [maxpoll N]` line. */
+struct conf_ntp_server {
+	char host[CONF_NTP_HOST_LEN];
+	uint16_t port;   /* default 123 */
+	bool iburst;     /* a burst of 4 requests 2 s apart at start */
+	int8_t minpoll;  /* log2 s, default 6 */
+	int8_t maxpoll;  /* log2 s, default 10, >= minpoll */
 };
 
 struct tk_conf {
@@ -30,6 +47,11 @@ struct tk_conf {
 	/* [discipline] */
 	uint32_t reference;      /* enum conf_reference */
 	uint64_t time_constant;  /* PLL time constant, adjtimex units with STA_NANO */
+	/* [ntp] */
+	struct conf_ntp_server ntp_servers[CONF_NTP_MAX_SERVERS];
+	unsigned int ntp_nservers;
+	uint64_t step_threshold_ms; /* offsets beyond are stepped; 0 = never step */
+	int64_t step_limit;         /* the first N clock updates may step; -1 = any */
 	/* [clocksource] */
 	char clocksource[CS_NAME_LEN]; /* override by name; empty = by rating */
 	/* [control] */

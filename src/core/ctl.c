@@ -90,6 +90,8 @@ static const char *type_name(unsigned int type)
 		return "TIMERS";
 	case TK_CTL_ADJTIME:
 		return "ADJTIME";
+	case TK_CTL_NTP:
+		return "NTP";
 	case TK_CTL_SWITCH:
 		return "SWITCH";
 	case TK_CTL_UNBIND:
@@ -109,6 +111,7 @@ long ctl_request_size(unsigned int type)
 	case TK_CTL_STATUS:
 	case TK_CTL_SOURCES:
 	case TK_CTL_RECALIBRATE:
+	case TK_CTL_NTP:
 		return 0;
 	case TK_CTL_TIMERS:
 		return sizeof(struct tk_ctl_timers_req);
@@ -232,6 +235,8 @@ static ctl_fn handler_of(const struct ctl_ops *ops, unsigned int type)
 		return ops->timers;
 	case TK_CTL_ADJTIME:
 		return ops->adjtime;
+	case TK_CTL_NTP:
+		return ops->ntp;
 	case TK_CTL_SWITCH:
 		return ops->switch_source;
 	case TK_CTL_UNBIND:

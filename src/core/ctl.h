@@ -62,6 +62,7 @@ typedef int (*ctl_fn)(void *ctx, struct ctl_call *c);
 struct ctl_ops {
 	ctl_fn hello, status, sources, timers, adjtime;
 	ctl_fn switch_source, unbind, readmit, recalibrate;
+	ctl_fn ntp; /* TK_CTL_NTP */
 };
 
 struct ctl_conf {

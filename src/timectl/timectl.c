@@ -55,6 +55,7 @@ static void usage(FILE *f)
 	      "  readmit NAME           give a demoted or unbound source another chance\n"
 	      "  recalibrate            restart the TSC calibration\n"
 	      "  timers                 the daemon's timer queues\n"
+	      "  ntp                    the NTP servers, like chronyc sources (reference = ntp)\n"
 	      "  adjtime [OPTIONS]      read, or with options write, the discipline state\n"
 	      "  read [CLOCK]           the page's clocks beside the kernel's\n"
 	      "Options:\n"
@@ -1161,6 +1162,209 @@ static int cmd_read(const char *which)
 
 /* ---------------------------------------------------------------------- */
 
+/* ---------------------------------------------------------------------- */
+/* ntp: the NTP client's servers, like chronyc sources. */
+
+static const char *ntp_state_name(uint32_t s)
+{
+	switch (s) {
+	case TK_CTL_NTP_SELECTED: return "selected";
+	case TK_CTL_NTP_CANDIDATE: return "candidate";
+	case TK_CTL_NTP_OUTLIER: return "outlier";
+	case TK_CTL_NTP_FALSETICKER: return "falseticker";
+	case TK_CTL_NTP_UNREACHABLE: return "unreachable";
+	case TK_CTL_NTP_UNUSABLE: return "unusable";
+	case TK_CTL_NTP_INIT: return "init";
+	default: return "unknown";
+	}
+}
+
+/* chronyc's column: * selected, + combined, - outlier, x falseticker, ? the rest. */
+static char ntp_state_mark(uint32_t s)
+{
+	switch (s) {
+	case TK_CTL_NTP_SELECTED: return '*';
+	case TK_CTL_NTP_CANDIDATE: return '+';
+	case TK_CTL_NTP_OUTLIER: return '-';
+	case TK_CTL_NTP_FALSETICKER: return 'x';
+	case TK_CTL_NTP_UNREACHABLE: return '?';
+	case TK_CTL_NTP_UNUSABLE: return '~';
+	default: return ' ';
+	}
+}
+
+static const struct {
+	uint32_t bit;
+	const char *name;
+} ntpf_bits[] = {
+	{ TK_CTL_NTPF_IBURST, "iburst" },
+	{ TK_CTL_NTPF_KOD_RATE, "kod_rate" },
+	{ TK_CTL_NTPF_KOD_DENY, "kod_deny" },
+	{ TK_CTL_NTPF_RESOLVE_FAILED, "resolve_failed" },
+};
+
+static void refid_text(uint32_t refid, uint32_t stratum, char *buf, size_t len)
+{
+	const unsigned char *b = (const unsigned char *)&refid;
+
+	if (stratum <= 1) {
+		size_t k = 0;
+
+		for (int i = 0; i < 4 && b[i] && k + 1 < len; i++)
+			buf[k++] = (b[i] >= 0x20 && b[i] < 0x7f) ? (char)b[i] : '?';
+		buf[k] = '\0';
+	} else {
+		snprintf(buf, len, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+	}
+}
+
+/* ns as chronyc prints: the value with a unit that keeps it short. */
+static void ns_text(int64_t ns, char *buf, size_t len)
+{
+	double a = fabs((double)ns);
+
+	if (a < 10000)
+		snprintf(buf, len, "%+" PRId64 "ns", ns);
+	else if (a < 10000000)
+		snprintf(buf, len, "%+.0fus", (double)ns / 1e3);
+	else if (a < 10000000000.0)
+		snprintf(buf, len, "%+.0fms", (double)ns / 1e6);
+	else
+		snprintf(buf, len, "%+.0fs", (double)ns / 1e9);
+}
+
+static void ago_text(uint64_t ns, char *buf, size_t len)
+{
+	if (ns == UINT64_MAX)
+		snprintf(buf, len, "-");
+	else if (ns < UINT64_C(1000000000000))
+		snprintf(buf, len, "%" PRIu64 "s", ns / UINT64_C(1000000000));
+	else
+		snprintf(buf, len, "%" PRIu64 "m", ns / UINT64_C(60000000000));
+}
+
+static int cmd_ntp(void)
+{
+	struct tk_ctl_ntp h;
+	struct ctlc_reply r;
+	struct jw w;
+	char refid[24];
+	int rc;
+
+	rc = request("ntp", TK_CTL_NTP, NULL, 0, sizeof(h), sizeof(struct tk_ctl_ntp_server),
+		     offsetof(struct tk_ctl_ntp, count), &r);
+	if (rc)
+		return rc;
+	memcpy(&h, r.payload, sizeof(h));
+	refid_text(h.refid, 2, refid, sizeof(refid));
+	if (json) {
+		jw_init(&w, stdout);
+		jw_object(&w, NULL);
+		jw_int(&w, "selected", h.selected);
+		jw_int(&w, "offset_ns", h.offset_ns);
+		jw_int(&w, "root_delay_ns", h.root_delay_ns);
+		jw_int(&w, "root_dispersion_ns", h.root_dispersion_ns);
+		jw_uint(&w, "stratum", h.stratum);
+		jw_uint(&w, "leap", h.leap);
+		jw_str(&w, "refid", h.selected >= 0 ? refid : NULL);
+		jw_int(&w, "poll", h.poll);
+		jw_uint(&w, "updates", h.updates);
+		jw_uint(&w, "steps", h.steps);
+		if (h.last_update_ago_ns == UINT64_MAX)
+			jw_null(&w, "last_update_ago_ns");
+		else
+			jw_uint(&w, "last_update_ago_ns", h.last_update_ago_ns);
+		jw_array(&w, "servers");
+	} else {
+		printf("  %-26s %2s %4s %4s %8s %10s %10s %10s\n", "NAME/ADDRESS", "ST", "POLL",
+		       "REACH", "LAST_RX", "OFFSET", "DELAY", "JITTER");
+	}
+	for (uint32_t i = 0; i < h.count; i++) {
+		struct tk_ctl_ntp_server s;
+		char host[TK_CTL_HOST_LEN], addr[TK_CTL_ADDR_LEN], msg[TK_CTL_MESSAGE_LEN];
+		char name[TK_CTL_HOST_LEN + TK_CTL_ADDR_LEN + 4], ago[24], off[24], del[24], jit[24];
+
+		memcpy(&s, r.payload + sizeof(h) + i * sizeof(s), sizeof(s));
+		ctlc_copy_str(host, sizeof(host), s.host, sizeof(s.host));
+		ctlc_copy_str(addr, sizeof(addr), s.address, sizeof(s.address));
+		ctlc_copy_str(msg, sizeof(msg), s.message, sizeof(s.message));
+		if (json) {
+			jw_object(&w, NULL);
+			jw_str(&w, "host", host);
+			jw_str(&w, "address", addr[0] ? addr : NULL);
+			jw_uint(&w, "port", s.port);
+			jw_str(&w, "state", ntp_state_name(s.state));
+			jw_array(&w, "flags");
+			for (size_t b = 0; b < sizeof(ntpf_bits) / sizeof(ntpf_bits[0]); b++)
+				if (s.flags & ntpf_bits[b].bit)
+					jw_str(&w, NULL, ntpf_bits[b].name);
+			jw_end(&w);
+			jw_uint(&w, "stratum", s.stratum);
+			jw_int(&w, "poll", s.poll);
+			jw_int(&w, "minpoll", s.minpoll);
+			jw_int(&w, "maxpoll", s.maxpoll);
+			jw_uint(&w, "reach", s.reach);
+			jw_uint(&w, "leap", s.leap);
+			refid_text(s.refid, s.stratum, refid, sizeof(refid));
+			jw_str(&w, "refid", refid);
+			jw_int(&w, "offset_ns", s.offset_ns);
+			jw_int(&w, "delay_ns", s.delay_ns);
+			jw_int(&w, "jitter_ns", s.jitter_ns);
+			jw_int(&w, "dispersion_ns", s.dispersion_ns);
+			jw_int(&w, "root_delay_ns", s.root_delay_ns);
+			jw_int(&w, "root_dispersion_ns", s.root_dispersion_ns);
+			jw_int(&w, "last_offset_ns", s.last_offset_ns);
+			if (s.last_rx_ago_ns == UINT64_MAX)
+				jw_null(&w, "last_rx_ago_ns");
+			else
+				jw_uint(&w, "last_rx_ago_ns", s.last_rx_ago_ns);
+			jw_uint(&w, "tx", s.tx);
+			jw_uint(&w, "rx", s.rx);
+			jw_uint(&w, "rejected", s.rejected);
+			jw_uint(&w, "kod", s.kod);
+			jw_str(&w, "message", msg[0] ? msg : NULL);
+			jw_end(&w);
+			continue;
+		}
+		if (addr[0] && strcmp(addr, host) != 0)
+			snprintf(name, sizeof(name), "%s (%s)", host, addr);
+		else
+			snprintf(name, sizeof(name), "%s", host);
+		if (s.port != 123)
+			snprintf(name + strlen(name), sizeof(name) - strlen(name), ":%u", s.port);
+		ago_text(s.last_rx_ago_ns, ago, sizeof(ago));
+		ns_text(s.offset_ns, off, sizeof(off));
+		ns_text(s.delay_ns, del, sizeof(del));
+		ns_text(s.jitter_ns, jit, sizeof(jit));
+		printf("%c %-26s %2u %4d  %03o %8s %10s %10s %10s\n", ntp_state_mark(s.state), name,
+		       s.stratum, s.poll, s.reach & 0xff, ago, off, del + 1, jit + 1);
+		if (msg[0])
+			printf("      %s: %s\n", ntp_state_name(s.state), msg);
+	}
+	if (json) {
+		jw_end(&w);
+		jw_finish(&w);
+		return EX_OK;
+	}
+	if (h.selected >= 0) {
+		char off[24], rd[24], rdisp[24], ago[24];
+
+		ns_text(h.offset_ns, off, sizeof(off));
+		ns_text(h.root_delay_ns, rd, sizeof(rd));
+		ns_text(h.root_dispersion_ns, rdisp, sizeof(rdisp));
+		ago_text(h.last_update_ago_ns, ago, sizeof(ago));
+		printf("system: stratum %u, refid %s, offset %s, root delay %s, root dispersion %s, "
+		       "leap %u, poll %d, %" PRIu64 " updates, %" PRIu64 " steps, last %s ago\n",
+		       h.stratum, refid, off, rd + 1, rdisp + 1, h.leap, h.poll, h.updates, h.steps,
+		       ago);
+	} else {
+		printf("system: unsynchronized (no server selected), %" PRIu64 " updates, %" PRIu64
+		       " steps\n",
+		       h.updates, h.steps);
+	}
+	return EX_OK;
+}
+
 /* Positional arguments of a command, with --json accepted among them. */
 static int positional(int argc, char **argv, char **out, int max)
 {
@@ -1244,6 +1448,10 @@ int main(int argc, char **argv)
 			return usage_error("%s takes no argument", cmd);
 		rc = cmd[0] == 's' ? (cmd[1] == 't' ? cmd_status() : cmd_sources()) :
 		     cmd[0] == 't' ? cmd_timers() : cmd_recalibrate();
+	} else if (strcmp(cmd, "ntp") == 0) {
+		if (n)
+			return usage_error("%s takes no argument", cmd);
+		rc = cmd_ntp();
 	} else if (strcmp(cmd, "switch") == 0) {
 		if (n != 1 || !args[0][0])
 			return usage_error("%s needs one source name, or --auto", cmd);

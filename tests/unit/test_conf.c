@@ -33,6 +33,50 @@ START_TEST(defaults)
 	ck_assert_uint_eq(conf.update_interval_ms, 10);
 	ck_assert_uint_eq(conf.reference, CONF_REF_SYSTEM);
 	ck_assert_uint_eq(conf.time_constant, 0);
+	ck_assert_uint_eq(conf.ntp_nservers, 0);
+	ck_assert_uint_eq(conf.step_threshold_ms, 128);
+	ck_assert_int_eq(conf.step_limit, 1);
+}
+END_TEST
+
+START_TEST(ntp_servers)
+{
+	const char *text = "[discipline]\n"
+			   "reference = ntp\n"
+			   "[ntp]\n"
+			   "server = 127.0.0.1 port 11123 iburst minpoll -2 maxpoll 4\n"
+			   "server = ntp.example.org\n"
+			   "server = ::1\tminpoll 12\n"
+			   "server = b maxpoll 3\n"
+			   "step_threshold_ms = 0\n"
+			   "step_limit = -1\n";
+	char many[64 * 16 + 16] = "[ntp]\n";
+
+	ck_assert_msg(conf_load_string("n.conf", text, &conf, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(conf.reference, CONF_REF_NTP);
+	ck_assert_uint_eq(conf.ntp_nservers, 4);
+	ck_assert_str_eq(conf.ntp_servers[0].host, "127.0.0.1");
+	ck_assert_uint_eq(conf.ntp_servers[0].port, 11123);
+	ck_assert(conf.ntp_servers[0].iburst);
+	ck_assert_int_eq(conf.ntp_servers[0].minpoll, -2);
+	ck_assert_int_eq(conf.ntp_servers[0].maxpoll, 4);
+	ck_assert_str_eq(conf.ntp_servers[1].host, "ntp.example.org");
+	ck_assert_uint_eq(conf.ntp_servers[1].port, 123);
+	ck_assert(!conf.ntp_servers[1].iburst);
+	ck_assert_int_eq(conf.ntp_servers[1].minpoll, 6);
+	ck_assert_int_eq(conf.ntp_servers[1].maxpoll, 10);
+	/* One bound alone moves the other's default out of the way. */
+	ck_assert_int_eq(conf.ntp_servers[2].minpoll, 12);
+	ck_assert_int_eq(conf.ntp_servers[2].maxpoll, 12);
+	ck_assert_int_eq(conf.ntp_servers[3].minpoll, 3);
+	ck_assert_int_eq(conf.ntp_servers[3].maxpoll, 3);
+	ck_assert_uint_eq(conf.step_threshold_ms, 0);
+	ck_assert_int_eq(conf.step_limit, -1);
+	/* At most 64 servers. */
+	for (int i = 0; i < 65; i++)
+		strcat(many, "server = h\n");
+	ck_assert_int_eq(conf_load_string("m.conf", many, &conf, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "m.conf:66: server: more than 64 servers");
 }
 END_TEST
 
@@ -73,9 +117,9 @@ static const struct {
 } bad[] = {
 	{ "[sim]\nfoo = 1\n", "b.conf:2: unknown key 'foo' in [sim]" },
 	{ "[nope]\nx = 1\n",
-	  "b.conf:2: unknown section [nope], expected [daemon], [discipline], [clocksource], [hw] or [sim]" },
+	  "b.conf:2: unknown section [nope], expected [daemon], [discipline], [ntp], [clocksource], [control], [hw] or [sim]" },
 	{ "[discipline]\nreference = ntpd\n",
-	  "b.conf:2: reference = 'ntpd': expected one of none, system" },
+	  "b.conf:2: reference = 'ntpd': expected one of none, system, ntp" },
 	{ "[daemon]\nupdate_interval_ms = 0\n", "b.conf:2: update_interval_ms = 0: out of range 1..1000" },
 	{ "devices = tsc\n", "b.conf:1: 'devices' outside any section, expected it under a [section]" },
 	{ "[sim]\ntsc_hz = fast\n", "b.conf:2: tsc_hz = 'fast': expected an unsigned integer" },
@@ -88,6 +132,20 @@ static const struct {
 	{ "[sim]\ndevices = hpet,rtc\n",
 	  "b.conf:2: devices = 'hpet,rtc': unknown device 'rtc', expected a list of hpet, acpi_pm, tsc" },
 	{ "[sim]\ntsc_hz = 1000000\ntsc_hz = 2000000\n", "b.conf:3: 'tsc_hz' set twice in [sim]" },
+	{ "[ntp]\nserver = a.example bogus\n",
+	  "b.conf:2: server a.example: unknown option 'bogus', expected port, iburst, minpoll or maxpoll" },
+	{ "[ntp]\nserver = a minpoll 3 maxpoll 2\n", "b.conf:2: server a: minpoll 3 > maxpoll 2" },
+	{ "[ntp]\nserver = a\nserver = b minpoll 18\n",
+	  "b.conf:3: server: minpoll '18': expected an integer in -6..17 (log2 s)" },
+	{ "[ntp]\nserver = a maxpoll\n", "b.conf:2: server: 'maxpoll' needs a value" },
+	{ "[ntp]\nserver = a port 0\n", "b.conf:2: server: port '0': expected 1..65535" },
+	{ "[ntp]\nserver = a port 70000\n", "b.conf:2: server: port '70000': expected 1..65535" },
+	{ "[ntp]\nserver = \n",
+	  "b.conf:2: server: expected 'HOST [port N] [iburst] [minpoll N] [maxpoll N]'" },
+	{ "[ntp]\nstep_limit = -2\n", "b.conf:2: step_limit = -2: out of range -1..1000000000" },
+	{ "[ntp]\nstep_limit = 1\nstep_limit = 2\n", "b.conf:3: 'step_limit' set twice in [ntp]" },
+	{ "[discipline]\nreference = ntp\n",
+	  "b.conf: reference = ntp but no server: expected at least one 'server = HOST' line in [ntp]" },
 	{ "[sim]\nthis is not a key value line\n",
 	  "b.conf:2: syntax error, expected '[section]' or 'key = value'" },
 };
@@ -154,7 +212,9 @@ START_TEST(dump_round_trips)
 
 	ck_assert_int_eq(conf_load_string("d.conf",
 					  "[sim]\ndevices = tsc,hpet\ntsc_fault = step:5000000ns@3s\n"
-					  "tsc_error_ppm = 50\n[discipline]\nreference = none\n",
+					  "tsc_error_ppm = 50\n[discipline]\nreference = none\n"
+					  "[ntp]\nserver = a iburst minpoll 2 maxpoll 3\nserver = b port 9\n"
+					  "step_limit = -1\n",
 					  &conf, err, sizeof(err)),
 			 0);
 	f = open_memstream(&buf, &len);
@@ -166,6 +226,11 @@ START_TEST(dump_round_trips)
 	ck_assert_int_eq(again.sim.fault[SIM_TSC].step_ns, 5000000);
 	ck_assert_double_eq(again.sim.error_ppm[SIM_TSC], 50);
 	ck_assert_uint_eq(again.reference, CONF_REF_NONE);
+	ck_assert_uint_eq(again.ntp_nservers, 2);
+	ck_assert(again.ntp_servers[0].iburst);
+	ck_assert_int_eq(again.ntp_servers[0].minpoll, 2);
+	ck_assert_uint_eq(again.ntp_servers[1].port, 9);
+	ck_assert_int_eq(again.step_limit, -1);
 	free(buf);
 }
 END_TEST
@@ -177,6 +242,7 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, full_sim_section);
+	tcase_add_test(tc, ntp_servers);
 	tcase_add_loop_test(tc, bad_lines, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, bad_fault_names_the_key);
 	tcase_add_test(tc, string_too_long);

@@ -1,0 +1,534 @@
+/*
+ * reference = ntp: the daemon's NTP client. One non-blocking UDP socket per
+ * configured server (resolved with getaddrinfo at start and on SIGHUP; a
+ * name that does not resolve is flagged and retried, never fatal), a poll
+ * timer per server on the loop's queue, and the discipline that feeds the
+ * timekeeper from the selected servers (core/ntpc.c does the RFC 5905
+ * work). T1 is our REALTIME just before send(), T4 the kernel's receive
+ * timestamp (SO_TIMESTAMPNS) carried over to our REALTIME.
+ *
+ * The discipline: the combined offset of each new sample goes into a line
+ * fit (ntpc_disc). Once it holds enough samples, the slope corrects the
+ * frequency (ADJ_FREQUENCY) and the phase is slewed out by an extra
+ * frequency for a time shorter than the next poll (a timer takes it off
+ * again), so a server that stops answering leaves the clock on its
+ * frequency estimate. Every stored sample is moved into the corrected
+ * clock's frame, so the fit keeps all its history: a least-squares
+ * estimator that is well damped by construction. A large offset is stepped
+ * per step_threshold_ms and step_limit.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/ntpc.h"
+#include "daemon_int.h"
+#include "timekeeper/control.h"
+
+#define SLEW_MAX_PPB 400000.0	   /* phase slews at most this fast */
+#define SLEW_MIN_NS (NSEC_PER_SEC / 4)
+#define SLEW_MAX_NS (16 * NSEC_PER_SEC)
+#define RESOLVE_RETRY_NS (16 * NSEC_PER_SEC)
+#define FREQ_LIMIT_PPB 500000.0
+
+struct ntp_srv {
+	struct daemon *d;
+	unsigned int idx;
+	int fd;
+	char address[TK_CTL_ADDR_LEN];
+	struct hrt_timer t_poll;
+};
+
+struct daemon_ntp {
+	unsigned int n;
+	struct conf_ntp_server conf[CONF_NTP_MAX_SERVERS];
+	struct ntpc_peer peer[CONF_NTP_MAX_SERVERS];
+	struct ntp_srv srv[CONF_NTP_MAX_SERVERS];
+	struct ntpc_system sys;
+	struct ntpc_disc disc;
+	struct hrt_timer t_slew;
+	double base_ppb;   /* the frequency estimate, without the phase slew */
+	int64_t last_t;    /* sample time of the last update */
+	int64_t last_update; /* MONOTONIC of the last clock update, INT64_MIN never */
+	uint64_t updates, steps;
+	bool synced;
+};
+
+static int64_t our_real(struct daemon *d)
+{
+	struct timespec ts;
+
+	tkc_get(&d->tk, CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static int64_t kernel_real(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+/* --- the clock ------------------------------------------------------------ */
+
+static void set_freq(struct daemon *d, double ppb, uint32_t more, struct ntp_timex *extra)
+{
+	struct ntp_timex tx = { 0 };
+
+	if (extra)
+		tx = *extra;
+	if (ppb > FREQ_LIMIT_PPB)
+		ppb = FREQ_LIMIT_PPB;
+	if (ppb < -FREQ_LIMIT_PPB)
+		ppb = -FREQ_LIMIT_PPB;
+	tx.modes = NTP_ADJ_FREQUENCY | more;
+	tx.freq = (int64_t)llround(ppb * 65.536);
+	if (tkc_adjtimex(&d->tk, &tx) < 0)
+		log_warn("ntp: frequency %.3f ppm refused by the timekeeper", ppb / 1000);
+}
+
+static enum hrt_restart on_slew_end(struct hrt_timer *t, int64_t now)
+{
+	struct daemon *d = t->data;
+
+	set_freq(d, d->ntp->base_ppb, 0, NULL);
+	return HRT_NORESTART;
+}
+
+static void set_unsync(struct daemon *d)
+{
+	struct ntp_timex tx = { .modes = NTP_ADJ_STATUS, .status = NTP_STA_UNSYNC };
+
+	if (tkc_adjtimex(&d->tk, &tx) < 0)
+		log_warn("ntp: status refused by the timekeeper");
+}
+
+static int64_t shortest_poll(const struct daemon_ntp *n)
+{
+	int64_t best = INT64_MAX;
+
+	for (unsigned int i = 0; i < n->n; i++) {
+		int64_t iv = ntpc_poll_interval(&n->peer[i]);
+
+		if (iv > 0 && iv < best && n->peer[i].state <= NTPC_OUTLIER)
+			best = iv;
+	}
+	return best == INT64_MAX ? SLEW_MAX_NS : best;
+}
+
+static void step_clock(struct daemon *d, int64_t offset, int64_t now)
+{
+	struct daemon_ntp *n = d->ntp;
+	struct ntp_timex tx = { .modes = NTP_ADJ_SETOFFSET | NTP_ADJ_NANO };
+
+	tx.time_sec = offset / NSEC_PER_SEC;
+	tx.time_frac = offset % NSEC_PER_SEC;
+	if (tx.time_frac < 0) {
+		tx.time_sec--;
+		tx.time_frac += NSEC_PER_SEC;
+	}
+	if (daemon_adjtimex(d, &tx) < 0) {
+		log_warn("ntp: step of %+.6f s refused by the timekeeper", (double)offset / 1e9);
+		return;
+	}
+	n->steps++;
+	ntpc_correct(n->peer, n->n, now, 0, offset);
+	ntpc_disc_reset(&n->disc);
+	log_notice("ntp: stepped REALTIME by %+.6f s (step %" PRIu64 ")", (double)offset / 1e9,
+		   n->steps);
+}
+
+/* A new sample from some server: select, and update the clock when the
+ * system peer has something new. */
+static void clock_update(struct daemon *d, int64_t now)
+{
+	struct daemon_ntp *n = d->ntp;
+	struct ntpc_system *sys = &n->sys;
+	int prev = sys->selected;
+	double phase, slope, applied, slew_ppb = 0;
+	int64_t span, threshold = (int64_t)d->conf.step_threshold_ms * NSEC_PER_MSEC, slew_ns;
+	unsigned int pts;
+	struct ntp_timex tx = { 0 };
+
+	ntpc_select(n->peer, n->n, prev, now, sys);
+	if (sys->selected < 0) {
+		if (n->synced) {
+			log_warn("ntp: no server selectable: the clock runs on its frequency, unsynchronized");
+			set_unsync(d);
+			n->synced = false;
+		}
+		return;
+	}
+	if (sys->selected != prev)
+		log_notice("ntp: system peer %s (%s), stratum %u",
+			   n->conf[sys->selected].host, n->srv[sys->selected].address,
+			   n->peer[sys->selected].stratum);
+	if (sys->t <= n->last_t)
+		return; /* nothing new from the system peer */
+	n->last_t = sys->t;
+	d->last_offset_ns = sys->offset;
+	d->last_window_ns = n->peer[sys->selected].chosen.delay;
+	if (threshold > 0 && llabs(sys->offset) > threshold &&
+	    (d->conf.step_limit < 0 || n->updates < (uint64_t)d->conf.step_limit)) {
+		n->updates++;
+		n->last_update = now;
+		step_clock(d, sys->offset, now);
+		return;
+	}
+	n->updates++;
+	n->last_update = now;
+	ntpc_disc_add(&n->disc, sys->t, sys->offset);
+	pts = ntpc_disc_fit(&n->disc, now, &phase, &slope, &span);
+	/* Frequency first: wait for a line through a few samples. */
+	if (pts < 3 && !(pts >= 2 && span >= 16 * NSEC_PER_SEC))
+		slope = 0, phase = 0;
+	slew_ns = shortest_poll(n) / 2;
+	if (slew_ns < SLEW_MIN_NS)
+		slew_ns = SLEW_MIN_NS;
+	if (slew_ns > SLEW_MAX_NS)
+		slew_ns = SLEW_MAX_NS;
+	applied = phase;
+	if (fabs(applied) > SLEW_MAX_PPB * (double)slew_ns / 1e9)
+		applied = copysign(SLEW_MAX_PPB * (double)slew_ns / 1e9, applied);
+	n->base_ppb += slope;
+	if (n->base_ppb > FREQ_LIMIT_PPB - SLEW_MAX_PPB / 4)
+		n->base_ppb = FREQ_LIMIT_PPB - SLEW_MAX_PPB / 4;
+	if (n->base_ppb < -(FREQ_LIMIT_PPB - SLEW_MAX_PPB / 4))
+		n->base_ppb = -(FREQ_LIMIT_PPB - SLEW_MAX_PPB / 4);
+	if (applied != 0)
+		slew_ppb = applied * 1e9 / (double)slew_ns;
+	/* Error bounds (us): through the system peer, as adjtimex has them. */
+	tx.maxerror = (sys->root_delay / 2 + sys->root_disp) / 1000 + 1;
+	tx.esterror = sys->jitter / 1000 + 1;
+	tx.status = sys->leap == 1 ? NTP_STA_INS : sys->leap == 2 ? NTP_STA_DEL : 0;
+	set_freq(d, n->base_ppb + slew_ppb,
+		 NTP_ADJ_STATUS | NTP_ADJ_MAXERROR | NTP_ADJ_ESTERROR, &tx);
+	hrt_cancel(&n->t_slew);
+	if (slew_ppb != 0)
+		hrt_start(d->q, &n->t_slew, now + slew_ns, 0, HRT_MODE_ABS);
+	ntpc_correct(n->peer, n->n, now, slope, (int64_t)llround(applied));
+	ntpc_disc_correct(&n->disc, now, slope, (int64_t)llround(applied));
+	if (!n->synced)
+		log_notice("ntp: synchronized to %s, offset %+.6f s, frequency %+.3f ppm",
+			   n->conf[sys->selected].host, (double)sys->offset / 1e9,
+			   n->base_ppb / 1000);
+	n->synced = true;
+	for (unsigned int i = 0; i < n->n; i++)
+		if (n->peer[i].state <= NTPC_CANDIDATE)
+			ntpc_adapt_poll(&n->peer[i], sys->offset, sys->jitter);
+}
+
+/* --- sockets -------------------------------------------------------------- */
+
+static void close_srv(struct daemon *d, struct ntp_srv *s)
+{
+	if (s->fd >= 0) {
+		if (d->loop)
+			evl_del_fd(d->loop, s->fd);
+		close(s->fd);
+	}
+	s->fd = -1;
+}
+
+static void on_readable(struct evl *l, int fd, uint32_t revents, void *ctx)
+{
+	struct ntp_srv *s = ctx;
+	struct daemon *d = s->d;
+	struct ntpc_peer *p = &d->ntp->peer[s->idx];
+
+	for (int k = 0; k < 16; k++) {
+		uint8_t buf[1024];
+		char cbuf[CMSG_SPACE(sizeof(struct timespec))];
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *c;
+		int64_t t4, ours, kern, now;
+		bool have_kts = false;
+		struct timespec kts = { 0 };
+		ssize_t len = recvmsg(fd, &mh, MSG_DONTWAIT);
+
+		if (len < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				snprintf(p->message, sizeof(p->message), "receive: %s",
+					 strerror(errno));
+			return;
+		}
+		kern = kernel_real();
+		ours = our_real(d);
+		now = evl_now();
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				memcpy(&kts, CMSG_DATA(c), sizeof(kts));
+				have_kts = true;
+			}
+		t4 = ours;
+		if (have_kts) {
+			int64_t age = kern - ((int64_t)kts.tv_sec * NSEC_PER_SEC + kts.tv_nsec);
+
+			if (age >= 0 && age < NSEC_PER_SEC)
+				t4 = ours - age;
+		}
+		switch (ntpc_receive(p, buf, (size_t)len, t4, now)) {
+		case NTPC_RX_SAMPLE:
+			clock_update(d, now);
+			break;
+		case NTPC_RX_KOD:
+			log_warn("ntp: %s: %s", d->ntp->conf[s->idx].host, p->message);
+			if (p->flags & NTPC_F_KOD_DENY)
+				hrt_cancel(&s->t_poll);
+			clock_update(d, now);
+			break;
+		case NTPC_RX_UNUSABLE:
+			clock_update(d, now);
+			break;
+		case NTPC_RX_BOGUS:
+			break;
+		}
+	}
+}
+
+static int resolve(struct daemon *d, struct ntp_srv *s)
+{
+	const struct conf_ntp_server *c = &d->ntp->conf[s->idx];
+	struct ntpc_peer *p = &d->ntp->peer[s->idx];
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
+				  .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL, *ai;
+	char port[8], host[CONF_NTP_HOST_LEN];
+	int r, one = 1;
+
+	snprintf(host, sizeof(host), "%s", c->host);
+	snprintf(port, sizeof(port), "%u", c->port);
+	r = getaddrinfo(c->host, port, &hints, &res);
+	if (r != 0) {
+		if (!(p->flags & NTPC_F_RESOLVE_FAILED))
+			log_warn("ntp: server %s does not resolve: %s; retrying", c->host,
+				 gai_strerror(r));
+		p->flags |= NTPC_F_RESOLVE_FAILED;
+		snprintf(p->message, sizeof(p->message), "%s does not resolve: %s", host,
+			 gai_strerror(r));
+		return -EHOSTUNREACH;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+		if (evl_add_fd(d->loop, fd, EPOLLIN, on_readable, s) < 0) {
+			close(fd);
+			continue;
+		}
+		s->fd = fd;
+		if (ai->ai_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr,
+				  s->address, sizeof(s->address));
+		else
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr,
+				  s->address, sizeof(s->address));
+		break;
+	}
+	freeaddrinfo(res);
+	if (s->fd < 0) {
+		p->flags |= NTPC_F_RESOLVE_FAILED;
+		snprintf(p->message, sizeof(p->message), "%s: no address could be used: %s", host,
+			 strerror(errno));
+		return -EHOSTUNREACH;
+	}
+	if (p->flags & NTPC_F_RESOLVE_FAILED)
+		log_notice("ntp: server %s resolved to %s", c->host, s->address);
+	p->flags &= ~NTPC_F_RESOLVE_FAILED;
+	if (!strncmp(p->message, c->host, strlen(c->host)))
+		p->message[0] = '\0';
+	return 0;
+}
+
+static enum hrt_restart on_poll(struct hrt_timer *t, int64_t now)
+{
+	struct ntp_srv *s = t->data;
+	struct daemon *d = s->d;
+	struct ntpc_peer *p = &d->ntp->peer[s->idx];
+	uint8_t buf[NTPC_PACKET_LEN];
+	uint64_t cookie;
+	int64_t iv;
+
+	if (s->fd < 0 && resolve(d, s) < 0) {
+		iv = ntpc_poll_interval(p);
+		hrt_forward(t, now, iv > RESOLVE_RETRY_NS ? RESOLVE_RETRY_NS : iv);
+		return HRT_RESTART;
+	}
+	if (getrandom(&cookie, sizeof(cookie), GRND_NONBLOCK) != sizeof(cookie)) {
+		/* Never without randomness: fall back to the clock's noise. */
+		cookie = (uint64_t)kernel_real() * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)now;
+	}
+	ntpc_request(p, cookie, our_real(d), buf);
+	if (send(s->fd, buf, sizeof(buf), 0) < 0)
+		snprintf(p->message, sizeof(p->message), "send to %s: %s", s->address,
+			 strerror(errno));
+	iv = ntpc_poll_interval(p);
+	if (iv <= 0)
+		return HRT_NORESTART;
+	if (p->state == NTPC_UNREACHABLE)
+		clock_update(d, now); /* the selection drops it */
+	t->softexpires = t->expires = now + iv;
+	return HRT_RESTART;
+}
+
+/* --- start, stop, reload ------------------------------------------------- */
+
+void daemon_ntp_stop(struct daemon *d)
+{
+	struct daemon_ntp *n = d->ntp;
+
+	if (!n)
+		return;
+	for (unsigned int i = 0; i < n->n; i++) {
+		hrt_cancel(&n->srv[i].t_poll);
+		close_srv(d, &n->srv[i]);
+	}
+	hrt_cancel(&n->t_slew);
+	set_freq(d, n->base_ppb, 0, NULL);
+	free(n);
+	d->ntp = NULL;
+}
+
+int daemon_ntp_start(struct daemon *d)
+{
+	struct daemon_ntp *n;
+	struct ntp_timex tx = { 0 };
+	int64_t now = evl_now();
+	uint64_t updates = 0, steps = 0;
+
+	if (d->ntp) {
+		updates = d->ntp->updates;
+		steps = d->ntp->steps;
+		daemon_ntp_stop(d);
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		log_err("ntp: out of memory");
+		return -ENOMEM;
+	}
+	d->ntp = n;
+	n->updates = updates;
+	n->steps = steps;
+	n->n = d->conf.ntp_nservers;
+	memcpy(n->conf, d->conf.ntp_servers, sizeof(n->conf));
+	n->sys.selected = -1;
+	n->last_t = INT64_MIN;
+	n->last_update = INT64_MIN;
+	tkc_adjtimex(&d->tk, &tx);
+	n->base_ppb = (double)tx.freq / 65.536;
+	hrt_timer_init(&n->t_slew, HRT_BASE_MONOTONIC, on_slew_end, "ntp slew");
+	n->t_slew.data = d;
+	set_unsync(d);
+	for (unsigned int i = 0; i < n->n; i++) {
+		struct ntp_srv *s = &n->srv[i];
+		const struct conf_ntp_server *c = &n->conf[i];
+
+		ntpc_peer_init(&n->peer[i], c->minpoll, c->maxpoll, c->iburst);
+		s->d = d;
+		s->idx = i;
+		s->fd = -1;
+		hrt_timer_init(&s->t_poll, HRT_BASE_MONOTONIC, on_poll, "ntp poll");
+		s->t_poll.data = s;
+		/* Spread the first requests a little. */
+		hrt_start(d->q, &s->t_poll, now + (int64_t)i * 10 * NSEC_PER_MSEC, 0, HRT_MODE_ABS);
+	}
+	log_notice("ntp: %u server%s, step_threshold_ms %" PRIu64 ", step_limit %" PRId64, n->n,
+		   n->n == 1 ? "" : "s", d->conf.step_threshold_ms, d->conf.step_limit);
+	return 0;
+}
+
+int daemon_ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *msg)
+{
+	struct daemon_ntp *n = d->ntp;
+	struct tk_ctl_ntp head = { 0 };
+	int64_t now = evl_now();
+	unsigned char *o = out;
+
+	if (!n) {
+		snprintf(msg, TK_CTL_MESSAGE_LEN, "reference is not ntp: no NTP client runs");
+		return -ENOENT;
+	}
+	head.count = n->n;
+	if (sizeof(head) + head.count * sizeof(struct tk_ctl_ntp_server) > cap)
+		head.count = (uint32_t)((cap - sizeof(head)) / sizeof(struct tk_ctl_ntp_server));
+	head.selected = n->sys.selected;
+	head.offset_ns = d->last_offset_ns;
+	head.root_delay_ns = n->sys.root_delay;
+	head.root_dispersion_ns = n->sys.root_disp;
+	head.stratum = n->sys.selected >= 0 ? n->sys.stratum : 16;
+	head.leap = n->sys.selected >= 0 ? n->sys.leap : 3;
+	if (n->sys.selected >= 0) {
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, n->srv[n->sys.selected].address, &a) == 1)
+			head.refid = a.s_addr;
+		else
+			memcpy(&head.refid, "IPV6", 4);
+	}
+	head.poll = n->sys.selected >= 0 ? n->peer[n->sys.selected].poll : 0;
+	head.updates = n->updates;
+	head.steps = n->steps;
+	head.last_update_ago_ns = n->last_update == INT64_MIN ? UINT64_MAX :
+								 (uint64_t)(now - n->last_update);
+	memcpy(o, &head, sizeof(head));
+	for (uint32_t i = 0; i < head.count; i++) {
+		const struct ntpc_peer *p = &n->peer[i];
+		struct tk_ctl_ntp_server s = { 0 };
+
+		snprintf(s.host, sizeof(s.host), "%s", n->conf[i].host);
+		snprintf(s.address, sizeof(s.address), "%s", n->srv[i].address);
+		s.port = n->conf[i].port;
+		s.state = (uint32_t)p->state;
+		s.flags = p->flags;
+		s.stratum = p->stratum;
+		s.poll = p->poll;
+		s.minpoll = p->minpoll;
+		s.maxpoll = p->maxpoll;
+		s.reach = p->reach;
+		s.leap = p->leap;
+		s.refid = p->refid;
+		if (p->nfilt) {
+			s.offset_ns = p->chosen.offset;
+			s.delay_ns = p->chosen.delay;
+			s.jitter_ns = p->jitter;
+			s.dispersion_ns = p->disp;
+		}
+		s.root_delay_ns = p->root_delay;
+		s.root_dispersion_ns = p->root_disp;
+		s.last_offset_ns = p->last_offset;
+		s.last_rx_ago_ns = p->last_rx == INT64_MIN ? UINT64_MAX : (uint64_t)(now - p->last_rx);
+		s.tx = p->tx;
+		s.rx = p->rx;
+		s.rejected = p->rejected;
+		s.kod = p->kod;
+		snprintf(s.message, sizeof(s.message), "%s", p->message);
+		memcpy(o + sizeof(head) + i * sizeof(s), &s, sizeof(s));
+	}
+	*len = sizeof(head) + head.count * sizeof(struct tk_ctl_ntp_server);
+	snprintf(msg, TK_CTL_MESSAGE_LEN, "%u servers, system peer %s", head.count,
+		 n->sys.selected >= 0 ? n->conf[n->sys.selected].host : "none");
+	return 0;
+}

@@ -1,0 +1,450 @@
+/*
+ * The NTP client's core: the packet codec and its eras, the offset/delay
+ * formula, the anti-spoof and sanity checks, the clock filter, reach and
+ * unreachable, kiss-o'-death, selection (a server 2 s off among two good
+ * ones is a falseticker), and the discipline's line fit.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ntpc.h"
+#include "tk_check.h"
+
+#define S INT64_C(1000000000)
+#define T0 (INT64_C(1700000000) * S) /* our REALTIME at the start of the tests */
+
+START_TEST(codec_round_trip)
+{
+	struct ntpc_packet p = { .leap = 1, .version = 4, .mode = 4, .stratum = 2, .poll = -3,
+				 .precision = -20, .root_delay = 0x00012345, .root_dispersion = 7,
+				 .reference = 1, .origin = UINT64_C(0x0123456789abcdef),
+				 .receive = UINT64_C(0xfedcba9876543210), .transmit = 42 };
+	struct ntpc_packet q;
+	uint8_t buf[NTPC_PACKET_LEN];
+
+	memcpy(&p.refid, "GPS\0", 4);
+	ntpc_encode(&p, buf);
+	ck_assert_uint_eq(buf[0], (1u << 6) | (4u << 3) | 4u);
+	ck_assert_uint_eq(buf[2], 0xfd);
+	ck_assert_uint_eq(buf[24], 0x01); /* origin, big-endian */
+	ck_assert_uint_eq(buf[31], 0xef);
+	ck_assert_int_eq(ntpc_decode(buf, sizeof(buf), &q), 0);
+	ck_assert_uint_eq(q.leap, 1);
+	ck_assert_uint_eq(q.version, 4);
+	ck_assert_uint_eq(q.mode, 4);
+	ck_assert_uint_eq(q.stratum, 2);
+	ck_assert_int_eq(q.poll, -3);
+	ck_assert_int_eq(q.precision, -20);
+	ck_assert_uint_eq(q.root_delay, p.root_delay);
+	ck_assert_uint_eq(q.root_dispersion, p.root_dispersion);
+	ck_assert_mem_eq(&q.refid, "GPS\0", 4);
+	ck_assert_uint_eq(q.reference, p.reference);
+	ck_assert_uint_eq(q.origin, p.origin);
+	ck_assert_uint_eq(q.receive, p.receive);
+	ck_assert_uint_eq(q.transmit, p.transmit);
+	ck_assert_int_eq(ntpc_decode(buf, 47, &q), -EBADMSG);
+}
+END_TEST
+
+/* Timestamps across the 2036 era rollover, and before 1970. */
+static const struct {
+	int64_t unix_ns;
+	uint32_t ntp_sec;
+} ts_table[] = {
+	{ 0, 2208988800u },
+	{ INT64_C(1700000000) * S + 500000000, 3908988800u },
+	{ INT64_C(2085978495) * S, 4294967295u },	       /* the last second of era 0 */
+	{ INT64_C(2085978496) * S, 0u },		       /* 2036-02-07T06:28:16Z: era 1 */
+	{ INT64_C(2085978496) * S + 250000000, 0u },
+	{ INT64_C(2100000000) * S, 14021504u },
+	{ -INT64_C(2208988800) * S, 0u },		       /* 1900 */
+};
+
+START_TEST(timestamps_and_eras)
+{
+	int64_t v = ts_table[_i].unix_ns;
+	uint64_t ts = ntpc_ts_from_ns(v);
+
+	ck_assert_uint_eq(ts >> 32, ts_table[_i].ntp_sec);
+	/* Back, with a reference up to 60 years away on either side. */
+	ck_assert_int_eq(ntpc_ts_to_ns(ts, v), v);
+	ck_assert_int_eq(ntpc_ts_to_ns(ts, v + INT64_C(60) * 365 * 86400 * S), v);
+	ck_assert_int_eq(ntpc_ts_to_ns(ts, v - INT64_C(60) * 365 * 86400 * S), v);
+}
+END_TEST
+
+START_TEST(timestamp_fraction)
+{
+	/* 0.5 s is 0x80000000; the conversion rounds to the ns. */
+	ck_assert_uint_eq(ntpc_ts_from_ns(T0 + S / 2) & 0xffffffffu, 0x80000000u);
+	for (int64_t ns = 0; ns < S; ns += 123456789)
+		ck_assert_int_eq(ntpc_ts_to_ns(ntpc_ts_from_ns(T0 + ns), T0), T0 + ns);
+	ck_assert_int_eq(ntpc_short_to_ns(0x00010000), S);
+	ck_assert_int_eq(ntpc_short_to_ns(0x00008000), S / 2);
+	ck_assert_uint_eq(ntpc_short_from_ns(S / 4), 0x4000);
+	ck_assert_uint_eq(ntpc_short_from_ns(-5), 0);
+	ck_assert_uint_eq(ntpc_short_from_ns(INT64_C(70000) * S), UINT32_MAX);
+}
+END_TEST
+
+START_TEST(offset_delay_formula)
+{
+	int64_t off, del;
+
+	/* Server 1 s ahead, 10 ms each way, 1 ms in the server. */
+	ntpc_offset_delay(T0, T0 + S + 10000000, T0 + S + 11000000, T0 + 21000000, &off, &del);
+	ck_assert_int_eq(off, S);
+	ck_assert_int_eq(del, 20000000);
+	/* Asymmetric: 2 ms out, 8 ms back, server in sync: offset -3 ms. */
+	ntpc_offset_delay(T0, T0 + 2000000, T0 + 2000000, T0 + 10000000, &off, &del);
+	ck_assert_int_eq(off, -3000000);
+	ck_assert_int_eq(del, 10000000);
+}
+END_TEST
+
+/* A server answering our last request: offset `off`, one-way delay `owd`. */
+static void reply(const struct ntpc_peer *p, uint8_t buf[NTPC_PACKET_LEN], int64_t off,
+		  int64_t owd)
+{
+	struct ntpc_packet r = { .leap = 0, .version = 4, .mode = 4, .stratum = 2, .poll = 6,
+				 .precision = -20, .root_delay = 0x100, .root_dispersion = 0x100 };
+
+	memcpy(&r.refid, "\x7f\x00\x00\x01", 4);
+	r.origin = p->xmt_cookie;
+	r.receive = ntpc_ts_from_ns(p->t1 + owd + off);
+	r.transmit = ntpc_ts_from_ns(p->t1 + owd + off + 1000);
+	r.reference = r.receive;
+	ntpc_encode(&r, buf);
+}
+
+/* One exchange: request at mono `now` (our REALTIME T0 + now), answered. */
+static enum ntpc_rx exchange(struct ntpc_peer *p, int64_t now, int64_t off, int64_t owd,
+			     uint64_t cookie)
+{
+	uint8_t q[NTPC_PACKET_LEN], r[NTPC_PACKET_LEN];
+
+	ntpc_request(p, cookie, T0 + now, q);
+	reply(p, r, off, owd);
+	return ntpc_receive(p, r, sizeof(r), T0 + now + 2 * owd + 1000, now + 2 * owd + 1000);
+}
+
+START_TEST(request_and_anti_spoof)
+{
+	struct ntpc_peer p;
+	struct ntpc_packet q;
+	uint8_t buf[NTPC_PACKET_LEN], r[NTPC_PACKET_LEN];
+
+	ntpc_peer_init(&p, 4, 10, false);
+	ntpc_request(&p, UINT64_C(0x1122334455667788), T0, buf);
+	ck_assert_int_eq(ntpc_decode(buf, sizeof(buf), &q), 0);
+	ck_assert_uint_eq(q.mode, 3);
+	ck_assert_uint_eq(q.version, 4);
+	/* Our real T1 is never on the wire: the transmit field is the cookie. */
+	ck_assert_uint_eq(q.transmit, UINT64_C(0x1122334455667788));
+	ck_assert_uint_eq(q.origin, 0);
+
+	/* A reply whose origin is not our cookie is rejected and counted. */
+	reply(&p, r, 0, 1000);
+	r[31] ^= 1;
+	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + 3000, 3000), NTPC_RX_BOGUS);
+	ck_assert_uint_eq(p.rejected, 1);
+	ck_assert_uint_eq(p.reach, 0);
+	/* The genuine one is accepted; the same packet again is a duplicate. */
+	reply(&p, r, 0, 1000);
+	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + 3000, 3000), NTPC_RX_SAMPLE);
+	ck_assert_uint_eq(p.reach, 1);
+	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + 3000, 3000), NTPC_RX_BOGUS);
+	ck_assert_uint_eq(p.rejected, 2);
+	ck_assert_uint_eq(p.rx, 1);
+	/* Not a server reply (mode 3), and a short packet. */
+	ntpc_request(&p, 99, T0 + S, buf);
+	ck_assert_int_eq(ntpc_receive(&p, buf, sizeof(buf), T0 + S + 10, S + 10), NTPC_RX_BOGUS);
+	ck_assert_int_eq(ntpc_receive(&p, buf, 20, T0 + S + 10, S + 10), NTPC_RX_BOGUS);
+}
+END_TEST
+
+START_TEST(sanity_tests)
+{
+	struct ntpc_peer p;
+	uint8_t q[NTPC_PACKET_LEN], r[NTPC_PACKET_LEN];
+
+	ntpc_peer_init(&p, 4, 10, false);
+	/* LI 3: unsynchronized. */
+	ntpc_request(&p, 1, T0, q);
+	reply(&p, r, 0, 1000);
+	r[0] |= 0xc0;
+	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + 3000, 3000), NTPC_RX_UNUSABLE);
+	ck_assert_int_eq(p.state, NTPC_UNUSABLE);
+	ck_assert_uint_eq(p.nfilt, 0);
+	/* Stratum 16. */
+	ntpc_request(&p, 2, T0 + S, q);
+	reply(&p, r, 0, 1000);
+	r[1] = 16;
+	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + S + 3000, S + 3000), NTPC_RX_UNUSABLE);
+	/* Root distance beyond 1.5 s (root dispersion 2 s). */
+	ntpc_request(&p, 3, T0 + 2 * S, q);
+	reply(&p, r, 0, 1000);
+	r[8] = 0, r[9] = 2, r[10] = 0, r[11] = 0;
+	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + 2 * S + 3000, 2 * S + 3000),
+			 NTPC_RX_UNUSABLE);
+	ck_assert_ptr_nonnull(strstr(p.message, "root distance"));
+	/* Zero transmit timestamp. */
+	ntpc_request(&p, 4, T0 + 3 * S, q);
+	reply(&p, r, 0, 1000);
+	memset(r + 40, 0, 8);
+	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + 3 * S + 3000, 3 * S + 3000),
+			 NTPC_RX_BOGUS);
+	/* A good one makes it usable again. */
+	ck_assert_int_eq(exchange(&p, 4 * S, 5000, 1000, 5), NTPC_RX_SAMPLE);
+	ck_assert_int_eq(p.state, NTPC_CANDIDATE);
+}
+END_TEST
+
+START_TEST(filter_picks_lowest_delay)
+{
+	struct ntpc_peer p;
+	/* delay (one way) and offset of 8 exchanges: the third has the lowest delay. */
+	static const int64_t owd[8] = { 50000, 40000, 5000, 30000, 60000, 45000, 20000, 70000 };
+	static const int64_t off[8] = { 900, 800, 123, 700, 1500, -400, 300, 2000 };
+
+	ntpc_peer_init(&p, 4, 10, false);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(exchange(&p, i * 16 * S, off[i] * 1000, owd[i], 100 + i),
+				 NTPC_RX_SAMPLE);
+	ck_assert_uint_eq(p.nfilt, 8);
+	ck_assert_int_eq(p.chosen.offset, 123000);
+	ck_assert_int_eq(p.chosen.delay, 2 * 5000);
+	ck_assert_int_eq(p.last_offset, 2000000);
+	ck_assert_int_gt(p.jitter, 100000); /* the spread of the others about it */
+	/* One more of the highest delay pushes nothing better out. */
+	ck_assert_int_eq(exchange(&p, 8 * 16 * S, 0, 90000, 200), NTPC_RX_SAMPLE);
+	ck_assert_int_eq(p.chosen.offset, 123000);
+}
+END_TEST
+
+START_TEST(reach_and_unreachable)
+{
+	struct ntpc_peer p;
+	uint8_t q[NTPC_PACKET_LEN];
+
+	ntpc_peer_init(&p, 4, 10, false);
+	ck_assert_int_eq(exchange(&p, 0, 0, 1000, 1), NTPC_RX_SAMPLE);
+	ck_assert_int_eq(exchange(&p, 16 * S, 0, 1000, 2), NTPC_RX_SAMPLE);
+	ck_assert_uint_eq(p.reach, 3);
+	for (int i = 0; i < 7; i++) {
+		ntpc_request(&p, 10 + i, T0 + (2 + i) * 16 * S, q);
+		ck_assert_int_ne(p.state, NTPC_UNREACHABLE);
+	}
+	ck_assert_uint_eq(p.reach, 0200); /* 011 shifted 7 times */
+	ntpc_request(&p, 20, T0 + 9 * 16 * S, q);
+	ntpc_request(&p, 21, T0 + 10 * 16 * S, q);
+	ck_assert_uint_eq(p.reach, 0);
+	ck_assert_int_eq(p.state, NTPC_UNREACHABLE);
+	ck_assert_ptr_nonnull(strstr(p.message, "no reply"));
+	/* It answers again. */
+	ck_assert_int_eq(exchange(&p, 11 * 16 * S, 0, 1000, 30), NTPC_RX_SAMPLE);
+	ck_assert_uint_eq(p.reach, 1);
+	ck_assert_int_eq(p.state, NTPC_CANDIDATE);
+}
+END_TEST
+
+START_TEST(iburst_and_poll)
+{
+	struct ntpc_peer p;
+	uint8_t q[NTPC_PACKET_LEN];
+
+	ntpc_peer_init(&p, 6, 10, true);
+	for (int i = 0; i < 3; i++) {
+		ntpc_request(&p, 1 + i, T0, q);
+		ck_assert_int_eq(ntpc_poll_interval(&p), 2 * S);
+	}
+	ntpc_request(&p, 9, T0, q);
+	ck_assert_int_eq(ntpc_poll_interval(&p), 64 * S);
+	ntpc_peer_init(&p, -2, 0, false);
+	ck_assert_int_eq(ntpc_poll_interval(&p), S / 4);
+	/* Offsets well inside the jitter raise the poll, up to maxpoll. */
+	for (int i = 0; i < 200; i++)
+		ntpc_adapt_poll(&p, 10, 1000);
+	ck_assert_int_eq(p.poll, 0);
+	for (int i = 0; i < 200; i++)
+		ntpc_adapt_poll(&p, 100000, 1000);
+	ck_assert_int_eq(p.poll, -2);
+}
+END_TEST
+
+START_TEST(kiss_of_death)
+{
+	struct ntpc_peer p;
+	uint8_t q[NTPC_PACKET_LEN], r[NTPC_PACKET_LEN];
+
+	ntpc_peer_init(&p, 4, 10, true);
+	ntpc_request(&p, 7, T0, q);
+	reply(&p, r, 0, 1000);
+	r[0] |= 0xc0, r[1] = 0, memcpy(r + 12, "RATE", 4);
+	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + 3000, 3000), NTPC_RX_KOD);
+	ck_assert_uint_ne(p.flags & NTPC_F_KOD_RATE, 0);
+	ck_assert_int_eq(p.poll, 5);
+	ck_assert_uint_eq(p.burst, 0);
+	ck_assert_uint_eq(p.kod, 1);
+	/* A forged kiss (wrong origin) does nothing. */
+	ntpc_request(&p, 8, T0 + S, q);
+	reply(&p, r, 0, 1000);
+	r[0] |= 0xc0, r[1] = 0, memcpy(r + 12, "DENY", 4), r[31] ^= 0xff;
+	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + S + 3000, S + 3000), NTPC_RX_BOGUS);
+	ck_assert_uint_eq(p.flags & NTPC_F_KOD_DENY, 0);
+	ck_assert_int_gt(ntpc_poll_interval(&p), 0);
+	/* The real DENY stops the polling. */
+	r[31] ^= 0xff;
+	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + S + 3000, S + 3000), NTPC_RX_KOD);
+	ck_assert_uint_ne(p.flags & NTPC_F_KOD_DENY, 0);
+	ck_assert_int_eq(p.state, NTPC_UNUSABLE);
+	ck_assert_int_eq(ntpc_poll_interval(&p), 0);
+	ck_assert_ptr_nonnull(strstr(p.message, "DENY"));
+}
+END_TEST
+
+/* n peers with a few samples each at the given offsets (ns). */
+static void peers_at(struct ntpc_peer *p, int n, const int64_t *off)
+{
+	for (int i = 0; i < n; i++) {
+		ntpc_peer_init(&p[i], 4, 10, false);
+		for (int k = 0; k < 4; k++)
+			ck_assert_int_eq(exchange(&p[i], k * 16 * S, off[i] + (k % 2) * 2000, 20000,
+						  (uint64_t)(1 + 10 * i + k)),
+					 NTPC_RX_SAMPLE);
+	}
+}
+
+START_TEST(falseticker_two_seconds_off)
+{
+	struct ntpc_peer p[3];
+	struct ntpc_system sys;
+	static const int64_t off[3] = { 100000, 2 * S, 130000 };
+
+	peers_at(p, 3, off);
+	ntpc_select(p, 3, -1, 4 * 16 * S, &sys);
+	ck_assert_int_eq(p[1].state, NTPC_FALSETICKER);
+	ck_assert_ptr_nonnull(strstr(p[1].message, "intersection"));
+	ck_assert_int_ge(sys.selected, 0);
+	ck_assert_int_ne(sys.selected, 1);
+	ck_assert_int_eq(sys.nsurvivors, 2);
+	ck_assert_int_lt(llabs(sys.offset - 115000), 20000);
+	ck_assert_uint_eq(sys.stratum, 3);
+	ck_assert_uint_eq(sys.leap, 0);
+	/* The previous system peer is kept while it survives. */
+	ntpc_select(p, 3, 2, 4 * 16 * S, &sys);
+	ck_assert_int_eq(sys.selected, 2);
+	ck_assert_int_eq(p[2].state, NTPC_SELECTED);
+	ck_assert_int_eq(p[0].state, NTPC_CANDIDATE);
+}
+END_TEST
+
+START_TEST(no_majority_and_unreachable_excluded)
+{
+	struct ntpc_peer p[2];
+	struct ntpc_system sys;
+	static const int64_t off[2] = { 0, 2 * S };
+
+	peers_at(p, 2, off);
+	ntpc_select(p, 2, -1, 4 * 16 * S, &sys);
+	ck_assert_int_eq(sys.selected, -1);
+	ck_assert_int_eq(p[0].state, NTPC_FALSETICKER);
+	/* The other one unreachable: one server left, it is selected. */
+	p[1].state = NTPC_UNREACHABLE;
+	ntpc_select(p, 2, -1, 4 * 16 * S, &sys);
+	ck_assert_int_eq(sys.selected, 0);
+	ck_assert_int_eq(p[1].state, NTPC_UNREACHABLE);
+}
+END_TEST
+
+START_TEST(clustering_drops_outlier)
+{
+	struct ntpc_peer p[5];
+	struct ntpc_system sys;
+	/* All within each other's distance, one far from the rest. */
+	static const int64_t off[5] = { 0, 1000, -1000, 500, 60000 };
+
+	peers_at(p, 5, off);
+	ntpc_select(p, 5, -1, 4 * 16 * S, &sys);
+	ck_assert_int_eq(p[4].state, NTPC_OUTLIER);
+	ck_assert_int_ge(sys.nsurvivors, NTPC_NMIN);
+	ck_assert_int_lt(llabs(sys.offset), 3000);
+}
+END_TEST
+
+START_TEST(leap_vote)
+{
+	struct ntpc_peer p[3];
+	struct ntpc_system sys;
+	static const int64_t off[3] = { 0, 1000, 2000 };
+
+	peers_at(p, 3, off);
+	p[0].leap = p[1].leap = 1;
+	ntpc_select(p, 3, -1, 4 * 16 * S, &sys);
+	ck_assert_uint_eq(sys.leap, 1);
+	p[1].leap = 0;
+	ntpc_select(p, 3, -1, 4 * 16 * S, &sys);
+	ck_assert_uint_eq(sys.leap, 0);
+}
+END_TEST
+
+START_TEST(correct_moves_samples)
+{
+	struct ntpc_peer p;
+	struct ntpc_disc d;
+	double phase, slope;
+	int64_t span;
+
+	ntpc_peer_init(&p, 4, 10, false);
+	ck_assert_int_eq(exchange(&p, 0, 100000, 1000, 1), NTPC_RX_SAMPLE);
+	/* Phase +100 us applied: the stored offset drops by it. */
+	ntpc_correct(&p, 1, p.chosen.t, 0, 100000);
+	ck_assert_int_eq(p.chosen.offset, 0);
+	ck_assert_int_eq(p.filt[0].offset, 0);
+	/* A line: 50 ppm slow (offset grows 50 us/s) from +10 us. */
+	ntpc_disc_reset(&d);
+	for (int i = 0; i < 8; i++)
+		ntpc_disc_add(&d, i * S, 10000 + 50000 * i);
+	ck_assert_uint_eq(ntpc_disc_fit(&d, 7 * S, &phase, &slope, &span), 8);
+	ck_assert_double_eq_tol(slope, 50000, 1e-6);
+	ck_assert_double_eq_tol(phase, 10000 + 350000, 1e-3);
+	ck_assert_int_eq(span, 7 * S);
+	/* Corrected by what the fit said, the line is flat at zero. */
+	ntpc_disc_correct(&d, 7 * S, slope, 360000);
+	ntpc_disc_fit(&d, 7 * S, &phase, &slope, &span);
+	ck_assert_double_eq_tol(slope, 0, 1e-6);
+	ck_assert_double_eq_tol(phase, 0, 1e-3);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("ntpc");
+	TCase *tc = tcase_create("ntpc");
+
+	tcase_add_test(tc, codec_round_trip);
+	tcase_add_loop_test(tc, timestamps_and_eras, 0, sizeof(ts_table) / sizeof(ts_table[0]));
+	tcase_add_test(tc, timestamp_fraction);
+	tcase_add_test(tc, offset_delay_formula);
+	tcase_add_test(tc, request_and_anti_spoof);
+	tcase_add_test(tc, sanity_tests);
+	tcase_add_test(tc, filter_picks_lowest_delay);
+	tcase_add_test(tc, reach_and_unreachable);
+	tcase_add_test(tc, iburst_and_poll);
+	tcase_add_test(tc, kiss_of_death);
+	tcase_add_test(tc, falseticker_two_seconds_off);
+	tcase_add_test(tc, no_majority_and_unreachable_excluded);
+	tcase_add_test(tc, clustering_drops_outlier);
+	tcase_add_test(tc, leap_vote);
+	tcase_add_test(tc, correct_moves_samples);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tk_run_suite(suite());
+}
