@@ -176,7 +176,7 @@ restrict default ignore
 restrict 127.0.0.1 nomodify noquery
 EOF
 	setpriv --bounding-set -sys_time "$NTPD" -n -c "$tmpdir/$name.conf" -p "$tmpdir/$name.pid" \
-		-l "$tmpdir/$name.log" -I 127.0.0.1 2>>"$tmpdir/$name.log" &
+		-l "$tmpdir/$name.log" -I 127.0.0.1 >"$tmpdir/$name.out" 2>&1 &
 	eval "${name}_pid=$!"
 	ntp_pids="$ntp_pids $!"
 	ntp_wait_port 123
