@@ -303,9 +303,11 @@ int daemon_recalibrate(struct daemon *d, char *why, size_t whylen)
 
 int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx)
 {
+	struct ntp_timex asked = *tx; /* the read-back overwrites time_sec and time_frac */
 	int r = tkc_adjtimex(&d->tk, tx);
 
 	if (r >= 0 && (tx->modes & NTP_ADJ_SETOFFSET) && !(tx->modes & NTP_ADJ_ADJTIME)) {
+		daemon_ntp_stepped(d, &asked);
 		daemon_sync_offsets(d);
 		if (d->phase != DISC_OFF)
 			d->phase = DISC_START;

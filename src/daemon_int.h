@@ -116,6 +116,9 @@ void daemon_sys_stopping(struct daemon *d);
 int daemon_ntp_start(struct daemon *d);
 /* Stops it: sockets closed, the clock left on its frequency estimate. */
 void daemon_ntp_stop(struct daemon *d);
+/* The clock was stepped by tx (ADJ_SETOFFSET, applied): the NTP samples
+ * move with it. Nothing when no client runs. */
+void daemon_ntp_stepped(struct daemon *d, const struct ntp_timex *tx);
 /* TK_CTL_NTP's reply into out (cap bytes): tk_ctl_ntp + its servers.
  * 0 with *len set, or -ENOENT when no client runs; msg gets one line. */
 int daemon_ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *msg);

@@ -66,6 +66,7 @@ struct daemon_ntp {
 	int64_t last_update; /* MONOTONIC of the last clock update, INT64_MIN never */
 	uint64_t updates, steps;
 	bool synced;
+	bool stepping; /* our own step: daemon_ntp_stepped() has nothing to do */
 };
 
 static int64_t our_real(struct daemon *d)
@@ -142,10 +143,13 @@ static void step_clock(struct daemon *d, int64_t offset, int64_t now)
 		tx.time_sec--;
 		tx.time_frac += NSEC_PER_SEC;
 	}
+	n->stepping = true;
 	if (daemon_adjtimex(d, &tx) < 0) {
+		n->stepping = false;
 		log_warn("ntp: step of %+.6f s refused by the timekeeper", (double)offset / 1e9);
 		return;
 	}
+	n->stepping = false;
 	n->steps++;
 	ntpc_correct(n->peer, n->n, now, 0, offset);
 	ntpc_disc_reset(&n->disc);
@@ -458,6 +462,21 @@ int daemon_ntp_start(struct daemon *d)
 	log_notice("ntp: %u server%s, step_threshold_ms %" PRIu64 ", step_limit %" PRId64, n->n,
 		   n->n == 1 ? "" : "s", d->conf.step_threshold_ms, d->conf.step_limit);
 	return 0;
+}
+
+void daemon_ntp_stepped(struct daemon *d, const struct ntp_timex *tx)
+{
+	struct daemon_ntp *n = d->ntp;
+	int64_t delta;
+
+	if (!n || n->stepping)
+		return;
+	delta = tx->time_sec * NSEC_PER_SEC +
+		((tx->modes & NTP_ADJ_NANO) ? tx->time_frac : tx->time_frac * 1000);
+	ntpc_correct(n->peer, n->n, evl_now(), 0, delta);
+	ntpc_disc_correct(&n->disc, evl_now(), 0, delta);
+	log_notice("ntp: the clock was stepped by %+.6f s from outside; samples moved with it",
+		   (double)delta / 1e9);
 }
 
 int daemon_ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *msg)
