@@ -40,10 +40,8 @@ for f in "${TK_NTPD:-}" /usr/sbin/ntpd "$NTP_CACHE/ntpsec/usr/sbin/ntpd"; do
 		break
 	fi
 done
-LIBFAKETIME=$(ntp_first_exe /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1) ||
-	LIBFAKETIME=
-# .so files need not be executable: look again for a readable one.
-[ -n "$LIBFAKETIME" ] || for f in /usr/lib/*/faketime/libfaketime.so.1; do
+LIBFAKETIME=
+for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
 	[ -r "$f" ] && LIBFAKETIME=$f && break
 done
 
@@ -182,7 +180,7 @@ EOF
 	ntp_wait_port 123
 }
 
-# ntp_stop PID / ntp_cont PID: stop a server answering (SIGSTOP) and resume it.
+# ntp_stop PID: the server stops answering (SIGSTOP; ntp_cleanup resumes and ends it).
 ntp_stop() {
 	kill -STOP "$1"
 	ntp_stopped="$ntp_stopped $1"
@@ -224,7 +222,7 @@ ntp_wait_jq() {
 	return 1
 }
 
-# ntp_sim_sections REFERENCE-LINES: the daemon's sections for a test: simulated
+# ntp_sim_sections SERVER-LINES: the daemon's sections for a test: simulated
 # devices 50 ppm fast, reference = ntp and the given [ntp] server lines.
 ntp_sim_sections() {
 	printf '[discipline]\nreference = ntp\n[ntp]\n%s\n[sim]\ndevices = hpet,acpi_pm,tsc\noscillator_error_ppm = 50\n' "$1"
