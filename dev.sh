@@ -18,7 +18,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 
 DEPS="build-essential autoconf automake libtool pkg-config libcap-dev libsystemd-dev libpci-dev
-libinih-dev check jq qemu-system-x86 busybox-static cpio groff man-db debootstrap"
+libinih-dev check jq qemu-system-x86 busybox-static cpio groff man-db debootstrap
+faketime iproute2 libseccomp2 libgnutls30 libnettle8 libedit2 libbsd0 libssl3 libcap2"
+
+# The NTP tests' real servers (tests/integration/ntp_lib.sh): chrony and
+# ntpsec conflict as packages (both provide time-daemon) and installing either
+# would replace the host's time service, so both are unpacked, not installed,
+# into this cache; their libraries are in DEPS.
+PEERS_CACHE=${TK_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/timekeeperd-peers}
 
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then
@@ -42,6 +49,25 @@ install_deps() {
 		echo "dev.sh: could not install:$missing (run as root, or install them yourself)" >&2
 		exit 1
 	fi
+}
+
+# ensure_peers: chrony and ntpsec unpacked into $PEERS_CACHE/<package> (with
+# apt-get download and dpkg-deb -x), unless already there.
+ensure_peers() {
+	for p in chrony ntpsec; do
+		[ -d "$PEERS_CACHE/$p/usr/sbin" ] && continue
+		echo "dev.sh: unpacking $p into $PEERS_CACHE/$p"
+		mkdir -p "$PEERS_CACHE"
+		tmp=$(mktemp -d "$PEERS_CACHE/.$p.XXXXXX")
+		if ! (cd "$tmp" && { apt-get download -q "$p" >/dev/null 2>&1 ||
+			{ as_root apt-get update -qq && apt-get download -q "$p" >/dev/null 2>&1; }; }) ||
+			! dpkg-deb -x "$tmp"/"$p"_*.deb "$tmp/root"; then
+			echo "dev.sh: could not fetch $p: the NTP tests that need it will skip" >&2
+			rm -rf "$tmp"
+			continue
+		fi
+		mv "$tmp/root" "$PEERS_CACHE/$p" && rm -rf "$tmp"
+	done
 }
 
 # build DIR [configure args...]
@@ -97,6 +123,7 @@ run)
 	;;
 test)
 	install_deps
+	ensure_peers
 	status=0
 	build "${BUILD_DIR:-build}"
 	check "${BUILD_DIR:-build}" || status=1
@@ -108,6 +135,7 @@ test)
 	;;
 distcheck)
 	install_deps
+	ensure_peers
 	build "${BUILD_DIR:-build}"
 	make -C "${BUILD_DIR:-build}" -j"$(nproc)" distcheck
 	;;

@@ -1,7 +1,7 @@
 /*
  * Test helper: reads CLOCK_REALTIME through libtimekeeper beside the
  * kernel's for --seconds at 100 Hz and prints one JSON object: the offset
- * (kernel - page) percentiles, its slope in ppm, whether every reading came
+ * (kernel - page) percentiles, its mean (signed) and slope in ppm, whether every reading came
  * from the page, and the page's status at the end. Also --status alone.
  *
  *   tk_offset PAGE SECONDS
@@ -76,8 +76,9 @@ int main(int argc, char **argv)
 		double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx); /* ns per s */
 
 		printf(",\"p50_ns\":%" PRId64 ",\"p99_ns\":%" PRId64 ",\"max_ns\":%" PRId64
-		       ",\"slope_ppm\":%.3f",
-		       abs_off[n / 2], abs_off[(n * 99) / 100], abs_off[n - 1], slope / 1000.0);
+		       ",\"mean_ns\":%.0f,\"slope_ppm\":%.3f",
+		       abs_off[n / 2], abs_off[(n * 99) / 100], abs_off[n - 1], sy / n,
+		       slope / 1000.0);
 	}
 	printf(",\"stale\":%d,\"synchronized\":%d,\"source\":\"%s\",\"writer_pid\":%d,"
 	       "\"maxerror_ns\":%" PRId64 ",\"disruption\":%" PRIu64 "}\n",

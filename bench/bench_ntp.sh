@@ -1,0 +1,161 @@
+#!/bin/sh
+# NTP convergence, timekeeperd against chronyd, side by side in the same run
+# (issue 7, DESIGN.md §10). `make bench-ntp` (or `make bench`) runs it as root;
+# BENCH_NTP_SECONDS (default 180) sets the length, BENCH_NTP_MINPOLL and
+# BENCH_NTP_MAXPOLL (default -2 and 0: polls every 0.25..1 s) the polling.
+#
+# One chronyd server on 127.0.0.1 (tests/integration/ntp_lib.sh: -x, no
+# CAP_SYS_TIME, `local stratum 8`) serves the host clock. Two clients of it
+# start together, with the same minpoll/maxpoll and iburst:
+#   ours    timekeeperd, simulated devices whose crystal is 50 ppm fast,
+#           [discipline] reference = ntp, no saved frequency: its clock
+#           starts 50 ppm fast.
+#   chronyd chronyd -x as a client (its own port and cmdport, no
+#           CAP_SYS_TIME), its drift file seeded at +50 ppm: it believes the
+#           host clock 50 ppm fast and corrects it by -50 ppm, so its clock
+#           (its estimate of true time) starts 50 ppm slow. Same magnitude of
+#           initial frequency error, same server, same polls, same machine.
+# Once a second both are sampled:
+#   ours_true     the host clock minus the page's CLOCK_REALTIME (mean of
+#                 tk_offset over 0.1 s; the host clock is what the server
+#                 serves, so this is the client's true error).
+#   ours_meas     `timectl --json ntp` .offset_ns: the offset the daemon last
+#                 measured to its servers (what it believes its error is).
+#   chronyd_true  chronyc tracking "System time": how far chronyd's estimate
+#                 of true time is from the system clock. With -x chronyd
+#                 never changes the system clock, which is the host clock the
+#                 server serves, so this is chronyd's true error, the same
+#                 quantity as ours_true.
+#   chronyd_meas  chronyc tracking "Last offset": the offset chronyd last
+#                 measured, the same quantity as ours_meas.
+# Results (`bench: <name> <value> <unit>`), from the true errors:
+#   ntp_{ours,chronyd}_t10us / _t1us: seconds from the start to the first
+#     sample after which every sample stays within 10 us / 1 us ("inf": the
+#     last 10 samples are not all inside);
+#   ntp_{ours,chronyd}_rms: RMS of the true error over the second half of the
+#     run (the same window for both), and _meas_rms for the measured one;
+#   ntp_{ours,chronyd}_mean: the mean true error over the same window (a
+#     bias: host clock minus the client's clock, ns);
+#   ntp_t10us_ratio, ntp_t1us_ratio, ntp_rms_ratio: ours / chronyd (< 1:
+#     ours is faster or tighter). The goal is ratios <= 1.
+# The samples are kept in $BENCH_NTP_KEEP (a file) when set.
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_builddir=${top_builddir:-$(pwd)}
+export top_srcdir top_builddir
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/ntp_lib.sh"
+tap_skip_all() {
+	echo "bench-ntp: skipped: $*"
+	exit 0
+}
+command -v jq >/dev/null 2>&1 || tap_skip_all "jq is not installed"
+ntp_need_root
+ntp_need_chrony
+
+secs=${BENCH_NTP_SECONDS:-180}
+minpoll=${BENCH_NTP_MINPOLL:--2}
+maxpoll=${BENCH_NTP_MAXPOLL:-0}
+OFF="$top_builddir/tests/integration/tk_offset"
+
+ntp_host_snapshot
+port=$(ntp_free_port)
+ntp_start_chronyd srv "$port" || tap_skip_all "the chronyd server did not start: $(cat "$tmpdir/srv.log")"
+
+cliport=$(ntp_free_port)
+clicmd=$(ntp_free_port)
+cat >"$tmpdir/cli.conf" <<EOF
+server 127.0.0.1 port $port iburst minpoll $minpoll maxpoll $maxpoll
+port $cliport
+bindaddress 127.0.0.1
+cmdport $clicmd
+bindcmdaddress 127.0.0.1
+bindcmdaddress /
+pidfile $tmpdir/cli.pid
+driftfile $tmpdir/cli.drift
+EOF
+printf '50.000 0.100\n' >"$tmpdir/cli.drift"
+
+t0=$(date +%s.%N)
+ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections \
+	"server = 127.0.0.1 port $port iburst minpoll $minpoll maxpoll $maxpoll")"
+ntp_chronyd cli
+[ -s "$tmpdir/run/page" ] || tap_skip_all "the daemon did not start: $(cat "$tmpdir/daemon.log")"
+
+echo "bench-ntp: $secs s, chronyd server on 127.0.0.1:$port, minpoll $minpoll maxpoll $maxpoll"
+: >"$tmpdir/samples"
+i=1
+while [ $i -le "$secs" ]; do
+	# Sample at t0 + i seconds.
+	now=$(date +%s.%N)
+	sleep "$(echo "$t0 $i $now" | awk '{ d = $1 + $2 - $3; print (d > 0 ? d : 0) }')"
+	t=$(date +%s.%N)
+	ot=$("$OFF" "$tmpdir/run/page" 0.1 | jq '.mean_ns // "nan"')
+	om=$("$TIMECTL" --json ntp 2>/dev/null | jq '.offset_ns // "nan"')
+	"$CHRONYC" -h 127.0.0.1 -p "$clicmd" tracking >"$tmpdir/tracking" 2>&1
+	ct=$(awk '/^System time/ { v = $4 * 1e9; if ($6 == "slow") v = -v; printf "%.0f", v }' \
+		"$tmpdir/tracking")
+	cm=$(awk '/^Last offset/ { printf "%.0f", $4 * 1e9 }' "$tmpdir/tracking")
+	echo "$t0 $t ${ot:-nan} ${om:-nan} ${ct:-nan} ${cm:-nan}" |
+		awk '{ printf "%.1f %s %s %s %s\n", $2 - $1, $3, $4, $5, $6 }' >>"$tmpdir/samples"
+	i=$((i + 1))
+done
+[ -z "${BENCH_NTP_KEEP:-}" ] || cp "$tmpdir/samples" "$BENCH_NTP_KEEP"
+"$TIMECTL" ntp 2>&1 | sed 's/^/bench-ntp: /'
+sed -n '/^Reference/,/^Leap/p' "$tmpdir/tracking" | sed 's/^/bench-ntp: chronyd: /'
+
+# Columns: t ours_true ours_meas chronyd_true chronyd_meas (ns).
+awk -v n="$(wc -l <"$tmpdir/samples")" '
+function abs(x) { return x < 0 ? -x : x }
+function within(c, lim,   k) {
+	for (k = n; k >= 1; k--)
+		if (v[k, c] == "nan" || abs(v[k, c]) > lim)
+			break
+	# A stretch shorter than 10 samples is not "staying".
+	return n - k < 10 ? "inf" : (k == 0 ? t[1] : t[k + 1])
+}
+function rms(c,   k, s, m) {
+	for (k = int(n / 2) + 1; k <= n; k++)
+		if (v[k, c] != "nan") {
+			s += v[k, c] * v[k, c]
+			m++
+		}
+	return m ? sqrt(s / m) : "nan"
+}
+function mean(c,   k, s, m) {
+	for (k = int(n / 2) + 1; k <= n; k++)
+		if (v[k, c] != "nan") {
+			s += v[k, c]
+			m++
+		}
+	return m ? s / m : "nan"
+}
+function ratio(a, b) {
+	if (a == "inf" || b == "inf" || a == "nan" || b == "nan" || b == 0)
+		return "nan"
+	return sprintf("%.2f", a / b)
+}
+{ t[NR] = $1; for (c = 2; c <= 5; c++) v[NR, c] = $c }
+END {
+	o10 = within(2, 10000); c10 = within(4, 10000)
+	o1 = within(2, 1000); c1 = within(4, 1000)
+	orms = rms(2); crms = rms(4)
+	printf "bench: ntp_ours_t10us %s s\n", o10
+	printf "bench: ntp_chronyd_t10us %s s\n", c10
+	printf "bench: ntp_t10us_ratio %s ratio\n", ratio(o10, c10)
+	printf "bench: ntp_ours_t1us %s s\n", o1
+	printf "bench: ntp_chronyd_t1us %s s\n", c1
+	printf "bench: ntp_t1us_ratio %s ratio\n", ratio(o1, c1)
+	printf "bench: ntp_ours_rms %.0f ns\n", orms
+	printf "bench: ntp_chronyd_rms %.0f ns\n", crms
+	printf "bench: ntp_rms_ratio %s ratio\n", ratio(orms, crms)
+	printf "bench: ntp_ours_mean %.0f ns\n", mean(2)
+	printf "bench: ntp_chronyd_mean %.0f ns\n", mean(4)
+	printf "bench: ntp_ours_meas_rms %.0f ns\n", rms(3)
+	printf "bench: ntp_chronyd_meas_rms %.0f ns\n", rms(5)
+}' "$tmpdir/samples"
+
+"$HOSTCLOCK" >"$tmpdir/host1.json"
+jq -s -r 'if .[0].freq == .[1].freq and .[0].tick == .[1].tick and
+	((.[1].realtime_minus_monotonic_ns - .[0].realtime_minus_monotonic_ns) | fabs) < 1000000
+	then "bench-ntp: host clock untouched" else "bench-ntp: WARNING: the host clock changed during the run" end' \
+	"$tmpdir/host0.json" "$tmpdir/host1.json"
