@@ -54,7 +54,10 @@ static int on_status(void *ctx, struct ctl_call *c)
 	st->reference = d->conf.reference == CONF_REF_SYSTEM ? TK_CTL_REF_SYSTEM :
 			d->conf.reference == CONF_REF_NTP    ? TK_CTL_REF_NTP :
 							       TK_CTL_REF_NONE;
-	st->freq_scaled_ppm = ntp_freq_scaled_ppm(n);
+	/* With ntp, the estimate without the phase slew (the kernel's freq
+	 * leaves its phase correction out too). */
+	if (!daemon_ntp_frequency(d, &st->freq_scaled_ppm))
+		st->freq_scaled_ppm = ntp_freq_scaled_ppm(n);
 	st->last_offset_ns = d->last_offset_ns;
 	st->last_window_ns = d->last_window_ns;
 	st->maxerror_us = n->time_maxerror;

@@ -148,6 +148,10 @@ void daemon_ntp_stop(struct daemon *d);
 /* The clock was stepped by tx (ADJ_SETOFFSET, applied): the NTP samples
  * move with it. Nothing when no client runs. */
 void daemon_ntp_stepped(struct daemon *d, const struct ntp_timex *tx);
+/* The client's frequency estimate (ppm << 16, as adjtimex freq) into
+ * *scaled_ppm, without the phase slew it adds for a fraction of a poll;
+ * false when no client runs. */
+bool daemon_ntp_frequency(const struct daemon *d, int64_t *scaled_ppm);
 /* TK_CTL_NTP's reply into out (cap bytes): tk_ctl_ntp + its servers.
  * 0 with *len set, or -ENOENT when no client runs; msg gets one line. */
 int daemon_ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *msg);

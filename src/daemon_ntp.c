@@ -4,8 +4,11 @@
  * name that does not resolve is flagged and retried, never fatal), a poll
  * timer per server on the loop's queue, and the discipline that feeds the
  * timekeeper from the selected servers (core/ntpc.c does the RFC 5905
- * work). T1 is our REALTIME just before send(), T4 the kernel's receive
- * timestamp (SO_TIMESTAMPNS) carried over to our REALTIME.
+ * work). T1 is the kernel's software transmit timestamp (SO_TIMESTAMPING,
+ * read from the socket's error queue; our REALTIME just before send() when
+ * there is none), T4 its receive timestamp (SO_TIMESTAMPNS); both are
+ * carried over to our REALTIME. Reading T1 in user space would make it
+ * early by the cost of send(), a bias of half that in every offset.
  *
  * The discipline: the combined offset of each new sample goes into a line
  * fit (ntpc_disc). Once it holds enough samples, the slope corrects the
@@ -27,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -171,9 +176,12 @@ static void clock_update(struct daemon *d, int64_t now)
 
 	ntpc_select(n->peer, n->n, prev, now, sys);
 	if (sys->selected < 0) {
+		/* Holdover, as the kernel and ntpd do it: the status stays
+		 * synchronized while maxerror grows by 500 us each second
+		 * (second_overflow), which sets STA_UNSYNC past 16 s. */
 		if (n->synced) {
-			log_warn("ntp: no server selectable: the clock runs on its frequency, unsynchronized");
-			set_unsync(d);
+			log_warn("ntp: no server selectable: holdover on the frequency estimate, "
+				 "maxerror growing");
 			n->synced = false;
 		}
 		return;
@@ -249,12 +257,50 @@ static void close_srv(struct daemon *d, struct ntp_srv *s)
 	s->fd = -1;
 }
 
+/* A kernel REALTIME timestamp, carried over to our REALTIME through a pair
+ * of readings of both clocks taken now. -1 when it is not a recent past. */
+static int64_t kernel_ts_to_ours(struct daemon *d, const struct timespec *kts)
+{
+	int64_t kern = kernel_real(), ours = our_real(d);
+	int64_t age = kern - ((int64_t)kts->tv_sec * NSEC_PER_SEC + kts->tv_nsec);
+
+	return age >= 0 && age < NSEC_PER_SEC ? ours - age : -1;
+}
+
+/* The transmit timestamps waiting on the socket's error queue: the last one
+ * is the request just sent (one request is outstanding at a time). */
+static void read_tx_timestamps(struct ntp_srv *s)
+{
+	struct daemon *d = s->d;
+
+	for (int k = 0; k < 8; k++) {
+		char cbuf[512];
+		struct msghdr mh = { .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *c;
+		struct scm_timestamping tss;
+		bool have = false;
+		int64_t t1;
+
+		if (recvmsg(s->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING) {
+				memcpy(&tss, CMSG_DATA(c), sizeof(tss));
+				have = tss.ts[0].tv_sec || tss.ts[0].tv_nsec;
+			}
+		if (have && (t1 = kernel_ts_to_ours(d, &tss.ts[0])) >= 0)
+			ntpc_transmitted(&d->ntp->peer[s->idx], t1);
+	}
+}
+
 static void on_readable(struct evl *l, int fd, uint32_t revents, void *ctx)
 {
 	struct ntp_srv *s = ctx;
 	struct daemon *d = s->d;
 	struct ntpc_peer *p = &d->ntp->peer[s->idx];
 
+	/* First: EPOLLERR stays up while the error queue holds timestamps. */
+	read_tx_timestamps(s);
 	for (int k = 0; k < 16; k++) {
 		uint8_t buf[1024];
 		char cbuf[CMSG_SPACE(sizeof(struct timespec))];
@@ -262,9 +308,7 @@ static void on_readable(struct evl *l, int fd, uint32_t revents, void *ctx)
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
 		struct cmsghdr *c;
-		int64_t t4, ours, kern, now;
-		bool have_kts = false;
-		struct timespec kts = { 0 };
+		int64_t t4 = -1, now;
 		ssize_t len = recvmsg(fd, &mh, MSG_DONTWAIT);
 
 		if (len < 0) {
@@ -273,21 +317,16 @@ static void on_readable(struct evl *l, int fd, uint32_t revents, void *ctx)
 					 strerror(errno));
 			return;
 		}
-		kern = kernel_real();
-		ours = our_real(d);
-		now = daemon_now(d);
 		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-				memcpy(&kts, CMSG_DATA(c), sizeof(kts));
-				have_kts = true;
-			}
-		t4 = ours;
-		if (have_kts) {
-			int64_t age = kern - ((int64_t)kts.tv_sec * NSEC_PER_SEC + kts.tv_nsec);
+				struct timespec kts;
 
-			if (age >= 0 && age < NSEC_PER_SEC)
-				t4 = ours - age;
-		}
+				memcpy(&kts, CMSG_DATA(c), sizeof(kts));
+				t4 = kernel_ts_to_ours(d, &kts);
+			}
+		if (t4 < 0)
+			t4 = our_real(d);
+		now = daemon_now(d);
 		switch (ntpc_receive(p, buf, (size_t)len, t4, now)) {
 		case NTPC_RX_SAMPLE:
 			clock_update(d, now);
@@ -316,6 +355,9 @@ static int resolve(struct daemon *d, struct ntp_srv *s)
 	struct addrinfo *res = NULL, *ai;
 	char port[8], host[CONF_NTP_HOST_LEN];
 	int r, one = 1;
+	/* Software transmit timestamps only, without the packet. */
+	int tsflags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
+		      SOF_TIMESTAMPING_OPT_TSONLY;
 
 	snprintf(host, sizeof(host), "%s", c->host);
 	snprintf(port, sizeof(port), "%u", c->port);
@@ -339,6 +381,7 @@ static int resolve(struct daemon *d, struct ntp_srv *s)
 			continue;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &tsflags, sizeof(tsflags));
 		if (evl_add_fd(d->loop, fd, EPOLLIN, on_readable, s) < 0) {
 			close(fd);
 			continue;
@@ -389,6 +432,8 @@ static enum hrt_restart on_poll(struct hrt_timer *t, int64_t now)
 	if (send(s->fd, buf, sizeof(buf), 0) < 0)
 		snprintf(p->message, sizeof(p->message), "send to %s: %s", s->address,
 			 strerror(errno));
+	else
+		read_tx_timestamps(s); /* usually there already; else with EPOLLERR */
 	iv = ntpc_poll_interval(p);
 	if (iv <= 0)
 		return HRT_NORESTART;
@@ -477,6 +522,14 @@ void daemon_ntp_stepped(struct daemon *d, const struct ntp_timex *tx)
 	ntpc_disc_correct(&n->disc, daemon_now(d), 0, delta);
 	log_notice("ntp: the clock was stepped by %+.6f s from outside; samples moved with it",
 		   (double)delta / 1e9);
+}
+
+bool daemon_ntp_frequency(const struct daemon *d, int64_t *scaled_ppm)
+{
+	if (!d->ntp)
+		return false;
+	*scaled_ppm = (int64_t)llround(d->ntp->base_ppb * 65.536);
+	return true;
 }
 
 int daemon_ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *msg)

@@ -192,6 +192,12 @@ void ntpc_request(struct ntpc_peer *p, uint64_t cookie, int64_t t1, uint8_t buf[
 	ntpc_encode(&q, buf);
 }
 
+void ntpc_transmitted(struct ntpc_peer *p, int64_t t1)
+{
+	if (p->outstanding && t1 >= p->t1 && t1 - p->t1 < INT64_C(1000000000))
+		p->t1 = t1;
+}
+
 /* Sorts the filter's stages by delay (then by age) and picks the first. */
 static void clock_filter(struct ntpc_peer *p, int64_t now)
 {

@@ -148,6 +148,12 @@ int64_t ntpc_poll_interval(const struct ntpc_peer *p);
 void ntpc_request(struct ntpc_peer *p, uint64_t cookie, int64_t t1,
 		  uint8_t buf[NTPC_PACKET_LEN]);
 
+/* The kernel's transmit timestamp of the request just sent, on our
+ * REALTIME: it replaces the t1 read before send(), which is early by the
+ * system call's cost. Ignored unless a request is outstanding and t1 is
+ * after the first t1 and within 1 s of it. */
+void ntpc_transmitted(struct ntpc_peer *p, int64_t t1);
+
 /* A packet from the server's address: t4 our REALTIME at reception, now
  * MONOTONIC. Checks, and on success runs the clock filter. */
 enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, int64_t t4,
