@@ -12,6 +12,11 @@
 #include "core/warp.h"
 #include "tk_check.h"
 
+/* Per pair: long enough that the reads pass back_at (and 1000 loops) even
+ * when the threads are scheduled late on a loaded machine; 1 ms was not
+ * always (a CI run under load read fewer than 100 times). */
+#define WARP_TEST_NS 300000000
+
 struct counter {
 	uint64_t n;         /* reads so far (the reads run under the test's lock) */
 	uint64_t back_at;   /* read number that steps back; 0 = never */
@@ -47,7 +52,7 @@ static void first_two_cpus(int *a, int *b)
 START_TEST(test_injected_warp)
 {
 	struct counter c = { .back_at = 1000, .back_by = 500 };
-	struct warp_conf conf = { counter_read, &c, 5000000, -1, -1 };
+	struct warp_conf conf = { counter_read, &c, WARP_TEST_NS, -1, -1 };
 	struct warp_result res;
 
 	first_two_cpus(&conf.cpu_a, &conf.cpu_b);
@@ -66,7 +71,7 @@ END_TEST
 START_TEST(test_clean_counter)
 {
 	struct counter c = { 0 };
-	struct warp_conf conf = { counter_read, &c, 5000000, -1, -1 };
+	struct warp_conf conf = { counter_read, &c, WARP_TEST_NS, -1, -1 };
 	struct warp_result res;
 
 	first_two_cpus(&conf.cpu_a, &conf.cpu_b);
@@ -123,7 +128,7 @@ START_TEST(test_apply_demotes_tsc)
 	struct cs_registry r;
 	struct clocksource tsc, hpet;
 	struct counter c = { .back_at = 100, .back_by = 100000 };
-	struct warp_conf conf = { counter_read, &c, 1000000, -1, -1 };
+	struct warp_conf conf = { counter_read, &c, WARP_TEST_NS, -1, -1 };
 	struct warp_result res;
 
 	cs_init(&tsc, "tsc");
