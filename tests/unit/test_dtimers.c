@@ -594,6 +594,61 @@ START_TEST(test_flow_control)
 }
 END_TEST
 
+/* A step while the client's socket is full: the cancel-on-set timer's
+ * expiries not yet reported keep their own record (with the time they ran),
+ * the CANCELED record follows with the expiry canceled and the step's time. */
+START_TEST(test_cancel_while_blocked)
+{
+	struct cli c;
+	const int64_t iv = MS;
+	int64_t r0 = real_now(), v = r0 + MS, ran = 0;
+	uint64_t periods = 0, sum = 0, deferred = 0, sent;
+	size_t total;
+	uint32_t id;
+
+	connect_cli(&c);
+	id = create(&c, TK_CTL_CLOCK_REALTIME);
+	ck_assert_int_eq(arm(&c, id, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET, v, iv, 0,
+			     NULL), 0);
+	while (!deferred && periods < 100000) {
+		run_to(MONO0 + (int64_t)(periods + 1) * iv);
+		periods++;
+		daemon_timers_stats(&d, &total, &sent, &deferred);
+	}
+	ck_assert_uint_eq(deferred, 1);
+	for (int k = 0; k < 3; k++) {
+		run_to(MONO0 + (int64_t)(periods + 1) * iv);
+		periods++;
+	}
+	ran = real_now();
+	run_to(fnow + iv / 2); /* between two expiries */
+	clock_set(2 * SEC, 2 * SEC);
+	ck_assert_uint_eq(hrt_count(d.q), 0);
+	for (int i = 0; i < 200; i++) {
+		pump(1);
+		drain(&c);
+		if (c.nev && c.ev[c.nev - 1].kind == TK_CTL_TEV_CANCELED)
+			break;
+	}
+	ck_assert_uint_ge(c.nev, 2);
+	for (size_t k = 0; k + 2 < c.nev; k++)
+		sum += c.ev[k].overruns;
+	/* The last two: the summed expiries (4 of them), then the cancel. */
+	ck_assert_uint_eq(c.ev[c.nev - 2].id, id);
+	ck_assert_uint_eq(c.ev[c.nev - 2].kind, TK_CTL_TEV_EXPIRED);
+	ck_assert_uint_eq(c.ev[c.nev - 2].overruns, 4);
+	ck_assert_int_eq(c.ev[c.nev - 2].expires_ns, v + (int64_t)(periods - 1) * iv);
+	ck_assert_int_eq(c.ev[c.nev - 2].now_ns, ran);
+	ck_assert_uint_eq(sum + 4, periods);
+	ck_assert_uint_eq(c.ev[c.nev - 1].id, id);
+	ck_assert_uint_eq(c.ev[c.nev - 1].overruns, 0);
+	ck_assert_int_eq(c.ev[c.nev - 1].expires_ns, v + (int64_t)periods * iv);
+	ck_assert_int_eq(c.ev[c.nev - 1].now_ns, real_now());
+	ck_assert_int_eq(c.ev[c.nev - 1].now_ns, ran + iv / 2 + 2 * SEC);
+	close(c.fd);
+}
+END_TEST
+
 /* Limits per connection, and a client that goes loses its timers only. */
 START_TEST(test_limits_and_gone)
 {
@@ -677,6 +732,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_cancel_on_set_rules);
 	tcase_add_test(tc, test_overruns_late);
 	tcase_add_test(tc, test_flow_control);
+	tcase_add_test(tc, test_cancel_while_blocked);
 	tcase_add_test(tc, test_limits_and_gone);
 	suite_add_tcase(s, tc);
 	return s;
