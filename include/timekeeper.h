@@ -91,8 +91,9 @@ struct tk_timer_event {
 	uint32_t id;
 	uint32_t kind;          /* TK_TIMER_EXPIRED or TK_TIMER_CANCELED */
 	uint64_t overruns;      /* expiries this event stands for (>= 1; 0 when CANCELED) */
-	struct timespec expiry; /* the (last) expiry reported, on the timer's clock */
-	struct timespec ran;    /* the timer's clock when the daemon ran it */
+	struct timespec expiry; /* the (last) expiry reported, on the timer's clock
+				 * (CANCELED: the expiry canceled) */
+	struct timespec ran;    /* the timer's clock when the daemon ran it (CANCELED: canceled it) */
 };
 
 /* Connects to the daemon's control socket: path NULL means

@@ -55,6 +55,8 @@ struct ctimer {
 	uint64_t orun;		  /* expiries not yet reported */
 	int64_t last_expiry;	  /* of them, the last (timer's clock) */
 	int64_t last_now;	  /* the timer's clock when it last ran */
+	int64_t cancel_expiry;	  /* canceled: the expiry it was armed for */
+	int64_t cancel_now;	  /* canceled: the timer's clock then */
 	bool due, canceled, on_cos;
 	char name[TK_CTL_NAME_LEN];
 };
@@ -263,8 +265,8 @@ static bool flush_conn(struct daemon_timers *s, struct tconn *c)
 				ev[n] = (struct tk_ctl_timer_event){
 				    .id = t->id,
 				    .kind = TK_CTL_TEV_CANCELED,
-				    .expires_ns = t->last_expiry,
-				    .now_ns = t->last_now,
+				    .expires_ns = t->cancel_expiry,
+				    .now_ns = t->cancel_now,
 				};
 				n++;
 			}
@@ -618,8 +620,10 @@ void daemon_timers_clock_was_set(struct daemon *d, const int64_t old[HRT_NR_BASE
 		hrt_cancel(&t->t);
 		cos_del(s, t);
 		t->canceled = true;
-		t->last_now =
-		    to_clock(d->q, b, t->t.clock, evl_clock_now(d->loop) + d->q->offset[b]);
+		/* ABS on REALTIME or TAI: the base is the timer's clock. An
+		 * expiry not yet reported keeps its own record and times. */
+		t->cancel_expiry = t->t.softexpires;
+		t->cancel_now = evl_clock_now(d->loop) + d->q->offset[b];
 		due_add(s, t->conn, t);
 		n++;
 	}

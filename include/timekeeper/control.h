@@ -380,8 +380,9 @@ struct tk_ctl_timer_event {
 	uint32_t id;
 	uint32_t kind;             /* TK_CTL_TEV_* */
 	uint64_t overruns;         /* expiries this event stands for (>= 1; 0 for CANCELED) */
-	int64_t expires_ns;        /* the (last) expiry it reports, in the timer's clock */
-	int64_t now_ns;            /* the timer's clock when the daemon ran it */
+	int64_t expires_ns;        /* the (last) expiry it reports, in the timer's clock
+				    * (CANCELED: the expiry canceled) */
+	int64_t now_ns;            /* the timer's clock when the daemon ran it (CANCELED: canceled it) */
 };
 
 #ifdef __cplusplus
