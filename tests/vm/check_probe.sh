@@ -170,8 +170,14 @@ tsc_cal()
 
 # The TSC calibrated against the HPET and against the PM timer must agree with each other
 # and with the guest kernel's own calibration ("Refined TSC clocksource calibration" when
-# it got that far, else "Detected ... MHz") within 100 ppm.
+# it got that far, else "Detected ... MHz") within 100 ppm. When the kernel's own quick
+# calibration failed ("Fast TSC calibration failed", "Unable to calibrate against PIT") it
+# falls back to a few short loops against the HPET or PM timer, which under TCG on a busy
+# host are off by up to ~1000 ppm (a CI run saw 800); its number is then compared within
+# CAL_FALLBACK_PPM, and the test says so. Our two calibrations, over seconds, must still
+# agree with each other within 100 ppm.
 CAL_TOLERANCE_PPM=100
+CAL_FALLBACK_PPM=2000
 check_calibration()
 {
 	h=$(tsc_cal hpet)
@@ -189,12 +195,22 @@ check_calibration()
 		return
 	fi
 	kern_hz=$(awk -v m="$kern_hz" 'BEGIN { printf "%.0f", m * 1e6 }')
+	tol=$CAL_TOLERANCE_PPM
+	how="kernel: ${line#*] }"
+	case "$line" in
+	*Refined*) ;;
+	*)
+		if [ -n "$(kernel_says 'Fast TSC calibration failed|Unable to calibrate against PIT')" ]; then
+			tol=$CAL_FALLBACK_PPM
+			how="$how, after its quick calibration failed: within $tol ppm"
+		fi ;;
+	esac
 	for ref in hpet acpi_pm; do
 		v=$(tsc_cal "$ref")
-		if [ -n "$v" ] && within "$v" "$kern_hz" "$CAL_TOLERANCE_PPM"; then
-			result OK "tsc against $ref $v Hz agrees with the kernel's $kern_hz Hz ($(ppm "$v" "$kern_hz") ppm; kernel: ${line#*] })"
+		if [ -n "$v" ] && within "$v" "$kern_hz" "$tol"; then
+			result OK "tsc against $ref $v Hz agrees with the kernel's $kern_hz Hz ($(ppm "$v" "$kern_hz") ppm; $how)"
 		else
-			result FAIL "tsc against $ref ${v:-(none)} Hz, kernel's $kern_hz Hz: not within $CAL_TOLERANCE_PPM ppm"
+			result FAIL "tsc against $ref ${v:-(none)} Hz, kernel's $kern_hz Hz: not within $tol ppm ($how)"
 		fi
 	done
 }
