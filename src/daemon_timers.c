@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "core/ctl.h"
 #include "core/log.h"
@@ -46,8 +47,8 @@ struct ctimer {
 	struct hrt_timer t;	  /* t.data = this */
 	struct tconn *conn;
 	struct ctimer *hnext;	  /* the connection's id hash chain */
-	struct ctimer *dprev, *dnext; /* the connection's due list */
-	struct ctimer *cprev, *cnext; /* the cancel-on-set list */
+	TAILQ_ENTRY(ctimer) due_link; /* the connection's due list, while due */
+	LIST_ENTRY(ctimer) cos_link;  /* the cancel-on-set list, while on_cos */
 	uint32_t id;
 	uint32_t flags;		  /* TK_CTL_TIMER_F_* of the last arm */
 	int64_t interval;	  /* as applied */
@@ -67,7 +68,7 @@ struct tconn {
 	struct ctimer **hash;
 	size_t nhash, count;
 	uint32_t next_id;
-	struct ctimer *due_head, *due_tail;
+	TAILQ_HEAD(, ctimer) due;
 	struct tconn *dirty_next; /* on the service's list of connections to flush */
 	bool dirty, blocked;
 };
@@ -77,7 +78,7 @@ struct daemon_timers {
 	size_t total;
 	int64_t min_interval;
 	struct tconn *dirty;	  /* connections with records to send */
-	struct ctimer *cos;	  /* armed cancel-on-set timers */
+	LIST_HEAD(, ctimer) cos;  /* armed cancel-on-set timers */
 	uint64_t sent, deferred;
 	/* One TK_CTL_EV_TIMER payload: tk_ctl_timer_events, then the records. */
 	_Alignas(8) unsigned char buf[TK_CTL_MAX_MSG - sizeof(struct tk_ctl_hdr)];
@@ -141,15 +142,7 @@ static void due_del(struct tconn *c, struct ctimer *t)
 {
 	if (!t->due)
 		return;
-	if (t->dprev)
-		t->dprev->dnext = t->dnext;
-	else
-		c->due_head = t->dnext;
-	if (t->dnext)
-		t->dnext->dprev = t->dprev;
-	else
-		c->due_tail = t->dprev;
-	t->dprev = t->dnext = NULL;
+	TAILQ_REMOVE(&c->due, t, due_link);
 	t->due = false;
 }
 
@@ -166,29 +159,17 @@ static void due_add(struct daemon_timers *s, struct tconn *c, struct ctimer *t)
 {
 	if (!t->due) {
 		t->due = true;
-		t->dnext = NULL;
-		t->dprev = c->due_tail;
-		if (c->due_tail)
-			c->due_tail->dnext = t;
-		else
-			c->due_head = t;
-		c->due_tail = t;
+		TAILQ_INSERT_TAIL(&c->due, t, due_link);
 	}
 	if (!c->blocked)
 		mark_dirty(s, c);
 }
 
-static void cos_del(struct daemon_timers *s, struct ctimer *t)
+static void cos_del(struct ctimer *t)
 {
 	if (!t->on_cos)
 		return;
-	if (t->cprev)
-		t->cprev->cnext = t->cnext;
-	else
-		s->cos = t->cnext;
-	if (t->cnext)
-		t->cnext->cprev = t->cprev;
-	t->cprev = t->cnext = NULL;
+	LIST_REMOVE(t, cos_link);
 	t->on_cos = false;
 }
 
@@ -197,11 +178,7 @@ static void cos_add(struct daemon_timers *s, struct ctimer *t)
 	if (t->on_cos)
 		return;
 	t->on_cos = true;
-	t->cprev = NULL;
-	t->cnext = s->cos;
-	if (s->cos)
-		s->cos->cprev = t;
-	s->cos = t;
+	LIST_INSERT_HEAD(&s->cos, t, cos_link);
 }
 
 /* A time of the queue's base b as a time of clock `clock`. */
@@ -233,7 +210,7 @@ static enum hrt_restart on_expiry(struct hrt_timer *ht, int64_t now)
 	due_add(s, c, t);
 	if (t->interval > 0)
 		return HRT_RESTART;
-	cos_del(s, t);
+	cos_del(t);
 	return HRT_NORESTART;
 }
 
@@ -241,16 +218,16 @@ static enum hrt_restart on_expiry(struct hrt_timer *ht, int64_t now)
  * watched for EPOLLOUT) or broken (the loop drops it soon). */
 static bool flush_conn(struct daemon_timers *s, struct tconn *c)
 {
-	while (c->due_head) {
+	while (!TAILQ_EMPTY(&c->due)) {
 		struct tk_ctl_timer_events *head = (struct tk_ctl_timer_events *)s->buf;
 		struct tk_ctl_timer_event *ev =
 		    (struct tk_ctl_timer_event *)(s->buf + sizeof(*head));
 		uint32_t n = 0;
-		struct ctimer *t = c->due_head;
+		struct ctimer *t = TAILQ_FIRST(&c->due);
 		int r;
 
 		/* A canceled timer with expiries still to report takes two records. */
-		for (; t && n + 2 <= EV_MAX; t = t->dnext) {
+		for (; t && n + 2 <= EV_MAX; t = TAILQ_NEXT(t, due_link)) {
 			if (t->orun) {
 				ev[n] = (struct tk_ctl_timer_event){
 				    .id = t->id,
@@ -286,8 +263,8 @@ static bool flush_conn(struct daemon_timers *s, struct tconn *c)
 			return false;
 		s->sent += n;
 		/* Sent: the records up to t are reported. */
-		while (c->due_head != t) {
-			struct ctimer *x = c->due_head;
+		while (TAILQ_FIRST(&c->due) != t) {
+			struct ctimer *x = TAILQ_FIRST(&c->due);
 
 			x->orun = 0;
 			x->canceled = false;
@@ -334,6 +311,7 @@ static struct tconn *conn_of(struct daemon *d, struct ctl_call *cc)
 	c->d = d;
 	c->cl = cc->client;
 	c->next_id = 1;
+	TAILQ_INIT(&c->due);
 	ctl_client_set_data(cc->client, c);
 	return c;
 }
@@ -428,7 +406,7 @@ static struct ctimer *find(struct daemon *d, struct ctl_call *cc, uint32_t id, i
 static void stop(struct daemon_timers *s, struct ctimer *t)
 {
 	hrt_cancel(&t->t);
-	cos_del(s, t);
+	cos_del(t);
 	due_del(t->conn, t);
 	t->orun = 0;
 	t->canceled = false;
@@ -588,6 +566,7 @@ int daemon_timers_init(struct daemon *d)
 	if (!s)
 		return -ENOMEM;
 	s->d = d;
+	LIST_INIT(&s->cos);
 	s->min_interval = (int64_t)d->conf.min_timer_interval_us * 1000;
 	d->timers = s;
 	evl_on_timers_done(d->loop, timers_done, s);
@@ -611,14 +590,14 @@ void daemon_timers_clock_was_set(struct daemon *d, const int64_t old[HRT_NR_BASE
 
 	if (!s)
 		return;
-	for (t = s->cos; t; t = next) {
+	for (t = LIST_FIRST(&s->cos); t; t = next) {
 		unsigned int b = t->t.base;
 
-		next = t->cnext;
+		next = LIST_NEXT(t, cos_link);
 		if (d->q->offset[b] == old[b])
 			continue;
 		hrt_cancel(&t->t);
-		cos_del(s, t);
+		cos_del(t);
 		t->canceled = true;
 		/* ABS on REALTIME or TAI: the base is the timer's clock. An
 		 * expiry not yet reported keeps its own record and times. */
