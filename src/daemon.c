@@ -380,19 +380,25 @@ static void adjtimex_or_log(struct daemon *d, struct ntp_timex *tx, const char *
 		log_warn("discipline: %s refused by the timekeeper", what);
 }
 
-static void step(struct daemon *d, int64_t offset)
+int daemon_step(struct daemon *d, int64_t offset_ns)
 {
 	struct ntp_timex tx = { .modes = NTP_ADJ_SETOFFSET | NTP_ADJ_NANO };
 
-	tx.time_sec = offset / NSEC_PER_SEC;
-	tx.time_frac = offset % NSEC_PER_SEC;
+	tx.time_sec = offset_ns / NSEC_PER_SEC;
+	tx.time_frac = offset_ns % NSEC_PER_SEC;
 	if (tx.time_frac < 0) {
 		tx.time_sec--;
 		tx.time_frac += NSEC_PER_SEC;
 	}
-	adjtimex_or_log(d, &tx, "step");
-	log_notice("discipline: stepped REALTIME by %+.6f s", (double)offset / 1e9);
-	daemon_sync_offsets(d);
+	return daemon_adjtimex(d, &tx);
+}
+
+static void step(struct daemon *d, int64_t offset)
+{
+	if (daemon_step(d, offset) < 0)
+		log_warn("discipline: step refused by the timekeeper");
+	else
+		log_notice("discipline: stepped REALTIME by %+.6f s", (double)offset / 1e9);
 }
 
 static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)

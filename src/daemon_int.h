@@ -87,6 +87,9 @@ int daemon_recalibrate(struct daemon *d, char *why, size_t whylen);
  * measurement and republishes; any other clock_was_set (ADJ_TAI) moves
  * the bases too. Returns the clock state or -errno. */
 int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx);
+/* Steps REALTIME by offset_ns through daemon_adjtimex() (ADJ_SETOFFSET,
+ * nanoseconds). Returns its result. */
+int daemon_step(struct daemon *d, int64_t offset_ns);
 
 /* The daemon's MONOTONIC (the timekeeper's): the clock of the timer queue. */
 int64_t daemon_now(struct daemon *d);

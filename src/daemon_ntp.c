@@ -140,16 +140,9 @@ static int64_t shortest_poll(const struct daemon_ntp *n)
 static void step_clock(struct daemon *d, int64_t offset, int64_t now)
 {
 	struct daemon_ntp *n = d->ntp;
-	struct ntp_timex tx = { .modes = NTP_ADJ_SETOFFSET | NTP_ADJ_NANO };
 
-	tx.time_sec = offset / NSEC_PER_SEC;
-	tx.time_frac = offset % NSEC_PER_SEC;
-	if (tx.time_frac < 0) {
-		tx.time_sec--;
-		tx.time_frac += NSEC_PER_SEC;
-	}
 	n->stepping = true;
-	if (daemon_adjtimex(d, &tx) < 0) {
+	if (daemon_step(d, offset) < 0) {
 		n->stepping = false;
 		log_warn("ntp: step of %+.6f s refused by the timekeeper", (double)offset / 1e9);
 		return;
