@@ -86,67 +86,52 @@ union ctl_payload {
 	struct tk_ctl_timer_id tid;
 };
 
+/* Every request type the server knows: its name for messages, the exact
+ * size of its payload and its handler in struct ctl_ops. */
+#define T(type, name, size, fn) { type, name, size, offsetof(struct ctl_ops, fn) }
+static const struct ctl_type {
+	uint16_t type;
+	const char *name;
+	size_t req_size;
+	size_t handler; /* offset of a ctl_fn in struct ctl_ops */
+} ctl_types[] = {
+	T(TK_CTL_HELLO, "HELLO", 0, hello),
+	T(TK_CTL_STATUS, "STATUS", 0, status),
+	T(TK_CTL_SOURCES, "SOURCES", 0, sources),
+	T(TK_CTL_TIMERS, "TIMERS", sizeof(struct tk_ctl_timers_req), timers),
+	T(TK_CTL_ADJTIME, "ADJTIME", sizeof(struct tk_ctl_timex), adjtime),
+	T(TK_CTL_NTP, "NTP", 0, ntp),
+	T(TK_CTL_TIMER_CREATE, "TIMER_CREATE", sizeof(struct tk_ctl_timer_create), timer_create),
+	T(TK_CTL_TIMER_ARM, "TIMER_ARM", sizeof(struct tk_ctl_timer_arm), timer_arm),
+	T(TK_CTL_TIMER_DISARM, "TIMER_DISARM", sizeof(struct tk_ctl_timer_id), timer_disarm),
+	T(TK_CTL_TIMER_DELETE, "TIMER_DELETE", sizeof(struct tk_ctl_timer_id), timer_delete),
+	T(TK_CTL_SWITCH, "SWITCH", sizeof(struct tk_ctl_name), switch_source),
+	T(TK_CTL_UNBIND, "UNBIND", sizeof(struct tk_ctl_name), unbind),
+	T(TK_CTL_READMIT, "READMIT", sizeof(struct tk_ctl_name), readmit),
+	T(TK_CTL_RECALIBRATE, "RECALIBRATE", 0, recalibrate),
+};
+#undef T
+
+static const struct ctl_type *type_of(unsigned int type)
+{
+	for (size_t i = 0; i < sizeof(ctl_types) / sizeof(ctl_types[0]); i++)
+		if (ctl_types[i].type == type)
+			return &ctl_types[i];
+	return NULL;
+}
+
 static const char *type_name(unsigned int type)
 {
-	switch (type) {
-	case TK_CTL_HELLO:
-		return "HELLO";
-	case TK_CTL_STATUS:
-		return "STATUS";
-	case TK_CTL_SOURCES:
-		return "SOURCES";
-	case TK_CTL_TIMERS:
-		return "TIMERS";
-	case TK_CTL_ADJTIME:
-		return "ADJTIME";
-	case TK_CTL_NTP:
-		return "NTP";
-	case TK_CTL_SWITCH:
-		return "SWITCH";
-	case TK_CTL_UNBIND:
-		return "UNBIND";
-	case TK_CTL_READMIT:
-		return "READMIT";
-	case TK_CTL_RECALIBRATE:
-		return "RECALIBRATE";
-	case TK_CTL_TIMER_CREATE:
-		return "TIMER_CREATE";
-	case TK_CTL_TIMER_ARM:
-		return "TIMER_ARM";
-	case TK_CTL_TIMER_DISARM:
-		return "TIMER_DISARM";
-	case TK_CTL_TIMER_DELETE:
-		return "TIMER_DELETE";
-	}
-	return "unknown";
+	const struct ctl_type *t = type_of(type);
+
+	return t ? t->name : "unknown";
 }
 
 long ctl_request_size(unsigned int type)
 {
-	switch (type) {
-	case TK_CTL_HELLO:
-	case TK_CTL_STATUS:
-	case TK_CTL_SOURCES:
-	case TK_CTL_RECALIBRATE:
-	case TK_CTL_NTP:
-		return 0;
-	case TK_CTL_TIMERS:
-		return sizeof(struct tk_ctl_timers_req);
-	case TK_CTL_ADJTIME:
-		return sizeof(struct tk_ctl_timex);
-	case TK_CTL_SWITCH:
-	case TK_CTL_UNBIND:
-	case TK_CTL_READMIT:
-		return sizeof(struct tk_ctl_name);
-	case TK_CTL_TIMER_CREATE:
-		return sizeof(struct tk_ctl_timer_create);
-	case TK_CTL_TIMER_ARM:
-		return sizeof(struct tk_ctl_timer_arm);
-	case TK_CTL_TIMER_DISARM:
-	case TK_CTL_TIMER_DELETE:
-		return sizeof(struct tk_ctl_timer_id);
-	}
-	return -1;
+	const struct ctl_type *t = type_of(type);
+
+	return t ? (long)t->req_size : -1;
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -248,37 +233,9 @@ static bool is_change(unsigned int type, const union ctl_payload *p)
 
 static ctl_fn handler_of(const struct ctl_ops *ops, unsigned int type)
 {
-	switch (type) {
-	case TK_CTL_HELLO:
-		return ops->hello;
-	case TK_CTL_STATUS:
-		return ops->status;
-	case TK_CTL_SOURCES:
-		return ops->sources;
-	case TK_CTL_TIMERS:
-		return ops->timers;
-	case TK_CTL_ADJTIME:
-		return ops->adjtime;
-	case TK_CTL_NTP:
-		return ops->ntp;
-	case TK_CTL_SWITCH:
-		return ops->switch_source;
-	case TK_CTL_UNBIND:
-		return ops->unbind;
-	case TK_CTL_READMIT:
-		return ops->readmit;
-	case TK_CTL_RECALIBRATE:
-		return ops->recalibrate;
-	case TK_CTL_TIMER_CREATE:
-		return ops->timer_create;
-	case TK_CTL_TIMER_ARM:
-		return ops->timer_arm;
-	case TK_CTL_TIMER_DISARM:
-		return ops->timer_disarm;
-	case TK_CTL_TIMER_DELETE:
-		return ops->timer_delete;
-	}
-	return NULL;
+	const struct ctl_type *t = type_of(type);
+
+	return t ? *(const ctl_fn *)((const char *)ops + t->handler) : NULL;
 }
 
 static void fill_hello(const struct ctl_server *s, const struct ctl_peer *peer,
