@@ -100,10 +100,8 @@ int64_t evl_clock_now(const struct evl *l)
 /* Dense zero-slack timers would keep the loop spinning: past a quarter of
  * a second's worth in the current second, they are woken by the timerfd
  * alone until the next second. */
-static bool spin_budget_left(struct evl *l)
+static bool spin_budget_left(struct evl *l, int64_t k)
 {
-	int64_t k = evl_now();
-
 	if (k - l->spin_window >= SPIN_WINDOW_NS) {
 		l->spin_window = k;
 		l->spin_spent = 0;
@@ -124,22 +122,24 @@ static bool spin_budget_left(struct evl *l)
 static void arm(struct evl *l, int64_t expires)
 {
 	struct itimerspec its;
-	int64_t target = expires;
+	int64_t target = expires, k = 0; /* k: the kernel's now, read once when needed */
 
 	if (expires == l->armed)
 		return;
 	memset(&its, 0, sizeof(its));
 	l->spin_until = HRT_TIME_MAX;
 	if (expires != HRT_TIME_MAX) {
+		if (l->margin > 0 || l->clock)
+			k = evl_now();
 		if (l->margin > 0 && !l->q.hang_detected && hrt_next_soft(&l->q) == expires &&
-		    hrt_next_hard(&l->q) == expires && spin_budget_left(l)) {
+		    hrt_next_hard(&l->q) == expires && spin_budget_left(l, k)) {
 			l->spin_until = expires;
 			target = expires > l->margin ? expires - l->margin : 0;
 		}
 		if (l->clock) {
 			int64_t delta = target - l->clock(l->clock_ctx);
 
-			target = evl_now() + (delta > 0 ? delta : 0);
+			target = k + (delta > 0 ? delta : 0);
 		}
 		/* An all-zero it_value disarms: a due time of 0 must still fire. */
 		if (target < 1)
