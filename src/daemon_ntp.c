@@ -71,7 +71,6 @@ struct daemon_ntp {
 	int64_t last_update; /* MONOTONIC of the last clock update, INT64_MIN never */
 	uint64_t updates, steps;
 	bool synced;
-	bool stepping; /* our own step: daemon_ntp_stepped() has nothing to do */
 };
 
 static int64_t our_real(struct daemon *d)
@@ -137,19 +136,17 @@ static int64_t shortest_poll(const struct daemon_ntp *n)
 	return best == INT64_MAX ? SLEW_MAX_NS : best;
 }
 
-static void step_clock(struct daemon *d, int64_t offset, int64_t now)
+/* daemon_adjtimex() moves the samples with the step (daemon_ntp_stepped());
+ * after a step of our own the line fit starts again. */
+static void step_clock(struct daemon *d, int64_t offset)
 {
 	struct daemon_ntp *n = d->ntp;
 
-	n->stepping = true;
 	if (daemon_step(d, offset) < 0) {
-		n->stepping = false;
 		log_warn("ntp: step of %+.6f s refused by the timekeeper", (double)offset / 1e9);
 		return;
 	}
-	n->stepping = false;
 	n->steps++;
-	ntpc_correct(n->peer, n->n, now, 0, offset);
 	ntpc_disc_reset(&n->disc);
 	log_notice("ntp: stepped REALTIME by %+.6f s (step %" PRIu64 ")", (double)offset / 1e9,
 		   n->steps);
@@ -192,7 +189,7 @@ static void clock_update(struct daemon *d, int64_t now)
 	    (d->conf.step_limit < 0 || n->updates < (uint64_t)d->conf.step_limit)) {
 		n->updates++;
 		n->last_update = now;
-		step_clock(d, sys->offset, now);
+		step_clock(d, sys->offset);
 		return;
 	}
 	n->updates++;
@@ -507,14 +504,12 @@ void daemon_ntp_stepped(struct daemon *d, const struct ntp_timex *tx)
 	struct daemon_ntp *n = d->ntp;
 	int64_t delta;
 
-	if (!n || n->stepping)
+	if (!n)
 		return;
 	delta = tx->time_sec * NSEC_PER_SEC +
 		((tx->modes & NTP_ADJ_NANO) ? tx->time_frac : tx->time_frac * 1000);
 	ntpc_correct(n->peer, n->n, daemon_now(d), 0, delta);
 	ntpc_disc_correct(&n->disc, daemon_now(d), 0, delta);
-	log_notice("ntp: the clock was stepped by %+.6f s from outside; samples moved with it",
-		   (double)delta / 1e9);
 }
 
 bool daemon_ntp_frequency(const struct daemon *d, int64_t *scaled_ppm)
