@@ -2,7 +2,8 @@
 # NTP convergence, timekeeperd against chronyd, side by side in the same run
 # (issue 7, DESIGN.md §10). `make bench-ntp` (or `make bench`) runs it as root;
 # BENCH_NTP_SECONDS (default 180) sets the length, BENCH_NTP_MINPOLL and
-# BENCH_NTP_MAXPOLL (default -2 and 0: polls every 0.25..1 s) the polling.
+# BENCH_NTP_MAXPOLL (default -2 and 0: polls every 0.25..1 s) the polling;
+# BENCH_NTP_XLEAVE=1 puts both clients in interleaved mode (`xleave`).
 #
 # One chronyd server on 127.0.0.1 (tests/integration/ntp_lib.sh: -x, no
 # CAP_SYS_TIME, `local stratum 8`) serves the host clock. Two clients of it
@@ -55,6 +56,8 @@ ntp_need_chrony
 secs=${BENCH_NTP_SECONDS:-180}
 minpoll=${BENCH_NTP_MINPOLL:--2}
 maxpoll=${BENCH_NTP_MAXPOLL:-0}
+xleave=
+[ "${BENCH_NTP_XLEAVE:-0}" = 0 ] || xleave=" xleave"
 OFF="$top_builddir/tests/integration/tk_offset"
 
 ntp_host_snapshot
@@ -64,7 +67,7 @@ ntp_start_chronyd srv "$port" || tap_skip_all "the chronyd server did not start:
 cliport=$(ntp_free_port)
 clicmd=$(ntp_free_port)
 cat >"$tmpdir/cli.conf" <<EOF
-server 127.0.0.1 port $port iburst minpoll $minpoll maxpoll $maxpoll
+server 127.0.0.1 port $port iburst$xleave minpoll $minpoll maxpoll $maxpoll
 port $cliport
 bindaddress 127.0.0.1
 cmdport $clicmd
@@ -77,11 +80,11 @@ printf '50.000 0.100\n' >"$tmpdir/cli.drift"
 
 t0=$(date +%s.%N)
 ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections \
-	"server = 127.0.0.1 port $port iburst minpoll $minpoll maxpoll $maxpoll")"
+	"server = 127.0.0.1 port $port iburst$xleave minpoll $minpoll maxpoll $maxpoll")"
 ntp_chronyd cli
 [ -s "$tmpdir/run/page" ] || tap_skip_all "the daemon did not start: $(cat "$tmpdir/daemon.log")"
 
-echo "bench-ntp: $secs s, chronyd server on 127.0.0.1:$port, minpoll $minpoll maxpoll $maxpoll"
+echo "bench-ntp: $secs s, chronyd server on 127.0.0.1:$port, minpoll $minpoll maxpoll $maxpoll${xleave:+, both clients}$xleave"
 : >"$tmpdir/samples"
 i=1
 while [ $i -le "$secs" ]; do

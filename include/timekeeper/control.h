@@ -264,6 +264,8 @@ struct tk_ctl_name {
 #define TK_CTL_NTPF_KOD_RATE 0x02u  /* a RATE kiss was received: the poll was raised */
 #define TK_CTL_NTPF_KOD_DENY 0x04u  /* DENY or RSTR: the server is no longer polled */
 #define TK_CTL_NTPF_RESOLVE_FAILED 0x08u
+#define TK_CTL_NTPF_XLEAVE 0x10u      /* configured with xleave: interleaved mode asked for */
+#define TK_CTL_NTPF_INTERLEAVED 0x20u /* the newest sample came in interleaved mode */
 
 struct tk_ctl_ntp {
 	uint32_t count;            /* tk_ctl_ntp_server records that follow, in configuration order */

@@ -172,7 +172,7 @@ static int parse_poll(const char *opt, const char *tok, int8_t *out, char *err, 
 	return 0;
 }
 
-/* `HOST [port N] [iburst] [minpoll N] [maxpoll N]`, appended to the list. */
+/* `HOST [port N] [iburst] [xleave] [minpoll N] [maxpoll N]`, appended to the list. */
 static int parse_server(struct tk_conf *conf, const char *value, char *err, size_t errlen)
 {
 	struct conf_ntp_server sv = { .port = 123, .minpoll = 6, .maxpoll = 10 };
@@ -191,7 +191,7 @@ static int parse_server(struct tk_conf *conf, const char *value, char *err, size
 	strcpy(buf, value);
 	tok = strtok_r(buf, " \t", &save);
 	if (!tok) {
-		snprintf(err, errlen, "server: expected 'HOST [port N] [iburst] [minpoll N] [maxpoll N]'");
+		snprintf(err, errlen, "server: expected 'HOST [port N] [iburst] [xleave] [minpoll N] [maxpoll N]'");
 		return -EINVAL;
 	}
 	if (strlen(tok) >= sizeof(sv.host)) {
@@ -203,6 +203,8 @@ static int parse_server(struct tk_conf *conf, const char *value, char *err, size
 	while ((tok = strtok_r(NULL, " \t", &save))) {
 		if (!strcmp(tok, "iburst")) {
 			sv.iburst = true;
+		} else if (!strcmp(tok, "xleave")) {
+			sv.xleave = true;
 		} else if (!strcmp(tok, "port")) {
 			char *arg = strtok_r(NULL, " \t", &save), *end;
 			unsigned long v;
@@ -225,7 +227,7 @@ static int parse_server(struct tk_conf *conf, const char *value, char *err, size
 			set_max = true;
 		} else {
 			snprintf(err, errlen,
-				 "server %s: unknown option '%s', expected port, iburst, minpoll or maxpoll",
+				 "server %s: unknown option '%s', expected port, iburst, xleave, minpoll or maxpoll",
 				 sv.host, tok);
 			return -EINVAL;
 		}
@@ -453,9 +455,9 @@ void conf_dump(const struct tk_conf *conf, FILE *out)
 			for (unsigned int k = 0; k < conf->ntp_nservers; k++) {
 				const struct conf_ntp_server *sv = &conf->ntp_servers[k];
 
-				fprintf(out, "%s = %s port %u%s minpoll %d maxpoll %d\n", o->key,
-					sv->host, sv->port, sv->iburst ? " iburst" : "", sv->minpoll,
-					sv->maxpoll);
+				fprintf(out, "%s = %s port %u%s%s minpoll %d maxpoll %d\n", o->key,
+					sv->host, sv->port, sv->iburst ? " iburst" : "",
+					sv->xleave ? " xleave" : "", sv->minpoll, sv->maxpoll);
 			}
 			continue;
 		}

@@ -29,11 +29,12 @@ enum conf_reference {
 #define CONF_NTP_MINPOLL (-6)   /* log2 s: the range of minpoll and maxpoll */
 #define CONF_NTP_MAXPOLL 17
 
-/* One `server = HOST [port N] [iburst] [minpoll N] [maxpoll N]` line. */
+/* One `server = HOST [port N] [iburst] [xleave] [minpoll N] [maxpoll N]` line. */
 struct conf_ntp_server {
 	char host[CONF_NTP_HOST_LEN];
 	uint16_t port;   /* default 123 */
 	bool iburst;     /* a burst of 4 requests 2 s apart at start */
+	bool xleave;     /* interleaved mode (RFC 9769) */
 	int8_t minpoll;  /* log2 s, default 6 */
 	int8_t maxpoll;  /* log2 s, default 10, >= minpoll */
 };

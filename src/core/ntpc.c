@@ -167,7 +167,8 @@ int64_t ntpc_poll_interval(const struct ntpc_peer *p)
 	return iv;
 }
 
-void ntpc_request(struct ntpc_peer *p, uint64_t cookie, int64_t t1, uint8_t buf[NTPC_PACKET_LEN])
+void ntpc_request(struct ntpc_peer *p, uint64_t cookie, uint64_t cookie2, int64_t t1,
+		  uint8_t buf[NTPC_PACKET_LEN])
 {
 	struct ntpc_packet q = { .leap = 3, .version = 4, .mode = 3, .poll = (int8_t)p->poll,
 				 .precision = -20, .transmit = cookie };
@@ -185,6 +186,17 @@ void ntpc_request(struct ntpc_peer *p, uint64_t cookie, int64_t t1, uint8_t buf[
 	}
 	if (p->burst > 0)
 		p->burst--;
+	p->rcv_cookie = 0;
+	if ((p->flags & NTPC_F_XLEAVE) && p->prev.valid &&
+	    p->unanswered < NTPC_XLEAVE_MAX_MISSED) {
+		/* The server tells the modes apart by receive != transmit and
+		 * finds the previous exchange by the origin, bit for bit. */
+		if (cookie2 == 0 || cookie2 == cookie || cookie2 == p->prev.srv_rx)
+			cookie2 = ~cookie;
+		q.origin = p->prev.srv_rx;
+		q.receive = cookie2;
+		p->rcv_cookie = cookie2;
+	}
 	p->xmt_cookie = cookie;
 	p->t1 = t1;
 	p->outstanding = true;
@@ -280,14 +292,19 @@ enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, i
 {
 	struct ntpc_packet r;
 	struct ntpc_sample s;
-	int64_t t2, t3, sdist;
+	int64_t t1, t2, t3, sdist;
+	bool interleaved;
 	char why[128];
 
 	if (ntpc_decode(buf, len, &r) < 0 || r.mode != 4 || r.version < 1 || r.version > 4)
 		return bogus(p);
-	/* Anti-spoof: only a reply to the request in flight, carrying our
-	 * random transmit timestamp as its origin, is ours. */
-	if (!p->outstanding || r.origin != p->xmt_cookie)
+	/* Anti-spoof: only a reply to the request in flight, carrying one of
+	 * our random cookies as its origin, is ours: the transmit one in basic
+	 * mode, the receive one in interleaved mode. */
+	if (!p->outstanding)
+		return bogus(p);
+	interleaved = p->rcv_cookie != 0 && r.origin == p->rcv_cookie;
+	if (!interleaved && r.origin != p->xmt_cookie)
 		return bogus(p);
 	if (r.stratum == 0 && r.leap == 3) { /* a kiss-o'-death */
 		p->outstanding = false;
@@ -322,17 +339,40 @@ enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, i
 	}
 	t2 = ntpc_ts_to_ns(r.receive, p->t1);
 	t3 = ntpc_ts_to_ns(r.transmit, p->t1);
-	ntpc_offset_delay(p->t1, t2, t3, t4, &s.offset, &s.delay);
-	if (s.delay < -NTPC_PRECISION_NS * 1000 || t4 < p->t1) {
+	t1 = p->t1;
+	if (interleaved) {
+		/* This reply's transmit timestamp completes the previous
+		 * exchange; this exchange waits for the next reply. */
+		bool fresh = !p->prev.sampled;
+		int64_t pt1 = p->prev.t1, pt2 = p->prev.t2, pt4 = p->prev.t4, pt = p->prev.t;
+
+		p->prev = (struct ntpc_exchange){ true, false, r.receive, t1, t2, t4, now };
+		if (t3 < pt2 || t3 - pt2 > NTPC_XLEAVE_MAX_GAP_NS) {
+			snprintf(p->message, sizeof(p->message),
+				 "interleaved reply: transmit %.6f s after the receive it completes",
+				 (double)(t3 - pt2) / 1e9);
+			return NTPC_RX_NO_SAMPLE;
+		}
+		if (!fresh) /* that exchange already gave its basic sample */
+			return NTPC_RX_NO_SAMPLE;
+		p->flags |= NTPC_F_INTERLEAVED;
+		t1 = pt1, t2 = pt2, t4 = pt4, now = pt;
+	} else {
+		p->flags &= ~NTPC_F_INTERLEAVED;
+		p->prev = (struct ntpc_exchange){ true, true, r.receive, t1, t2, t4, now };
+	}
+	ntpc_offset_delay(t1, t2, t3, t4, &s.offset, &s.delay);
+	if (s.delay < -NTPC_PRECISION_NS * 1000 || t4 < t1) {
 		snprintf(why, sizeof(why), "negative delay %.6f s: the server's times are inconsistent",
 			 (double)s.delay / 1e9);
+		p->prev.valid = false;
 		return unusable(p, why);
 	}
 	if (s.delay < NTPC_PRECISION_NS)
 		s.delay = NTPC_PRECISION_NS;
 	s.t = now;
 	s.disp = (int64_t)ldexp((double)NS_PER_S, r.precision) + NTPC_PRECISION_NS +
-		 phi(t4 - p->t1);
+		 phi(t4 - t1);
 	p->last_offset = s.offset;
 	memmove(&p->filt[1], &p->filt[0], sizeof(p->filt[0]) * (NTPC_FILTER - 1));
 	p->filt[0] = s;
@@ -555,6 +595,15 @@ void ntpc_correct(struct ntpc_peer *peers, size_t n, int64_t now, double df_ppb,
 			p->recent.offset += (int64_t)llround(df_ppb * (double)(now - p->recent.t) / 1e9) -
 					    phase_ns;
 		}
+		if (p->prev.valid) {
+			/* Our times of the exchange still to be completed, as
+			 * the corrected clock would have read them. */
+			int64_t dt = phase_ns -
+				     (int64_t)llround(df_ppb * (double)(now - p->prev.t) / 1e9);
+
+			p->prev.t1 += dt;
+			p->prev.t4 += dt;
+		}
 	}
 }
 
@@ -622,7 +671,7 @@ unsigned int ntpc_disc_fit(const struct ntpc_disc *d, int64_t now, double *phase
 			tmax = d->t[i];
 	}
 	*span_ns = tmax - tmin;
-	if (d->n < 2 || *span_ns < NS_PER_S || n * sxx - sx * sx <= 0) {
+	if (d->n < 2 || *span_ns < NTPC_DISC_MIN_SPAN_NS || n * sxx - sx * sx <= 0) {
 		/* The newest offset alone. */
 		*phase = d->off[(d->head + NTPC_DISC_MAX - 1) % NTPC_DISC_MAX];
 		return d->n;

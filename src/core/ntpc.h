@@ -60,6 +60,10 @@ enum ntpc_state {
 #define NTPC_F_KOD_RATE 0x02u
 #define NTPC_F_KOD_DENY 0x04u
 #define NTPC_F_RESOLVE_FAILED 0x08u
+#define NTPC_F_XLEAVE 0x10u	 /* configured: ask for interleaved mode */
+#define NTPC_F_INTERLEAVED 0x20u /* the newest sample came in interleaved mode */
+#define NTPC_XLEAVE_MAX_MISSED 4 /* unanswered polls before requests turn basic again */
+#define NTPC_XLEAVE_MAX_GAP_NS INT64_C(4000000000) /* server RX to its TX, at most */
 
 /* The packet, decoded (timestamps raw 32.32 NTP, shorts raw 16.16). */
 struct ntpc_packet {
@@ -88,6 +92,15 @@ uint32_t ntpc_short_from_ns(int64_t ns);
 void ntpc_offset_delay(int64_t t1, int64_t t2, int64_t t3, int64_t t4, int64_t *offset,
 		       int64_t *delay);
 
+/* An exchange that interleaved mode completes with the next reply. */
+struct ntpc_exchange {
+	bool valid;	     /* a valid reply that interleaved mode can complete */
+	bool sampled;	     /* it already gave a (basic) sample */
+	uint64_t srv_rx;     /* its receive timestamp, exactly as on the wire */
+	int64_t t1, t2, t4;  /* its times (t3 comes with the next reply) */
+	int64_t t;	     /* MONOTONIC of the reply */
+};
+
 struct ntpc_sample {
 	int64_t offset, delay, disp; /* ns; disp at `t` */
 	int64_t t;                   /* MONOTONIC ns of the reply */
@@ -99,6 +112,7 @@ enum ntpc_rx {
 	NTPC_RX_BOGUS,      /* not ours, a duplicate, malformed: rejected and counted */
 	NTPC_RX_UNUSABLE,   /* ours, but the server is not fit (LI 3, stratum, distance) */
 	NTPC_RX_KOD,        /* a kiss-o'-death: see flags */
+	NTPC_RX_NO_SAMPLE,  /* a valid reply in interleaved mode that gives no sample */
 };
 
 struct ntpc_peer {
@@ -115,6 +129,14 @@ struct ntpc_peer {
 	uint64_t xmt_cookie;     /* the random transmit timestamp we sent */
 	int64_t t1;              /* our REALTIME when we sent it */
 	uint64_t last_rx_xmt;    /* the server's transmit timestamp of the last reply accepted */
+	/* Interleaved mode (RFC 9769; flag NTPC_F_XLEAVE): the request carries
+	 * the server's receive timestamp of the previous reply as its origin
+	 * and a second random cookie as its receive timestamp; a server that
+	 * knows the previous exchange answers with that cookie as origin and
+	 * its transmit timestamp taken after the previous reply left (the
+	 * kernel's), which completes the previous exchange. */
+	uint64_t rcv_cookie;     /* the random receive timestamp sent, 0 in basic mode */
+	struct ntpc_exchange prev; /* the last valid reply's exchange */
 	/* the server, from its last valid reply */
 	uint32_t leap, stratum, refid;
 	int64_t root_delay, root_disp;
@@ -143,9 +165,12 @@ void ntpc_peer_init(struct ntpc_peer *p, int minpoll, int maxpoll, bool iburst);
 int64_t ntpc_poll_interval(const struct ntpc_peer *p);
 
 /* Builds a client request in buf. cookie: 64 random bits sent as the
- * transmit timestamp and expected as the reply's origin; t1: our REALTIME
- * now. Shifts the reach register (a poll that gets no reply counts 0). */
-void ntpc_request(struct ntpc_peer *p, uint64_t cookie, int64_t t1,
+ * transmit timestamp and expected as the reply's origin; cookie2: 64 more,
+ * the receive timestamp of an interleaved request (NTPC_F_XLEAVE, after a
+ * valid reply and fewer than NTPC_XLEAVE_MAX_MISSED unanswered polls);
+ * t1: our REALTIME now. Shifts the reach register (a poll that gets no
+ * reply counts 0). */
+void ntpc_request(struct ntpc_peer *p, uint64_t cookie, uint64_t cookie2, int64_t t1,
 		  uint8_t buf[NTPC_PACKET_LEN]);
 
 /* The kernel's transmit timestamp of the request just sent, on our
@@ -155,7 +180,9 @@ void ntpc_request(struct ntpc_peer *p, uint64_t cookie, int64_t t1,
 void ntpc_transmitted(struct ntpc_peer *p, int64_t t1);
 
 /* A packet from the server's address: t4 our REALTIME at reception, now
- * MONOTONIC. Checks, and on success runs the clock filter. */
+ * MONOTONIC. Checks, and on success runs the clock filter. A reply in
+ * interleaved mode gives the sample of the previous exchange (time
+ * prev.t), none when that exchange already gave a basic one. */
 enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, int64_t t4,
 			  int64_t now);
 
@@ -202,7 +229,8 @@ void ntpc_disc_reset(struct ntpc_disc *d);
 void ntpc_disc_add(struct ntpc_disc *d, int64_t t, int64_t offset);
 /* Fits offset = phase + slope * (t - now): phase ns at now, slope ppb.
  * Returns the number of points; slope is 0 with fewer than 2 points or a
- * span under 1 s. span_ns: newest - oldest. */
+ * span under NTPC_DISC_MIN_SPAN_NS. span_ns: newest - oldest. */
+#define NTPC_DISC_MIN_SPAN_NS INT64_C(500000000)
 unsigned int ntpc_disc_fit(const struct ntpc_disc *d, int64_t now, double *phase, double *slope,
 			   int64_t *span_ns);
 void ntpc_disc_correct(struct ntpc_disc *d, int64_t now, double df_ppb, int64_t phase_ns);

@@ -1205,6 +1205,8 @@ static const struct {
 	{ TK_CTL_NTPF_KOD_RATE, "kod_rate" },
 	{ TK_CTL_NTPF_KOD_DENY, "kod_deny" },
 	{ TK_CTL_NTPF_RESOLVE_FAILED, "resolve_failed" },
+	{ TK_CTL_NTPF_XLEAVE, "xleave" },
+	{ TK_CTL_NTPF_INTERLEAVED, "interleaved" },
 };
 
 static void refid_text(uint32_t refid, uint32_t stratum, char *buf, size_t len)
@@ -1340,8 +1342,9 @@ static int cmd_ntp(void)
 		ns_text(s.offset_ns, off, sizeof(off));
 		ns_text(s.delay_ns, del, sizeof(del));
 		ns_text(s.jitter_ns, jit, sizeof(jit));
-		printf("%c %-26s %2u %4d  %03o %8s %10s %10s %10s\n", ntp_state_mark(s.state), name,
-		       s.stratum, s.poll, s.reach & 0xff, ago, off, del + 1, jit + 1);
+		/* I after the state: the newest sample came in interleaved mode. */
+		printf("%c%c %-26s %2u %4d  %03o %8s %10s %10s %10s\n", ntp_state_mark(s.state),
+		       (s.flags & TK_CTL_NTPF_INTERLEAVED) ? 'I' : ' ', name, s.stratum, s.poll, s.reach & 0xff, ago, off, del + 1, jit + 1);
 		if (msg[0])
 			printf("      %s: %s\n", ntp_state_name(s.state), msg);
 	}

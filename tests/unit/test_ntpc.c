@@ -2,7 +2,8 @@
  * The NTP client's core: the packet codec and its eras, the offset/delay
  * formula, the anti-spoof and sanity checks, the clock filter, reach and
  * unreachable, kiss-o'-death, selection (a server 2 s off among two good
- * ones is a falseticker), and the discipline's line fit.
+ * ones is a falseticker), the discipline's line fit, and interleaved mode
+ * against a server that keeps its kernel transmit times as chronyd does.
  */
 #include "config.h"
 
@@ -126,7 +127,7 @@ static enum ntpc_rx exchange(struct ntpc_peer *p, int64_t now, int64_t off, int6
 {
 	uint8_t q[NTPC_PACKET_LEN], r[NTPC_PACKET_LEN];
 
-	ntpc_request(p, cookie, T0 + now, q);
+	ntpc_request(p, cookie, 0, T0 + now, q);
 	reply(p, r, off, owd);
 	return ntpc_receive(p, r, sizeof(r), T0 + now + 2 * owd + 1000, now + 2 * owd + 1000);
 }
@@ -138,7 +139,7 @@ START_TEST(request_and_anti_spoof)
 	uint8_t buf[NTPC_PACKET_LEN], r[NTPC_PACKET_LEN];
 
 	ntpc_peer_init(&p, 4, 10, false);
-	ntpc_request(&p, UINT64_C(0x1122334455667788), T0, buf);
+	ntpc_request(&p, UINT64_C(0x1122334455667788), 0, T0, buf);
 	ck_assert_int_eq(ntpc_decode(buf, sizeof(buf), &q), 0);
 	ck_assert_uint_eq(q.mode, 3);
 	ck_assert_uint_eq(q.version, 4);
@@ -160,7 +161,7 @@ START_TEST(request_and_anti_spoof)
 	ck_assert_uint_eq(p.rejected, 2);
 	ck_assert_uint_eq(p.rx, 1);
 	/* Not a server reply (mode 3), and a short packet. */
-	ntpc_request(&p, 99, T0 + S, buf);
+	ntpc_request(&p, 99, 0, T0 + S, buf);
 	ck_assert_int_eq(ntpc_receive(&p, buf, sizeof(buf), T0 + S + 10, S + 10), NTPC_RX_BOGUS);
 	ck_assert_int_eq(ntpc_receive(&p, buf, 20, T0 + S + 10, S + 10), NTPC_RX_BOGUS);
 }
@@ -173,26 +174,26 @@ START_TEST(sanity_tests)
 
 	ntpc_peer_init(&p, 4, 10, false);
 	/* LI 3: unsynchronized. */
-	ntpc_request(&p, 1, T0, q);
+	ntpc_request(&p, 1, 0, T0, q);
 	reply(&p, r, 0, 1000);
 	r[0] |= 0xc0;
 	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + 3000, 3000), NTPC_RX_UNUSABLE);
 	ck_assert_int_eq(p.state, NTPC_UNUSABLE);
 	ck_assert_uint_eq(p.nfilt, 0);
 	/* Stratum 16. */
-	ntpc_request(&p, 2, T0 + S, q);
+	ntpc_request(&p, 2, 0, T0 + S, q);
 	reply(&p, r, 0, 1000);
 	r[1] = 16;
 	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + S + 3000, S + 3000), NTPC_RX_UNUSABLE);
 	/* Root distance beyond 1.5 s (root dispersion 2 s). */
-	ntpc_request(&p, 3, T0 + 2 * S, q);
+	ntpc_request(&p, 3, 0, T0 + 2 * S, q);
 	reply(&p, r, 0, 1000);
 	r[8] = 0, r[9] = 2, r[10] = 0, r[11] = 0;
 	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + 2 * S + 3000, 2 * S + 3000),
 			 NTPC_RX_UNUSABLE);
 	ck_assert_ptr_nonnull(strstr(p.message, "root distance"));
 	/* Zero transmit timestamp. */
-	ntpc_request(&p, 4, T0 + 3 * S, q);
+	ntpc_request(&p, 4, 0, T0 + 3 * S, q);
 	reply(&p, r, 0, 1000);
 	memset(r + 40, 0, 8);
 	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + 3 * S + 3000, 3 * S + 3000),
@@ -235,12 +236,12 @@ START_TEST(reach_and_unreachable)
 	ck_assert_int_eq(exchange(&p, 16 * S, 0, 1000, 2), NTPC_RX_SAMPLE);
 	ck_assert_uint_eq(p.reach, 3);
 	for (int i = 0; i < 7; i++) {
-		ntpc_request(&p, 10 + i, T0 + (2 + i) * 16 * S, q);
+		ntpc_request(&p, 10 + i, 0, T0 + (2 + i) * 16 * S, q);
 		ck_assert_int_ne(p.state, NTPC_UNREACHABLE);
 	}
 	ck_assert_uint_eq(p.reach, 0200); /* 011 shifted 7 times */
-	ntpc_request(&p, 20, T0 + 9 * 16 * S, q);
-	ntpc_request(&p, 21, T0 + 10 * 16 * S, q);
+	ntpc_request(&p, 20, 0, T0 + 9 * 16 * S, q);
+	ntpc_request(&p, 21, 0, T0 + 10 * 16 * S, q);
 	ck_assert_uint_eq(p.reach, 0);
 	ck_assert_int_eq(p.state, NTPC_UNREACHABLE);
 	ck_assert_ptr_nonnull(strstr(p.message, "no reply"));
@@ -258,10 +259,10 @@ START_TEST(iburst_and_poll)
 
 	ntpc_peer_init(&p, 6, 10, true);
 	for (int i = 0; i < 3; i++) {
-		ntpc_request(&p, 1 + i, T0, q);
+		ntpc_request(&p, 1 + i, 0, T0, q);
 		ck_assert_int_eq(ntpc_poll_interval(&p), 2 * S);
 	}
-	ntpc_request(&p, 9, T0, q);
+	ntpc_request(&p, 9, 0, T0, q);
 	ck_assert_int_eq(ntpc_poll_interval(&p), 64 * S);
 	ntpc_peer_init(&p, -2, 0, false);
 	ck_assert_int_eq(ntpc_poll_interval(&p), S / 4);
@@ -281,7 +282,7 @@ START_TEST(kiss_of_death)
 	uint8_t q[NTPC_PACKET_LEN], r[NTPC_PACKET_LEN];
 
 	ntpc_peer_init(&p, 4, 10, true);
-	ntpc_request(&p, 7, T0, q);
+	ntpc_request(&p, 7, 0, T0, q);
 	reply(&p, r, 0, 1000);
 	r[0] |= 0xc0, r[1] = 0, memcpy(r + 12, "RATE", 4);
 	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + 3000, 3000), NTPC_RX_KOD);
@@ -290,7 +291,7 @@ START_TEST(kiss_of_death)
 	ck_assert_uint_eq(p.burst, 0);
 	ck_assert_uint_eq(p.kod, 1);
 	/* A forged kiss (wrong origin) does nothing. */
-	ntpc_request(&p, 8, T0 + S, q);
+	ntpc_request(&p, 8, 0, T0 + S, q);
 	reply(&p, r, 0, 1000);
 	r[0] |= 0xc0, r[1] = 0, memcpy(r + 12, "DENY", 4), r[31] ^= 0xff;
 	ck_assert_int_eq(ntpc_receive(&p, r, sizeof(r), T0 + S + 3000, S + 3000), NTPC_RX_BOGUS);
@@ -420,6 +421,150 @@ START_TEST(correct_moves_samples)
 }
 END_TEST
 
+/* A server that knows interleaved mode as chronyd does (RFC 9769): its
+ * basic transmit timestamp is read `sendcost` before the reply leaves, the
+ * kernel's transmit timestamp when it leaves; it keeps the last exchange
+ * (receive as sent, with the low bit set, and the kernel transmit time). */
+struct xsrv {
+	int64_t off, owd, proc, sendcost; /* server - true; one way; inside; send */
+	bool interleave;		   /* false: answers every request in basic mode */
+	uint64_t last_rx;
+	int64_t last_tx;
+};
+
+/* The server answers request q sent at true time `sent` (true time is
+ * T0 + `sent` on REALTIME); returns the true time the reply reaches us. */
+static int64_t xsrv_answer(struct xsrv *v, const uint8_t q[NTPC_PACKET_LEN], int64_t sent,
+			   uint8_t r[NTPC_PACKET_LEN])
+{
+	struct ntpc_packet in, out = { .version = 4, .mode = 4, .stratum = 2, .poll = 0,
+				       .precision = -20, .root_delay = 0x10, .root_dispersion = 0x10 };
+	int64_t t2 = T0 + sent + v->owd + v->off, t3 = t2 + v->proc, t3k = t3 + v->sendcost;
+
+	ck_assert_int_eq(ntpc_decode(q, NTPC_PACKET_LEN, &in), 0);
+	memcpy(&out.refid, "\x7f\x00\x00\x01", 4);
+	out.receive = ntpc_ts_from_ns(t2) | 1;
+	if (v->interleave && v->last_rx && in.origin == v->last_rx && in.receive != in.transmit) {
+		out.origin = in.receive;
+		out.transmit = ntpc_ts_from_ns(v->last_tx) & ~UINT64_C(1);
+	} else {
+		out.origin = in.transmit;
+		out.transmit = ntpc_ts_from_ns(t3) & ~UINT64_C(1);
+	}
+	out.reference = out.receive;
+	v->last_rx = out.receive;
+	v->last_tx = t3k;
+	ntpc_encode(&out, r);
+	return t3k - T0 - v->off + v->owd;
+}
+
+/* One poll at true time `at`; our REALTIME is T0 + true + err, MONOTONIC
+ * the true time. Returns what ntpc_receive() said; *q gets the request. */
+static enum ntpc_rx xexchange(struct ntpc_peer *p, struct xsrv *v, int64_t at, int64_t err,
+			      uint64_t cookie, struct ntpc_packet *q)
+{
+	uint8_t qb[NTPC_PACKET_LEN], rb[NTPC_PACKET_LEN];
+	int64_t back;
+
+	ntpc_request(p, cookie, cookie * 7 + 3, T0 + at + err, qb);
+	ck_assert_int_eq(ntpc_decode(qb, sizeof(qb), q), 0);
+	back = xsrv_answer(v, qb, at, rb);
+	return ntpc_receive(p, rb, sizeof(rb), T0 + back + err, back);
+}
+
+START_TEST(interleaved_mode)
+{
+	struct ntpc_peer p;
+	struct ntpc_packet q;
+	/* Server 3 us ahead of true time, 20 us each way, 50 us inside, and
+	 * 6 us between its basic transmit timestamp and the packet leaving:
+	 * basic mode reads 3 us too little. */
+	struct xsrv v = { .off = 3000, .owd = 20000, .proc = 50000, .sendcost = 6000,
+			  .interleave = true };
+	uint64_t first_rx;
+	uint8_t qb[NTPC_PACKET_LEN], rb[NTPC_PACKET_LEN];
+
+	ntpc_peer_init(&p, 0, 0, false);
+	p.flags |= NTPC_F_XLEAVE;
+	/* 1: nothing to complete yet, a basic request and a basic sample. */
+	ck_assert_int_eq(xexchange(&p, &v, 0, 0, 11, &q), NTPC_RX_SAMPLE);
+	ck_assert_uint_eq(q.origin, 0);
+	ck_assert_uint_eq(q.receive, 0);
+	ck_assert_int_le(llabs(p.filt[0].delay - (2 * v.owd + v.sendcost)), 2);
+	ck_assert_int_le(llabs(p.filt[0].offset - (v.off - v.sendcost / 2)), 2);
+	ck_assert_uint_eq(p.flags & NTPC_F_INTERLEAVED, 0);
+	first_rx = v.last_rx;
+	/* 2: interleaved request (origin: the server's receive timestamp bit
+	 * for bit; receive: a second cookie). The reply completes exchange 1,
+	 * which already gave its basic sample: nothing new. */
+	ck_assert_int_eq(xexchange(&p, &v, S, 0, 12, &q), NTPC_RX_NO_SAMPLE);
+	ck_assert_uint_eq(q.origin, first_rx);
+	ck_assert_uint_eq(q.receive, 12 * 7 + 3);
+	ck_assert_uint_ne(q.receive, q.transmit);
+	ck_assert_uint_eq(p.nfilt, 1);
+	/* 3: completes exchange 2 with the kernel's transmit time: exact. */
+	ck_assert_int_eq(xexchange(&p, &v, 2 * S, 0, 13, &q), NTPC_RX_SAMPLE);
+	ck_assert_uint_eq(p.nfilt, 2);
+	ck_assert_int_le(llabs(p.filt[0].offset - v.off), 2);
+	ck_assert_int_le(llabs(p.filt[0].delay - 2 * v.owd), 2);
+	ck_assert_int_eq(p.filt[0].t, S + 2 * v.owd + v.proc + v.sendcost); /* exchange 2's reply */
+	ck_assert_uint_ne(p.flags & NTPC_F_INTERLEAVED, 0);
+	/* Our clock corrected by +500 ns between exchanges: the waiting
+	 * exchange moves with it, the next sample reads 500 ns less. */
+	ntpc_correct(&p, 1, 3 * S - 1000, 0, 500);
+	ck_assert_int_eq(xexchange(&p, &v, 3 * S, 500, 14, &q), NTPC_RX_SAMPLE);
+	ck_assert_int_le(llabs(p.filt[0].offset - (v.off - 500)), 2);
+	/* Anti-spoof: an interleaved reply must carry our receive cookie. */
+	ntpc_request(&p, 15, 15 * 7 + 3, T0 + 4 * S + 500, qb);
+	xsrv_answer(&v, qb, 4 * S, rb);
+	rb[31] ^= 0x10;
+	ck_assert_int_eq(ntpc_receive(&p, rb, sizeof(rb), T0 + 4 * S + 500, 4 * S), NTPC_RX_BOGUS);
+	/* A server without interleaved mode (ntpsec): basic samples go on. */
+	v.interleave = false;
+	v.last_rx = 0;
+	ck_assert_int_eq(xexchange(&p, &v, 5 * S, 500, 16, &q), NTPC_RX_SAMPLE);
+	ck_assert_uint_ne(q.origin, 0); /* still asks */
+	ck_assert_int_le(llabs(p.filt[0].offset - (v.off - 500 - v.sendcost / 2)), 2);
+	ck_assert_uint_eq(p.flags & NTPC_F_INTERLEAVED, 0);
+	/* After NTPC_XLEAVE_MAX_MISSED unanswered polls requests turn basic. */
+	for (int i = 0; i < NTPC_XLEAVE_MAX_MISSED; i++)
+		ntpc_request(&p, 20 + (uint64_t)i, 1, T0 + (6 + i) * S, qb);
+	ntpc_request(&p, 30, 31, T0 + 10 * S, qb);
+	ck_assert_int_eq(ntpc_decode(qb, sizeof(qb), &q), 0);
+	ck_assert_uint_eq(q.origin, 0);
+	ck_assert_uint_eq(q.receive, 0);
+	/* Without xleave a request is always basic. */
+	ntpc_peer_init(&p, 0, 0, false);
+	v.interleave = true;
+	ck_assert_int_eq(xexchange(&p, &v, 0, 0, 40, &q), NTPC_RX_SAMPLE);
+	ck_assert_int_eq(xexchange(&p, &v, S, 0, 41, &q), NTPC_RX_SAMPLE);
+	ck_assert_uint_eq(q.origin, 0);
+}
+END_TEST
+
+/* An interleaved reply whose transmit time is before the receive it
+ * completes is refused, with a message. */
+START_TEST(interleaved_bad_transmit)
+{
+	struct ntpc_peer p;
+	struct ntpc_packet q;
+	struct xsrv v = { .off = 0, .owd = 20000, .proc = 50000, .sendcost = 6000,
+			  .interleave = true };
+
+	ntpc_peer_init(&p, 0, 0, false);
+	p.flags |= NTPC_F_XLEAVE;
+	ck_assert_int_eq(xexchange(&p, &v, 0, 0, 11, &q), NTPC_RX_SAMPLE);
+	ck_assert_int_eq(xexchange(&p, &v, S, 0, 12, &q), NTPC_RX_NO_SAMPLE);
+	v.last_tx -= S / 2; /* the kernel time of reply 2 goes wrong */
+	ck_assert_int_eq(xexchange(&p, &v, 2 * S, 0, 13, &q), NTPC_RX_NO_SAMPLE);
+	ck_assert_ptr_nonnull(strstr(p.message, "interleaved reply"));
+	ck_assert_uint_eq(p.nfilt, 1);
+	/* The next one completes exchange 3 and is good again. */
+	ck_assert_int_eq(xexchange(&p, &v, 3 * S, 0, 14, &q), NTPC_RX_SAMPLE);
+	ck_assert_int_le(llabs(p.filt[0].offset), 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ntpc");
@@ -440,6 +585,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, clustering_drops_outlier);
 	tcase_add_test(tc, leap_vote);
 	tcase_add_test(tc, correct_moves_samples);
+	tcase_add_test(tc, interleaved_mode);
+	tcase_add_test(tc, interleaved_bad_transmit);
 	suite_add_tcase(s, tc);
 	return s;
 }
