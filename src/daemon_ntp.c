@@ -4,9 +4,10 @@
  * is flagged and retried, never fatal), a poll timer on the loop's queue and
  * a new connected UDP socket for each request, on a new ephemeral port;
  * and the discipline that feeds the timekeeper from the selected servers
- * (core/ntpc.c does the RFC 5905 work). T1 is the kernel's software transmit timestamp (SO_TIMESTAMPING,
- * read from the socket's error queue; our REALTIME just before send() when
- * there is none), T4 its receive timestamp (SO_TIMESTAMPNS); both are
+ * (core/ntpc.c does the RFC 5905 work, interleaved mode included). T1 is
+ * the kernel's software transmit timestamp (SO_TIMESTAMPING, read from the
+ * socket's error queue; our REALTIME just before send() when there is
+ * none), T4 its receive timestamp (SO_TIMESTAMPNS); both are
  * carried over to our REALTIME. Reading T1 in user space would make it
  * early by the cost of send(), a bias of half that in every offset.
  *

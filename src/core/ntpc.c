@@ -365,7 +365,8 @@ enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, i
 	if (s.delay < -NTPC_PRECISION_NS * 1000 || t4 < t1) {
 		snprintf(why, sizeof(why), "negative delay %.6f s: the server's times are inconsistent",
 			 (double)s.delay / 1e9);
-		p->prev.valid = false;
+		if (!interleaved) /* this exchange is the inconsistent one */
+			p->prev.valid = false;
 		return unusable(p, why);
 	}
 	if (s.delay < NTPC_PRECISION_NS)
