@@ -83,6 +83,12 @@ ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections \
 	"server = 127.0.0.1 port $port iburst$xleave minpoll $minpoll maxpoll $maxpoll")"
 ntp_chronyd cli
 [ -s "$tmpdir/run/page" ] || tap_skip_all "the daemon did not start: $(cat "$tmpdir/daemon.log")"
+if [ -n "${BENCH_NTP_PIN:-}" ]; then
+	# Experiment: the server on one CPU, both clients on the other.
+	taskset -apc "${BENCH_NTP_PIN#*,}" "$srv_pid" >/dev/null
+	taskset -apc "${BENCH_NTP_PIN%,*}" "$cli_pid" >/dev/null
+	taskset -apc "${BENCH_NTP_PIN%,*}" "$pid" >/dev/null
+fi
 
 echo "bench-ntp: $secs s, chronyd server on 127.0.0.1:$port, minpoll $minpoll maxpoll $maxpoll${xleave:+, both clients}$xleave"
 : >"$tmpdir/samples"
@@ -104,6 +110,7 @@ while [ $i -le "$secs" ]; do
 done
 [ -z "${BENCH_NTP_KEEP:-}" ] || cp "$tmpdir/samples" "$BENCH_NTP_KEEP"
 "$TIMECTL" ntp 2>&1 | sed 's/^/bench-ntp: /'
+echo "bench-ntp: ours: delay asymmetry in use $("$TIMECTL" --json ntp 2>/dev/null | jq '.servers[0].asymmetry')"
 sed -n '/^Reference/,/^Leap/p' "$tmpdir/tracking" | sed 's/^/bench-ntp: chronyd: /'
 
 # Columns: t ours_true ours_meas chronyd_true chronyd_meas (ns).

@@ -251,12 +251,13 @@ static void close_srv(struct daemon *d, struct ntp_srv *s)
 	s->fd = -1;
 }
 
-/* A kernel REALTIME timestamp, carried over to our REALTIME through a pair
- * of readings of both clocks taken now. -1 when it is not a recent past. */
+/* A kernel REALTIME timestamp, carried over to our REALTIME through our
+ * clock read between two readings of the kernel's (their midpoint: ~50 ns
+ * nearer than one reading before ours). -1 when it is not a recent past. */
 static int64_t kernel_ts_to_ours(struct daemon *d, const struct timespec *kts)
 {
-	int64_t kern = kernel_real(), ours = our_real(d);
-	int64_t age = kern - ((int64_t)kts->tv_sec * NSEC_PER_SEC + kts->tv_nsec);
+	int64_t k1 = kernel_real(), ours = our_real(d), k2 = kernel_real();
+	int64_t age = k1 + (k2 - k1) / 2 - ((int64_t)kts->tv_sec * NSEC_PER_SEC + kts->tv_nsec);
 
 	return age >= 0 && age < NSEC_PER_SEC ? ours - age : -1;
 }
@@ -424,10 +425,6 @@ static int open_request_socket(struct daemon *d, struct ntp_srv *s)
 	}
 	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &tsflags, sizeof(tsflags));
-	if (evl_add_fd(d->loop, fd, EPOLLIN, on_readable, s) < 0) {
-		close(fd);
-		return -EMFILE;
-	}
 	s->fd = fd;
 	return 0;
 }
@@ -463,6 +460,15 @@ static enum hrt_restart on_poll(struct hrt_timer *t, int64_t now)
 			 strerror(errno));
 	else
 		read_tx_timestamps(s); /* usually there already; else with EPOLLERR */
+	/* Watched only now: an epoll entry on the socket would make the
+	 * kernel's transmit-timestamp report, between T1 and the packet
+	 * leaving, wake it. */
+	if (s->fd >= 0 && evl_add_fd(d->loop, s->fd, EPOLLIN, on_readable, s) < 0) {
+		snprintf(p->message, sizeof(p->message), "cannot watch the socket for %s",
+			 s->address);
+		close(s->fd);
+		s->fd = -1;
+	}
 	iv = ntpc_poll_interval(p);
 	if (iv <= 0)
 		return HRT_NORESTART;
@@ -602,6 +608,7 @@ int daemon_ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *
 		snprintf(s.host, sizeof(s.host), "%s", n->conf[i].host);
 		snprintf(s.address, sizeof(s.address), "%s", n->srv[i].address);
 		s.port = n->conf[i].port;
+		s.asymmetry_pm = (int16_t)lround(p->asymmetry * 1000);
 		s.state = (uint32_t)p->state;
 		s.flags = p->flags;
 		s.stratum = p->stratum;

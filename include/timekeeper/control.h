@@ -286,7 +286,7 @@ struct tk_ctl_ntp_server {
 	char host[TK_CTL_HOST_LEN];   /* as configured */
 	char address[TK_CTL_ADDR_LEN]; /* resolved, numeric; "" while unresolved */
 	uint16_t port;
-	uint16_t reserved0;
+	int16_t asymmetry_pm;      /* delay asymmetry in use, per mille (-500..500), 0 none */
 	uint32_t state;            /* TK_CTL_NTP_* */
 	uint32_t flags;            /* TK_CTL_NTPF_* */
 	uint32_t stratum;          /* the server's, 0 = unknown */

@@ -287,6 +287,82 @@ static enum ntpc_rx bogus(struct ntpc_peer *p)
 	return NTPC_RX_BOGUS;
 }
 
+/* The slope of offset on delay over the peer's recent samples, with a
+ * linear term in time for what remains of the frequency error (a least
+ * squares fit of three parameters, centered). -1: no fit (too few samples,
+ * no spread in delay); 0: a slope that is not significant (under three
+ * standard errors); 1: a significant one. */
+static int asym_fit(const struct ntpc_peer *p, double *slope)
+{
+	double mt = 0, md = 0, mo = 0, stt = 0, sdd = 0, std_ = 0, sto = 0, sdo = 0, soo = 0;
+	double n = p->nhist, det, b_t, rss, se;
+
+	if (p->nhist < NTPC_ASYM_MIN)
+		return -1;
+	for (unsigned int i = 0; i < p->nhist; i++) {
+		mt += (double)(p->hist[i].t - p->hist[0].t) / 1e9;
+		md += (double)p->hist[i].delay;
+		mo += (double)p->hist[i].offset;
+	}
+	mt /= n, md /= n, mo /= n;
+	for (unsigned int i = 0; i < p->nhist; i++) {
+		double t = (double)(p->hist[i].t - p->hist[0].t) / 1e9 - mt;
+		double dl = (double)p->hist[i].delay - md, o = (double)p->hist[i].offset - mo;
+
+		stt += t * t, sdd += dl * dl, std_ += t * dl;
+		sto += t * o, sdo += dl * o, soo += o * o;
+	}
+	det = stt * sdd - std_ * std_;
+	if (sdd < n * (double)NTPC_PRECISION_NS * NTPC_PRECISION_NS || det <= 1e-9 * stt * sdd)
+		return -1;
+	b_t = (sto * sdd - sdo * std_) / det;
+	*slope = (sdo * stt - sto * std_) / det;
+	rss = soo - b_t * sto - *slope * sdo;
+	se = sqrt((rss > 0 ? rss : 0) / (n - 3) * stt / det);
+	return fabs(*slope) >= 3 * se;
+}
+
+/* A new sample: into the history, and the asymmetry updated. A run of
+ * significant slopes of one sign establishes it; a slope of the other sign
+ * starts the run again; a slope that is not significant leaves the run. */
+static void asym_update(struct ntpc_peer *p, const struct ntpc_sample *s)
+{
+	double a = 0;
+	int fit;
+
+	p->hist[p->hist_head] = *s;
+	p->hist_head = (p->hist_head + 1) % NTPC_ASYM_MAX;
+	if (p->nhist < NTPC_ASYM_MAX)
+		p->nhist++;
+	fit = asym_fit(p, &a);
+	if (fit < 0) {
+		p->asym_run = 0;
+		p->asymmetry = 0;
+		return;
+	}
+	if (fit > 0) {
+		if ((a > 0) != (p->asym_run > 0))
+			p->asym_run = 0;
+		if (abs(p->asym_run) < 1000)
+			p->asym_run += a > 0 ? 1 : -1;
+	}
+	if (abs(p->asym_run) < NTPC_ASYM_RUN)
+		p->asymmetry = 0;
+	else
+		p->asymmetry = fmax(-NTPC_ASYM_LIMIT, fmin(NTPC_ASYM_LIMIT, a));
+}
+
+/* The lowest delay among the recent samples. */
+static int64_t asym_min_delay(const struct ntpc_peer *p)
+{
+	int64_t m = INT64_MAX;
+
+	for (unsigned int i = 0; i < p->nhist; i++)
+		if (p->hist[i].delay < m)
+			m = p->hist[i].delay;
+	return m;
+}
+
 enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, int64_t t4,
 			  int64_t now)
 {
@@ -380,8 +456,13 @@ enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, i
 	if (p->nfilt < NTPC_FILTER)
 		p->nfilt++;
 	clock_filter(p, now);
-	if (p->nfilt == 1 || s.delay <= NTPC_DELAY_GATE * p->chosen.delay + NTPC_DELAY_SLACK_NS)
+	asym_update(p, &s);
+	if (p->nfilt == 1 || s.delay <= NTPC_DELAY_GATE * p->chosen.delay + NTPC_DELAY_SLACK_NS) {
 		p->recent = s;
+		/* As the sample would read at the lowest delay. */
+		p->recent.offset -= (int64_t)llround(p->asymmetry *
+						     (double)(s.delay - asym_min_delay(p)));
+	}
 	if (p->state == NTPC_INIT || p->state == NTPC_UNUSABLE || p->state == NTPC_UNREACHABLE) {
 		p->state = NTPC_CANDIDATE;
 		p->message[0] = '\0';
@@ -596,6 +677,9 @@ void ntpc_correct(struct ntpc_peer *peers, size_t n, int64_t now, double df_ppb,
 			p->recent.offset += (int64_t)llround(df_ppb * (double)(now - p->recent.t) / 1e9) -
 					    phase_ns;
 		}
+		for (unsigned int k = 0; k < p->nhist; k++)
+			p->hist[k].offset += (int64_t)llround(df_ppb * (double)(now - p->hist[k].t) / 1e9) -
+					     phase_ns;
 		if (p->prev.valid) {
 			/* Our times of the exchange still to be completed, as
 			 * the corrected clock would have read them. */

@@ -43,6 +43,18 @@
  * pick, which may be 8 polls old while the frequency is still wrong. */
 #define NTPC_DELAY_GATE 2
 #define NTPC_DELAY_SLACK_NS 10000
+/* Delay asymmetry (the share of a sample's extra delay, over the lowest,
+ * that lies on the way to the server, minus the share on the way back, over
+ * two): estimated per server from the last NTPC_ASYM_MAX samples by a fit
+ * of offset against time and delay; used, clamped to +-0.5, once the fit's
+ * slope on delay has been significant with one sign NTPC_ASYM_RUN times in
+ * a row; the steering sample is then corrected by -asymmetry * (delay -
+ * lowest delay). On loopback, where the return leg carries the jitter,
+ * offsets fall by ~0.4 ns per ns of delay. */
+#define NTPC_ASYM_MAX 32
+#define NTPC_ASYM_MIN 8
+#define NTPC_ASYM_RUN 10
+#define NTPC_ASYM_LIMIT 0.5
 
 /* Peer states: the values of TK_CTL_NTP_* (include/timekeeper/control.h). */
 enum ntpc_state {
@@ -137,6 +149,11 @@ struct ntpc_peer {
 	 * kernel's), which completes the previous exchange. */
 	uint64_t rcv_cookie;     /* the random receive timestamp sent, 0 in basic mode */
 	struct ntpc_exchange prev; /* the last valid reply's exchange */
+	/* delay asymmetry: recent samples (offsets in the current frame) */
+	struct ntpc_sample hist[NTPC_ASYM_MAX];
+	unsigned int nhist, hist_head;
+	int asym_run;        /* consecutive significant estimates, signed */
+	double asymmetry;    /* in use, -0.5..0.5; 0 until established */
 	/* the server, from its last valid reply */
 	uint32_t leap, stratum, refid;
 	int64_t root_delay, root_disp;

@@ -1320,6 +1320,7 @@ static int cmd_ntp(void)
 			jw_int(&w, "root_delay_ns", s.root_delay_ns);
 			jw_int(&w, "root_dispersion_ns", s.root_dispersion_ns);
 			jw_int(&w, "last_offset_ns", s.last_offset_ns);
+			jw_double(&w, "asymmetry", s.asymmetry_pm / 1000.0, 3);
 			if (s.last_rx_ago_ns == UINT64_MAX)
 				jw_null(&w, "last_rx_ago_ns");
 			else

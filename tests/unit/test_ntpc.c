@@ -3,11 +3,13 @@
  * formula, the anti-spoof and sanity checks, the clock filter, reach and
  * unreachable, kiss-o'-death, selection (a server 2 s off among two good
  * ones is a falseticker), the discipline's line fit, and interleaved mode
- * against a server that keeps its kernel transmit times as chronyd does.
+ * against a server that keeps its kernel transmit times as chronyd does,
+ * and the delay asymmetry estimate.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -565,6 +567,96 @@ START_TEST(interleaved_bad_transmit)
 }
 END_TEST
 
+/* One exchange whose legs take `fwd` and `back` ns; the server's clock is
+ * `off` ahead. Returns what ntpc_receive() said. */
+static enum ntpc_rx legs(struct ntpc_peer *p, int64_t now, int64_t fwd, int64_t back,
+			 int64_t off, uint64_t cookie)
+{
+	struct ntpc_packet r = { .version = 4, .mode = 4, .stratum = 2, .precision = -20,
+				 .root_delay = 0x10, .root_dispersion = 0x10 };
+	uint8_t q[NTPC_PACKET_LEN], rb[NTPC_PACKET_LEN];
+	int64_t t1 = T0 + now;
+
+	ntpc_request(p, cookie, 0, t1, q);
+	memcpy(&r.refid, "\x7f\x00\x00\x01", 4);
+	r.origin = cookie;
+	r.receive = ntpc_ts_from_ns(t1 + fwd + off);
+	r.transmit = ntpc_ts_from_ns(t1 + fwd + off + 1000);
+	r.reference = r.receive;
+	ntpc_encode(&r, rb);
+	return ntpc_receive(p, rb, sizeof(rb), t1 + fwd + 1000 + back, now + fwd + 1000 + back);
+}
+
+/* Extra delays 0..20 us in an order unrelated to time. */
+static int64_t jit(int k)
+{
+	static const int t[21] = { 5, 17, 2, 11, 20, 8, 14, 0, 19, 3, 12,
+				   7, 16, 1, 10, 18, 6, 13, 4, 15, 9 };
+
+	return t[k % 21] * INT64_C(1000);
+}
+
+/* Jitter only on the way back (as on loopback): offsets fall by half the
+ * extra delay. After NTPC_ASYM_MIN samples the fit runs; after
+ * NTPC_ASYM_RUN significant ones in a row the asymmetry is -0.5 and the
+ * steering sample reads as at the lowest delay. */
+START_TEST(asymmetry_one_way_jitter)
+{
+	struct ntpc_peer p;
+	int k;
+
+	ntpc_peer_init(&p, 0, 0, false);
+	for (k = 1; k <= NTPC_ASYM_MIN + NTPC_ASYM_RUN - 2; k++) {
+		int64_t j = jit(k);
+
+		ck_assert_int_eq(legs(&p, k * S, 10000, 10000 + j, 0, (uint64_t)k), NTPC_RX_SAMPLE);
+		ck_assert_double_eq(p.asymmetry, 0);
+	}
+	for (; k <= 40; k++) {
+		int64_t j = jit(k), jmin = INT64_MAX;
+
+		for (int i = k > NTPC_ASYM_MAX ? k - NTPC_ASYM_MAX + 1 : 1; i <= k; i++)
+			if (jit(i) < jmin)
+				jmin = jit(i);
+		ck_assert_int_eq(legs(&p, k * S, 10000, 10000 + j, 0, (uint64_t)k), NTPC_RX_SAMPLE);
+		ck_assert_double_eq_tol(p.asymmetry, -0.5, 1e-6);
+		ck_assert_int_le(llabs(p.last_offset + j / 2), 1);
+		/* The steering sample reads as the lowest delay of the history. */
+		ck_assert_int_le(llabs(p.recent.offset + jmin / 2), 1);
+	}
+	/* A correction of our clock moves the history with the samples. */
+	ntpc_correct(&p, 1, 41 * S, 2000, 3000);
+	ck_assert_int_eq(legs(&p, 41 * S, 10000, 10000 + 6000, -3000, 41), NTPC_RX_SAMPLE);
+	ck_assert_double_eq_tol(p.asymmetry, -0.5, 1e-3);
+}
+END_TEST
+
+/* Jitter shared by both legs gives no asymmetry; a slope steeper than a
+ * one-way path can explain is clamped to 0.5. */
+START_TEST(asymmetry_symmetric_and_clamped)
+{
+	struct ntpc_peer p;
+
+	ntpc_peer_init(&p, 0, 0, false);
+	for (int k = 1; k <= 40; k++) {
+		int64_t j = jit(k);
+		int64_t noise = (k % 3 - 1) * 100;
+
+		ck_assert_int_eq(legs(&p, k * S, 10000 + j / 2 + noise, 10000 + j / 2, 0, (uint64_t)k),
+				 NTPC_RX_SAMPLE);
+		ck_assert_double_le(fabs(p.asymmetry), 0.05);
+	}
+	ntpc_peer_init(&p, 0, 0, false);
+	for (int k = 1; k <= 40; k++) {
+		int64_t j = jit(k);
+
+		/* offset -0.5 j from the path and -0.3 j more from the server */
+		legs(&p, k * S, 10000, 10000 + j, -3 * j / 10, (uint64_t)k);
+	}
+	ck_assert_double_eq_tol(p.asymmetry, -0.5, 1e-9);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ntpc");
@@ -587,6 +679,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, correct_moves_samples);
 	tcase_add_test(tc, interleaved_mode);
 	tcase_add_test(tc, interleaved_bad_transmit);
+	tcase_add_test(tc, asymmetry_one_way_jitter);
+	tcase_add_test(tc, asymmetry_symmetric_and_clamped);
 	suite_add_tcase(s, tc);
 	return s;
 }
