@@ -3,7 +3,9 @@
 # (issue 7, DESIGN.md §10). `make bench-ntp` (or `make bench`) runs it as root;
 # BENCH_NTP_SECONDS (default 180) sets the length, BENCH_NTP_MINPOLL and
 # BENCH_NTP_MAXPOLL (default -2 and 0: polls every 0.25..1 s) the polling;
-# BENCH_NTP_XLEAVE=1 puts both clients in interleaved mode (`xleave`).
+# BENCH_NTP_XLEAVE=1 puts both clients in interleaved mode (`xleave`);
+# BENCH_NTP_PIN=A,B (an experiment, not a default) pins both clients to CPU
+# A and the server to CPU B.
 #
 # One chronyd server on 127.0.0.1 (tests/integration/ntp_lib.sh: -x, no
 # CAP_SYS_TIME, `local stratum 8`) serves the host clock. Two clients of it
