@@ -45,6 +45,17 @@
 #include "daemon_int.h"
 #include "timekeeper/control.h"
 
+/* The core's states and flags go out as the protocol's values, unchanged. */
+_Static_assert(NTPC_SELECTED == TK_CTL_NTP_SELECTED && NTPC_INIT == TK_CTL_NTP_INIT &&
+		       NTPC_UNUSABLE == TK_CTL_NTP_UNUSABLE,
+	       "ntpc states are the TK_CTL_NTP_* values");
+_Static_assert(NTPC_F_IBURST == TK_CTL_NTPF_IBURST && NTPC_F_KOD_RATE == TK_CTL_NTPF_KOD_RATE &&
+		       NTPC_F_KOD_DENY == TK_CTL_NTPF_KOD_DENY &&
+		       NTPC_F_RESOLVE_FAILED == TK_CTL_NTPF_RESOLVE_FAILED &&
+		       NTPC_F_XLEAVE == TK_CTL_NTPF_XLEAVE &&
+		       NTPC_F_INTERLEAVED == TK_CTL_NTPF_INTERLEAVED,
+	       "ntpc flags are the TK_CTL_NTPF_* values");
+
 #define SLEW_MAX_PPB 400000.0	   /* phase slews at most this fast */
 #define SLEW_MIN_NS (NSEC_PER_SEC / 4)
 #define SLEW_MAX_NS (16 * NSEC_PER_SEC)
@@ -164,7 +175,6 @@ static void clock_update(struct daemon *d, int64_t now)
 	int prev = sys->selected;
 	double phase, slope, applied, slew_ppb = 0;
 	int64_t span, threshold = (int64_t)d->conf.step_threshold_ms * NSEC_PER_MSEC, slew_ns;
-	unsigned int pts;
 	struct ntp_timex tx = { 0 };
 
 	ntpc_select(n->peer, n->n, prev, now, sys);
@@ -198,11 +208,7 @@ static void clock_update(struct daemon *d, int64_t now)
 	n->updates++;
 	n->last_update = now;
 	ntpc_disc_add(&n->disc, sys->t, sys->offset);
-	pts = ntpc_disc_fit(&n->disc, now, &phase, &slope, &span);
-	/* The slope of two points is all noise unless they are far apart:
-	 * until then only the newest offset is slewed out. */
-	if (pts < 3 && span < 16 * NSEC_PER_SEC)
-		slope = 0, phase = (double)sys->offset;
+	ntpc_disc_fit(&n->disc, now, &phase, &slope, &span);
 	slew_ns = shortest_poll(n) / 2;
 	if (slew_ns < SLEW_MIN_NS)
 		slew_ns = SLEW_MIN_NS;

@@ -756,7 +756,8 @@ unsigned int ntpc_disc_fit(const struct ntpc_disc *d, int64_t now, double *phase
 			tmax = d->t[i];
 	}
 	*span_ns = tmax - tmin;
-	if (d->n < 2 || *span_ns < NTPC_DISC_MIN_SPAN_NS || n * sxx - sx * sx <= 0) {
+	if (d->n < 2 || *span_ns < (d->n < 3 ? NTPC_DISC_MIN_SPAN2_NS : NTPC_DISC_MIN_SPAN_NS) ||
+	    n * sxx - sx * sx <= 0) {
 		/* The newest offset alone. */
 		*phase = d->off[(d->head + NTPC_DISC_MAX - 1) % NTPC_DISC_MAX];
 		return d->n;

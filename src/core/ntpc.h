@@ -245,9 +245,12 @@ struct ntpc_disc {
 void ntpc_disc_reset(struct ntpc_disc *d);
 void ntpc_disc_add(struct ntpc_disc *d, int64_t t, int64_t offset);
 /* Fits offset = phase + slope * (t - now): phase ns at now, slope ppb.
- * Returns the number of points; slope is 0 with fewer than 2 points or a
- * span under NTPC_DISC_MIN_SPAN_NS. span_ns: newest - oldest. */
+ * A line needs 3 points spanning NTPC_DISC_MIN_SPAN_NS, or 2 spanning
+ * NTPC_DISC_MIN_SPAN2_NS (the slope of two close points is all noise);
+ * until then slope is 0 and phase the newest offset. Returns the number of
+ * points; span_ns: newest - oldest. */
 #define NTPC_DISC_MIN_SPAN_NS INT64_C(500000000)
+#define NTPC_DISC_MIN_SPAN2_NS INT64_C(16000000000)
 unsigned int ntpc_disc_fit(const struct ntpc_disc *d, int64_t now, double *phase, double *slope,
 			   int64_t *span_ns);
 void ntpc_disc_correct(struct ntpc_disc *d, int64_t now, double df_ppb, int64_t phase_ns);

@@ -280,10 +280,24 @@ static const char *liveness_name(int kind)
 	}
 }
 
-static const struct {
-	int bit;
+/* A flag word's bits and their names in listings and JSON. */
+struct bit_name {
+	uint32_t bit;
 	const char *name;
-} sta_bits[] = {
+};
+
+/* The names of the bits set in flags, as a JSON array under key. */
+static void bits_json(struct jw *w, const char *key, const struct bit_name *t, size_t n,
+		      uint32_t flags)
+{
+	jw_array(w, key);
+	for (size_t i = 0; i < n; i++)
+		if (flags & t[i].bit)
+			jw_str(w, NULL, t[i].name);
+	jw_end(w);
+}
+
+static const struct bit_name sta_bits[] = {
 	{ STA_PLL, "PLL" },	       { STA_PPSFREQ, "PPSFREQ" }, { STA_PPSTIME, "PPSTIME" },
 	{ STA_FLL, "FLL" },	       { STA_INS, "INS" },	   { STA_DEL, "DEL" },
 	{ STA_UNSYNC, "UNSYNC" },      { STA_FREQHOLD, "FREQHOLD" }, { STA_PPSSIGNAL, "PPSSIGNAL" },
@@ -298,18 +312,14 @@ static void sta_text(int32_t status, char *buf, size_t len)
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof(sta_bits) / sizeof(sta_bits[0]); i++)
-		if (status & sta_bits[i].bit)
+		if ((uint32_t)status & sta_bits[i].bit)
 			used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
 						 used ? " " : "", sta_bits[i].name);
 }
 
 static void sta_json(struct jw *w, const char *key, int32_t status)
 {
-	jw_array(w, key);
-	for (size_t i = 0; i < sizeof(sta_bits) / sizeof(sta_bits[0]); i++)
-		if (status & sta_bits[i].bit)
-			jw_str(w, NULL, sta_bits[i].name);
-	jw_end(w);
+	bits_json(w, key, sta_bits, sizeof(sta_bits) / sizeof(sta_bits[0]), (uint32_t)status);
 }
 
 /* chronyc's leap status, from the state machine and the status bits. */
@@ -488,10 +498,7 @@ static int cmd_status(void)
 /* ---------------------------------------------------------------------- */
 /* sources */
 
-static const struct {
-	uint32_t bit;
-	const char *name;
-} srcf_bits[] = {
+static const struct bit_name srcf_bits[] = {
 	{ TK_CTL_SRCF_WATCHDOG, "watchdog" },	  { TK_CTL_SRCF_OVERRIDE, "override" },
 	{ TK_CTL_SRCF_SIMULATED, "simulated" },	  { TK_CTL_SRCF_CLIENT_READ, "client_read" },
 	{ TK_CTL_SRCF_MUST_VERIFY, "must_verify" }, { TK_CTL_SRCF_CALIBRATED, "calibrated" },
@@ -540,11 +547,8 @@ static int cmd_sources(void)
 			jw_str(&w, "reason", reason[0] ? reason : NULL);
 			jw_int(&w, "rating", s.rating);
 			jw_int(&w, "effective_rating", s.effective_rating);
-			jw_array(&w, "flags");
-			for (size_t b = 0; b < sizeof(srcf_bits) / sizeof(srcf_bits[0]); b++)
-				if (s.flags & srcf_bits[b].bit)
-					jw_str(&w, NULL, srcf_bits[b].name);
-			jw_end(&w);
+			bits_json(&w, "flags", srcf_bits, sizeof(srcf_bits) / sizeof(srcf_bits[0]),
+				  s.flags);
 			jw_uint(&w, "bits", s.bits);
 			jw_uint(&w, "mult", s.mult);
 			jw_uint(&w, "shift", s.shift);
@@ -1197,10 +1201,7 @@ static char ntp_state_mark(uint32_t s)
 	}
 }
 
-static const struct {
-	uint32_t bit;
-	const char *name;
-} ntpf_bits[] = {
+static const struct bit_name ntpf_bits[] = {
 	{ TK_CTL_NTPF_IBURST, "iburst" },
 	{ TK_CTL_NTPF_KOD_RATE, "kod_rate" },
 	{ TK_CTL_NTPF_KOD_DENY, "kod_deny" },
@@ -1300,11 +1301,8 @@ static int cmd_ntp(void)
 			jw_str(&w, "address", addr[0] ? addr : NULL);
 			jw_uint(&w, "port", s.port);
 			jw_str(&w, "state", ntp_state_name(s.state));
-			jw_array(&w, "flags");
-			for (size_t b = 0; b < sizeof(ntpf_bits) / sizeof(ntpf_bits[0]); b++)
-				if (s.flags & ntpf_bits[b].bit)
-					jw_str(&w, NULL, ntpf_bits[b].name);
-			jw_end(&w);
+			bits_json(&w, "flags", ntpf_bits, sizeof(ntpf_bits) / sizeof(ntpf_bits[0]),
+				  s.flags);
 			jw_uint(&w, "stratum", s.stratum);
 			jw_int(&w, "poll", s.poll);
 			jw_int(&w, "minpoll", s.minpoll);

@@ -415,6 +415,23 @@ START_TEST(correct_moves_samples)
 	ck_assert_double_eq_tol(slope, 50000, 1e-6);
 	ck_assert_double_eq_tol(phase, 10000 + 350000, 1e-3);
 	ck_assert_int_eq(span, 7 * S);
+	/* Two points 1 s apart give no slope (phase: the newest offset); a
+	 * third, 0.5 s on, makes a line. */
+	ntpc_disc_reset(&d);
+	ntpc_disc_add(&d, 0, 1000);
+	ntpc_disc_add(&d, S, 51000);
+	ck_assert_uint_eq(ntpc_disc_fit(&d, S, &phase, &slope, &span), 2);
+	ck_assert_double_eq(slope, 0);
+	ck_assert_double_eq(phase, 51000);
+	ntpc_disc_add(&d, S + S / 2, 76000);
+	ntpc_disc_fit(&d, S + S / 2, &phase, &slope, &span);
+	ck_assert_double_eq_tol(slope, 50000, 1e-6);
+	ck_assert_double_eq_tol(phase, 76000, 1e-3);
+	/* Back to the 8-point line. */
+	ntpc_disc_reset(&d);
+	for (int i = 0; i < 8; i++)
+		ntpc_disc_add(&d, i * S, 10000 + 50000 * i);
+	ntpc_disc_fit(&d, 7 * S, &phase, &slope, &span);
 	/* Corrected by what the fit said, the line is flat at zero. */
 	ntpc_disc_correct(&d, 7 * S, slope, 360000);
 	ntpc_disc_fit(&d, 7 * S, &phase, &slope, &span);
