@@ -313,7 +313,8 @@ static int asym_fit(const struct ntpc_peer *p, double *slope)
 		sto += t * o, sdo += dl * o, soo += o * o;
 	}
 	det = stt * sdd - std_ * std_;
-	if (sdd < n * (double)NTPC_PRECISION_NS * NTPC_PRECISION_NS || det <= 1e-9 * stt * sdd)
+	if (sdd < n * (double)NTPC_ASYM_MIN_SPREAD_NS * NTPC_ASYM_MIN_SPREAD_NS ||
+	    det <= 1e-9 * stt * sdd)
 		return -1;
 	b_t = (sto * sdd - sdo * std_) / det;
 	*slope = (sdo * stt - sto * std_) / det;
@@ -324,7 +325,9 @@ static int asym_fit(const struct ntpc_peer *p, double *slope)
 
 /* A new sample: into the history, and the asymmetry updated. A run of
  * significant slopes of one sign establishes it; a slope of the other sign
- * starts the run again; a slope that is not significant leaves the run. */
+ * starts the run again; a slope that is not significant leaves the run; no
+ * fit at all (too few samples, or delays without spread, as on a quiet
+ * path) teaches nothing, and leaves run and estimate as they were. */
 static void asym_update(struct ntpc_peer *p, const struct ntpc_sample *s)
 {
 	double a = 0;
@@ -335,11 +338,8 @@ static void asym_update(struct ntpc_peer *p, const struct ntpc_sample *s)
 	if (p->nhist < NTPC_ASYM_MAX)
 		p->nhist++;
 	fit = asym_fit(p, &a);
-	if (fit < 0) {
-		p->asym_run = 0;
-		p->asymmetry = 0;
+	if (fit < 0)
 		return;
-	}
 	if (fit > 0) {
 		if ((a > 0) != (p->asym_run > 0))
 			p->asym_run = 0;

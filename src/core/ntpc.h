@@ -55,6 +55,10 @@
 #define NTPC_ASYM_MIN 8
 #define NTPC_ASYM_RUN 10
 #define NTPC_ASYM_LIMIT 0.5
+/* Delays whose RMS spread is under this are all the same delay to within
+ * the reading of kernel timestamps: no slope on delay can be fitted, and
+ * the estimate stays what it was. */
+#define NTPC_ASYM_MIN_SPREAD_NS 20
 
 /* Peer states: the values of TK_CTL_NTP_* (include/timekeeper/control.h). */
 enum ntpc_state {

@@ -674,6 +674,26 @@ START_TEST(asymmetry_symmetric_and_clamped)
 }
 END_TEST
 
+/* A spread of delays well under a microsecond is still a spread: one-way
+ * jitter of 0..500 ns establishes the asymmetry. A quiet stretch after it,
+ * every delay the same, fits nothing and keeps the estimate. */
+START_TEST(asymmetry_small_spread_then_quiet)
+{
+	struct ntpc_peer p;
+	int k;
+
+	ntpc_peer_init(&p, 0, 0, false);
+	for (k = 1; k <= NTPC_ASYM_MIN + NTPC_ASYM_RUN - 1; k++)
+		ck_assert_int_eq(legs(&p, k * S, 10000, 10000 + jit(k) / 40, 0, (uint64_t)k),
+				 NTPC_RX_SAMPLE);
+	ck_assert_double_eq_tol(p.asymmetry, -0.5, 0.01); /* offsets are whole ns */
+	for (; k <= NTPC_ASYM_MIN + NTPC_ASYM_RUN - 1 + 2 * NTPC_ASYM_MAX; k++)
+		ck_assert_int_eq(legs(&p, k * S, 10000, 10000, 0, (uint64_t)k), NTPC_RX_SAMPLE);
+	ck_assert_double_eq_tol(p.asymmetry, -0.5, 0.01); /* offsets are whole ns */
+	ck_assert_int_le(llabs(p.recent.offset), 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ntpc");
@@ -698,6 +718,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, interleaved_bad_transmit);
 	tcase_add_test(tc, asymmetry_one_way_jitter);
 	tcase_add_test(tc, asymmetry_symmetric_and_clamped);
+	tcase_add_test(tc, asymmetry_small_spread_then_quiet);
 	suite_add_tcase(s, tc);
 	return s;
 }
