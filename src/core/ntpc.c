@@ -663,31 +663,34 @@ void ntpc_select(struct ntpc_peer *peers, size_t n, int prev_selected, int64_t n
 	sys->refid = peers[best].refid;
 }
 
+/* How far a sample taken at t moves when our clock's frequency changes by
+ * df_ppb and its phase by phase_ns, now: its offset grows by the returned
+ * amount, our own times of it shrink by it. */
+static int64_t correction(int64_t now, int64_t t, double df_ppb, int64_t phase_ns)
+{
+	return (int64_t)llround(df_ppb * (double)(now - t) / 1e9) - phase_ns;
+}
+
 void ntpc_correct(struct ntpc_peer *peers, size_t n, int64_t now, double df_ppb, int64_t phase_ns)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct ntpc_peer *p = &peers[i];
 
 		for (unsigned int k = 0; k < p->nfilt; k++)
-			p->filt[k].offset += (int64_t)llround(df_ppb * (double)(now - p->filt[k].t) / 1e9) -
-					     phase_ns;
+			p->filt[k].offset += correction(now, p->filt[k].t, df_ppb, phase_ns);
 		if (p->nfilt) {
-			p->chosen.offset += (int64_t)llround(df_ppb * (double)(now - p->chosen.t) / 1e9) -
-					    phase_ns;
-			p->recent.offset += (int64_t)llround(df_ppb * (double)(now - p->recent.t) / 1e9) -
-					    phase_ns;
+			p->chosen.offset += correction(now, p->chosen.t, df_ppb, phase_ns);
+			p->recent.offset += correction(now, p->recent.t, df_ppb, phase_ns);
 		}
 		for (unsigned int k = 0; k < p->nhist; k++)
-			p->hist[k].offset += (int64_t)llround(df_ppb * (double)(now - p->hist[k].t) / 1e9) -
-					     phase_ns;
+			p->hist[k].offset += correction(now, p->hist[k].t, df_ppb, phase_ns);
 		if (p->prev.valid) {
 			/* Our times of the exchange still to be completed, as
 			 * the corrected clock would have read them. */
-			int64_t dt = phase_ns -
-				     (int64_t)llround(df_ppb * (double)(now - p->prev.t) / 1e9);
+			int64_t dt = correction(now, p->prev.t, df_ppb, phase_ns);
 
-			p->prev.t1 += dt;
-			p->prev.t4 += dt;
+			p->prev.t1 -= dt;
+			p->prev.t4 -= dt;
 		}
 	}
 }
