@@ -26,6 +26,29 @@ enum tk_source {
 	TK_SOURCE_STALE = 2,     /* fallback: the page's valid-until has passed */
 	TK_SOURCE_GONE = 3,      /* fallback: the writer process no longer exists */
 	TK_SOURCE_MODE_NONE = 4, /* fallback: the daemon's counter cannot be read by clients */
+	TK_SOURCE_BUSY = 5,      /* fallback: the page stayed mid-update past the read's spin bound */
+};
+
+/* The state of a clock's error bound (as ClockBound names them). */
+enum tk_clock_status {
+	TK_CLOCK_UNKNOWN = 0,      /* time is not known: no reference has given a bound */
+	TK_CLOCK_SYNCHRONIZED = 1, /* the reference gives a bound, and it holds */
+	TK_CLOCK_FREE_RUNNING = 2, /* reference lost: holdover, the bound keeps growing */
+	TK_CLOCK_DISRUPTED = 3,    /* the clock misbehaved: do not trust the bound */
+};
+
+/* One reading with its bound and status, from one read of the page
+ * (tk_read). When the kernel answers, the bound and status are the kernel's
+ * (adjtimex maxerror; STA_UNSYNC means UNKNOWN). */
+struct tk_reading {
+	struct timespec time;     /* the reading */
+	struct timespec earliest; /* time - bound (saturated when unbounded) */
+	struct timespec latest;   /* time + bound (saturated when unbounded) */
+	int64_t bound_ns;         /* INT64_MAX: no bound */
+	int status;               /* enum tk_clock_status */
+	int source_kind;          /* enum tk_source: TK_SOURCE_PAGE, or why the kernel answered */
+	uint64_t disruption;      /* the page's disruption counter (0 from the kernel) */
+	uint64_t reserved[4];
 };
 
 struct tk_status {
@@ -42,7 +65,10 @@ struct tk_status {
 	uint64_t last_update_ns;   /* kernel CLOCK_MONOTONIC of the last update */
 	uint64_t valid_until_ns;   /* kernel CLOCK_MONOTONIC after which the page is stale */
 	char source[32];           /* the daemon's clocksource ("tsc", "hpet", ...), or "" */
-	uint64_t reserved[4];
+	int32_t clock_status;      /* enum tk_clock_status of the page */
+	uint32_t bound_drift_ppb;  /* how fast the bound grows between updates, ns per s */
+	int64_t bound_ns;          /* the bound at the last update, ns (INT64_MAX: none) */
+	uint64_t reserved[2];
 };
 
 /* Maps the page: path NULL means $TIMEKEEPER_RUNTIME_DIR/page, else
@@ -62,6 +88,10 @@ int tk_gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts);
  * adjtimex maxerror on the fallback path). The midpoint is the reading. */
 int tk_gettime_bounds(struct timekeeper *tk, clockid_t clock, struct timespec *earliest,
 		      struct timespec *latest);
+
+/* One reading of clock with its error bound and status, read together
+ * (lock-free, like tk_gettime). */
+int tk_read(struct timekeeper *tk, clockid_t clock, struct tk_reading *r);
 
 /* Status, including whether readings currently fall back. Checks that the
  * writer process still exists (one kill(pid, 0) call). */

@@ -40,6 +40,17 @@ extern "C" {
 #define TK_PAGE_F_CHECK 0x1ull    /* clock blocks carry tk_page_clock.check */
 #define TK_PAGE_FEATURES_V1 TK_PAGE_F_CHECK
 
+/* Compatible features (tk_page_header.compat): fields that a reader may use
+ * when the bit is set and may ignore otherwise. Unknown bits are ignored, so
+ * readers written before a bit existed keep working. */
+#define TK_PAGE_C_BOUND 0x1u /* status carries bound_ns, bound_drift_ppb, bound_status */
+
+/* Clock status (tk_page_status.bound_status), as ClockBound names them. */
+#define TK_PAGE_BS_UNKNOWN 0      /* no reference has ever given a bound: time is not known */
+#define TK_PAGE_BS_SYNCHRONIZED 1 /* the reference gives a bound; it holds */
+#define TK_PAGE_BS_FREE_RUNNING 2 /* reference lost: holdover, the bound keeps growing */
+#define TK_PAGE_BS_DISRUPTED 3    /* the clock itself misbehaved: do not trust the bound */
+
 /* Clock modes (tk_page_clock.clock_mode): how a reader gets "cycles". */
 #define TK_PAGE_MODE_NONE 0   /* no usable counter: read the kernel's clocks */
 #define TK_PAGE_MODE_TSC 1    /* cycles = rdtsc (ordered) & INT64_MAX */
@@ -73,7 +84,7 @@ struct tk_page_header {
 	uint16_t header_size;             /* 14: TK_PAGE_HEADER_SIZE */
 	uint64_t features;                /* 16: TK_PAGE_F_* */
 	int32_t writer_pid;               /* 24: pid of the daemon that writes the page */
-	uint32_t reserved0;               /* 28: 0 */
+	uint32_t compat;                  /* 28: TK_PAGE_C_* (0 in pages of older daemons) */
 	uint64_t reserved[4];             /* 32: 0 */
 };
 
@@ -132,7 +143,16 @@ struct tk_page_status {
 	uint64_t valid_until_ns;  /* 40: kernel CLOCK_MONOTONIC after which the page is stale,
 				   * ns; 0 once the daemon has closed the page */
 	char source[TK_PAGE_SOURCE_LEN]; /* 48: the daemon's clocksource, NUL-terminated */
-	uint64_t reserved[2];     /* 80: 0 */
+	/* 80..95: valid when hdr.compat has TK_PAGE_C_BOUND (0 otherwise).
+	 * The error bound of REALTIME (and TAI) at the block's cycle_last, in
+	 * ns: |REALTIME - UTC| <= bound_ns + elapsed_ns * bound_drift_ppb / 1e9,
+	 * where elapsed_ns = (delta * mult) >> shift from the same block read
+	 * (delta as in the read recipe above; valid_for after an update it is
+	 * the kernel's CLOCK_MONOTONIC - last_update_ns). INT64_MAX: no bound.
+	 * maxerror_us stays the same bound rounded up to us, for old readers. */
+	uint32_t bound_status;    /* 80: TK_PAGE_BS_* */
+	uint32_t bound_drift_ppb; /* 84: growth of the bound, ns per s */
+	int64_t bound_ns;         /* 88: bound at cycle_last, ns */
 };
 
 struct tk_page {
