@@ -38,10 +38,31 @@ if [ "$(id -u)" -eq 0 ] && getent passwd daemon >/dev/null 2>&1; then
 fi
 TK_USER_LINE="user = $TK_DROP_USER"
 
+# uptime_s: whole seconds since boot (the kernel's CLOCK_BOOTTIME, which no
+# daemon under test and no `date -s` moves).
+uptime_s() {
+	read -r _up _ </proc/uptime
+	echo "${_up%.*}"
+}
+
+# wait_until SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds,
+# for at most SECONDS; its last status. Tests wait for a condition this way,
+# never with a fixed sleep: give SECONDS generously (a loaded machine is slow,
+# a correct daemon still gets there), it costs nothing when the condition
+# comes early.
+wait_until() {
+	_wu_end=$(($(uptime_s) + $1))
+	shift
+	until "$@"; do
+		[ "$(uptime_s)" -lt "$_wu_end" ] || return 1
+		sleep 0.1
+	done
+}
+
 # tk_start_daemon LOG SECTIONS: writes $tmpdir/d.conf (a [daemon] section with
 # the runtime and state dirs in $tmpdir and $TK_USER_LINE, then SECTIONS as
 # given, backslash escapes expanded), starts the daemon in the foreground on it with stderr in LOG, and
-# waits up to 5 s for its page and control socket. Sets pid (killed on exit)
+# waits (up to 30 s) for its page and control socket. Sets pid (killed on exit)
 # and exports TIMEKEEPER_RUNTIME_DIR for timectl and the readers.
 tk_start_daemon() {
 	printf '[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\n%s\n%b' \
@@ -51,9 +72,5 @@ tk_start_daemon() {
 	pid=$!
 	trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmpdir"' EXIT
 	export TIMEKEEPER_RUNTIME_DIR="$tmpdir/run"
-	i=0
-	while { [ ! -s "$tmpdir/run/page" ] || [ ! -S "$tmpdir/run/control" ]; } && [ $i -lt 50 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_until 30 sh -c '[ -s "$1/run/page" ] && [ -S "$1/run/control" ]' sh "$tmpdir"
 }
