@@ -17,13 +17,11 @@ tap_plan 42
 tk_start_daemon "$tmpdir/daemon.log" \
 	'[discipline]\nreference = none\n[sim]\ndevices = hpet,acpi_pm,tsc\ntsc_fault = drift:1500ppm@1s\n[control]\ngroup = root\n'
 # The watchdog demotes the drifting TSC about 1.5 s in.
-i=0
-while [ $i -lt 100 ]; do
+tsc_unstable() {
 	"$TC" --json sources >"$tmpdir/src.json" 2>/dev/null &&
-		jqt "$tmpdir/src.json" '.sources[] | select(.name == "tsc") | .state == "unstable"' && break
-	sleep 0.1
-	i=$((i + 1))
-done
+		jqt "$tmpdir/src.json" '.sources[] | select(.name == "tsc") | .state == "unstable"'
+}
+wait_until 60 tsc_unstable
 diag "daemon pid $pid; $(grep -c . "$tmpdir/daemon.log") log lines"
 
 # --- status
