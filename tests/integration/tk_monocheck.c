@@ -7,7 +7,10 @@
  * maximum, then reads the clock, then raises the maximum, so a correct clock
  * can never read below what it loaded). Prints one JSON object with the
  * counts, the largest backward step, how many readings came from the page,
- * and the page's disruption counter at start and end.
+ * and the page's disruption counter at start and end. Once its threads run
+ * it says so on stderr ("tk_monocheck: reading"); SIGTERM ends the run
+ * before SECONDS, so a script stops it when it is done rather than guessing
+ * how long its work will take.
  *
  *   tk_monocheck PAGE SECONDS [THREADS]
  */
@@ -16,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +83,7 @@ int main(int argc, char **argv)
 	struct tk_status st0, st1;
 	struct reader *rd;
 	struct timespec pause;
+	sigset_t term;
 	double seconds;
 	long n;
 	uint64_t reads = 0, within = 0, across = 0, errors = 0;
@@ -102,6 +107,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	tk_status(tk, &st0);
+	/* Blocked here, so the threads inherit the mask and main waits for it. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &term, NULL);
 	rd = calloc((size_t)n, sizeof(*rd));
 	if (!rd)
 		return 1;
@@ -112,7 +121,8 @@ int main(int argc, char **argv)
 		}
 	pause.tv_sec = (time_t)seconds;
 	pause.tv_nsec = (long)((seconds - (double)pause.tv_sec) * 1e9);
-	while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+	fprintf(stderr, "tk_monocheck: reading\n");
+	while (sigtimedwait(&term, NULL, &pause) < 0 && errno == EINTR)
 		;
 	atomic_store(&stop, 1);
 	for (long i = 0; i < n; i++) {
