@@ -508,6 +508,18 @@ static void tkv_shift_mono(struct tkv *v, int64_t d)
  * reading may go back across either; the page then slews (at most 1000
  * ppm) to the timekeeper, and REALTIME takes the step at once.
  */
+/* |page MONOTONIC - the timekeeper's| now, less the reading's own window
+ * (a reading preempted between the clocks says nothing about them). */
+static int64_t mono_error(struct timekeeper *tk, const struct tkv *v)
+{
+	uint64_t k0 = kraw();
+	int64_t m = page_read(tk, CLOCK_MONOTONIC);
+	uint64_t k1 = kraw();
+	int64_t e = llabs(m - expect(v, CLOCK_MONOTONIC, sim_cycles(k0 + (k1 - k0) / 2)));
+
+	return e - (int64_t)(k1 - k0) > 0 ? e - (int64_t)(k1 - k0) : 0;
+}
+
 START_TEST(test_kclock_switch_never_back)
 {
 	struct pagew *pw;
@@ -557,8 +569,11 @@ START_TEST(test_kclock_switch_never_back)
 	last_mono = m;
 
 	/* Updates every 2 ms for 200 ms: never back, and the 70 us of
-	 * difference are slewed out (1000 ppm of 200 ms is 200 us). */
-	for (k = kraw(); kraw() - k < 200000000;) {
+	 * difference are slewed out (1000 ppm of 200 ms is 200 us). A loaded
+	 * machine makes fewer updates in that time: they go on until the
+	 * difference is out, up to 10 s. */
+	for (k = kraw(); kraw() - k < 200000000 ||
+			 (mono_error(tk, &v) >= 5000 && kraw() - k < 10 * (uint64_t)NS);) {
 		ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, sim_sample, NULL),
 				 TK_PAGE_MODE_KCLOCK);
 		for (uint64_t t = kraw(); kraw() - t < 2000000;) {
@@ -572,11 +587,9 @@ START_TEST(test_kclock_switch_never_back)
 			last_raw = r;
 		}
 	}
-	k = kraw();
-	m = page_read(tk, CLOCK_MONOTONIC);
-	ck_assert_msg(llabs(m - expect(&v, CLOCK_MONOTONIC, sim_cycles(k))) < 5000,
-		      "after 200 ms the page is %+lld ns from the timekeeper",
-		      (long long)(m - expect(&v, CLOCK_MONOTONIC, sim_cycles(k))));
+	m = mono_error(tk, &v);
+	ck_assert_msg(m < 5000, "after the updates the page is %lld ns from the timekeeper",
+		      (long long)m);
 	tk_close(tk);
 	pagew_close(pw, true);
 	rm_tmp();
@@ -686,6 +699,9 @@ static void *torture_writer(void *arg)
  * test and smaller ones are counted and printed.
  */
 #define TORTURE_SKEW_NS 1000
+/* Updates a torture run makes at least: 2 s at the writer's ~50 kHz make
+ * 100000 on an idle machine. */
+#define TORTURE_MIN_UPDATES 20000
 
 static void note_back(struct torture *t, int64_t back)
 {
@@ -785,6 +801,10 @@ START_TEST(test_torture)
 	}
 	k0 = kraw();
 	usleep((useconds_t)(secs * 1000000));
+	/* A loaded machine gives the writer less of a CPU: it runs on until
+	 * the counts below are reached (a deadline well inside the timeout). */
+	while (atomic_load(&t.updates) < TORTURE_MIN_UPDATES && kraw() - k0 < (uint64_t)40 * NS)
+		usleep(100000);
 	atomic_store(&t.stop, true);
 	pthread_join(w, NULL);
 	elapsed = (double)(kraw() - k0) / 1e9;
@@ -796,7 +816,7 @@ START_TEST(test_torture)
 	       atomic_load(&t.kclock_updates), atomic_load(&t.reads), atomic_load(&t.fallbacks),
 	       atomic_load(&t.torn), atomic_load(&t.backwards),
 	       (long long)atomic_load(&t.worst_back), atomic_load(&t.big_back), TORTURE_SKEW_NS);
-	ck_assert_uint_ge((double)atomic_load(&t.updates) / elapsed, 10000);
+	ck_assert_uint_ge(atomic_load(&t.updates), TORTURE_MIN_UPDATES);
 	ck_assert_uint_gt(atomic_load(&t.kclock_updates), 100);
 	ck_assert_uint_gt(atomic_load(&t.updates) - atomic_load(&t.kclock_updates), 100);
 	ck_assert_uint_gt(atomic_load(&t.reads), 1000);
