@@ -2,9 +2,12 @@
  * Test helper: reads CLOCK_REALTIME through libtimekeeper beside the
  * kernel's for --seconds at 100 Hz and prints one JSON object: the offset
  * (kernel - page) percentiles, its mean (signed) and slope in ppm, whether every reading came
- * from the page, and the page's status at the end. Also --status alone.
+ * from the page, and the page's status at the end (SECONDS 0: the status
+ * alone). With --kernel in place of PAGE, the kernel's clock stands in for
+ * the page: the same brackets measure the method's own floor on this machine
+ * at this moment, the figure bench/bench_discipline.sh divides by.
  *
- *   tk_offset PAGE SECONDS
+ *   tk_offset PAGE|--kernel SECONDS
  */
 #include "config.h"
 
@@ -24,6 +27,18 @@ static int64_t ns(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
+static struct timekeeper *tk;
+static int kernel_only;
+
+/* The clock under test: the page through libtimekeeper, or the kernel's. */
+static void read_rt(struct timespec *ts)
+{
+	if (kernel_only)
+		clock_gettime(CLOCK_REALTIME, ts);
+	else
+		tk_gettime(tk, CLOCK_REALTIME, ts);
+}
+
 static int cmp(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -33,18 +48,18 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	struct timekeeper *tk;
-	struct tk_status st;
+	struct tk_status st = { 0 };
 	double seconds, sx = 0, sy = 0, sxx = 0, sxy = 0;
 	int64_t *abs_off, t0 = 0;
 	size_t n, i, from_page = 0;
 	struct timespec pause = { 0, 10000000 };
 
 	if (argc != 3 || (seconds = atof(argv[2])) < 0) {
-		fprintf(stderr, "usage: tk_offset PAGE SECONDS\n");
+		fprintf(stderr, "usage: tk_offset PAGE|--kernel SECONDS\n");
 		return 2;
 	}
-	if (tk_open(argv[1], &tk) < 0) {
+	kernel_only = !strcmp(argv[1], "--kernel");
+	if (!kernel_only && tk_open(argv[1], &tk) < 0) {
 		fprintf(stderr, "tk_offset: cannot open %s\n", argv[1]);
 		return 1;
 	}
@@ -57,9 +72,9 @@ int main(int argc, char **argv)
 		/* The narrowest of a few brackets (page, kernel, page): a bracket
 		 * this process was preempted in says nothing about the clocks. */
 		for (int r = 0; r < BRACKETS; r++) {
-			tk_gettime(tk, CLOCK_REALTIME, &a);
+			read_rt(&a);
 			clock_gettime(CLOCK_REALTIME, &k);
-			tk_gettime(tk, CLOCK_REALTIME, &b);
+			read_rt(&b);
 			if (ns(&b) - ns(&a) >= 0 && ns(&b) - ns(&a) < best) {
 				best = ns(&b) - ns(&a);
 				off = ns(&k) - (ns(&a) + best / 2);
@@ -74,11 +89,12 @@ int main(int argc, char **argv)
 		sxx += (x / 1e9) * (x / 1e9);
 		sxy += (x / 1e9) * off;
 		abs_off[i] = off < 0 ? -off : off;
-		if (tk_status(tk, &st) == 0 && !st.stale)
+		if (!kernel_only && tk_status(tk, &st) == 0 && !st.stale)
 			from_page++;
 		nanosleep(&pause, NULL);
 	}
-	tk_status(tk, &st);
+	if (!kernel_only)
+		tk_status(tk, &st);
 	qsort(abs_off, n, sizeof(*abs_off), cmp);
 	printf("{\"samples\":%zu,\"from_page\":%zu", n, from_page);
 	if (n > 1) {
@@ -93,6 +109,7 @@ int main(int argc, char **argv)
 	       "\"maxerror_ns\":%" PRId64 ",\"disruption\":%" PRIu64 "}\n",
 	       st.stale, st.synchronized, st.source, st.writer_pid, st.maxerror_ns, st.disruption);
 	free(abs_off);
-	tk_close(tk);
+	if (!kernel_only)
+		tk_close(tk);
 	return 0;
 }
