@@ -79,15 +79,9 @@ ntp_free_port() {
 	done
 }
 
-# ntp_wait_port PORT: waits up to 5 s for a listener on UDP PORT.
-ntp_wait_port() {
-	i=0
-	while ntp_port_free "$1" && [ $i -lt 50 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	! ntp_port_free "$1"
-}
+# ntp_wait_port PORT: waits up to 30 s for a listener on UDP PORT.
+ntp_port_taken() { ! ntp_port_free "$1"; }
+ntp_wait_port() { wait_until 30 ntp_port_taken "$1"; }
 
 ntp_cleanup() {
 	for p in $ntp_stopped; do
