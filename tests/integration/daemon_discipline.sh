@@ -33,7 +33,8 @@ diag "reference=system, 10 s from the frequency on: $(cat "$tmpdir/sys.json")"
 check "system: every reading from the page, source tsc" jqt "$tmpdir/sys.json" '.from_page == .samples and .source == "tsc" and .stale == 0'
 check "system: p99 |offset| $(jq .p99_ns "$tmpdir/sys.json") ns <= 1 ms (converged; precision: make bench-discipline)" \
 	jqt "$tmpdir/sys.json" '.p99_ns <= 1000000'
-check "system: synchronized, maxerror $(jq .maxerror_ns "$tmpdir/sys.json") ns" jqt "$tmpdir/sys.json" '.synchronized == 1 and .maxerror_ns < 1000000'
+# maxerror grows at 500 ppm between updates: 100 ms is 200 s of updates missed.
+check "system: synchronized, maxerror $(jq .maxerror_ns "$tmpdir/sys.json") ns < 100 ms" jqt "$tmpdir/sys.json" '.synchronized == 1 and .maxerror_ns < 100000000'
 # -50 ppm within 5: the estimate is two offsets 4 s apart, each from the
 # narrowest of a few brackets; a preempted bracket costs microseconds.
 check "system: frequency found near -50 ppm ($(freq_line))" \
