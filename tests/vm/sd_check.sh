@@ -133,7 +133,7 @@ note "page before switching: $before"
 run switch_hpet 20 timectl switch hpet
 rc=$?
 check "timectl switch hpet exits 0 (got $rc)" [ $rc -eq 0 ]
-if [ $rc -eq 0 ] && wait_page hpet 10; then
+if [ $rc -eq 0 ] && wait_page hpet 60; then
 	ok "the page names hpet after the switch ($(page_view))"
 else
 	not_ok "the page names hpet after the switch (before: $before, now: $(page_view))"
@@ -148,7 +148,7 @@ run status_hpet 10 timectl --json status
 run switch_acpi 20 timectl switch acpi_pm
 rc=$?
 check "timectl switch acpi_pm exits 0 (got $rc)" [ $rc -eq 0 ]
-if [ $rc -eq 0 ] && wait_page acpi_pm 10; then
+if [ $rc -eq 0 ] && wait_page acpi_pm 60; then
 	ok "the page names acpi_pm after the switch ($(page_view))"
 else
 	not_ok "the page names acpi_pm after the switch (now: $(page_view))"
