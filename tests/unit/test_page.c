@@ -592,7 +592,7 @@ START_TEST(test_kclock_switch_never_back)
 			last_raw = r;
 		}
 	}
-	ck_assert_msg(slew_err < 5000, "after 10 s of updates the page is %lld ns from the timekeeper",
+	ck_assert_msg(slew_err < 5000, "after 10 s of updates the page is %lld ns off",
 		      (long long)slew_err);
 	tk_close(tk);
 	pagew_close(pw, true);
