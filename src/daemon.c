@@ -14,19 +14,36 @@
  *   ntp         with reference = ntp, daemon_ntp.c: a poll timer per server;
  *   save        every 10 min: persist the frequency estimate.
  *
- * Clocks. The queue runs on the timekeeper's MONOTONIC (daemon_now()), as
- * the kernel's hrtimer bases run on the kernel's timekeeper; the loop
- * converts each expiry to the kernel's CLOCK_MONOTONIC for its timerfd.
- * The offsets of REALTIME, BOOTTIME and TAI are the timekeeper's, read at
- * one counter value (daemon_sync_offsets(), on every clock_was_set). What
- * the page publishes (last_update, valid_until) and the uptime stay on the
- * kernel's CLOCK_MONOTONIC (evl_now()), which readers compare against; the
- * quick calibration before the timekeeper runs uses it too.
+ * Clocks. The daemon's own work (update, watchdog, calibration, discipline,
+ * save, the service manager's keep-alive) runs on the loop's queue on the
+ * kernel's CLOCK_MONOTONIC (evl_ktimers(), d->kq), never on the clock it
+ * judges: the timekeeper's MONOTONIC runs on the current counter, so a
+ * counter that stalls would stop the very timer that is to demote it, and
+ * one that runs 10 % fast would pace its own watchdog. Driven by the
+ * kernel's clock, the watchdog compares the current counter with its
+ * reference every 0.5 s of real time and demotes a stalled, stuck, stepped
+ * or fast one; the next update follows the registry to the next source,
+ * and the page, published on the kernel's clock, never goes stale on the
+ * way. The quick calibration before the timekeeper runs uses the kernel's
+ * clock too.
+ *
+ * The timers clients arm on the daemon's clocks (daemon_timers.c) and the
+ * NTP client's poll timers run on the other queue (evl_timers(), d->q), on
+ * the timekeeper's MONOTONIC (daemon_now()), as the kernel's hrtimer bases
+ * run on the kernel's timekeeper; the loop converts their expiries to the
+ * kernel's clock for its timerfd. The offsets of REALTIME, BOOTTIME and TAI
+ * are the timekeeper's, read at one counter value (daemon_sync_offsets(),
+ * on every clock_was_set). When the current counter stalls, that clock
+ * stands still until the watchdog demotes the counter: those timers are
+ * late meanwhile; the loop re-arms with a growing back-off and bounds every
+ * spin in kernel time, so it neither spins nor stops serving signals, the
+ * control socket and its own timers. The loop measures how late it runs
+ * its timers (evl_lateness(), shown by `timectl status`).
  *
  * The daemon's periodic timers have no slack: hrt_forward() measures from
  * the hard expiry (as the kernel's does), so a periodic timer run inside
  * its slack window would not move forward; client timers with slack use
- * hrt_forward_soft(). Client timers (daemon_timers.c) share the queue.
+ * hrt_forward_soft().
  *
  * SIGTERM/SIGINT stop it cleanly (the page is marked stale, the frequency
  * saved); SIGHUP re-reads the configuration and applies what can change
@@ -310,7 +327,7 @@ static enum hrt_restart on_calibration(struct hrt_timer *t, int64_t now)
 int daemon_recalibrate(struct daemon *d, char *why, size_t whylen)
 {
 	struct clocksource *ref = d->reg.watchdog ? d->reg.watchdog->cs : NULL;
-	int64_t now = daemon_now(d); /* the queue's clock, as on_calibration's */
+	int64_t now = evl_now(); /* the kernel's clock, as on_calibration's */
 
 	if (!d->tsc || !ref || !ref->nominal_hz) {
 		snprintf(why, whylen, "nothing to calibrate: %s",
@@ -328,7 +345,7 @@ int daemon_recalibrate(struct daemon *d, char *why, size_t whylen)
 	d->calibrating = true;
 	d->cal_applied = CALIB_STATE_NONE;
 	hrt_cancel(&d->t_calib);
-	hrt_start(d->q, &d->t_calib, now + CALIB_FAST_NS, 0, HRT_MODE_ABS);
+	hrt_start(d->kq, &d->t_calib, now + CALIB_FAST_NS, 0, HRT_MODE_ABS);
 	snprintf(why, whylen, "TSC calibration restarted against %s", ref->name);
 	log_notice("tsc: %s", why);
 	return 0;
@@ -493,7 +510,7 @@ static void start_discipline(struct daemon *d, int64_t now)
 		if (d->phase == DISC_OFF)
 			d->phase = DISC_START;
 		if (!hrt_is_queued(&d->t_disc))
-			hrt_start(d->q, &d->t_disc, now + DISC_INTERVAL_NS, 0, HRT_MODE_ABS);
+			hrt_start(d->kq, &d->t_disc, now + DISC_INTERVAL_NS, 0, HRT_MODE_ABS);
 	} else {
 		d->phase = DISC_OFF;
 		hrt_cancel(&d->t_disc);
@@ -536,7 +553,7 @@ static void on_reload(struct evl *l, int signo, void *ctx)
 	d->conf.step_threshold_ms = next->step_threshold_ms;
 	d->conf.step_limit = next->step_limit;
 	snprintf(d->conf.clocksource, sizeof(d->conf.clocksource), "%s", next->clocksource);
-	start_discipline(d, daemon_now(d));
+	start_discipline(d, evl_now());
 	log_notice("reload: %s re-read (clocksource, reference, time_constant and [ntp] applied, "
 		   "servers resolved again; devices, directories and intervals need a restart)",
 		   d->conf_path);
@@ -698,8 +715,9 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 		goto out;
 	}
 	d->q = evl_timers(d->loop);
-	/* The queue runs on the timekeeper's MONOTONIC, as the kernel's hrtimer
-	 * bases do; the loop converts to the kernel's clock for its timerfd. */
+	d->kq = evl_ktimers(d->loop);
+	/* The clients' queue runs on the timekeeper's MONOTONIC, as the
+	 * kernel's hrtimer bases do; the daemon's own on the kernel's. */
 	evl_set_clock(d->loop, queue_clock, d);
 	evl_set_margin(d->loop, (int64_t)d->conf.timer_margin_us * 1000);
 	if (daemon_timers_init(d) < 0) {
@@ -710,8 +728,7 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	evl_on_signal(d->loop, SIGINT, on_stop, d);
 	evl_on_signal(d->loop, SIGHUP, on_reload, d);
 
-	now = daemon_now(d); /* the queue's clock: everything scheduled on it */
-	know = evl_now();    /* the kernel's: the page and the uptime */
+	now = know = evl_now(); /* the kernel's: the daemon's timers, the page, the uptime */
 	wdog_init(&d->wd, &d->reg, &wc, (uint64_t)now);
 	daemon_sync_offsets(d);
 	hrt_timer_init(&d->t_update, HRT_BASE_MONOTONIC, on_update, "update");
@@ -721,11 +738,11 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	hrt_timer_init(&d->t_save, HRT_BASE_MONOTONIC, on_save, "save");
 	d->t_update.data = d->t_wdog.data = d->t_calib.data = d->t_disc.data = d->t_save.data = d;
 	daemon_publish(d, know);
-	hrt_start(d->q, &d->t_update, now + d->update_ns, 0, HRT_MODE_ABS);
-	hrt_start(d->q, &d->t_wdog, (int64_t)wdog_next_due(&d->wd), 0, HRT_MODE_ABS);
+	hrt_start(d->kq, &d->t_update, now + d->update_ns, 0, HRT_MODE_ABS);
+	hrt_start(d->kq, &d->t_wdog, (int64_t)wdog_next_due(&d->wd), 0, HRT_MODE_ABS);
 	if (d->calibrating)
-		hrt_start(d->q, &d->t_calib, now + CALIB_FAST_NS, 0, HRT_MODE_ABS);
-	hrt_start(d->q, &d->t_save, now + SAVE_INTERVAL_NS, 0, HRT_MODE_ABS);
+		hrt_start(d->kq, &d->t_calib, now + CALIB_FAST_NS, 0, HRT_MODE_ABS);
+	hrt_start(d->kq, &d->t_save, now + SAVE_INTERVAL_NS, 0, HRT_MODE_ABS);
 	start_discipline(d, now);
 	d->started_ns = know;
 	if (daemon_ctl_attach(d) < 0)

@@ -83,6 +83,8 @@ static int on_status(void *ctx, struct ctl_call *c)
 		    res.uncertainty_ppb > 0 ? (uint64_t)res.uncertainty_ppb : 0;
 	}
 	st->synchronized = !(n->time_status & NTP_STA_UNSYNC) && n->time_maxerror < NTP_PHASE_LIMIT;
+	if (d->loop)
+		evl_lateness(d->loop, &st->loop_late_recent_ns, &st->loop_late_max_ns);
 	c->out_len = sizeof(*st);
 	snprintf(c->msg, TK_CTL_MESSAGE_LEN, "source %s", st->source[0] ? st->source : "none");
 	return 0;
@@ -178,28 +180,45 @@ static int on_timers(void *ctx, struct ctl_call *c)
 	unsigned char *out = c->out;
 	size_t room = (c->out_cap - sizeof(head)) / sizeof(struct tk_ctl_timer);
 	const struct hrt_timer **v;
-	long got;
+	long got, kgot, got2 = 0;
+	int64_t kshift;
+	size_t nk;
 
 	if (!d->q) {
 		snprintf(c->msg, TK_CTL_MESSAGE_LEN, "the timer queue is not running yet");
 		return -EAGAIN;
 	}
+	/* The daemon's own timers run on the kernel's clock (d->kq): listed
+	 * first, their expiries moved onto the daemon's MONOTONIC, which the
+	 * listing speaks, by the two clocks' difference now. */
+	kshift = daemon_now(d) - evl_now();
 	head.now_mono_ns = (uint64_t)daemon_now(d);
 	for (int b = 0; b < HRT_NR_BASES; b++)
 		head.offset_ns[b] = d->q->offset[b];
 	head.next_event_ns = hrt_next_hard(d->q);
-	head.total = (uint32_t)hrt_count(d->q);
+	if (d->kq && hrt_next_hard(d->kq) != HRT_TIME_MAX &&
+	    hrt_next_hard(d->kq) + kshift < head.next_event_ns)
+		head.next_event_ns = hrt_next_hard(d->kq) + kshift;
+	nk = d->kq ? hrt_count(d->kq) : 0;
+	head.total = (uint32_t)(hrt_count(d->q) + nk);
 	v = calloc(room ? room : 1, sizeof(*v));
 	if (!v) {
 		snprintf(c->msg, TK_CTL_MESSAGE_LEN, "out of memory");
 		return -ENOMEM;
 	}
-	got = hrt_snapshot(d->q, v, rq->offset, room);
-	if (got < 0) {
+	got = 0;
+	if (rq->offset < nk)
+		got = hrt_snapshot(d->kq, v, rq->offset, room);
+	kgot = got;
+	if (got >= 0 && (size_t)got < room)
+		got2 = hrt_snapshot(d->q, v + got, rq->offset > nk ? rq->offset - nk : 0,
+				    room - (size_t)got);
+	if (got < 0 || got2 < 0) {
 		free(v);
 		snprintf(c->msg, TK_CTL_MESSAGE_LEN, "out of memory");
-		return (int)got;
+		return -ENOMEM;
 	}
+	got += got2;
 	for (long i = 0; i < got; i++) {
 		struct tk_ctl_timer o = {0};
 		int64_t period;
@@ -208,8 +227,8 @@ static int on_timers(void *ctx, struct ctl_call *c)
 		name_copy(o.name, sizeof(o.name), v[i]->name ? v[i]->name : "(anonymous)");
 		o.base = v[i]->base;
 		o.state = v[i]->state;
-		o.soft_expires_ns = v[i]->softexpires;
-		o.expires_ns = v[i]->expires;
+		o.soft_expires_ns = v[i]->softexpires + (i < kgot ? kshift : 0);
+		o.expires_ns = v[i]->expires + (i < kgot ? kshift : 0);
 		o.period_ns = period_of(d, v[i]);
 		if (daemon_timer_info(v[i], &pid, &period)) {
 			o.owner_pid = pid;

@@ -52,7 +52,8 @@ struct daemon {
 	struct cs_entry *tk_entry; /* the source the timekeeper runs on */
 	struct pagew *pw;
 	struct evl *loop;
-	struct hrt_queue *q;
+	struct hrt_queue *q;  /* clients' and NTP timers: on daemon_now() */
+	struct hrt_queue *kq; /* the daemon's own timers: on the kernel's MONOTONIC */
 	struct hrt_timer t_update, t_wdog, t_calib, t_disc, t_save;
 	int64_t update_ns;
 	bool state_warned;
@@ -91,7 +92,7 @@ int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx);
  * nanoseconds). Returns its result. */
 int daemon_step(struct daemon *d, int64_t offset_ns);
 
-/* The daemon's MONOTONIC (the timekeeper's): the clock of the timer queue. */
+/* The daemon's MONOTONIC (the timekeeper's): the clock of d->q. */
 int64_t daemon_now(struct daemon *d);
 
 /* --- daemon_timers.c: client timers (issue 6) ------------------------------ */

@@ -218,7 +218,7 @@ void daemon_sys_ready(struct daemon *d)
 	struct daemon_sys *s = calloc(1, sizeof(*s));
 	char line[256 + 16];
 	uint64_t usec = 0;
-	int64_t now = daemon_now(d); /* the queue's clock */
+	int64_t now = evl_now(); /* d->kq's clock: liveness never waits on a source */
 	int r;
 
 	if (!s) {
@@ -239,14 +239,14 @@ void daemon_sys_ready(struct daemon *d)
 			log_warn("systemd: cannot notify the service manager: %s", strerror(-r));
 		return; /* not under systemd (0), or unreachable: no timers */
 	}
-	hrt_start(d->q, &s->t_status, now + STATUS_INTERVAL_NS, 0, HRT_MODE_ABS);
+	hrt_start(d->kq, &s->t_status, now + STATUS_INTERVAL_NS, 0, HRT_MODE_ABS);
 	r = sd_watchdog_enabled(0, &usec);
 	if (r < 0)
 		log_warn("systemd: WATCHDOG_USEC is malformed: %s; no watchdog pings", strerror(-r));
 	if (r > 0 && usec > 0) {
 		s->watchdog_ns = (int64_t)usec * 1000 / 2;
 		notify(s, "WATCHDOG=1");
-		hrt_start(d->q, &s->t_watchdog, now + s->watchdog_ns, 0, HRT_MODE_ABS);
+		hrt_start(d->kq, &s->t_watchdog, now + s->watchdog_ns, 0, HRT_MODE_ABS);
 		log_info("systemd: watchdog pings every %.1f s", (double)s->watchdog_ns / 1e9);
 	}
 }

@@ -136,6 +136,10 @@ struct tk_ctl_status {
 	uint64_t tsc_uncertainty_ppb;
 	int32_t synchronized;      /* 1: !(status & STA_UNSYNC) and maxerror < 16 s */
 	uint32_t reserved;
+	/* The event loop's dispatch lateness (how late it ran its timers after
+	 * their expiry, ns): the worst of the last minute and since the start. */
+	int64_t loop_late_recent_ns;
+	int64_t loop_late_max_ns;
 };
 
 /* tk_ctl_source.state: cs_state's values */

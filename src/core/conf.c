@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <math.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/conf.h"
 
@@ -412,21 +415,114 @@ static int finish(const char *name, int rc, struct parse_state *st, char *err, s
 	return -EINVAL;
 }
 
-int conf_load(const char *path, struct tk_conf *conf, char *err, size_t errlen)
+static const char *file_kind(mode_t mode)
 {
-	struct parse_state st = { .conf = conf };
-	FILE *f;
-	int rc;
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		return "a directory";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	default:
+		return "not a regular file";
+	}
+}
 
-	conf_defaults(conf);
-	f = fopen(path, "re");
-	if (!f) {
+/* The whole file in a NUL-terminated buffer, or -errno with one line in err.
+ * Only a regular file of at most CONF_MAX_BYTES is read: /dev/zero never
+ * ends and a FIFO may never answer, either would hang the start or a
+ * reload (and SIGTERM with it). O_NONBLOCK makes the open of a FIFO return
+ * at once; symbolic links are followed (/etc/timekeeperd.conf may be one). */
+static int read_bounded(const char *path, char **out, char *err, size_t errlen)
+{
+	struct stat st;
+	size_t len = 0;
+	char *buf;
+	int fd, rc;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return rc;
 	}
-	rc = ini_parse_file(f, handler, &st);
-	fclose(f);
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: is %s, expected a regular file", path,
+			 file_kind(st.st_mode));
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_size > CONF_MAX_BYTES) {
+		snprintf(err, errlen, "%s: %lld bytes, expected at most %d", path,
+			 (long long)st.st_size, CONF_MAX_BYTES);
+		close(fd);
+		return -EFBIG;
+	}
+	buf = malloc(CONF_MAX_BYTES + 2);
+	if (!buf) {
+		snprintf(err, errlen, "%s: cannot read: out of memory", path);
+		close(fd);
+		return -ENOMEM;
+	}
+	/* The size may change under us: read at most one byte past the limit. */
+	while (len <= CONF_MAX_BYTES) {
+		ssize_t n = read(fd, buf + len, CONF_MAX_BYTES + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+			free(buf);
+			close(fd);
+			return rc;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len > CONF_MAX_BYTES) {
+		snprintf(err, errlen, "%s: grew past %d bytes while read, expected at most %d",
+			 path, CONF_MAX_BYTES, CONF_MAX_BYTES);
+		free(buf);
+		return -EFBIG;
+	}
+	buf[len] = '\0';
+	if (strlen(buf) != len) {
+		snprintf(err, errlen, "%s: a NUL byte at offset %zu, expected text", path,
+			 strlen(buf));
+		free(buf);
+		return -EINVAL;
+	}
+	*out = buf;
+	return 0;
+}
+
+int conf_load(const char *path, struct tk_conf *conf, char *err, size_t errlen)
+{
+	struct parse_state st = { .conf = conf };
+	char *text;
+	int rc;
+
+	conf_defaults(conf);
+	rc = read_bounded(path, &text, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = ini_parse_string(text, handler, &st);
+	free(text);
 	return finish(path, rc, &st, err, errlen);
 }
 

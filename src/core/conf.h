@@ -77,8 +77,13 @@ struct tk_conf {
 /* Fills every option with its default. */
 void conf_defaults(struct tk_conf *conf);
 
-/* Reads path into conf (defaults first). Returns 0, or -errno with one line
- * in err: "path:line: message" for content, "path: strerror" for I/O. */
+/* The largest configuration file read, bytes. */
+#define CONF_MAX_BYTES (1024 * 1024)
+
+/* Reads path into conf (defaults first): only a regular file of at most
+ * CONF_MAX_BYTES without NUL bytes (a FIFO, a device or a directory is
+ * refused without being read). Returns 0, or -errno with one line in err:
+ * "path:line: message" for content, "path: ..." for the file itself. */
 int conf_load(const char *path, struct tk_conf *conf, char *err, size_t errlen);
 
 /* Same, from a string (tests, fuzzing); name is used in messages. */

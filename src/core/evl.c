@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -29,6 +30,13 @@
 #define SPIN_BUDGET_NS (SPIN_WINDOW_NS / 4)
 /* evl.armed when the timerfd's state is not known; never a real expiry. */
 #define ARMED_UNKNOWN INT64_MIN
+/* A wake-up for the owner's queue that finds its expiry not yet due on the
+ * owner's clock (a clock slower than the kernel's, or one that stands
+ * still) re-arms at least this far ahead, doubling per early wake-up up to
+ * the maximum: a stalled clock costs a hundred wake-ups a second, never a
+ * busy loop. */
+#define EARLY_MIN_NS INT64_C(1000)
+#define EARLY_MAX_NS INT64_C(10000000)
 
 enum src_kind { SRC_TIMER, SRC_SIGNAL, SRC_FD };
 
@@ -50,15 +58,23 @@ struct evl_sig {
 
 struct evl {
 	int epfd, tfd, sfd;
-	struct hrt_queue q;
-	struct hrt_ops ops;
+	struct hrt_queue q;  /* on the owner's clock (evl_set_clock()) */
+	struct hrt_queue kq; /* on the kernel's CLOCK_MONOTONIC, whatever the owner's does */
+	struct hrt_ops ops, kops;
 	struct evl_src tsrc, ssrc;
 	struct evl_src *fds;	   /* live caller sources */
 	struct evl_src *graveyard; /* deleted during a batch, freed after it */
 	bool dispatching;
 	bool stop;
 	int64_t armed; /* the queue-clock expiry programmed, HRT_TIME_MAX = disarmed */
+	int64_t karmed; /* the kernel queue's expiry programmed, HRT_TIME_MAX = none */
+	int64_t want, kwant; /* the expiries each queue last asked for (its clock) */
+	int64_t q_target_k; /* kernel time programmed for q's expiry, HRT_TIME_MAX = none */
+	unsigned int early; /* consecutive wake-ups that found q's expiry not yet due */
+	uint64_t nr_wakeups, nr_early, nr_spin_cuts;
+	struct evl_late late;
 	int64_t spin_until; /* zero-slack expiry the early wake-up spins to, HRT_TIME_MAX = none */
+	bool spin_on_q;	    /* spin_until is on the owner's clock (else the kernel's) */
 	int64_t margin;	    /* early wake-up for zero-slack timers, ns (0: none) */
 	int64_t (*clock)(void *ctx); /* the queue's MONOTONIC; NULL: the kernel's */
 	void *clock_ctx;
@@ -92,6 +108,12 @@ static int64_t now_cb(void *ctx)
 	return clock_now(ctx);
 }
 
+static int64_t know_cb(void *ctx)
+{
+	(void)ctx;
+	return evl_now();
+}
+
 int64_t evl_clock_now(const struct evl *l)
 {
 	return clock_now(l);
@@ -109,41 +131,102 @@ static bool spin_budget_left(struct evl *l, int64_t k)
 	return l->spin_spent < SPIN_BUDGET_NS;
 }
 
+static int64_t add_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	return __builtin_add_overflow(a, b, &r) ? (b > 0 ? HRT_TIME_MAX : INT64_MIN) : r;
+}
+
+/* The soonest re-arm after `early` consecutive early wake-ups. */
+static int64_t early_floor(const struct evl *l)
+{
+	if (!l->early)
+		return 0;
+	if (l->early > 14)
+		return EARLY_MAX_NS;
+	return EARLY_MIN_NS << (l->early - 1) < EARLY_MAX_NS ? EARLY_MIN_NS << (l->early - 1) :
+							       EARLY_MAX_NS;
+}
+
+/* The queue's earliest expiry is a zero-slack one the loop may spin to. */
+static bool spins_to(struct evl *l, const struct hrt_queue *q, int64_t expires, int64_t k)
+{
+	return l->margin > 0 && !q->hang_detected && hrt_next_soft(q) == expires &&
+	       hrt_next_hard(q) == expires && spin_budget_left(l, k);
+}
+
 /*
- * Program the timerfd for expires (the queue's MONOTONIC ns) or disarm it
- * for HRT_TIME_MAX. With an owner's clock the expiry is converted to the
- * kernel's CLOCK_MONOTONIC as a delay from now on both clocks; the rate
- * difference over the delay (ppm) makes the wake-up a little early or
- * late: early, the interrupt finds nothing due and this re-arms; late is
- * what the margin covers for zero-slack timers. A zero-slack earliest
- * expiry (its soft = hard) is programmed the margin early and the
- * interrupt spins the rest (on_timerfd).
+ * Program the timerfd for the earlier of the two queues' expiries (want on
+ * the owner's clock, kwant on the kernel's; HRT_TIME_MAX = none) or disarm
+ * it. The owner's expiry is converted to the kernel's CLOCK_MONOTONIC as a
+ * delay from now on both clocks; the rate difference over the delay (ppm)
+ * makes the wake-up a little early or late: early, the interrupt finds
+ * nothing due and this re-arms (at least early_floor() ahead, so a clock
+ * that stands still cannot make a busy loop); late is what the margin
+ * covers for zero-slack timers. A zero-slack earliest expiry (its soft =
+ * hard) is programmed the margin early and the interrupt spins the rest
+ * (on_timerfd), on the clock of its queue, bounded in kernel time.
  */
-static void arm(struct evl *l, int64_t expires)
+static void program(struct evl *l)
 {
 	struct itimerspec its;
-	int64_t target = expires, k = 0; /* k: the kernel's now, read once when needed */
+	int64_t k, kt = HRT_TIME_MAX, qt = HRT_TIME_MAX, target = HRT_TIME_MAX;
+	bool spin_k = false, spin_q = false;
 
-	if (expires == l->armed)
+	if (l->want == l->armed && l->kwant == l->karmed)
 		return;
 	memset(&its, 0, sizeof(its));
 	l->spin_until = HRT_TIME_MAX;
-	if (expires != HRT_TIME_MAX) {
-		if (l->margin > 0 || l->clock)
-			k = evl_now();
-		if (l->margin > 0 && !l->q.hang_detected && hrt_next_soft(&l->q) == expires &&
-		    hrt_next_hard(&l->q) == expires && spin_budget_left(l, k)) {
-			l->spin_until = expires;
-			target = expires > l->margin ? expires - l->margin : 0;
+	k = evl_now();
+	if (l->kwant != HRT_TIME_MAX) {
+		kt = l->kwant;
+		if (spins_to(l, &l->kq, kt, k)) {
+			spin_k = true;
+			kt = kt > l->margin ? kt - l->margin : 0;
+		}
+	}
+	if (l->want != HRT_TIME_MAX) {
+		int64_t e = l->want;
+
+		/* After two early wake-ups in a row the owner's clock is not
+		 * to be trusted with a spin. */
+		if (l->early < 2 && spins_to(l, &l->q, e, k)) {
+			spin_q = true;
+			e = e > l->margin ? e - l->margin : 0;
 		}
 		if (l->clock) {
-			int64_t delta = target - l->clock(l->clock_ctx);
+			int64_t delta;
 
-			target = k + (delta > 0 ? delta : 0);
+			if (__builtin_sub_overflow(e, l->clock(l->clock_ctx), &delta))
+				delta = e > 0 ? HRT_TIME_MAX : 0;
+			if (delta < early_floor(l))
+				delta = early_floor(l);
+			qt = add_sat(k, delta);
+		} else {
+			qt = e;
 		}
+	}
+	l->q_target_k = qt;
+	if (qt != HRT_TIME_MAX && qt <= kt) {
+		target = qt;
+		if (spin_q) {
+			l->spin_until = l->want;
+			l->spin_on_q = true;
+		}
+	} else if (kt != HRT_TIME_MAX) {
+		target = kt;
+		if (spin_k) {
+			l->spin_until = l->kwant;
+			l->spin_on_q = false;
+		}
+	}
+	if (target != HRT_TIME_MAX) {
 		/* An all-zero it_value disarms: a due time of 0 must still fire. */
 		if (target < 1)
 			target = 1;
+		if (target > HRT_TIME_SAFE_MAX)
+			target = HRT_TIME_SAFE_MAX;
 		its.it_value.tv_sec = target / 1000000000;
 		its.it_value.tv_nsec = target % 1000000000;
 	}
@@ -151,12 +234,28 @@ static void arm(struct evl *l, int64_t expires)
 		l->last_err = -errno;
 		return;
 	}
-	l->armed = expires;
+	l->armed = l->want;
+	l->karmed = l->kwant;
+}
+
+/* The owner's queue asks for expires (its clock). */
+static void arm(struct evl *l, int64_t expires)
+{
+	l->want = expires;
+	program(l);
 }
 
 static void reprogram_cb(void *ctx, int64_t expires_mono)
 {
 	arm(ctx, expires_mono);
+}
+
+static void kreprogram_cb(void *ctx, int64_t expires_mono)
+{
+	struct evl *l = ctx;
+
+	l->kwant = expires_mono;
+	program(l);
 }
 
 static int epoll_add(struct evl *l, struct evl_src *s)
@@ -177,11 +276,15 @@ int evl_new(struct evl **out)
 	if (!l)
 		return -ENOMEM;
 	l->epfd = l->tfd = l->sfd = -1;
-	l->armed = HRT_TIME_MAX;
-	l->spin_until = HRT_TIME_MAX;
+	l->armed = l->karmed = l->want = l->kwant = HRT_TIME_MAX;
+	l->spin_until = l->q_target_k = HRT_TIME_MAX;
 	l->ops.now = now_cb;
 	l->ops.reprogram = reprogram_cb;
 	hrt_init(&l->q, &l->ops, l);
+	l->kops.now = know_cb;
+	l->kops.reprogram = kreprogram_cb;
+	hrt_init(&l->kq, &l->kops, l);
+	evl_late_init(&l->late);
 
 	sigemptyset(&l->sigs);
 	for (unsigned int i = 0; i < 3; i++) {
@@ -238,6 +341,7 @@ void evl_free(struct evl *l)
 	if (!l)
 		return;
 	hrt_fini(&l->q);
+	hrt_fini(&l->kq);
 	free_list(l->fds);
 	free_list(l->graveyard);
 	if (l->sfd >= 0)
@@ -253,6 +357,11 @@ void evl_free(struct evl *l)
 struct hrt_queue *evl_timers(struct evl *l)
 {
 	return &l->q;
+}
+
+struct hrt_queue *evl_ktimers(struct evl *l)
+{
+	return &l->kq;
 }
 
 int evl_on_signal(struct evl *l, int signo, evl_signal_fn cb, void *ctx)
@@ -338,40 +447,75 @@ int evl_del_fd(struct evl *l, int fd)
 	return 0;
 }
 
+/* Woken the margin early for a zero-slack timer: spin on its queue's clock
+ * to its expiry, for at most twice the margin of KERNEL time whatever that
+ * clock does (it may stand still: the owner's clock runs on the counter
+ * being judged). */
+static void spin(struct evl *l)
+{
+	int64_t target = l->spin_until, k0 = evl_now(), k = k0;
+	int64_t now = l->spin_on_q ? clock_now(l) : k0;
+
+	l->spin_until = HRT_TIME_MAX;
+	if (target <= now || target - now > 2 * l->margin)
+		return;
+	while (now < target) {
+		k = evl_now();
+		if (k - k0 >= 2 * l->margin) {
+			l->nr_spin_cuts++;
+			break;
+		}
+		now = l->spin_on_q ? clock_now(l) : k;
+	}
+	l->nr_spins++;
+	l->spin_spent += k - k0;
+	if (k - k0 > l->max_spin_ns)
+		l->max_spin_ns = k - k0;
+}
+
 static void on_timerfd(struct evl *l)
 {
-	uint64_t ticks;
-	int64_t next;
+	uint64_t ticks, q_ran = l->q.nr_run, k_ran = l->kq.nr_run;
+	int64_t next, knext, k, q_target_k = l->q_target_k;
 
 	/* Drain the expiry count. The fd may have fired (and disarmed itself) or have
 	 * been re-armed by an earlier event of this batch (EAGAIN): its state is not
 	 * known, so the next write must not be skipped as unchanged. */
 	if (read(l->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		l->last_err = -errno;
-	l->armed = ARMED_UNKNOWN;
-	/* Woken the margin early for a zero-slack timer: spin on the clock to its
-	 * expiry (bounded by twice the margin, in case the clock misbehaves). */
-	if (l->spin_until != HRT_TIME_MAX) {
-		int64_t start = clock_now(l), now = start;
-
-		if (l->spin_until > now && l->spin_until - now <= 2 * l->margin) {
-			while (now < l->spin_until)
-				now = clock_now(l);
-			l->nr_spins++;
-			l->spin_spent += now - start;
-			if (now - start > l->max_spin_ns)
-				l->max_spin_ns = now - start;
-		}
-		l->spin_until = HRT_TIME_MAX;
-	}
-	/* The interrupt's value wins even during a hang back-off: it is the back-off. */
+	l->armed = l->karmed = ARMED_UNKNOWN;
+	l->nr_wakeups++;
+	if (l->spin_until != HRT_TIME_MAX)
+		spin(l);
+	/* The kernel's queue first: the daemon's own work never waits on the
+	 * owner's clock. The interrupts' values win even during a hang
+	 * back-off: they are the back-off. */
+	l->kq.max_late_ns = l->q.max_late_ns = 0;
+	knext = hrt_interrupt(&l->kq, know_cb, l);
 	next = hrt_interrupt(&l->q, now_cb, l);
+	k = evl_now();
+	if (l->q.nr_run != q_ran || l->kq.nr_run != k_ran)
+		evl_late_add(&l->late, k,
+			     l->q.max_late_ns > l->kq.max_late_ns ? l->q.max_late_ns : l->kq.max_late_ns);
+	/* The kernel's time for q's expiry has come and q ran nothing: its
+	 * clock is slower than the kernel's, or stands still. */
+	if (l->q.nr_run != q_ran) {
+		l->early = 0;
+	} else if (l->clock && q_target_k != HRT_TIME_MAX && k >= q_target_k) {
+		l->nr_early++;
+		if (l->early < UINT_MAX)
+			l->early++;
+	}
 	if (l->timers_done)
 		l->timers_done(l->timers_done_ctx);
-	/* The hook may have started timers: take the queue's latest word. */
+	/* The hook may have started timers: take the queues' latest word. */
+	if (!l->kq.hang_detected)
+		knext = hrt_next_hard(&l->kq);
 	if (!l->q.hang_detected)
 		next = hrt_next_hard(&l->q);
-	arm(l, next);
+	l->kwant = knext;
+	l->want = next;
+	program(l);
 }
 
 static void on_signalfd(struct evl *l)
@@ -457,6 +601,7 @@ void evl_set_clock(struct evl *l, int64_t (*now)(void *ctx), void *ctx)
 {
 	l->clock = now;
 	l->clock_ctx = ctx;
+	l->early = 0;
 	l->armed = ARMED_UNKNOWN;
 	arm(l, hrt_next_hard(&l->q));
 }
@@ -465,6 +610,7 @@ void evl_set_margin(struct evl *l, int64_t margin_ns)
 {
 	l->margin = margin_ns > 0 ? margin_ns : 0;
 	l->armed = ARMED_UNKNOWN;
+	l->kwant = hrt_next_hard(&l->kq);
 	arm(l, hrt_next_hard(&l->q));
 }
 
@@ -483,4 +629,62 @@ void evl_spin_stats(const struct evl *l, uint64_t *spins, int64_t *max_spin_ns)
 {
 	*spins = l->nr_spins;
 	*max_spin_ns = l->max_spin_ns;
+}
+
+void evl_wake_stats(const struct evl *l, uint64_t *wakeups, uint64_t *early, uint64_t *spin_cuts)
+{
+	*wakeups = l->nr_wakeups;
+	*early = l->nr_early;
+	*spin_cuts = l->nr_spin_cuts;
+}
+
+/* --- dispatch lateness ----------------------------------------------------- */
+
+void evl_late_init(struct evl_late *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (unsigned int i = 0; i < EVL_LATE_BUCKETS; i++)
+		s->bucket_id[i] = INT64_MIN;
+}
+
+static int64_t bucket_of(int64_t now_ns)
+{
+	/* floor division: kernel times are >= 0, a test's may not be */
+	return now_ns >= 0 ? now_ns / EVL_LATE_BUCKET_NS : (now_ns + 1) / EVL_LATE_BUCKET_NS - 1;
+}
+
+void evl_late_add(struct evl_late *s, int64_t now_ns, int64_t late_ns)
+{
+	int64_t id = bucket_of(now_ns);
+	unsigned int i = (unsigned int)(((id % EVL_LATE_BUCKETS) + EVL_LATE_BUCKETS) % EVL_LATE_BUCKETS);
+
+	if (late_ns < 0)
+		late_ns = 0;
+	s->samples++;
+	s->last_ns = late_ns;
+	if (late_ns > s->max_ns)
+		s->max_ns = late_ns;
+	if (s->bucket_id[i] != id) {
+		s->bucket_id[i] = id;
+		s->bucket_max[i] = 0;
+	}
+	if (late_ns > s->bucket_max[i])
+		s->bucket_max[i] = late_ns;
+}
+
+int64_t evl_late_recent(const struct evl_late *s, int64_t now_ns)
+{
+	int64_t id = bucket_of(now_ns), worst = 0;
+
+	for (unsigned int i = 0; i < EVL_LATE_BUCKETS; i++)
+		if (s->bucket_id[i] != INT64_MIN && s->bucket_id[i] <= id &&
+		    s->bucket_id[i] > id - EVL_LATE_BUCKETS && s->bucket_max[i] > worst)
+			worst = s->bucket_max[i];
+	return worst;
+}
+
+void evl_lateness(const struct evl *l, int64_t *recent_ns, int64_t *max_ns)
+{
+	*recent_ns = evl_late_recent(&l->late, evl_now());
+	*max_ns = l->late.max_ns;
 }

@@ -8,17 +8,33 @@
  * socket. The hrt timers fire from the timerfd through hrt_interrupt(), with
  * its retry and hang rules.
  *
- * Two clocks. The queue's MONOTONIC base runs on a clock its owner gives
- * (evl_set_clock(): the daemon's disciplined timekeeper), as the kernel's
- * hrtimer bases run on its timekeeper; without one it is the kernel's
- * CLOCK_MONOTONIC (evl_now()). The timerfd runs on the kernel's clock: an
- * expiry is converted as a delay from now on both clocks, and a wake-up
- * that comes before the expiry on the queue's clock just re-arms. Precision:
- * when the earliest timer has no slack, the timerfd is programmed a margin
- * early (evl_set_margin()) and the loop spins on the queue's clock to the
- * expiry; timers with slack never spin. Spinning takes at most a quarter of
- * each second: past it, zero-slack timers are woken by the timerfd alone
- * until the next second, so dense zero-slack timers cannot keep a core busy.
+ * Two queues, two clocks. The owner's queue (evl_timers()) runs on a clock
+ * the owner gives (evl_set_clock(): the daemon's disciplined timekeeper, for
+ * the timers clients arm on the daemon's clocks), as the kernel's hrtimer
+ * bases run on its timekeeper; without one it is the kernel's
+ * CLOCK_MONOTONIC (evl_now()). The kernel's queue (evl_ktimers()) always
+ * runs on the kernel's CLOCK_MONOTONIC: the owner's own work goes there, so
+ * it never depends on the clock it may have to judge. The timerfd runs on
+ * the kernel's clock and is programmed for the earlier of the two queues; an
+ * owner's expiry is converted as a delay from now on both clocks, and a
+ * wake-up that comes before the expiry on the owner's clock re-arms, at
+ * least 1 us ahead, doubling per early wake-up up to 10 ms, so an owner's
+ * clock that stands still makes its timers late, never a busy loop.
+ * Precision: when a queue's earliest timer has no slack, the timerfd is
+ * programmed a margin early (evl_set_margin()) and the loop spins on that
+ * queue's clock to the expiry, for at most twice the margin of kernel time
+ * whatever that clock does; timers with slack never spin. Spinning takes at
+ * most a quarter of each second: past it, zero-slack timers are woken by the
+ * timerfd alone until the next second, so dense zero-slack timers cannot
+ * keep a core busy. Every wake-up serves both queues and then the signals
+ * of its epoll batch, so a SIGTERM waits for at most one bounded spin and
+ * the callbacks due.
+ *
+ * Lateness. Each pass records how late the timers it ran were (now - hard
+ * expiry, MONOTONIC bases only: the others move when a clock is set, which
+ * is not lateness), in kernel ns for the kernel's queue and in the owner's
+ * clock's ns (the same rate within its frequency error) for the owner's;
+ * evl_lateness() gives the worst of the last minute and of all time.
  *
  * One loop per process: the signal mask is process-wide. Callbacks run on
  * the loop's thread and may add and delete sources (also their own), start
@@ -50,6 +66,10 @@ void evl_free(struct evl *l);
  * the loop reprograms its timerfd whenever the earliest expiry moves. */
 struct hrt_queue *evl_timers(struct evl *l);
 
+/* The queue on the kernel's CLOCK_MONOTONIC, whatever evl_set_clock() says:
+ * for work that must go on when the owner's clock stalls or runs wild. */
+struct hrt_queue *evl_ktimers(struct evl *l);
+
 /* The kernel's CLOCK_MONOTONIC in ns (the timerfd's clock; without
  * evl_set_clock() also the queue's). */
 int64_t evl_now(void);
@@ -65,11 +85,34 @@ int64_t evl_clock_now(const struct evl *l);
  * this much before such an expiry and the loop spins the rest (within the
  * budget of a quarter of each second). */
 void evl_set_margin(struct evl *l, int64_t margin_ns);
-/* The zero-slack expiry the next wake-up will spin to (queue clock),
- * HRT_TIME_MAX when the next wake-up does not spin. */
+/* The zero-slack expiry the next wake-up will spin to (on the clock of its
+ * queue), HRT_TIME_MAX when the next wake-up does not spin. */
 int64_t evl_spin_target(const struct evl *l);
 /* Spins done and the longest (ns), for diagnostics and benchmarks. */
 void evl_spin_stats(const struct evl *l, uint64_t *spins, int64_t *max_spin_ns);
+/* Timerfd wake-ups, those that found the owner's earliest expiry not yet
+ * due on its clock, and spins cut by their kernel-time bound. */
+void evl_wake_stats(const struct evl *l, uint64_t *wakeups, uint64_t *early, uint64_t *spin_cuts);
+
+/* Dispatch lateness: the worst over the last minute (six buckets of 10 s of
+ * kernel time: the current one and the five before it) and since the
+ * start. Explicit-now style, so tests can drive it with any clock. */
+#define EVL_LATE_BUCKETS 6
+#define EVL_LATE_BUCKET_NS INT64_C(10000000000)
+struct evl_late {
+	int64_t max_ns;	 /* worst since init */
+	int64_t last_ns; /* the last pass's worst */
+	uint64_t samples;
+	int64_t bucket_id[EVL_LATE_BUCKETS]; /* now / EVL_LATE_BUCKET_NS, INT64_MIN = empty */
+	int64_t bucket_max[EVL_LATE_BUCKETS];
+};
+void evl_late_init(struct evl_late *s);
+/* One pass that ran timers, the worst of them late_ns (< 0 counts as 0), at now_ns. */
+void evl_late_add(struct evl_late *s, int64_t now_ns, int64_t late_ns);
+/* The worst late_ns added in the bucket of now_ns and the five before it. */
+int64_t evl_late_recent(const struct evl_late *s, int64_t now_ns);
+/* The loop's: the worst of the last minute and since evl_new(), ns. */
+void evl_lateness(const struct evl *l, int64_t *recent_ns, int64_t *max_ns);
 
 /* fn(ctx) after each timer interrupt has run the due timers: where the
  * owner sends what its callbacks collected (one batch per pass). */
@@ -98,7 +141,8 @@ int evl_run(struct evl *l);
 /* Ends evl_run() after the event being dispatched. */
 void evl_stop(struct evl *l);
 
-/* The expiry the timerfd is programmed for (the queue's clock, ns), HRT_TIME_MAX when disarmed. */
+/* The owner's queue's expiry the timerfd is programmed for (its clock, ns),
+ * HRT_TIME_MAX when that queue is empty. */
 int64_t evl_armed(const struct evl *l);
 /* The last error from timerfd_settime(), 0 if none (kept for the caller to log). */
 int evl_last_error(const struct evl *l);

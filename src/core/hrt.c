@@ -387,7 +387,12 @@ int64_t hrt_next_soft(const struct hrt_queue *q)
 static void run_one(struct hrt_queue *q, struct hrt_timer *t, int64_t basenow)
 {
 	enum hrt_restart r = HRT_NORESTART;
+	int64_t late;
 
+	if (t->base == HRT_BASE_MONOTONIC && !__builtin_sub_overflow(basenow, t->expires, &late) &&
+	    late > q->max_late_ns)
+		q->max_late_ns = late;
+	q->nr_run++;
 	dequeue(q, t);
 	q->running = t;
 	t->in_callback = true;

@@ -13,7 +13,7 @@
  * expiry is stored in its base's own clock, and the hardware (the event
  * loop's timerfd) is programmed in MONOTONIC: expires - offset, clamped >= 0.
  * MONOTONIC is whatever clock the owner runs the queue on (the daemon: its
- * timekeeper's, see evl.h); the offsets are that clock's. Memory: the
+ * timekeeper's for client timers, the kernel's for its own, see evl.h); the offsets are that clock's. Memory: the
  * caller's struct hrt_timer plus one pointer in a heap that doubles and
  * halves; a million timers are ~8 MB of heap and O(log n) start/cancel.
  * Single-threaded: callbacks run from hrt_run()/hrt_interrupt() and may
@@ -130,6 +130,12 @@ struct hrt_queue {
 	uint64_t nr_retries;
 	uint64_t nr_hangs;
 	int64_t max_hang_time; /* ns */
+	/* Dispatch lateness, for the owner to reset and read: the largest
+	 * basenow - hard expiry of the MONOTONIC timers run since (0: none ran
+	 * late; the other bases move with clock_was_set, which is no
+	 * lateness), and the number of callbacks run in total. */
+	int64_t max_late_ns;
+	uint64_t nr_run;
 };
 
 /* ops may be NULL. Offsets start at 0. */

@@ -416,6 +416,8 @@ static int cmd_status(void)
 		jw_int(&w, "time_constant", s.time_constant);
 		jw_uint(&w, "update_interval_ns", s.update_interval_ns);
 		jw_uint(&w, "disruption", s.disruption);
+		jw_int(&w, "loop_late_recent_ns", s.loop_late_recent_ns);
+		jw_int(&w, "loop_late_max_ns", s.loop_late_max_ns);
 		if (s.tsc_calibrated_hz) {
 			jw_object(&w, "tsc");
 			jw_uint(&w, "calibrated_hz", s.tsc_calibrated_hz);
@@ -473,6 +475,8 @@ static int cmd_status(void)
 	printf("TAI offset      : %d seconds\n", s.tai_offset);
 	printf("Update interval : %.1f ms (time constant %d)\n",
 	       (double)s.update_interval_ns / 1e6, s.time_constant);
+	printf("Loop lateness   : %.3f ms worst in the last minute, %.3f ms since the start\n",
+	       (double)s.loop_late_recent_ns / 1e6, (double)s.loop_late_max_ns / 1e6);
 	if (s.tsc_calibrated_hz)
 		printf("TSC calibration : %" PRIu64 " Hz +- %.1f ppb\n", s.tsc_calibrated_hz,
 		       (double)s.tsc_uncertainty_ppb);
