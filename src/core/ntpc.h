@@ -78,6 +78,7 @@ enum ntpc_state {
 #define NTPC_F_RESOLVE_FAILED 0x08u
 #define NTPC_F_XLEAVE 0x10u	 /* configured: ask for interleaved mode */
 #define NTPC_F_INTERLEAVED 0x20u /* the newest sample came in interleaved mode */
+#define NTPC_F_RESOLVING 0x40u	 /* a name lookup is in flight (the daemon's) */
 #define NTPC_XLEAVE_MAX_MISSED 4 /* unanswered polls before requests turn basic again */
 #define NTPC_XLEAVE_MAX_GAP_NS INT64_C(4000000000) /* server RX to its TX, at most */
 
