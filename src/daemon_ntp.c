@@ -21,7 +21,9 @@
  * frequency estimate. Every stored sample is moved into the corrected
  * clock's frame, so the fit keeps all its history: a least-squares
  * estimator that is well damped by construction. A large offset is stepped
- * per step_threshold_ms and step_limit.
+ * per step_threshold_ms and step_limit; one beyond panic_threshold is not
+ * applied at all unless allow_panic_step = yes and the servers agree
+ * (ntpc_panic_check()).
  */
 #include "config.h"
 
@@ -58,7 +60,8 @@ _Static_assert(NTPC_F_IBURST == TK_CTL_NTPF_IBURST && NTPC_F_KOD_RATE == TK_CTL_
 		       NTPC_F_RESOLVE_FAILED == TK_CTL_NTPF_RESOLVE_FAILED &&
 		       NTPC_F_XLEAVE == TK_CTL_NTPF_XLEAVE &&
 		       NTPC_F_INTERLEAVED == TK_CTL_NTPF_INTERLEAVED &&
-		       NTPC_F_RESOLVING == TK_CTL_NTPF_RESOLVING,
+		       NTPC_F_RESOLVING == TK_CTL_NTPF_RESOLVING &&
+		       NTPC_F_PANIC == TK_CTL_NTPF_PANIC,
 	       "ntpc flags are the TK_CTL_NTPF_* values");
 
 #define SLEW_MAX_PPB 400000.0	   /* phase slews at most this fast */
@@ -101,6 +104,7 @@ struct daemon_ntp {
 	uint64_t updates, steps;
 	bool synced;
 	bool watch_rsv; /* rsv_fd() is on the loop */
+	enum ntpc_panic panic; /* the last update's refusal, NTPC_PANIC_NONE none */
 };
 
 static int64_t our_real(struct daemon *d)
@@ -182,6 +186,57 @@ static void step_clock(struct daemon *d, int64_t offset)
 		   n->steps);
 }
 
+/* The panic threshold (ntpc_panic_check): true when the combined offset
+ * is beyond it and may not be applied. Then nothing of the update is used
+ * (no step, no slew, no frequency), the clock is marked unsynchronized, the
+ * servers beyond it are flagged NTPC_F_PANIC with the reason, and one line
+ * is logged when the refusal starts or its reason changes. */
+static bool panic_refused(struct daemon *d, int64_t now)
+{
+	struct daemon_ntp *n = d->ntp;
+	const struct ntpc_system *sys = &n->sys;
+	int64_t limit = (int64_t)d->conf.panic_threshold * NSEC_PER_SEC;
+	unsigned int agree, voters;
+	enum ntpc_panic v = ntpc_panic_check(n->peer, n->n, sys, limit, d->conf.allow_panic_step,
+					     &agree, &voters);
+	char why[160];
+
+	for (unsigned int i = 0; i < n->n; i++)
+		n->peer[i].flags &= ~NTPC_F_PANIC;
+	if (v == NTPC_PANIC_NONE || v == NTPC_PANIC_ALLOWED) {
+		if (v == NTPC_PANIC_ALLOWED && n->panic != v)
+			log_warn("ntp: offset %+.3f s beyond panic_threshold %" PRIu64
+				 " s applied: allow_panic_step = yes and %u of %u servers agree",
+				 (double)sys->offset / 1e9, d->conf.panic_threshold, agree, voters);
+		n->panic = v;
+		return false;
+	}
+	if (v == NTPC_PANIC_NOT_ALLOWED)
+		snprintf(why, sizeof(why), "allow_panic_step = no");
+	else
+		snprintf(why, sizeof(why), "%u of %u servers agree, at least %u and a majority needed",
+			 agree, voters, NTPC_PANIC_MIN_AGREE);
+	for (unsigned int i = 0; i < n->n; i++) {
+		struct ntpc_peer *p = &n->peer[i];
+
+		if (p->nfilt && llabs(p->chosen.offset) > limit) {
+			p->flags |= NTPC_F_PANIC;
+			snprintf(p->message, sizeof(p->message),
+				 "offset %+.3f s beyond panic_threshold %" PRIu64 " s: not applied (%s)",
+				 (double)p->chosen.offset / 1e9, d->conf.panic_threshold, why);
+		}
+	}
+	if (n->panic != v)
+		log_err("ntp: offset %+.3f s from %s (%s) beyond panic_threshold %" PRIu64
+			" s: not applied (%s); the clock is marked unsynchronized",
+			(double)sys->offset / 1e9, n->conf[sys->selected].host,
+			n->srv[sys->selected].address, d->conf.panic_threshold, why);
+	n->panic = v;
+	n->synced = false;
+	set_unsync(d);
+	return true;
+}
+
 /* A new sample from some server: select, and update the clock when the
  * system peer has something new. */
 static void clock_update(struct daemon *d, int64_t now)
@@ -209,6 +264,8 @@ static void clock_update(struct daemon *d, int64_t now)
 		log_notice("ntp: system peer %s (%s), stratum %u",
 			   n->conf[sys->selected].host, n->srv[sys->selected].address,
 			   n->peer[sys->selected].stratum);
+	if (panic_refused(d, now))
+		return;
 	if (sys->t <= n->last_t)
 		return; /* nothing new from the system peer */
 	n->last_t = sys->t;
@@ -687,8 +744,10 @@ int daemon_ntp_start(struct daemon *d)
 		/* Spread the first requests a little. */
 		hrt_start(d->q, &s->t_poll, now + (int64_t)i * 10 * NSEC_PER_MSEC, 0, HRT_MODE_ABS);
 	}
-	log_notice("ntp: %u server%s, step_threshold_ms %" PRIu64 ", step_limit %" PRId64, n->n,
-		   n->n == 1 ? "" : "s", d->conf.step_threshold_ms, d->conf.step_limit);
+	log_notice("ntp: %u server%s, step_threshold_ms %" PRIu64 ", step_limit %" PRId64
+		   ", panic_threshold %" PRIu64 " s (allow_panic_step = %s)",
+		   n->n, n->n == 1 ? "" : "s", d->conf.step_threshold_ms, d->conf.step_limit,
+		   d->conf.panic_threshold, d->conf.allow_panic_step ? "yes" : "no");
 	return 0;
 }
 

@@ -663,6 +663,38 @@ void ntpc_select(struct ntpc_peer *peers, size_t n, int prev_selected, int64_t n
 	sys->refid = peers[best].refid;
 }
 
+enum ntpc_panic ntpc_panic_check(const struct ntpc_peer *peers, size_t n,
+				 const struct ntpc_system *sys, int64_t threshold_ns, bool allow,
+				 unsigned int *agree, unsigned int *voters)
+{
+	unsigned int a = 0, v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ntpc_peer *p = &peers[i];
+		int64_t off = p->chosen.offset;
+
+		if (p->state == NTPC_UNREACHABLE || p->state == NTPC_UNUSABLE ||
+		    p->state == NTPC_INIT || p->nfilt == 0)
+			continue;
+		v++;
+		if ((p->state == NTPC_SELECTED || p->state == NTPC_CANDIDATE ||
+		     p->state == NTPC_OUTLIER) && threshold_ns > 0 &&
+		    (sys->offset > 0 ? off > threshold_ns : off < -threshold_ns))
+			a++;
+	}
+	if (agree)
+		*agree = a;
+	if (voters)
+		*voters = v;
+	if (threshold_ns <= 0 || sys->selected < 0 || llabs(sys->offset) <= threshold_ns)
+		return NTPC_PANIC_NONE;
+	if (!allow)
+		return NTPC_PANIC_NOT_ALLOWED;
+	if (a < NTPC_PANIC_MIN_AGREE || 2 * a <= v)
+		return NTPC_PANIC_TOO_FEW;
+	return NTPC_PANIC_ALLOWED;
+}
+
 /* How far a sample taken at t moves when our clock's frequency changes by
  * df_ppb and its phase by phase_ns, now: its offset grows by the returned
  * amount, our own times of it shrink by it. */

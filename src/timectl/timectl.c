@@ -1209,6 +1209,7 @@ static const struct bit_name ntpf_bits[] = {
 	{ TK_CTL_NTPF_XLEAVE, "xleave" },
 	{ TK_CTL_NTPF_INTERLEAVED, "interleaved" },
 	{ TK_CTL_NTPF_RESOLVING, "resolving" },
+	{ TK_CTL_NTPF_PANIC, "panic" },
 };
 
 static void refid_text(uint32_t refid, uint32_t stratum, char *buf, size_t len)
