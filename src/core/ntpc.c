@@ -448,8 +448,11 @@ enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, i
 	if (s.delay < NTPC_PRECISION_NS)
 		s.delay = NTPC_PRECISION_NS;
 	s.t = now;
-	s.disp = (int64_t)ldexp((double)NS_PER_S, r.precision) + NTPC_PRECISION_NS +
-		 phi(t4 - t1);
+	/* The server's precision is a signed byte of log2 s: 2^127 s does not
+	 * fit in ns (the conversion would be undefined). Past NTPC_MAXDISP_NS
+	 * the sample is worthless anyway: the filter drops it. */
+	s.disp = (int64_t)fmin(ldexp((double)NS_PER_S, r.precision), (double)NTPC_MAXDISP_NS) +
+		 NTPC_PRECISION_NS + phi(t4 - t1);
 	p->last_offset = s.offset;
 	memmove(&p->filt[1], &p->filt[0], sizeof(p->filt[0]) * (NTPC_FILTER - 1));
 	p->filt[0] = s;
