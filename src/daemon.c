@@ -552,6 +552,8 @@ static void on_reload(struct evl *l, int signo, void *ctx)
 	d->conf.ntp_nservers = next->ntp_nservers;
 	d->conf.step_threshold_ms = next->step_threshold_ms;
 	d->conf.step_limit = next->step_limit;
+	d->conf.panic_threshold = next->panic_threshold;
+	d->conf.allow_panic_step = next->allow_panic_step;
 	snprintf(d->conf.clocksource, sizeof(d->conf.clocksource), "%s", next->clocksource);
 	start_discipline(d, evl_now());
 	log_notice("reload: %s re-read (clocksource, reference, time_constant and [ntp] applied, "

@@ -1,7 +1,9 @@
 /*
  * reference = ntp: the daemon's NTP client. Per configured server: an
- * address (getaddrinfo at start and on SIGHUP; a name that does not resolve
- * is flagged and retried, never fatal), a poll timer on the loop's queue and
+ * address (resolved off the loop at start and on SIGHUP, core/rsv.c: a
+ * lookup that does not end within RESOLVE_TIMEOUT_NS, or fails, is flagged
+ * and retried after a back-off that doubles from 1 s to 10 min; never
+ * fatal, never blocking the loop or the other servers), a poll timer on the loop's queue and
  * a new connected UDP socket for each request, on a new ephemeral port;
  * and the discipline that feeds the timekeeper from the selected servers
  * (core/ntpc.c does the RFC 5905 work, interleaved mode included). T1 is
@@ -19,12 +21,15 @@
  * frequency estimate. Every stored sample is moved into the corrected
  * clock's frame, so the fit keeps all its history: a least-squares
  * estimator that is well damped by construction. A large offset is stepped
- * per step_threshold_ms and step_limit.
+ * per step_threshold_ms and step_limit; one beyond panic_threshold is not
+ * applied at all unless allow_panic_step = yes and the servers agree
+ * (ntpc_panic_check()).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -42,6 +47,7 @@
 
 #include "core/log.h"
 #include "core/ntpc.h"
+#include "core/rsv.h"
 #include "daemon_int.h"
 #include "timekeeper/control.h"
 
@@ -53,13 +59,19 @@ _Static_assert(NTPC_F_IBURST == TK_CTL_NTPF_IBURST && NTPC_F_KOD_RATE == TK_CTL_
 		       NTPC_F_KOD_DENY == TK_CTL_NTPF_KOD_DENY &&
 		       NTPC_F_RESOLVE_FAILED == TK_CTL_NTPF_RESOLVE_FAILED &&
 		       NTPC_F_XLEAVE == TK_CTL_NTPF_XLEAVE &&
-		       NTPC_F_INTERLEAVED == TK_CTL_NTPF_INTERLEAVED,
+		       NTPC_F_INTERLEAVED == TK_CTL_NTPF_INTERLEAVED &&
+		       NTPC_F_RESOLVING == TK_CTL_NTPF_RESOLVING &&
+		       NTPC_F_PANIC == TK_CTL_NTPF_PANIC,
 	       "ntpc flags are the TK_CTL_NTPF_* values");
 
 #define SLEW_MAX_PPB 400000.0	   /* phase slews at most this fast */
 #define SLEW_MIN_NS (NSEC_PER_SEC / 4)
 #define SLEW_MAX_NS (16 * NSEC_PER_SEC)
-#define RESOLVE_RETRY_NS (16 * NSEC_PER_SEC)
+/* A name lookup: how long it may take, and the back-off after a failure
+ * (1 s, doubling per consecutive failure, at most 10 min). */
+#define RESOLVE_TIMEOUT_NS (10 * NSEC_PER_SEC)
+#define RESOLVE_BACKOFF_MIN_NS NSEC_PER_SEC
+#define RESOLVE_BACKOFF_MAX_NS (600 * NSEC_PER_SEC)
 #define FREQ_LIMIT_PPB 500000.0
 
 struct ntp_srv {
@@ -69,7 +81,13 @@ struct ntp_srv {
 	struct sockaddr_storage addr; /* the server's, addrlen 0 until resolved */
 	socklen_t addrlen;
 	char address[TK_CTL_ADDR_LEN];
-	struct hrt_timer t_poll;
+	struct hrt_timer t_poll; /* polls; while unresolved: lookup timeout and back-off */
+	/* The name lookup in flight, NULL none. late: it outlived
+	 * RESOLVE_TIMEOUT_NS and still runs in glibc; its result will be
+	 * dropped and no other lookup starts for this server until it ends. */
+	struct rsv_lookup *lookup;
+	bool late;
+	unsigned int resolve_fails; /* consecutive failed lookups */
 };
 
 struct daemon_ntp {
@@ -85,6 +103,8 @@ struct daemon_ntp {
 	int64_t last_update; /* MONOTONIC of the last clock update, INT64_MIN never */
 	uint64_t updates, steps;
 	bool synced;
+	bool watch_rsv; /* rsv_fd() is on the loop */
+	enum ntpc_panic panic; /* the last update's refusal, NTPC_PANIC_NONE none */
 };
 
 static int64_t our_real(struct daemon *d)
@@ -166,6 +186,57 @@ static void step_clock(struct daemon *d, int64_t offset)
 		   n->steps);
 }
 
+/* The panic threshold (ntpc_panic_check): true when the combined offset
+ * is beyond it and may not be applied. Then nothing of the update is used
+ * (no step, no slew, no frequency), the clock is marked unsynchronized, the
+ * servers beyond it are flagged NTPC_F_PANIC with the reason, and one line
+ * is logged when the refusal starts or its reason changes. */
+static bool panic_refused(struct daemon *d, int64_t now)
+{
+	struct daemon_ntp *n = d->ntp;
+	const struct ntpc_system *sys = &n->sys;
+	int64_t limit = (int64_t)d->conf.panic_threshold * NSEC_PER_SEC;
+	unsigned int agree, voters;
+	enum ntpc_panic v = ntpc_panic_check(n->peer, n->n, sys, limit, d->conf.allow_panic_step,
+					     &agree, &voters);
+	char why[160];
+
+	for (unsigned int i = 0; i < n->n; i++)
+		n->peer[i].flags &= ~NTPC_F_PANIC;
+	if (v == NTPC_PANIC_NONE || v == NTPC_PANIC_ALLOWED) {
+		if (v == NTPC_PANIC_ALLOWED && n->panic != v)
+			log_warn("ntp: offset %+.3f s beyond panic_threshold %" PRIu64
+				 " s applied: allow_panic_step = yes and %u of %u servers agree",
+				 (double)sys->offset / 1e9, d->conf.panic_threshold, agree, voters);
+		n->panic = v;
+		return false;
+	}
+	if (v == NTPC_PANIC_NOT_ALLOWED)
+		snprintf(why, sizeof(why), "allow_panic_step = no");
+	else
+		snprintf(why, sizeof(why), "%u of %u servers agree, at least %u and a majority needed",
+			 agree, voters, NTPC_PANIC_MIN_AGREE);
+	for (unsigned int i = 0; i < n->n; i++) {
+		struct ntpc_peer *p = &n->peer[i];
+
+		if (p->nfilt && llabs(p->chosen.offset) > limit) {
+			p->flags |= NTPC_F_PANIC;
+			snprintf(p->message, sizeof(p->message),
+				 "offset %+.3f s beyond panic_threshold %" PRIu64 " s: not applied (%s)",
+				 (double)p->chosen.offset / 1e9, d->conf.panic_threshold, why);
+		}
+	}
+	if (n->panic != v)
+		log_err("ntp: offset %+.3f s from %s (%s) beyond panic_threshold %" PRIu64
+			" s: not applied (%s); the clock is marked unsynchronized",
+			(double)sys->offset / 1e9, n->conf[sys->selected].host,
+			n->srv[sys->selected].address, d->conf.panic_threshold, why);
+	n->panic = v;
+	n->synced = false;
+	set_unsync(d);
+	return true;
+}
+
 /* A new sample from some server: select, and update the clock when the
  * system peer has something new. */
 static void clock_update(struct daemon *d, int64_t now)
@@ -193,6 +264,8 @@ static void clock_update(struct daemon *d, int64_t now)
 		log_notice("ntp: system peer %s (%s), stratum %u",
 			   n->conf[sys->selected].host, n->srv[sys->selected].address,
 			   n->peer[sys->selected].stratum);
+	if (panic_refused(d, now))
+		return;
 	if (sys->t <= n->last_t)
 		return; /* nothing new from the system peer */
 	n->last_t = sys->t;
@@ -348,29 +421,63 @@ static void on_readable(struct evl *l, int fd, uint32_t revents, void *ctx)
 	}
 }
 
-/* The server's address: the first that getaddrinfo gives for which a UDP
- * socket can be opened and connected. */
-static int resolve(struct daemon *d, struct ntp_srv *s)
+/* --- names ----------------------------------------------------------------- */
+
+/* The timer of an unresolved server: the lookup's timeout, or the next
+ * lookup after a back-off. */
+static void srv_schedule(struct daemon *d, struct ntp_srv *s, int64_t at)
+{
+	hrt_cancel(&s->t_poll);
+	hrt_start(d->q, &s->t_poll, at, 0, HRT_MODE_ABS);
+}
+
+/* A lookup failed (why): flagged, one log line at the first of a run, the
+ * next lookup after the back-off. Other servers go on as they were. */
+static void resolve_failed(struct daemon *d, struct ntp_srv *s, int64_t now, const char *why)
 {
 	const struct conf_ntp_server *c = &d->ntp->conf[s->idx];
 	struct ntpc_peer *p = &d->ntp->peer[s->idx];
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
-				  .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *res = NULL, *ai;
-	char port[8], host[CONF_NTP_HOST_LEN];
-	int r, err = 0;
+	int64_t backoff = RESOLVE_BACKOFF_MIN_NS;
+	char host[CONF_NTP_HOST_LEN], reason[96];
 
+	if (s->resolve_fails < UINT_MAX)
+		s->resolve_fails++;
+	for (unsigned int k = 1; k < s->resolve_fails && backoff < RESOLVE_BACKOFF_MAX_NS; k++)
+		backoff *= 2;
+	if (backoff > RESOLVE_BACKOFF_MAX_NS)
+		backoff = RESOLVE_BACKOFF_MAX_NS;
+	p->flags |= NTPC_F_RESOLVE_FAILED;
+	p->flags &= ~NTPC_F_RESOLVING;
+	/* (copied: the compiler cannot tell that c->host and why are not p->message) */
 	snprintf(host, sizeof(host), "%s", c->host);
-	snprintf(port, sizeof(port), "%u", c->port);
-	r = getaddrinfo(c->host, port, &hints, &res);
-	if (r != 0) {
-		if (!(p->flags & NTPC_F_RESOLVE_FAILED))
-			log_warn("ntp: server %s does not resolve: %s; retrying", c->host,
-				 gai_strerror(r));
-		p->flags |= NTPC_F_RESOLVE_FAILED;
-		snprintf(p->message, sizeof(p->message), "%s does not resolve: %s", host,
-			 gai_strerror(r));
-		return -EHOSTUNREACH;
+	snprintf(reason, sizeof(reason), "%s", why);
+	snprintf(p->message, sizeof(p->message),
+		 "%s does not resolve: %s (%u in a row); next lookup in %" PRId64 " s", host, reason,
+		 s->resolve_fails, backoff / NSEC_PER_SEC);
+	if (s->resolve_fails == 1)
+		log_warn("ntp: server %s does not resolve: %s; retrying after 1 s, doubling to %" PRId64 " s",
+			 c->host, why, RESOLVE_BACKOFF_MAX_NS / NSEC_PER_SEC);
+	srv_schedule(d, s, now + backoff);
+}
+
+/* A lookup ended with rc (and res when 0): the server's address is the
+ * first for which a UDP socket can be opened and connected; then it is
+ * polled at once. */
+static void resolve_ended(struct daemon *d, struct ntp_srv *s, int64_t now, int rc,
+			  struct addrinfo *res)
+{
+	const struct conf_ntp_server *c = &d->ntp->conf[s->idx];
+	struct ntpc_peer *p = &d->ntp->peer[s->idx];
+	struct addrinfo *ai;
+	char why[160];
+	int err = 0;
+
+	rsv_release(s->lookup);
+	s->lookup = NULL;
+	p->flags &= ~NTPC_F_RESOLVING;
+	if (rc != 0) {
+		resolve_failed(d, s, now, gai_strerror(rc));
+		return;
 	}
 	s->addrlen = 0;
 	for (ai = res; ai && ai->ai_addrlen <= sizeof(s->addr); ai = ai->ai_next) {
@@ -395,17 +502,93 @@ static int resolve(struct daemon *d, struct ntp_srv *s)
 	}
 	freeaddrinfo(res);
 	if (!s->addrlen) {
-		p->flags |= NTPC_F_RESOLVE_FAILED;
-		snprintf(p->message, sizeof(p->message), "%s: no address could be used: %s", host,
-			 strerror(err));
-		return -EHOSTUNREACH;
+		snprintf(why, sizeof(why), "no address could be used: %s", strerror(err));
+		resolve_failed(d, s, now, why);
+		return;
 	}
 	if (p->flags & NTPC_F_RESOLVE_FAILED)
-		log_notice("ntp: server %s resolved to %s", c->host, s->address);
+		log_notice("ntp: server %s resolved to %s after %u failed lookup%s", c->host,
+			   s->address, s->resolve_fails, s->resolve_fails == 1 ? "" : "s");
 	p->flags &= ~NTPC_F_RESOLVE_FAILED;
-	if (!strncmp(p->message, c->host, strlen(c->host)))
-		p->message[0] = '\0';
-	return 0;
+	s->resolve_fails = 0;
+	p->message[0] = '\0';
+	srv_schedule(d, s, now);
+}
+
+/* The server's timer while it has no address: start a lookup, or end one
+ * that took too long. A lookup glibc cannot cancel (it runs) is left to
+ * finish, and no other starts for this server before it has. */
+static void resolve_timer(struct daemon *d, struct ntp_srv *s, int64_t now)
+{
+	const struct conf_ntp_server *c = &d->ntp->conf[s->idx];
+	struct ntpc_peer *p = &d->ntp->peer[s->idx];
+	struct addrinfo *res;
+	char port[8], why[160];
+	int r;
+
+	if (s->lookup) {
+		r = rsv_done(s->lookup, &res);
+		if (!s->late) {
+			if (r != EAI_INPROGRESS) { /* ended, its notification not seen yet */
+				resolve_ended(d, s, now, r, res);
+				return;
+			}
+			s->late = true;
+			snprintf(why, sizeof(why), "no answer within %" PRId64 " s",
+				 RESOLVE_TIMEOUT_NS / NSEC_PER_SEC);
+			resolve_failed(d, s, now, why);
+			return;
+		}
+		if (r == EAI_INPROGRESS) {
+			resolve_failed(d, s, now, "the lookup that timed out still runs");
+			return;
+		}
+		if (res)
+			freeaddrinfo(res); /* too late: dropped */
+		rsv_release(s->lookup);
+		s->lookup = NULL;
+		s->late = false;
+	}
+	snprintf(port, sizeof(port), "%u", c->port);
+	r = rsv_start(c->host, port, &s->lookup);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "cannot start a lookup: %s", strerror(-r));
+		resolve_failed(d, s, now, why);
+		return;
+	}
+	p->flags |= NTPC_F_RESOLVING;
+	if (!(p->flags & NTPC_F_RESOLVE_FAILED)) {
+		snprintf(why, sizeof(why), "%s", c->host);
+		snprintf(p->message, sizeof(p->message), "resolving %s", why);
+	}
+	srv_schedule(d, s, now + RESOLVE_TIMEOUT_NS);
+}
+
+/* A lookup ended (rsv's eventfd): whichever it was. */
+static void on_resolved(struct evl *l, int fd, uint32_t revents, void *ctx)
+{
+	struct daemon *d = ctx;
+	struct daemon_ntp *n = d->ntp;
+	int64_t now = daemon_now(d);
+
+	rsv_drain();
+	for (unsigned int i = 0; n && i < n->n; i++) {
+		struct ntp_srv *s = &n->srv[i];
+		struct addrinfo *res;
+		int r;
+
+		if (!s->lookup || (r = rsv_done(s->lookup, &res)) == EAI_INPROGRESS)
+			continue;
+		if (s->late) { /* its timer has already moved on: just let it go */
+			if (res)
+				freeaddrinfo(res);
+			rsv_release(s->lookup);
+			s->lookup = NULL;
+			s->late = false;
+			continue;
+		}
+		resolve_ended(d, s, now, r, res);
+	}
 }
 
 /* A socket for one request (RFC 9109): connected to the server, so the
@@ -445,10 +628,9 @@ static enum hrt_restart on_poll(struct hrt_timer *t, int64_t now)
 	int64_t iv;
 	int r;
 
-	if (!s->addrlen && resolve(d, s) < 0) {
-		iv = ntpc_poll_interval(p);
-		hrt_forward(t, now, iv > RESOLVE_RETRY_NS ? RESOLVE_RETRY_NS : iv);
-		return HRT_RESTART;
+	if (!s->addrlen) {
+		resolve_timer(d, s, now);
+		return HRT_NORESTART; /* it set the timer */
 	}
 	/* A reply to the previous request is too late now: it counts as lost. */
 	close_srv(d, s);
@@ -489,13 +671,20 @@ static enum hrt_restart on_poll(struct hrt_timer *t, int64_t now)
 void daemon_ntp_stop(struct daemon *d)
 {
 	struct daemon_ntp *n = d->ntp;
+	unsigned int left;
 
 	if (!n)
 		return;
 	for (unsigned int i = 0; i < n->n; i++) {
 		hrt_cancel(&n->srv[i].t_poll);
 		close_srv(d, &n->srv[i]);
+		rsv_release(n->srv[i].lookup); /* cancelled, or left to finish */
 	}
+	if (n->watch_rsv && d->loop)
+		evl_del_fd(d->loop, rsv_fd());
+	if ((left = rsv_reap()) > 0)
+		log_info("ntp: %u name lookup%s still running in glibc, left to finish", left,
+			 left == 1 ? "" : "s");
 	hrt_cancel(&n->t_slew);
 	set_freq(d, n->base_ppb, 0, NULL);
 	free(n);
@@ -508,6 +697,7 @@ int daemon_ntp_start(struct daemon *d)
 	struct ntp_timex tx = { 0 };
 	int64_t now = daemon_now(d);
 	uint64_t updates = 0, steps = 0;
+	int r;
 
 	if (d->ntp) {
 		updates = d->ntp->updates;
@@ -532,6 +722,13 @@ int daemon_ntp_start(struct daemon *d)
 	hrt_timer_init(&n->t_slew, HRT_BASE_MONOTONIC, on_slew_end, "ntp slew");
 	n->t_slew.data = d;
 	set_unsync(d);
+	/* Lookups end on the loop through rsv's eventfd; without it, each is
+	 * still checked when its timeout comes. */
+	if ((r = rsv_fd()) < 0 || (r = evl_add_fd(d->loop, r, EPOLLIN, on_resolved, d)) < 0)
+		log_warn("ntp: cannot watch name lookups (%s): each is checked at its %" PRId64
+			 " s timeout", strerror(-r), RESOLVE_TIMEOUT_NS / NSEC_PER_SEC);
+	else
+		n->watch_rsv = true;
 	for (unsigned int i = 0; i < n->n; i++) {
 		struct ntp_srv *s = &n->srv[i];
 		const struct conf_ntp_server *c = &n->conf[i];
@@ -547,8 +744,10 @@ int daemon_ntp_start(struct daemon *d)
 		/* Spread the first requests a little. */
 		hrt_start(d->q, &s->t_poll, now + (int64_t)i * 10 * NSEC_PER_MSEC, 0, HRT_MODE_ABS);
 	}
-	log_notice("ntp: %u server%s, step_threshold_ms %" PRIu64 ", step_limit %" PRId64, n->n,
-		   n->n == 1 ? "" : "s", d->conf.step_threshold_ms, d->conf.step_limit);
+	log_notice("ntp: %u server%s, step_threshold_ms %" PRIu64 ", step_limit %" PRId64
+		   ", panic_threshold %" PRIu64 " s (allow_panic_step = %s)",
+		   n->n, n->n == 1 ? "" : "s", d->conf.step_threshold_ms, d->conf.step_limit,
+		   d->conf.panic_threshold, d->conf.allow_panic_step ? "yes" : "no");
 	return 0;
 }
 

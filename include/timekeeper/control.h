@@ -270,6 +270,8 @@ struct tk_ctl_name {
 #define TK_CTL_NTPF_RESOLVE_FAILED 0x08u
 #define TK_CTL_NTPF_XLEAVE 0x10u      /* configured with xleave: interleaved mode asked for */
 #define TK_CTL_NTPF_INTERLEAVED 0x20u /* the newest sample came in interleaved mode */
+#define TK_CTL_NTPF_RESOLVING 0x40u   /* its name lookup is in flight (off the daemon's loop) */
+#define TK_CTL_NTPF_PANIC 0x80u       /* its offset is beyond panic_threshold: not applied */
 
 struct tk_ctl_ntp {
 	uint32_t count;            /* tk_ctl_ntp_server records that follow, in configuration order */

@@ -44,6 +44,7 @@ struct opt {
 };
 
 static const char *const reference_choices[] = { "none", "system", "ntp", NULL };
+static const char *const yes_no_choices[] = { "no", "yes", NULL };
 
 #define F(field) offsetof(struct tk_conf, field), sizeof(((struct tk_conf *)0)->field)
 
@@ -60,6 +61,8 @@ static const struct opt options[] = {
 	{ "ntp", "server", OPT_NTP_SERVER, F(ntp_servers), "", 0, 0, NULL },
 	{ "ntp", "step_threshold_ms", OPT_U64, F(step_threshold_ms), "128", 0, 1e9, NULL },
 	{ "ntp", "step_limit", OPT_I64, F(step_limit), "1", -1, 1e9, NULL },
+	{ "ntp", "panic_threshold", OPT_U64, F(panic_threshold), "1000", 0, 1e9, NULL },
+	{ "ntp", "allow_panic_step", OPT_ENUM, F(allow_panic_step), "no", 0, 0, yes_no_choices },
 
 	{ "clocksource", "clocksource", OPT_STRING, F(clocksource), "", 0, 0, NULL },
 

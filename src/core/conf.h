@@ -54,6 +54,8 @@ struct tk_conf {
 	unsigned int ntp_nservers;
 	uint64_t step_threshold_ms; /* offsets beyond are stepped; 0 = never step */
 	int64_t step_limit;         /* the first N clock updates may step; -1 = any */
+	uint64_t panic_threshold;   /* s: offsets beyond are refused unless allowed; 0 = none */
+	uint32_t allow_panic_step;  /* 1: ... applied when the servers agree (ntpc_panic_check) */
 	/* [clocksource] */
 	char clocksource[CS_NAME_LEN]; /* override by name; empty = by rating */
 	/* [control] */

@@ -448,8 +448,11 @@ enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, i
 	if (s.delay < NTPC_PRECISION_NS)
 		s.delay = NTPC_PRECISION_NS;
 	s.t = now;
-	s.disp = (int64_t)ldexp((double)NS_PER_S, r.precision) + NTPC_PRECISION_NS +
-		 phi(t4 - t1);
+	/* The server's precision is a signed byte of log2 s: 2^127 s does not
+	 * fit in ns (the conversion would be undefined). Past NTPC_MAXDISP_NS
+	 * the sample is worthless anyway: the filter drops it. */
+	s.disp = (int64_t)fmin(ldexp((double)NS_PER_S, r.precision), (double)NTPC_MAXDISP_NS) +
+		 NTPC_PRECISION_NS + phi(t4 - t1);
 	p->last_offset = s.offset;
 	memmove(&p->filt[1], &p->filt[0], sizeof(p->filt[0]) * (NTPC_FILTER - 1));
 	p->filt[0] = s;
@@ -661,6 +664,38 @@ void ntpc_select(struct ntpc_peer *peers, size_t n, int prev_selected, int64_t n
 	sys->root_disp = peers[best].root_disp + peers[best].disp + phi(now - peers[best].chosen.t) +
 			 sys->jitter + llabs(sys->offset);
 	sys->refid = peers[best].refid;
+}
+
+enum ntpc_panic ntpc_panic_check(const struct ntpc_peer *peers, size_t n,
+				 const struct ntpc_system *sys, int64_t threshold_ns, bool allow,
+				 unsigned int *agree, unsigned int *voters)
+{
+	unsigned int a = 0, v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ntpc_peer *p = &peers[i];
+		int64_t off = p->chosen.offset;
+
+		if (p->state == NTPC_UNREACHABLE || p->state == NTPC_UNUSABLE ||
+		    p->state == NTPC_INIT || p->nfilt == 0)
+			continue;
+		v++;
+		if ((p->state == NTPC_SELECTED || p->state == NTPC_CANDIDATE ||
+		     p->state == NTPC_OUTLIER) && threshold_ns > 0 &&
+		    (sys->offset > 0 ? off > threshold_ns : off < -threshold_ns))
+			a++;
+	}
+	if (agree)
+		*agree = a;
+	if (voters)
+		*voters = v;
+	if (threshold_ns <= 0 || sys->selected < 0 || llabs(sys->offset) <= threshold_ns)
+		return NTPC_PANIC_NONE;
+	if (!allow)
+		return NTPC_PANIC_NOT_ALLOWED;
+	if (a < NTPC_PANIC_MIN_AGREE || 2 * a <= v)
+		return NTPC_PANIC_TOO_FEW;
+	return NTPC_PANIC_ALLOWED;
 }
 
 /* How far a sample taken at t moves when our clock's frequency changes by

@@ -78,6 +78,8 @@ enum ntpc_state {
 #define NTPC_F_RESOLVE_FAILED 0x08u
 #define NTPC_F_XLEAVE 0x10u	 /* configured: ask for interleaved mode */
 #define NTPC_F_INTERLEAVED 0x20u /* the newest sample came in interleaved mode */
+#define NTPC_F_RESOLVING 0x40u	 /* a name lookup is in flight (the daemon's) */
+#define NTPC_F_PANIC 0x80u	 /* its offset is beyond the panic threshold: not applied */
 #define NTPC_XLEAVE_MAX_MISSED 4 /* unanswered polls before requests turn basic again */
 #define NTPC_XLEAVE_MAX_GAP_NS INT64_C(4000000000) /* server RX to its TX, at most */
 
@@ -227,6 +229,28 @@ struct ntpc_system {
  * previous system peer is kept when it survives (prev_selected). */
 void ntpc_select(struct ntpc_peer *peers, size_t n, int prev_selected, int64_t now,
 		 struct ntpc_system *sys);
+
+/* The panic threshold (ntpd's 1000 s): a combined offset beyond it is
+ * applied only when the operator allows it and the servers agree: at least
+ * NTPC_PANIC_MIN_AGREE truechimers (selected, candidate or outlier) whose
+ * own offsets lie beyond the threshold on the side of the combined one,
+ * and they are more than half of the servers that took part in the
+ * selection (every state but UNREACHABLE, UNUSABLE and INIT). One server,
+ * however sure of itself, never moves the clock that far. */
+#define NTPC_PANIC_MIN_AGREE 2
+enum ntpc_panic {
+	NTPC_PANIC_NONE = 0,	 /* within the threshold (or no threshold, or nothing selected) */
+	NTPC_PANIC_ALLOWED,	 /* beyond it, allowed and agreed: apply it */
+	NTPC_PANIC_NOT_ALLOWED,	 /* beyond it, and the operator did not allow it */
+	NTPC_PANIC_TOO_FEW,	 /* beyond it, allowed, but too few servers agree */
+};
+
+/* After ntpc_select(): the rule above for sys->offset. threshold_ns <= 0:
+ * no threshold. *agree and *voters (may be NULL) get the servers that
+ * agree and those that took part. */
+enum ntpc_panic ntpc_panic_check(const struct ntpc_peer *peers, size_t n,
+				 const struct ntpc_system *sys, int64_t threshold_ns, bool allow,
+				 unsigned int *agree, unsigned int *voters);
 
 /* The daemon corrected its clock at now: the frequency by df_ppb (ns/s,
  * positive = faster) and the phase by phase_ns (added to our clock). Every

@@ -1212,6 +1212,8 @@ static const struct bit_name ntpf_bits[] = {
 	{ TK_CTL_NTPF_RESOLVE_FAILED, "resolve_failed" },
 	{ TK_CTL_NTPF_XLEAVE, "xleave" },
 	{ TK_CTL_NTPF_INTERLEAVED, "interleaved" },
+	{ TK_CTL_NTPF_RESOLVING, "resolving" },
+	{ TK_CTL_NTPF_PANIC, "panic" },
 };
 
 static void refid_text(uint32_t refid, uint32_t stratum, char *buf, size_t len)

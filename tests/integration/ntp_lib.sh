@@ -45,25 +45,44 @@ for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1
 	[ -r "$f" ] && LIBFAKETIME=$f && break
 done
 
+# ntp_required: a missing piece fails the test instead of skipping it, under
+# CI=true or TK_REQUIRE_NTP=1 (as TK_REQUIRE_VM does for the VM tests): a CI
+# run without its NTP servers must not pass by skipping every NTP test.
+ntp_required() {
+	[ "${CI:-}" = true ] || [ "${TK_REQUIRE_NTP:-0}" = 1 ]
+}
+
+# ntp_unavailable REASON: the test cannot run: skip it, saying why, or, when
+# ntp_required, fail it (one "not ok"). Exits.
+ntp_unavailable() {
+	if ntp_required; then
+		echo "1..1"
+		echo "not ok 1 - cannot run, and CI=true or TK_REQUIRE_NTP=1 requires it: $*"
+		exit 1
+	fi
+	tap_skip_all "$*"
+}
+
 # ntp_need_root, ntp_need_chrony, ntp_need_ntpsec, ntp_need_faketime: skip the
-# whole test, saying why, when something is missing.
+# whole test, saying why, when something is missing (fail it, ntp_required).
 ntp_need_root() {
 	[ "$(id -u)" -eq 0 ] ||
-		tap_skip_all "needs root: the NTP servers run with CAP_SYS_TIME dropped from their bounding set"
-	command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) not found"
-	command -v ss >/dev/null 2>&1 || tap_skip_all "ss (iproute2) not found"
-	[ -x "$HOSTCLOCK" ] || tap_skip_all "$HOSTCLOCK not built"
+		ntp_unavailable "needs root: the NTP servers run with CAP_SYS_TIME dropped from their bounding set"
+	command -v setpriv >/dev/null 2>&1 || ntp_unavailable "setpriv (util-linux) not found"
+	command -v ss >/dev/null 2>&1 || ntp_unavailable "ss (iproute2) not found"
+	[ -x "$HOSTCLOCK" ] || ntp_unavailable "$HOSTCLOCK not built"
 }
 ntp_need_chrony() {
 	[ -n "$CHRONYD" ] && [ -n "$CHRONYC" ] ||
-		tap_skip_all "chronyd/chronyc not found (./dev.sh test unpacks chrony into $NTP_CACHE)"
+		ntp_unavailable "chronyd/chronyc not found (./dev.sh test unpacks chrony into $NTP_CACHE)"
 }
 ntp_need_ntpsec() {
-	[ -n "$NTPD" ] || tap_skip_all "ntpsec's ntpd not found (./dev.sh test unpacks ntpsec into $NTP_CACHE)"
+	[ -n "$NTPD" ] || ntp_unavailable "ntpsec's ntpd not found (./dev.sh test unpacks ntpsec into $NTP_CACHE)"
+	# Not a missing piece but a busy machine: a skip even in CI.
 	ntp_port_free 123 || tap_skip_all "UDP port 123 is in use: ntpsec's ntpd can only serve there"
 }
 ntp_need_faketime() {
-	[ -n "$LIBFAKETIME" ] || tap_skip_all "libfaketime not found (apt-get install faketime)"
+	[ -n "$LIBFAKETIME" ] || ntp_unavailable "libfaketime not found (apt-get install faketime)"
 }
 
 # ntp_port_free PORT: nothing listens on UDP PORT.

@@ -36,6 +36,8 @@ START_TEST(defaults)
 	ck_assert_uint_eq(conf.ntp_nservers, 0);
 	ck_assert_uint_eq(conf.step_threshold_ms, 128);
 	ck_assert_int_eq(conf.step_limit, 1);
+	ck_assert_uint_eq(conf.panic_threshold, 1000);
+	ck_assert_uint_eq(conf.allow_panic_step, 0);
 }
 END_TEST
 
@@ -49,7 +51,9 @@ START_TEST(ntp_servers)
 			   "server = ::1\tminpoll 12\n"
 			   "server = b maxpoll 3\n"
 			   "step_threshold_ms = 0\n"
-			   "step_limit = -1\n";
+			   "step_limit = -1\n"
+			   "panic_threshold = 0\n"
+			   "allow_panic_step = yes\n";
 	char many[64 * 16 + 16] = "[ntp]\n";
 
 	ck_assert_msg(conf_load_string("n.conf", text, &conf, err, sizeof(err)) == 0, "%s", err);
@@ -72,6 +76,8 @@ START_TEST(ntp_servers)
 	ck_assert_int_eq(conf.ntp_servers[3].maxpoll, 3);
 	ck_assert_uint_eq(conf.step_threshold_ms, 0);
 	ck_assert_int_eq(conf.step_limit, -1);
+	ck_assert_uint_eq(conf.panic_threshold, 0);
+	ck_assert_uint_eq(conf.allow_panic_step, 1);
 	/* At most 64 servers. */
 	for (int i = 0; i < 65; i++)
 		strcat(many, "server = h\n");
@@ -144,6 +150,10 @@ static const struct {
 	  "b.conf:2: server: expected 'HOST [port N] [iburst] [xleave] [minpoll N] [maxpoll N]'" },
 	{ "[ntp]\nstep_limit = -2\n", "b.conf:2: step_limit = -2: out of range -1..1000000000" },
 	{ "[ntp]\nstep_limit = 1\nstep_limit = 2\n", "b.conf:3: 'step_limit' set twice in [ntp]" },
+	{ "[ntp]\nallow_panic_step = maybe\n",
+	  "b.conf:2: allow_panic_step = 'maybe': expected one of no, yes" },
+	{ "[ntp]\npanic_threshold = -1\n",
+	  "b.conf:2: panic_threshold = '-1': expected an unsigned integer" },
 	{ "[discipline]\nreference = ntp\n",
 	  "b.conf: reference = ntp but no server: expected at least one 'server = HOST' line in [ntp]" },
 	{ "[sim]\nthis is not a key value line\n",

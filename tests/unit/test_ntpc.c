@@ -363,6 +363,99 @@ START_TEST(no_majority_and_unreachable_excluded)
 }
 END_TEST
 
+/* One server 10^6 s off, selected alone: its offset is beyond the panic
+ * threshold and is refused, allowed or not (one server never agrees with
+ * itself enough); no threshold, or one above the offset: nothing to say. */
+START_TEST(panic_one_server_refused)
+{
+	struct ntpc_peer p[1];
+	struct ntpc_system sys;
+	static const int64_t off[1] = { 1000000 * S };
+	unsigned int agree, voters;
+
+	peers_at(p, 1, off);
+	ntpc_select(p, 1, -1, 4 * 16 * S, &sys);
+	ck_assert_int_eq(sys.selected, 0);
+	ck_assert_int_lt(llabs(sys.offset - 1000000 * S), S);
+	ck_assert_int_eq(ntpc_panic_check(p, 1, &sys, 1000 * S, false, &agree, &voters),
+			 NTPC_PANIC_NOT_ALLOWED);
+	ck_assert_int_eq(ntpc_panic_check(p, 1, &sys, 1000 * S, true, &agree, &voters),
+			 NTPC_PANIC_TOO_FEW);
+	ck_assert_uint_eq(agree, 1);
+	ck_assert_uint_eq(voters, 1);
+	ck_assert_int_eq(ntpc_panic_check(p, 1, &sys, 0, false, NULL, NULL), NTPC_PANIC_NONE);
+	ck_assert_int_eq(ntpc_panic_check(p, 1, &sys, 2000000 * S, false, NULL, NULL),
+			 NTPC_PANIC_NONE);
+}
+END_TEST
+
+/* Three servers agreeing on 10^6 s ahead (or behind): applied only when
+ * allowed. Two of them against one good one: they are the majority, and
+ * are applied when allowed. A good offset is never a panic. */
+START_TEST(panic_agreeing_servers)
+{
+	struct ntpc_peer p[3];
+	struct ntpc_system sys;
+	static const int64_t ahead[3] = { 1000000 * S, 1000000 * S + 30000, 1000000 * S - 20000 };
+	static const int64_t behind[3] = { -1000000 * S, -1000000 * S + 30000, -1000000 * S - 20000 };
+	static const int64_t two_of_three[3] = { 1000000 * S, 100000, 1000000 * S + 30000 };
+	static const int64_t good[3] = { 100000, 130000, 90000 };
+	unsigned int agree, voters;
+
+	peers_at(p, 3, ahead);
+	ntpc_select(p, 3, -1, 4 * 16 * S, &sys);
+	ck_assert_int_ge(sys.selected, 0);
+	ck_assert_int_eq(ntpc_panic_check(p, 3, &sys, 1000 * S, false, &agree, &voters),
+			 NTPC_PANIC_NOT_ALLOWED);
+	ck_assert_int_eq(ntpc_panic_check(p, 3, &sys, 1000 * S, true, &agree, &voters),
+			 NTPC_PANIC_ALLOWED);
+	ck_assert_uint_eq(agree, 3);
+	ck_assert_uint_eq(voters, 3);
+
+	peers_at(p, 3, behind);
+	ntpc_select(p, 3, -1, 4 * 16 * S, &sys);
+	ck_assert_int_lt(sys.offset, -999000 * S);
+	ck_assert_int_eq(ntpc_panic_check(p, 3, &sys, 1000 * S, true, &agree, &voters),
+			 NTPC_PANIC_ALLOWED);
+
+	peers_at(p, 3, two_of_three);
+	ntpc_select(p, 3, -1, 4 * 16 * S, &sys);
+	ck_assert_int_eq(p[1].state, NTPC_FALSETICKER);
+	ck_assert_int_eq(ntpc_panic_check(p, 3, &sys, 1000 * S, true, &agree, &voters),
+			 NTPC_PANIC_ALLOWED);
+	ck_assert_uint_eq(agree, 2);
+	ck_assert_uint_eq(voters, 3);
+
+	peers_at(p, 3, good);
+	ntpc_select(p, 3, -1, 4 * 16 * S, &sys);
+	ck_assert_int_eq(ntpc_panic_check(p, 3, &sys, 1000 * S, false, &agree, NULL),
+			 NTPC_PANIC_NONE);
+	ck_assert_uint_eq(agree, 0);
+}
+END_TEST
+
+/* Two servers 10^6 s off beside an unreachable third, and the same with
+ * one of the two unreachable: the two still agree; one alone does not. */
+START_TEST(panic_unreachable_do_not_vote)
+{
+	struct ntpc_peer p[3];
+	struct ntpc_system sys;
+	static const int64_t off[3] = { 1000000 * S, 1000000 * S + 30000, 100000 };
+	unsigned int agree, voters;
+
+	peers_at(p, 3, off);
+	p[2].state = NTPC_UNREACHABLE;
+	ntpc_select(p, 3, -1, 4 * 16 * S, &sys);
+	ck_assert_int_eq(ntpc_panic_check(p, 3, &sys, 1000 * S, true, &agree, &voters),
+			 NTPC_PANIC_ALLOWED);
+	ck_assert_uint_eq(voters, 2);
+	p[1].state = NTPC_UNREACHABLE;
+	ntpc_select(p, 3, -1, 4 * 16 * S, &sys);
+	ck_assert_int_eq(ntpc_panic_check(p, 3, &sys, 1000 * S, true, &agree, &voters),
+			 NTPC_PANIC_TOO_FEW);
+}
+END_TEST
+
 START_TEST(clustering_drops_outlier)
 {
 	struct ntpc_peer p[5];
@@ -711,6 +804,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, kiss_of_death);
 	tcase_add_test(tc, falseticker_two_seconds_off);
 	tcase_add_test(tc, no_majority_and_unreachable_excluded);
+	tcase_add_test(tc, panic_one_server_refused);
+	tcase_add_test(tc, panic_agreeing_servers);
+	tcase_add_test(tc, panic_unreachable_do_not_vote);
 	tcase_add_test(tc, clustering_drops_outlier);
 	tcase_add_test(tc, leap_vote);
 	tcase_add_test(tc, correct_moves_samples);
