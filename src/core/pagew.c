@@ -32,6 +32,10 @@
  * enough to steer the mapping: the mapping then just continues. */
 #define WIDE_SAMPLE_NS 100000
 
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008u /* Linux 6.3 (vm.memfd_noexec may require it) */
+#endif
+
 typedef __int128 s128;
 typedef unsigned __int128 u128;
 
@@ -125,10 +129,21 @@ static int open_memfd(struct pagew *pw, char *err, size_t errlen)
 	char self[64];
 	int e;
 
-	pw->memfd = memfd_create("timekeeper-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	pw->memfd = memfd_create("timekeeper-page", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+	if (pw->memfd < 0 && errno == EINVAL) /* before Linux 6.3 */
+		pw->memfd = memfd_create("timekeeper-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (pw->memfd < 0) {
+		/* memfd_create filtered out (seccomp) or missing: the page in
+		 * anonymous shared memory, which nothing outside can truncate
+		 * either, and not handed out. */
+		pw->page = mmap(NULL, TK_PAGE_SIZE, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (pw->page != MAP_FAILED)
+			return 0;
 		e = -errno;
-		snprintf(err, errlen, "page: memfd_create failed: %s", strerror(-e));
+		pw->page = NULL;
+		snprintf(err, errlen, "page: memfd_create and an anonymous mapping failed: %s",
+			 strerror(-e));
 		return e;
 	}
 	if (ftruncate(pw->memfd, TK_PAGE_SIZE) < 0) {
@@ -642,7 +657,8 @@ void pagew_close(struct pagew *pw, bool remove)
 	close(pw->fd);
 	if (pw->share_fd >= 0)
 		close(pw->share_fd);
-	close(pw->memfd);
+	if (pw->memfd >= 0)
+		close(pw->memfd);
 	if (remove)
 		unlink(pw->path);
 	free(pw);
