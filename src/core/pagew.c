@@ -55,6 +55,7 @@ struct pagew {
 	int memfd;    /* the page itself, sealed: mapped read-write at page */
 	int share_fd; /* a read-only descriptor of memfd for clients, or -1 */
 	struct tk_page *page;
+	struct tk_page mirror; /* what the mirror file holds */
 	char path[PATH_MAX];
 	int force_mode;
 	int mode;            /* last published, -1 before the first */
@@ -193,6 +194,7 @@ static int open_mirror(struct pagew *pw, const char *tmp, char *err, size_t errl
 		return e;
 	}
 	/* umask may have cleared bits: readers need 0644 exactly. */
+	memcpy(&pw->mirror, pw->page, TK_PAGE_SIZE);
 	if (fchmod(pw->fd, 0644) < 0 ||
 	    pwrite(pw->fd, pw->page, TK_PAGE_SIZE, 0) != (ssize_t)TK_PAGE_SIZE) {
 		e = errno ? -errno : -EIO;
@@ -306,32 +308,38 @@ static void write_end(struct tk_page *p)
 		__atomic_store_n(&p->clock[i].seq, p->clock[i].seq + 1, __ATOMIC_RELEASE);
 }
 
-/* The mirror file follows the memfd with the same seqlock order, one
- * pwrite() per step so that each lands before the next starts: both seqs
- * (bytes 64..323: the odd seqs and block 0 as published last, unchanged),
- * the whole page with the seqs still odd, both seqs again (even). The
- * daemon never maps the file: a reader or an operator that truncates it
- * cannot fault the daemon, and the whole-page write of the next update
- * restores it. Write errors are not the daemon's to stop for. */
+/* The mirror file follows each update once the memfd is even again (so
+ * the memfd's odd window holds no system call), with the same seqlock
+ * order, one pwrite() per step so that each lands before the next starts:
+ * both seqs odd over what the file holds (bytes 64..323, block 0 as
+ * mirrored last, unchanged), the whole page with its seqs odd, both seqs
+ * even. The daemon never maps the file: a reader or an operator that
+ * truncates it cannot fault the daemon, and the next update rewrites it
+ * whole. Write errors are not the daemon's to stop for. */
 #define SEQS_OFF offsetof(struct tk_page, clock)
 #define SEQS_LEN (sizeof(struct tk_page_clock) + sizeof(uint32_t))
 
-static void mirror_seqs(const struct pagew *pw)
+static void mirror_seqs(struct pagew *pw, uint32_t less)
 {
-	(void)!pwrite(pw->fd, (const char *)pw->page + SEQS_OFF, SEQS_LEN, (off_t)SEQS_OFF);
+	for (int i = 0; i < 2; i++)
+		pw->mirror.clock[i].seq = pw->page->clock[i].seq - less;
+	(void)!pwrite(pw->fd, (const char *)&pw->mirror + SEQS_OFF, SEQS_LEN, (off_t)SEQS_OFF);
 }
 
 static void update_begin(struct pagew *pw)
 {
 	write_begin(pw->page);
-	mirror_seqs(pw);
 }
 
 static void update_end(struct pagew *pw)
 {
-	(void)!pwrite(pw->fd, pw->page, TK_PAGE_SIZE, 0);
 	write_end(pw->page);
-	mirror_seqs(pw);
+	mirror_seqs(pw, 1);
+	memcpy(&pw->mirror, pw->page, TK_PAGE_SIZE); /* our own page: only we write it */
+	for (int i = 0; i < 2; i++)
+		pw->mirror.clock[i].seq--;
+	(void)!pwrite(pw->fd, &pw->mirror, TK_PAGE_SIZE, 0);
+	mirror_seqs(pw, 0);
 }
 
 static void store_block(struct tk_page_clock *d, const struct tk_page_clock *s)
