@@ -384,6 +384,23 @@ static int on_recalibrate(void *ctx, struct ctl_call *c)
 	return r;
 }
 
+/* The page's sealed memfd for libtimekeeper (tk_open()): a client that
+ * maps it cannot be faulted by a truncated page file. */
+static int on_page_fd(void *ctx, struct ctl_call *c)
+{
+	struct daemon *d = ctx;
+	int fd = d->pw ? pagew_share_fd(d->pw) : -1;
+
+	if (fd < 0) {
+		snprintf(c->msg, TK_CTL_MESSAGE_LEN,
+			 "the page is not shared: no read-only descriptor sealed against writes");
+		return -EOPNOTSUPP;
+	}
+	c->out_fd = fd;
+	snprintf(c->msg, TK_CTL_MESSAGE_LEN, "the page's memfd");
+	return 0;
+}
+
 static const struct ctl_ops daemon_ops = {
     .status = on_status,
     .sources = on_sources,
@@ -394,6 +411,7 @@ static const struct ctl_ops daemon_ops = {
     .readmit = on_readmit,
     .recalibrate = on_recalibrate,
     .ntp = on_ntp,
+    .page_fd = on_page_fd,
     .timer_create = daemon_timer_create,
     .timer_arm = daemon_timer_arm,
     .timer_disarm = daemon_timer_disarm,

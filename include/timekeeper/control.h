@@ -73,6 +73,10 @@ enum tk_ctl_type {
 	TK_CTL_TIMERS = 0x04,  /* req: tk_ctl_timers_req;  reply: tk_ctl_timers + n * tk_ctl_timer */
 	TK_CTL_ADJTIME = 0x05, /* req: tk_ctl_timex;       reply: tk_ctl_adjtime (a change if modes != 0) */
 	TK_CTL_NTP = 0x06,     /* req: none;               reply: tk_ctl_ntp + n * tk_ctl_ntp_server */
+	/* req: none; reply: none, with the page's sealed memfd (read-only,
+	 * F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_FUTURE_WRITE) as SCM_RIGHTS
+	 * ancillary data; -EOPNOTSUPP when the daemon cannot share it. */
+	TK_CTL_PAGE_FD = 0x07,
 
 	/* Client timers (see "Timers" below): for every peer, never changes. */
 	TK_CTL_TIMER_CREATE = 0x10, /* req: tk_ctl_timer_create; reply: tk_ctl_timer_id */

@@ -1,6 +1,8 @@
 /*
- * The shared page ABI of timekeeperd: one 4096-byte file, /run/timekeeper/page,
- * that the daemon maps read-write and every client maps read-only. It carries
+ * The shared page ABI of timekeeperd: one 4096-byte page that the daemon
+ * keeps in a sealed memfd (mapped read-write by it alone, handed to clients
+ * over the control socket) and mirrors to the file /run/timekeeper/page;
+ * every client maps one of them read-only. It carries
  * the daemon's timekeeper in the form the kernel's vDSO data page uses (two
  * seqlock-protected clock blocks, base times in shifted nanoseconds next to
  * cycle_last/mask/mult/shift), plus status and liveness. Documented field by
@@ -14,6 +16,14 @@
  *           data (relaxed atomic stores); seq = seq + 1 (even, release store)
  *   reader: s = seq (acquire load), spin while odd; data (relaxed loads);
  *           acquire fence; retry if seq (relaxed load) != s.
+ *           The spin and the retries are bounded together: after a fixed
+ *           number of rounds (libtimekeeper: 4096 pause instructions, no
+ *           clock reads, well under a millisecond) the reader gives up and
+ *           reads the kernel's clock_gettime(), reporting it (a writer
+ *           killed mid-update leaves seq odd for ever: never wait on it).
+ *           A block whose seq is still odd once the status's valid_until_ns
+ *           (read relaxed, outside the lock) has passed is stale; before
+ *           that it is busy.
  * Both blocks are made odd before either is written and made even only after
  * both are written, as the kernel's vdso_write_begin/end do, so that REALTIME
  * and MONOTONIC_RAW read from one page are from the same update.
@@ -132,7 +142,8 @@ struct tk_page_clock {
 };
 
 /* Status: protected by clock[TK_PAGE_BLOCK_HRES].seq (written in the same
- * update as that block). */
+ * update as that block; as both blocks are odd for the whole update, block
+ * 1's seq protects it as well). */
 struct tk_page_status {
 	uint64_t disruption;      /*  0: bumped on every clocksource change, step and leap */
 	int64_t maxerror_us;      /*  8: adjtimex maxerror: bound on |REALTIME - UTC|, us */

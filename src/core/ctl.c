@@ -74,6 +74,7 @@ struct ctl_server {
 	unsigned int nclients;
 	_Alignas(16) unsigned char rx[TK_CTL_MAX_MSG];
 	_Alignas(16) unsigned char tx[TK_CTL_MAX_MSG]; /* handlers write structs here */
+	int tx_fd; /* a descriptor to pass with the reply in tx (borrowed), or -1 */
 };
 
 /* Request payloads, copied here so that handlers see aligned structs. */
@@ -101,6 +102,7 @@ static const struct ctl_type {
 	T(TK_CTL_TIMERS, "TIMERS", sizeof(struct tk_ctl_timers_req), timers),
 	T(TK_CTL_ADJTIME, "ADJTIME", sizeof(struct tk_ctl_timex), adjtime),
 	T(TK_CTL_NTP, "NTP", 0, ntp),
+	T(TK_CTL_PAGE_FD, "PAGE_FD", 0, page_fd),
 	T(TK_CTL_TIMER_CREATE, "TIMER_CREATE", sizeof(struct tk_ctl_timer_create), timer_create),
 	T(TK_CTL_TIMER_ARM, "TIMER_ARM", sizeof(struct tk_ctl_timer_arm), timer_arm),
 	T(TK_CTL_TIMER_DISARM, "TIMER_DISARM", sizeof(struct tk_ctl_timer_id), timer_disarm),
@@ -162,6 +164,7 @@ int ctl_new(struct ctl_server **out, const struct ctl_conf *conf, const struct c
 		s->ops = *ops;
 	s->ctx = ctx;
 	s->fd = -1;
+	s->tx_fd = -1;
 	if (s->group[0]) {
 		struct group *g = getgrnam(s->group);
 
@@ -273,6 +276,7 @@ static int handle(struct ctl_server *s, const struct ctl_peer *peer, struct ctl_
 	rh->version = TK_CTL_VERSION;
 	rh->flags = TK_CTL_F_REPLY;
 	*reply_len = HDR_LEN + RES_LEN;
+	s->tx_fd = -1;
 
 #define FAIL(st, cl, ...)                                                                          \
 	do {                                                                                       \
@@ -332,6 +336,7 @@ static int handle(struct ctl_server *s, const struct ctl_peer *peer, struct ctl_
 	c.out = out;
 	c.out_cap = TK_CTL_MAX_MSG - HDR_LEN - RES_LEN;
 	c.msg = res->message;
+	c.out_fd = -1;
 	fn = handler_of(&s->ops, h.type);
 	if (h.type == TK_CTL_HELLO) {
 		fill_hello(s, peer, (struct tk_ctl_hello *)out);
@@ -352,6 +357,7 @@ static int handle(struct ctl_server *s, const struct ctl_peer *peer, struct ctl_
 		if (c.out_len > c.out_cap)
 			c.out_len = c.out_cap;
 		*reply_len += c.out_len;
+		s->tx_fd = c.out_fd;
 	}
 #undef FAIL
 done:
@@ -653,6 +659,28 @@ static bool send_reply(struct ctl_client *c, const void *buf, size_t len)
 	return true;
 }
 
+/* A reply with a descriptor (SCM_RIGHTS). It is not kept when the socket
+ * is full: false then, and the client, dropped, falls back as documented. */
+static bool send_reply_fd(struct ctl_client *c, const void *buf, size_t len, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
+
+	memset(&cm, 0, sizeof(cm));
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &fd, sizeof(int));
+	return !c->pending &&
+	       sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len;
+}
+
 /* The kept reply, once there is room. false: the connection is broken. */
 static bool flush_pending(struct ctl_client *c)
 {
@@ -749,6 +777,11 @@ static void on_client(struct evl *l, int fd, uint32_t revents, void *ctx)
 		return;
 	}
 	verdict = ctl_handle_client(s, c, s->rx, (size_t)n, s->tx, &out_len);
+	if (s->tx_fd >= 0) {
+		if (!send_reply_fd(c, s->tx, out_len, s->tx_fd))
+			drop_client(s, c);
+		return;
+	}
 	if (!send_reply(c, s->tx, out_len) || verdict == CTL_CLOSE)
 		drop_client(s, c);
 }

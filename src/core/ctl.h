@@ -55,6 +55,8 @@ struct ctl_call {
 	size_t out_len;	 /* set by the handler: bytes of out used (only sent when status is 0) */
 	char *msg;	 /* the result's message, TK_CTL_MESSAGE_LEN bytes, "" on entry */
 	struct ctl_client *client; /* the connection; NULL from ctl_handle() (no socket) */
+	int out_fd; /* -1 on entry; a descriptor the handler lends to be passed with a
+		     * successful reply (SCM_RIGHTS; not sent by ctl_handle()) */
 };
 
 /* Returns 0 or -errno (the reply's status); writes one line into c->msg. */
@@ -68,6 +70,7 @@ struct ctl_ops {
 	ctl_fn hello, status, sources, timers, adjtime;
 	ctl_fn switch_source, unbind, readmit, recalibrate;
 	ctl_fn ntp; /* TK_CTL_NTP */
+	ctl_fn page_fd; /* TK_CTL_PAGE_FD: sets c->out_fd */
 	/* Client timers: the handlers get c->client (NULL without a socket). */
 	ctl_fn timer_create, timer_arm, timer_disarm, timer_delete;
 	/* The connection asked for with ctl_client_want_write() can take more. */

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -31,6 +32,10 @@
  * enough to steer the mapping: the mapping then just continues. */
 #define WIDE_SAMPLE_NS 100000
 
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008u /* Linux 6.3 (vm.memfd_noexec may require it) */
+#endif
+
 typedef __int128 s128;
 typedef unsigned __int128 u128;
 
@@ -46,8 +51,11 @@ struct rbase {
 };
 
 struct pagew {
-	int fd;
+	int fd;       /* the mirror file at path, written with pwrite() only */
+	int memfd;    /* the page itself, sealed: mapped read-write at page */
+	int share_fd; /* a read-only descriptor of memfd for clients, or -1 */
 	struct tk_page *page;
+	struct tk_page mirror; /* what the mirror file holds */
 	char path[PATH_MAX];
 	int force_mode;
 	int mode;            /* last published, -1 before the first */
@@ -112,6 +120,97 @@ static uint64_t safe_max_cycles(uint32_t mult, uint32_t shift, uint64_t want)
 	return want && want < lim ? want : lim;
 }
 
+/* The daemon's own page: a memfd that cannot shrink or grow (so nothing
+ * another process does to a file can fault our stores), mapped read-write
+ * before F_SEAL_FUTURE_WRITE stops any further writable mapping. Clients
+ * get a read-only descriptor of it (share_fd); -1 there when this kernel
+ * cannot seal against writes (the page is then not handed out). */
+static int open_memfd(struct pagew *pw, char *err, size_t errlen)
+{
+	char self[64];
+	int e;
+
+	pw->memfd = memfd_create("timekeeper-page", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+	if (pw->memfd < 0 && errno == EINVAL) /* before Linux 6.3 */
+		pw->memfd = memfd_create("timekeeper-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (pw->memfd < 0) {
+		/* memfd_create filtered out (seccomp) or missing: the page in
+		 * anonymous shared memory, which nothing outside can truncate
+		 * either, and not handed out. */
+		pw->page = mmap(NULL, TK_PAGE_SIZE, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (pw->page != MAP_FAILED)
+			return 0;
+		e = -errno;
+		pw->page = NULL;
+		snprintf(err, errlen, "page: memfd_create and an anonymous mapping failed: %s",
+			 strerror(-e));
+		return e;
+	}
+	if (ftruncate(pw->memfd, TK_PAGE_SIZE) < 0) {
+		e = -errno;
+		snprintf(err, errlen, "page: sizing the memfd to %u bytes failed: %s", TK_PAGE_SIZE,
+			 strerror(-e));
+		return e;
+	}
+	pw->page = mmap(NULL, TK_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, pw->memfd, 0);
+	if (pw->page == MAP_FAILED) {
+		e = -errno;
+		pw->page = NULL;
+		snprintf(err, errlen, "page: mmap of the memfd failed: %s", strerror(-e));
+		return e;
+	}
+	if (fcntl(pw->memfd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) == 0) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", pw->memfd);
+		pw->share_fd = open(self, O_RDONLY | O_CLOEXEC);
+		return 0;
+	}
+	if (fcntl(pw->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		e = -errno;
+		snprintf(err, errlen, "page: sealing the memfd failed: %s", strerror(-e));
+		return e;
+	}
+	return 0;
+}
+
+/* The file for readers that map the path: created exclusively (a leftover
+ * page.new of a killed daemon is removed first, never followed), its mode
+ * set on the descriptor, written whole, then renamed over the page. */
+static int open_mirror(struct pagew *pw, const char *tmp, char *err, size_t errlen)
+{
+	int e;
+
+	for (int i = 0; i < 2; i++) {
+		pw->fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (pw->fd >= 0 || errno != EEXIST || i)
+			break;
+		if (unlink(tmp) < 0 && errno != ENOENT)
+			break;
+	}
+	if (pw->fd < 0) {
+		e = -errno;
+		snprintf(err, errlen, "page: open %s failed: %s", tmp, strerror(-e));
+		return e;
+	}
+	/* umask may have cleared bits: readers need 0644 exactly. */
+	memcpy(&pw->mirror, pw->page, TK_PAGE_SIZE);
+	if (fchmod(pw->fd, 0644) < 0 ||
+	    pwrite(pw->fd, pw->page, TK_PAGE_SIZE, 0) != (ssize_t)TK_PAGE_SIZE) {
+		e = errno ? -errno : -EIO;
+		snprintf(err, errlen, "page: writing %u bytes to %s failed: %s", TK_PAGE_SIZE, tmp,
+			 strerror(-e));
+		return e;
+	}
+	if (rename(tmp, pw->path) < 0) {
+		e = -errno;
+		snprintf(err, errlen, "page: rename %s to %s failed: %s", tmp, pw->path,
+			 strerror(-e));
+		return e;
+	}
+	return 0;
+}
+
 int pagew_open(const char *dir, struct pagew **out, char *err, size_t errlen)
 {
 	struct pagew *pw;
@@ -125,6 +224,8 @@ int pagew_open(const char *dir, struct pagew **out, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	pw->fd = -1;
+	pw->memfd = -1;
+	pw->share_fd = -1;
 	pw->force_mode = -1;
 	pw->mode = -1;
 	pw->rate[0] = pw->rate[1] = 1.0;
@@ -134,42 +235,26 @@ int pagew_open(const char *dir, struct pagew **out, char *err, size_t errlen)
 		free(pw);
 		return -ENAMETOOLONG;
 	}
-	pw->fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (pw->fd < 0) {
-		e = -errno;
-		snprintf(err, errlen, "page: open %s failed: %s", tmp, strerror(-e));
-		free(pw);
-		return e;
-	}
-	/* umask may have cleared bits: readers need 0644 exactly. */
-	if (fchmod(pw->fd, 0644) < 0 || ftruncate(pw->fd, TK_PAGE_SIZE) < 0) {
-		e = -errno;
-		snprintf(err, errlen, "page: sizing %s to %u bytes failed: %s", tmp, TK_PAGE_SIZE,
-			 strerror(-e));
+	e = open_memfd(pw, err, errlen);
+	if (e < 0)
 		goto fail;
-	}
-	pw->page = mmap(NULL, TK_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, pw->fd, 0);
-	if (pw->page == MAP_FAILED) {
-		e = -errno;
-		pw->page = NULL;
-		snprintf(err, errlen, "page: mmap of %s failed: %s", tmp, strerror(-e));
-		goto fail;
-	}
-	/* Nobody maps page.new yet: plain stores are fine here. */
+	/* Nobody sees the memfd yet: plain stores are fine here. */
 	memcpy(pw->page->hdr.magic, TK_PAGE_MAGIC, TK_PAGE_MAGIC_LEN);
 	pw->page->hdr.size = TK_PAGE_SIZE;
 	pw->page->hdr.version = TK_PAGE_VERSION;
 	pw->page->hdr.header_size = TK_PAGE_HEADER_SIZE;
 	pw->page->hdr.features = TK_PAGE_FEATURES_V1;
+	pw->page->hdr.compat = TK_PAGE_C_BOUND;
 	pw->page->hdr.writer_pid = (int32_t)getpid();
 	for (int i = 0; i < 2; i++) {
 		pw->page->clock[i].clock_mode = TK_PAGE_MODE_NONE;
 		pw->page->clock[i].check = tk_page_block_check(&pw->page->clock[i]);
 	}
-	if (rename(tmp, pw->path) < 0) {
-		e = -errno;
-		snprintf(err, errlen, "page: rename %s to %s failed: %s", tmp, pw->path,
-			 strerror(-e));
+	pw->page->status.bound_ns = INT64_MAX;
+	e = open_mirror(pw, tmp, err, errlen);
+	if (e < 0) {
+		if (pw->fd >= 0)
+			unlink(tmp);
 		goto fail;
 	}
 	*out = pw;
@@ -177,10 +262,19 @@ int pagew_open(const char *dir, struct pagew **out, char *err, size_t errlen)
 fail:
 	if (pw->page)
 		munmap(pw->page, TK_PAGE_SIZE);
-	close(pw->fd);
-	unlink(tmp);
+	if (pw->fd >= 0)
+		close(pw->fd);
+	if (pw->share_fd >= 0)
+		close(pw->share_fd);
+	if (pw->memfd >= 0)
+		close(pw->memfd);
 	free(pw);
 	return e;
+}
+
+int pagew_share_fd(const struct pagew *pw)
+{
+	return pw->share_fd;
 }
 
 const struct tk_page *pagew_page(const struct pagew *pw)
@@ -214,6 +308,40 @@ static void write_end(struct tk_page *p)
 		__atomic_store_n(&p->clock[i].seq, p->clock[i].seq + 1, __ATOMIC_RELEASE);
 }
 
+/* The mirror file follows each update once the memfd is even again (so
+ * the memfd's odd window holds no system call), with the same seqlock
+ * order, one pwrite() per step so that each lands before the next starts:
+ * both seqs odd over what the file holds (bytes 64..323, block 0 as
+ * mirrored last, unchanged), the whole page with its seqs odd, both seqs
+ * even. The daemon never maps the file: a reader or an operator that
+ * truncates it cannot fault the daemon, and the next update rewrites it
+ * whole. Write errors are not the daemon's to stop for. */
+#define SEQS_OFF offsetof(struct tk_page, clock)
+#define SEQS_LEN (sizeof(struct tk_page_clock) + sizeof(uint32_t))
+
+static void mirror_seqs(struct pagew *pw, uint32_t less)
+{
+	for (int i = 0; i < 2; i++)
+		pw->mirror.clock[i].seq = pw->page->clock[i].seq - less;
+	(void)!pwrite(pw->fd, (const char *)&pw->mirror + SEQS_OFF, SEQS_LEN, (off_t)SEQS_OFF);
+}
+
+static void update_begin(struct pagew *pw)
+{
+	write_begin(pw->page);
+}
+
+static void update_end(struct pagew *pw)
+{
+	write_end(pw->page);
+	mirror_seqs(pw, 1);
+	memcpy(&pw->mirror, pw->page, TK_PAGE_SIZE); /* our own page: only we write it */
+	for (int i = 0; i < 2; i++)
+		pw->mirror.clock[i].seq--;
+	(void)!pwrite(pw->fd, &pw->mirror, TK_PAGE_SIZE, 0);
+	mirror_seqs(pw, 0);
+}
+
 static void store_block(struct tk_page_clock *d, const struct tk_page_clock *s)
 {
 	ST(d->clock_mode, s->clock_mode);
@@ -244,6 +372,9 @@ static void store_status(struct tk_page_status *d, const struct tk_page_status *
 	memcpy(w, s->source, sizeof(w));
 	for (size_t i = 0; i < sizeof(w) / 8; i++)
 		ST(((uint64_t *)(void *)d->source)[i], w[i]);
+	ST(d->bound_status, s->bound_status);
+	ST(d->bound_drift_ppb, s->bound_drift_ppb);
+	ST(d->bound_ns, s->bound_ns);
 }
 
 /* {sec, shifted nsec} + {sec, ns}, normalized. */
@@ -409,7 +540,7 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	s128 wtm_ns, prev[2];
 	int mode, want;
 
-	write_begin(p);
+	update_begin(pw);
 	if (sample && sample(ctx, &s) == 0 && s.kraw_after >= s.kraw_before)
 		have_sample = true;
 
@@ -486,11 +617,17 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	st.last_update_ns = now_ns;
 	st.valid_until_ns = now_ns + valid_for_ns;
 	snprintf(st.source, sizeof(st.source), "%s", v->cs_name);
+	/* Placeholder until the error-bound model fills these: the kernel's
+	 * maxerror as the bound, no growth, synchronized as the SYNC flag. */
+	st.bound_ns = v->maxerror_us >= 0 && v->maxerror_us < INT64_MAX / 1000
+			      ? v->maxerror_us * 1000
+			      : INT64_MAX;
+	st.bound_status = (st.flags & TK_PAGE_S_SYNC) ? TK_PAGE_BS_SYNCHRONIZED : TK_PAGE_BS_UNKNOWN;
 
 	store_block(&p->clock[0], &blk[0]);
 	store_block(&p->clock[1], &blk[1]);
 	store_status(&p->status, &st);
-	write_end(p);
+	update_end(pw);
 
 	if (have_sample) {
 		pw->kmid_prev = s.kraw_before + (s.kraw_after - s.kraw_before) / 2;
@@ -514,7 +651,7 @@ void pagew_close(struct pagew *pw, bool remove)
 
 	if (!pw)
 		return;
-	write_begin(pw->page);
+	update_begin(pw);
 	for (int i = 0; i < 2; i++) {
 		c = pw->page->clock[i]; /* our own page: only we write it */
 		c.clock_mode = TK_PAGE_MODE_NONE;
@@ -523,9 +660,13 @@ void pagew_close(struct pagew *pw, bool remove)
 		store_block(&pw->page->clock[i], &c);
 	}
 	ST(pw->page->status.valid_until_ns, 0);
-	write_end(pw->page);
+	update_end(pw);
 	munmap(pw->page, TK_PAGE_SIZE);
 	close(pw->fd);
+	if (pw->share_fd >= 0)
+		close(pw->share_fd);
+	if (pw->memfd >= 0)
+		close(pw->memfd);
 	if (remove)
 		unlink(pw->path);
 	free(pw);

@@ -1,7 +1,8 @@
 /*
- * The page writer: creates <dir>/page (include/timekeeper/page.h), holds its
- * only writable mapping, and publishes the timekeeper's view (struct tkv) in
- * it under the seqlock on every update, the way the kernel's
+ * The page writer: creates the page (include/timekeeper/page.h) in a sealed
+ * memfd, holds its only writable mapping, mirrors it to <dir>/page, and
+ * publishes the timekeeper's view (struct tkv) in it under the seqlock on
+ * every update, the way the kernel's
  * update_vsyscall() fills the vDSO data page (facts §8.2).
  *
  * Clock mode of the page:
@@ -45,8 +46,11 @@ struct pagew_sample {
  * -errno (the update then publishes mode NONE). */
 typedef int (*pagew_sample_fn)(void *ctx, struct pagew_sample *s);
 
-/* Creates <dir>/page (4096 bytes, mode 0644, atomically by rename, so a
- * reader never sees a half-written header) in mode NONE and maps it.
+/* Creates the page in a sealed memfd that the daemon maps (pagew_share_fd()),
+ * and its mirror <dir>/page for readers that map the path (4096 bytes, mode
+ * 0644, created with O_EXCL|O_NOFOLLOW as page.new and renamed, so a reader
+ * never sees a half-written header; written with pwrite() on every update,
+ * never mapped by the daemon), in mode NONE.
  * Returns 0 or -errno with a one-line reason in err. */
 int pagew_open(const char *dir, struct pagew **out, char *err, size_t errlen);
 
@@ -71,5 +75,11 @@ const struct tk_page *pagew_page(const struct pagew *pw);
 
 /* The page's path. */
 const char *pagew_path(const struct pagew *pw);
+
+/* A read-only descriptor of the sealed memfd that holds the page (it can
+ * neither shrink nor grow, and nobody but the daemon can write it), for
+ * clients (TK_CTL_PAGE_FD); -1 when this kernel cannot seal it against
+ * writes. Owned by the pagew: the caller passes it on, never closes it. */
+int pagew_share_fd(const struct pagew *pw);
 
 #endif

@@ -1,56 +1,106 @@
 /*
  * libtimekeeper: the page reader (timekeeper.h, timekeeper-page(7)).
  *
- * The read path is the vDSO's do_hres()/do_coarse() (facts §8.3) over
- * timekeeperd's page: acquire-load the block's seq (spin while odd), copy
- * the fields with relaxed loads and take the counter, acquire fence,
- * re-check seq; every computation, including the seconds/nanoseconds split,
- * happens after the loop on the copy. The TSC path makes no system call; the
- * KCLOCK path takes CLOCK_MONOTONIC_RAW from the vDSO. Nothing on the read
- * path locks, allocates or writes shared state, so it is thread-safe and
- * async-signal-safe. Anything that makes the page unusable (missing, stale,
- * mode NONE) sends the reading to the kernel's clock_gettime().
+ * The read path is the vDSO's do_hres()/do_coarse() over timekeeperd's
+ * page: acquire-load the block's seq, copy the fields with relaxed loads and
+ * take the counter, acquire fence, re-check seq; every computation,
+ * including the seconds/nanoseconds split, happens after the loop on the
+ * copy. The TSC path makes no system call; the KCLOCK path takes
+ * CLOCK_MONOTONIC_RAW from the vDSO. Nothing on the read path locks,
+ * allocates or writes shared state but two words of the handle (below), so
+ * it is thread-safe and async-signal-safe. Anything that makes the page
+ * unusable (missing, stale, mode NONE, mid-update for too long) sends the
+ * reading to the kernel's clock_gettime().
+ *
+ * Readers cannot hang: a writer killed between its odd and even seq stores
+ * leaves the block odd for ever, so every seqlock loop gives up after
+ * SPIN_MAX rounds (pause instructions, no clock reads: well under a
+ * millisecond) and the reading falls back with TK_SOURCE_BUSY (STALE once
+ * valid_until_ns has passed).
+ *
+ * The page: tk_open() asks the daemon for its sealed memfd over the control
+ * socket (it cannot shrink, so a reader never takes SIGBUS) and maps the
+ * file at the path when no daemon answers. On the fallback path, at most
+ * once a second per handle, the path is checked for a different file (a
+ * daemon that started after tk_open() or restarted); a new page is mapped
+ * and published with a release store. Old mappings are kept until
+ * tk_close(), since another thread may still be reading them, in a fixed
+ * array: at most MAPS_MAX mappings per handle.
  */
 #include "config.h"
 
 #include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timex.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "timekeeper.h"
+#include "timekeeper/control.h"
 #include "timekeeper/page.h"
 #include "lib/tkread.h"
 
 #define TK_EXPORT __attribute__((visibility("default")))
 #define NSEC_PER_SEC 1000000000ull
-#define DEFAULT_PAGE "/run/timekeeper/page"
+#define DEFAULT_DIR "/run/timekeeper"
+
+/* Rounds of a seqlock loop (odd seq, or a changed one) before a read gives
+ * up: one pause each, a few to a few hundred ns depending on the CPU. */
+#define SPIN_MAX 4096
+/* Mappings a handle may make (tk_open's included); later daemons are not
+ * followed and the handle keeps reading its last page or the kernel. */
+#define MAPS_MAX 16
+#define REATTACH_EVERY_NS NSEC_PER_SEC
+/* How long tk_open() waits for the daemon's answer with the memfd. */
+#define SHARE_WAIT_MS 200
 
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 struct timekeeper {
-	const struct tk_page_clock *hres; /* &page->clock[TK_PAGE_BLOCK_HRES], or NULL */
+	const struct tk_page *page; /* NULL: no page; release-stored, acquire-loaded */
 	bool rdtscp;
-	const struct tk_page *page; /* NULL: no page, everything falls back */
+	uint64_t path_dev, path_ino; /* the file at path that page stands for (0: none) */
+	uint64_t next_check_ns;      /* CLOCK_MONOTONIC_COARSE of the next re-attach check */
+	unsigned int nmaps;          /* of maps[] (may run past MAPS_MAX: then full) */
+	void *maps[MAPS_MAX];
+	char path[PATH_MAX]; /* the page file ("" when too long to follow) */
 };
 
 /* The result of one page read, before the split. */
-enum rd_result { RD_OK, RD_NONE, RD_STALE };
+enum rd_result { RD_OK, RD_NONE, RD_STALE, RD_BUSY };
+
+/* What tk_read() takes from the same block read as the time. */
+struct rd_status {
+	uint64_t elapsed_ns; /* since the block's cycle_last (0 for coarse clocks) */
+	uint64_t disruption;
+	int64_t maxerror_us;
+	int64_t bound_ns;
+	uint32_t flags, bound_status, drift_ppb;
+};
+
+static inline const struct tk_page *page_of(const struct timekeeper *tk)
+{
+	return __atomic_load_n(&tk->page, __ATOMIC_ACQUIRE);
+}
 
 /* The ordered counter, all 64 bits. */
 static inline uint64_t read_tsc_raw(bool rdtscp)
 {
 	uint32_t lo, hi;
 
-	/* Ordered like a load (facts §2.2): rdtscp waits for earlier loads,
-	 * lfence keeps rdtsc from running ahead of the seq load. */
+	/* Ordered like a load: rdtscp waits for earlier loads, lfence keeps
+	 * rdtsc from running ahead of the seq load. */
 	if (rdtscp)
 		__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi) : : "rcx", "memory");
 	else
@@ -71,13 +121,23 @@ static inline uint64_t read_kraw(void)
 	return (uint64_t)k.tv_sec * NSEC_PER_SEC + (uint64_t)k.tv_nsec;
 }
 
-static inline uint32_t seq_begin(const struct tk_page_clock *c)
+static inline uint64_t kernel_coarse_ns(void)
 {
-	uint32_t seq;
+	struct timespec k;
 
-	while ((seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE)) & 1)
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &k);
+	return (uint64_t)k.tv_sec * NSEC_PER_SEC + (uint64_t)k.tv_nsec;
+}
+
+/* An even seq, or false once the loop has used up its rounds. */
+static inline bool seq_begin(const struct tk_page_clock *c, uint32_t *seq, unsigned int *spins)
+{
+	while ((*seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE)) & 1) {
+		if (++*spins > SPIN_MAX)
+			return false;
 		__builtin_ia32_pause();
-	return seq;
+	}
+	return true;
 }
 
 static inline bool seq_retry(const struct tk_page_clock *c, uint32_t seq)
@@ -86,18 +146,41 @@ static inline bool seq_retry(const struct tk_page_clock *c, uint32_t seq)
 	return LD(c->seq) != seq;
 }
 
-/* One high-resolution reading of clk from block blk, as shifted-out ns
- * since basetime[clk].sec; maxerr (block 0 only) gets the status maxerror. */
-static inline enum rd_result read_hres(const struct timekeeper *tk, int blk, int clk,
-				       uint64_t *sec, uint64_t *ns, int64_t *maxerr_us)
+/* A read that ran out of rounds: the block stayed odd (or kept changing).
+ * Past valid_until (read without the lock: a torn value only moves the
+ * verdict between two fallbacks) the page is stale, else busy. */
+static enum rd_result busy_or_stale(const struct tk_page *p)
 {
-	const struct tk_page_clock *c = &tk->page->clock[blk];
+	return kernel_coarse_ns() > LD(p->status.valid_until_ns) ? RD_STALE : RD_BUSY;
+}
+
+static inline void read_status(const struct tk_page *p, struct rd_status *rs)
+{
+	rs->disruption = LD(p->status.disruption);
+	rs->maxerror_us = LD(p->status.maxerror_us);
+	rs->flags = LD(p->status.flags);
+	rs->bound_status = LD(p->status.bound_status);
+	rs->drift_ppb = LD(p->status.bound_drift_ppb);
+	rs->bound_ns = LD(p->status.bound_ns);
+}
+
+/* One high-resolution reading of clk from block blk, as shifted-out ns
+ * since basetime[clk].sec; rs (may be NULL) gets the status of the same
+ * read. The status is protected by either block's seq: the writer keeps
+ * both odd for the whole update. */
+static inline enum rd_result read_hres(const struct timekeeper *tk, const struct tk_page *p,
+				       int blk, int clk, uint64_t *sec, uint64_t *ns,
+				       struct rd_status *rs)
+{
+	const struct tk_page_clock *c = &p->clock[blk];
 	uint64_t cycles, last, mask, valid, bsec, bnsec, delta;
 	uint32_t seq, mult, shift;
+	unsigned int spins = 0;
 	int32_t mode;
 
-	do {
-		seq = seq_begin(c);
+	for (;;) {
+		if (!seq_begin(c, &seq, &spins))
+			return busy_or_stale(p);
 		mode = LD(c->clock_mode);
 		if (mode == TK_PAGE_MODE_TSC)
 			cycles = read_tsc(tk->rdtscp);
@@ -112,9 +195,13 @@ static inline enum rd_result read_hres(const struct timekeeper *tk, int blk, int
 		shift = LD(c->shift);
 		bsec = LD(c->basetime[clk].sec);
 		bnsec = LD(c->basetime[clk].nsec);
-		if (maxerr_us)
-			*maxerr_us = LD(tk->page->status.maxerror_us);
-	} while (seq_retry(c, seq));
+		if (rs)
+			read_status(p, rs);
+		if (!seq_retry(c, seq))
+			break;
+		if (++spins > SPIN_MAX)
+			return busy_or_stale(p);
+	}
 
 	delta = (cycles - last) & mask;
 	if (__builtin_expect(delta > valid, 0)) {
@@ -126,48 +213,37 @@ static inline enum rd_result read_hres(const struct timekeeper *tk, int blk, int
 		return RD_NONE; /* not a page we wrote: refuse rather than shift by >= 64 */
 	*sec = bsec;
 	*ns = (delta * mult + bnsec) >> shift;
+	if (rs)
+		rs->elapsed_ns = (delta * mult) >> shift;
 	return RD_OK;
 }
 
-static inline bool kernel_mono_past(uint64_t until)
+static inline enum rd_result read_coarse(const struct tk_page *p, int clk, uint64_t *sec,
+					 uint64_t *ns, struct rd_status *rs)
 {
-	struct timespec k;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &k);
-	return (uint64_t)k.tv_sec * NSEC_PER_SEC + (uint64_t)k.tv_nsec > until;
-}
-
-static inline enum rd_result read_coarse(const struct timekeeper *tk, int clk, uint64_t *sec,
-					 uint64_t *ns, int64_t *maxerr_us)
-{
-	const struct tk_page_clock *c = &tk->page->clock[TK_PAGE_BLOCK_HRES];
+	const struct tk_page_clock *c = &p->clock[TK_PAGE_BLOCK_HRES];
+	unsigned int spins = 0;
 	uint64_t until;
 	uint32_t seq;
 
-	do {
-		seq = seq_begin(c);
+	for (;;) {
+		if (!seq_begin(c, &seq, &spins))
+			return busy_or_stale(p);
 		*sec = LD(c->basetime[clk].sec);
 		*ns = LD(c->basetime[clk].nsec);
-		until = LD(tk->page->status.valid_until_ns);
-		if (maxerr_us)
-			*maxerr_us = LD(tk->page->status.maxerror_us);
-	} while (seq_retry(c, seq));
+		until = LD(p->status.valid_until_ns);
+		if (rs)
+			read_status(p, rs);
+		if (!seq_retry(c, seq))
+			break;
+		if (++spins > SPIN_MAX)
+			return busy_or_stale(p);
+	}
+	if (rs)
+		rs->elapsed_ns = 0; /* the reading is the time of the update itself */
 	/* No counter here: liveness from the kernel's coarse clock (vDSO, no
 	 * syscall), against the kernel-time valid_until of the status. */
-	return kernel_mono_past(until) ? RD_STALE : RD_OK;
-}
-
-static int64_t read_maxerror(const struct timekeeper *tk)
-{
-	const struct tk_page_clock *c = &tk->page->clock[TK_PAGE_BLOCK_HRES];
-	int64_t m;
-	uint32_t seq;
-
-	do {
-		seq = seq_begin(c);
-		m = LD(tk->page->status.maxerror_us);
-	} while (seq_retry(c, seq));
-	return m;
+	return kernel_coarse_ns() > until ? RD_STALE : RD_OK;
 }
 
 static inline bool clock_supported(clockid_t clock)
@@ -196,8 +272,8 @@ static int kernel_gettime(clockid_t clock, struct timespec *ts)
 	return r;
 }
 
-/* The split, outside the retry loop (facts §8.3): with updates well within
- * a second ns is mostly below 2e9, where one subtraction beats a division. */
+/* The split, outside the retry loop: with updates well within a second ns
+ * is mostly below 2e9, where one subtraction beats a division. */
 static inline __attribute__((always_inline)) void ts_split(uint64_t sec, uint64_t ns,
 							   struct timespec *ts)
 {
@@ -214,38 +290,142 @@ static inline __attribute__((always_inline)) void ts_split(uint64_t sec, uint64_
 	ts->tv_nsec = (long)ns;
 }
 
-/* The reading of clock; maxerr_us is filled on the page path only. */
-static inline __attribute__((always_inline)) int gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts,
-			  int64_t *maxerr_us, bool *from_page)
+static int kind_of(enum rd_result r)
 {
+	switch (r) {
+	case RD_NONE:
+		return TK_SOURCE_MODE_NONE;
+	case RD_BUSY:
+		return TK_SOURCE_BUSY;
+	case RD_STALE:
+	default:
+		return TK_SOURCE_STALE;
+	}
+}
+
+/* --- attaching --------------------------------------------------------------- */
+
+/* Maps fd as a page after checking it: regular, at least TK_PAGE_SIZE
+ * bytes, and a header we know. NULL when it is not one. Async-signal-safe. */
+static void *map_page(int fd, struct stat *sb)
+{
+	void *map;
+
+	if (fstat(fd, sb) < 0 || !S_ISREG(sb->st_mode) || sb->st_size < (off_t)TK_PAGE_SIZE)
+		return NULL;
+	map = mmap(NULL, TK_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	/* The header never changes after the writer's rename: plain reads. */
+	if (tkr_check_header(map, (uint64_t)sb->st_size) < 0) {
+		munmap(map, TK_PAGE_SIZE);
+		return NULL;
+	}
+	return map;
+}
+
+/* Makes map the handle's page (map NULL: only records path's identity). */
+static bool publish_map(struct timekeeper *tk, void *map, const struct stat *path_sb)
+{
+	unsigned int slot;
+
+	if (map) {
+		slot = __atomic_fetch_add(&tk->nmaps, 1, __ATOMIC_RELAXED);
+		if (slot >= MAPS_MAX)
+			return false;
+		tk->maps[slot] = map;
+	}
+	ST(tk->path_dev, path_sb ? (uint64_t)path_sb->st_dev : 0);
+	ST(tk->path_ino, path_sb ? (uint64_t)path_sb->st_ino : 0);
+	if (map)
+		__atomic_store_n(&tk->page, (const struct tk_page *)map, __ATOMIC_RELEASE);
+	return true;
+}
+
+/*
+ * The fallback path's check for a new page: a daemon that started after
+ * tk_open(), or one that restarted (its page.new renamed over the old page).
+ * At most once per REATTACH_EVERY_NS per handle (one thread wins the CAS on
+ * next_check_ns), only open/fstat/mmap: async-signal-safe, never blocks
+ * (O_NONBLOCK: a FIFO at the path does not hang a reader). From the path
+ * only: asking the daemon for its memfd would block.
+ */
+static void reattach(struct timekeeper *tk)
+{
+	uint64_t now, next;
+	struct stat sb;
+	void *map;
+	int saved, fd;
+
+	if (!tk->path[0] || LD(tk->nmaps) >= MAPS_MAX)
+		return;
+	now = kernel_coarse_ns();
+	next = LD(tk->next_check_ns);
+	if (now < next || !__atomic_compare_exchange_n(&tk->next_check_ns, &next,
+						       now + REATTACH_EVERY_NS, false,
+						       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	saved = errno;
+	fd = open(tk->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0) {
+		if (fstat(fd, &sb) == 0 &&
+		    ((uint64_t)sb.st_dev != LD(tk->path_dev) ||
+		     (uint64_t)sb.st_ino != LD(tk->path_ino))) {
+			map = map_page(fd, &sb);
+			if (map && !publish_map(tk, map, &sb))
+				munmap(map, TK_PAGE_SIZE);
+		}
+		close(fd);
+	}
+	errno = saved;
+}
+
+/* --- reading ----------------------------------------------------------------- */
+
+static enum rd_result read_clock(const struct timekeeper *tk, const struct tk_page *p,
+				 clockid_t clock, uint64_t *sec, uint64_t *ns,
+				 struct rd_status *rs)
+{
+	if (clock == CLOCK_MONOTONIC_RAW)
+		return read_hres(tk, p, TK_PAGE_BLOCK_RAW, clock, sec, ns, rs);
+	if (clock == CLOCK_REALTIME_COARSE || clock == CLOCK_MONOTONIC_COARSE)
+		return read_coarse(p, clock, sec, ns, rs);
+	return read_hres(tk, p, TK_PAGE_BLOCK_HRES, clock, sec, ns, rs);
+}
+
+/* The reading of clock: 0 or -errno; *kind says where it came from. */
+static int gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts,
+		   struct rd_status *rs, int *kind)
+{
+	const struct tk_page *p;
 	uint64_t sec, ns;
 	enum rd_result r;
 
-	*from_page = false;
 	if (!tk || !ts || !clock_supported(clock))
 		return -EINVAL;
-	if (!tk->page)
-		return kernel_gettime(clock, ts);
-	if (clock == CLOCK_MONOTONIC_RAW)
-		r = read_hres(tk, TK_PAGE_BLOCK_RAW, clock, &sec, &ns, NULL);
-	else if (clock == CLOCK_REALTIME_COARSE || clock == CLOCK_MONOTONIC_COARSE)
-		r = read_coarse(tk, clock, &sec, &ns, maxerr_us);
-	else
-		r = read_hres(tk, TK_PAGE_BLOCK_HRES, clock, &sec, &ns, maxerr_us);
-	if (r != RD_OK)
-		return kernel_gettime(clock, ts);
-	ts_split(sec, ns, ts);
-	*from_page = true;
-	return 0;
+	p = page_of(tk);
+	if (!p) {
+		*kind = TK_SOURCE_NO_PAGE;
+	} else {
+		r = read_clock(tk, p, clock, &sec, &ns, rs);
+		if (r == RD_OK) {
+			ts_split(sec, ns, ts);
+			*kind = TK_SOURCE_PAGE;
+			return 0;
+		}
+		*kind = kind_of(r);
+	}
+	reattach(tk);
+	return kernel_gettime(clock, ts);
 }
 
 /* Everything but the common case, kept out of tk_gettime's frame. */
 static __attribute__((noinline, cold)) int gettime_slow(struct timekeeper *tk, clockid_t clock,
 							 struct timespec *ts)
 {
-	bool from_page;
+	int kind;
 
-	return gettime(tk, clock, ts, NULL, &from_page);
+	return gettime(tk, clock, ts, NULL, &kind);
 }
 
 /* The clocks of block 0 with a high-resolution reading. */
@@ -254,13 +434,15 @@ static __attribute__((noinline, cold)) int gettime_slow(struct timekeeper *tk, c
 
 /*
  * The common case, as one leaf function the compiler keeps in registers: a
- * high-resolution clock of block 0 in TSC mode, read like read_hres() but
- * without its out-parameters. Any other case (no page, another clock or
- * mode, a delta beyond valid_cycles, a bad shift) goes to gettime_slow(),
- * which reads the page again from the start.
+ * high-resolution clock of block 0 in TSC mode, read once like read_hres()
+ * but without its out-parameters. Any other case (no page, another clock or
+ * mode, an odd or changed seq, a delta beyond valid_cycles, a bad shift)
+ * goes to gettime_slow(), which reads the page again from the start with
+ * the bounded retries.
  */
 TK_EXPORT int tk_gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts)
 {
+	const struct tk_page *p;
 	const struct tk_page_clock *c;
 	const struct tk_page_basetime *b;
 	uint64_t cycles, delta, sec, ns;
@@ -268,25 +450,28 @@ TK_EXPORT int tk_gettime(struct timekeeper *tk, clockid_t clock, struct timespec
 
 	if (__builtin_expect(!tk || !ts || (uint32_t)clock > 31 || !(HRES_CLOCKS >> clock & 1), 0))
 		return gettime_slow(tk, clock, ts);
-	c = tk->hres;
-	if (__builtin_expect(!c, 0))
+	p = page_of(tk);
+	if (__builtin_expect(!p, 0))
 		return gettime_slow(tk, clock, ts);
+	c = &p->clock[TK_PAGE_BLOCK_HRES];
 	b = &c->basetime[clock];
-	do {
-		seq = seq_begin(c);
-		if (__builtin_expect(LD(c->clock_mode) != TK_PAGE_MODE_TSC, 0))
-			goto slow;
-		/* Masking with mask (INT64_MAX in TSC mode) after the
-		 * subtraction is the same as masking the counter first. */
-		cycles = read_tsc_raw(tk->rdtscp);
-		delta = (cycles - LD(c->cycle_last)) & LD(c->mask);
-		if (__builtin_expect(delta > LD(c->valid_cycles), 0))
-			goto slow;
-		mult = LD(c->mult);
-		shift = LD(c->shift);
-		sec = LD(b->sec);
-		ns = LD(b->nsec);
-	} while (seq_retry(c, seq));
+	seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(seq & 1, 0))
+		goto slow;
+	if (__builtin_expect(LD(c->clock_mode) != TK_PAGE_MODE_TSC, 0))
+		goto slow;
+	/* Masking with mask (INT64_MAX in TSC mode) after the subtraction is
+	 * the same as masking the counter first. */
+	cycles = read_tsc_raw(tk->rdtscp);
+	delta = (cycles - LD(c->cycle_last)) & LD(c->mask);
+	if (__builtin_expect(delta > LD(c->valid_cycles), 0))
+		goto slow;
+	mult = LD(c->mult);
+	shift = LD(c->shift);
+	sec = LD(b->sec);
+	ns = LD(b->nsec);
+	if (__builtin_expect(seq_retry(c, seq), 0))
+		goto slow;
 	if (__builtin_expect(shift > 63, 0))
 		goto slow;
 	ts_split(sec, (delta * mult + ns) >> shift, ts);
@@ -295,60 +480,165 @@ slow:
 	return gettime_slow(tk, clock, ts);
 }
 
-static void ts_add_ns(struct timespec *t, const struct timespec *base, int64_t ns)
+/* us of an old-style maxerror as ns; nonsense (negative, huge) is no bound. */
+static int64_t us_to_ns(int64_t us)
 {
-	int64_t s = ns / (int64_t)NSEC_PER_SEC, n = base->tv_nsec + ns % (int64_t)NSEC_PER_SEC;
+	return us < 0 || us > INT64_MAX / 1000 ? INT64_MAX : us * 1000;
+}
 
-	if (n < 0) {
-		n += NSEC_PER_SEC;
-		s--;
-	} else if (n >= (int64_t)NSEC_PER_SEC) {
-		n -= NSEC_PER_SEC;
-		s++;
+/* b + elapsed_ns * ppb / 1e9 (rounded up), saturating at INT64_MAX. */
+int64_t tkr_bound_grow(int64_t b, uint64_t elapsed_ns, uint32_t ppb)
+{
+	unsigned __int128 g;
+
+	if (b < 0 || b == INT64_MAX)
+		return INT64_MAX; /* a negative bound is not one */
+	g = ((unsigned __int128)elapsed_ns * ppb + (NSEC_PER_SEC - 1)) / NSEC_PER_SEC;
+	if (g >= (unsigned __int128)(INT64_MAX - b))
+		return INT64_MAX;
+	return b + (int64_t)g;
+}
+
+/* The page's bound and status: the bound fields when the page has them
+ * (TK_PAGE_C_BOUND), else the old maxerror and SYNC flag. */
+static void page_bound(const struct tk_page *p, const struct rd_status *rs, int64_t *bound,
+		       int *status)
+{
+	if (LD(p->hdr.compat) & TK_PAGE_C_BOUND) {
+		*bound = tkr_bound_grow(rs->bound_ns, rs->elapsed_ns, rs->drift_ppb);
+		*status = rs->bound_status <= TK_PAGE_BS_DISRUPTED ? (int)rs->bound_status
+								    : TK_CLOCK_UNKNOWN;
+	} else {
+		*bound = us_to_ns(rs->maxerror_us);
+		*status = (rs->flags & TK_PAGE_S_SYNC) ? TK_CLOCK_SYNCHRONIZED : TK_CLOCK_UNKNOWN;
 	}
-	t->tv_sec = base->tv_sec + s;
-	t->tv_nsec = n;
+}
+
+/* The kernel's: adjtimex maxerror, UNKNOWN when unsynchronized (STA_UNSYNC
+ * or TIME_ERROR; the bound is still the kernel's maxerror, 16 s once it has
+ * grown out), no bound when adjtimex fails. */
+static void kernel_bound(int64_t *bound, int *status)
+{
+	struct timex tx;
+	int saved = errno, state;
+
+	memset(&tx, 0, sizeof(tx));
+	state = adjtimex(&tx);
+	errno = saved;
+	if (state < 0) {
+		*bound = INT64_MAX;
+		*status = TK_CLOCK_UNKNOWN;
+		return;
+	}
+	*bound = us_to_ns(tx.maxerror);
+	*status = state == TIME_ERROR || (tx.status & STA_UNSYNC) ? TK_CLOCK_UNKNOWN
+								  : TK_CLOCK_SYNCHRONIZED;
+}
+
+#define TIME_T_MAX ((time_t)INT64_MAX)
+#define TIME_T_MIN ((time_t)INT64_MIN)
+
+/* t + sign * ns (ns >= 0), saturating at the ends of time_t. */
+void tkr_ts_offset(const struct timespec *t, int64_t ns, int sign, struct timespec *out)
+{
+	int64_t s = ns / (int64_t)NSEC_PER_SEC, n = ns % (int64_t)NSEC_PER_SEC;
+	int64_t sec, nsec;
+	bool ovf;
+
+	if (sign < 0) {
+		ovf = __builtin_sub_overflow((int64_t)t->tv_sec, s, &sec);
+		nsec = t->tv_nsec - n;
+		if (!ovf && nsec < 0) {
+			nsec += (int64_t)NSEC_PER_SEC;
+			ovf = __builtin_sub_overflow(sec, 1, &sec);
+		}
+		if (ovf) {
+			out->tv_sec = TIME_T_MIN;
+			out->tv_nsec = 0;
+			return;
+		}
+	} else {
+		ovf = __builtin_add_overflow((int64_t)t->tv_sec, s, &sec);
+		nsec = t->tv_nsec + n;
+		if (!ovf && nsec >= (int64_t)NSEC_PER_SEC) {
+			nsec -= (int64_t)NSEC_PER_SEC;
+			ovf = __builtin_add_overflow(sec, 1, &sec);
+		}
+		if (ovf) {
+			out->tv_sec = TIME_T_MAX;
+			out->tv_nsec = (long)NSEC_PER_SEC - 1;
+			return;
+		}
+	}
+	out->tv_sec = (time_t)sec;
+	out->tv_nsec = (long)nsec;
+}
+
+static void set_interval(struct tk_reading *r)
+{
+	if (r->bound_ns == INT64_MAX) {
+		r->earliest.tv_sec = TIME_T_MIN;
+		r->earliest.tv_nsec = 0;
+		r->latest.tv_sec = TIME_T_MAX;
+		r->latest.tv_nsec = (long)NSEC_PER_SEC - 1;
+		return;
+	}
+	tkr_ts_offset(&r->time, r->bound_ns, -1, &r->earliest);
+	tkr_ts_offset(&r->time, r->bound_ns, 1, &r->latest);
+}
+
+TK_EXPORT int tk_read(struct timekeeper *tk, clockid_t clock, struct tk_reading *out)
+{
+	struct rd_status rs;
+	struct tk_reading r;
+	int err, kind = TK_SOURCE_NO_PAGE;
+
+	if (!out)
+		return -EINVAL;
+	memset(&r, 0, sizeof(r));
+	memset(&rs, 0, sizeof(rs));
+	err = gettime(tk, clock, &r.time, &rs, &kind);
+	if (err < 0)
+		return err;
+	r.source_kind = kind;
+	if (kind == TK_SOURCE_PAGE) {
+		page_bound(page_of(tk), &rs, &r.bound_ns, &r.status);
+		r.disruption = rs.disruption;
+	} else {
+		kernel_bound(&r.bound_ns, &r.status);
+	}
+	set_interval(&r);
+	*out = r;
+	return 0;
 }
 
 TK_EXPORT int tk_gettime_bounds(struct timekeeper *tk, clockid_t clock, struct timespec *earliest,
 				struct timespec *latest)
 {
-	struct timespec ts;
-	int64_t maxerr_us = 0;
-	bool from_page;
-	int r;
+	struct tk_reading r;
+	int err;
 
 	if (!earliest || !latest)
 		return -EINVAL;
-	r = gettime(tk, clock, &ts, &maxerr_us, &from_page);
-	if (r < 0)
-		return r;
-	if (from_page && clock == CLOCK_MONOTONIC_RAW) {
-		maxerr_us = read_maxerror(tk);
-	} else if (!from_page) {
-		struct timex tx;
-		int saved = errno;
-
-		memset(&tx, 0, sizeof(tx));
-		maxerr_us = adjtimex(&tx) < 0 ? 16000000 : tx.maxerror;
-		errno = saved;
-	}
-	if (maxerr_us < 0)
-		maxerr_us = 0;
-	ts_add_ns(earliest, &ts, -maxerr_us * 1000);
-	ts_add_ns(latest, &ts, maxerr_us * 1000);
+	err = tk_read(tk, clock, &r);
+	if (err < 0)
+		return err;
+	*earliest = r.earliest;
+	*latest = r.latest;
 	return 0;
 }
 
-void tkr_snapshot(const struct tk_page *p, int blk, struct tk_page_clock *out,
-		  struct tk_page_status *st)
+int tkr_snapshot(const struct tk_page *p, int blk, struct tk_page_clock *out,
+		 struct tk_page_status *st)
 {
 	const struct tk_page_clock *c = &p->clock[blk];
 	uint64_t w[TK_PAGE_SOURCE_LEN / 8];
+	unsigned int spins = 0;
 	uint32_t seq;
 
-	do {
-		seq = seq_begin(c);
+	for (;;) {
+		if (!seq_begin(c, &seq, &spins))
+			return -EBUSY;
 		out->seq = seq;
 		out->clock_mode = LD(c->clock_mode);
 		out->cycle_last = LD(c->cycle_last);
@@ -376,50 +666,85 @@ void tkr_snapshot(const struct tk_page *p, int blk, struct tk_page_clock *out,
 				w[i] = LD(((const uint64_t *)(const void *)p->status.source)[i]);
 			memcpy(st->source, w, sizeof(w));
 			st->source[TK_PAGE_SOURCE_LEN - 1] = '\0';
+			st->bound_status = LD(p->status.bound_status);
+			st->bound_drift_ppb = LD(p->status.bound_drift_ppb);
+			st->bound_ns = LD(p->status.bound_ns);
 		}
-	} while (seq_retry(c, seq));
+		if (!seq_retry(c, seq))
+			return 0;
+		if (++spins > SPIN_MAX)
+			return -EBUSY;
+	}
 }
 
 TK_EXPORT int tk_status(struct timekeeper *tk, struct tk_status *st)
 {
+	const struct tk_page *p;
 	struct tk_page_clock c;
 	struct tk_page_status ps;
+	struct rd_status rs;
 	struct timespec now;
 	int saved = errno;
 	pid_t pid;
+	int r;
 
 	if (!tk || !st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	if (!tk->page) {
+	p = page_of(tk);
+	if (!p) {
+		reattach(tk);
 		st->stale = 1;
 		st->source_kind = TK_SOURCE_NO_PAGE;
+		st->bound_ns = INT64_MAX;
+		errno = saved;
 		return 0;
 	}
-	tkr_snapshot(tk->page, TK_PAGE_BLOCK_HRES, &c, &ps);
-	pid = tk->page->hdr.writer_pid;
-	st->synchronized = !!(ps.flags & TK_PAGE_S_SYNC);
-	st->clock_mode = c.clock_mode;
-	st->leap = (ps.flags & TK_PAGE_S_LEAP_INS) ? 1 : (ps.flags & TK_PAGE_S_LEAP_DEL) ? -1 : 0;
-	st->tai_offset = ps.tai_offset;
-	st->maxerror_ns = ps.maxerror_us * 1000;
-	st->esterror_ns = ps.esterror_us * 1000;
-	st->disruption = ps.disruption;
+	r = tkr_snapshot(p, TK_PAGE_BLOCK_HRES, &c, &ps);
+	pid = LD(p->hdr.writer_pid);
 	st->writer_pid = pid;
-	st->last_update_ns = ps.last_update_ns;
-	st->valid_until_ns = ps.valid_until_ns;
-	memcpy(st->source, ps.source, sizeof(st->source));
-
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (r < 0) {
+		/* Mid-update past the spin bound: only valid_until, unlocked. */
+		st->valid_until_ns = LD(p->status.valid_until_ns);
+		st->bound_ns = INT64_MAX;
+	} else {
+		memset(&rs, 0, sizeof(rs));
+		rs.maxerror_us = ps.maxerror_us;
+		rs.flags = ps.flags;
+		rs.bound_status = ps.bound_status;
+		rs.drift_ppb = ps.bound_drift_ppb;
+		rs.bound_ns = ps.bound_ns;
+		page_bound(p, &rs, &st->bound_ns, &st->clock_status);
+		if (LD(p->hdr.compat) & TK_PAGE_C_BOUND)
+			st->bound_drift_ppb = ps.bound_drift_ppb;
+		st->synchronized = !!(ps.flags & TK_PAGE_S_SYNC);
+		st->clock_mode = c.clock_mode;
+		st->leap = (ps.flags & TK_PAGE_S_LEAP_INS)	 ? 1
+			   : (ps.flags & TK_PAGE_S_LEAP_DEL) ? -1
+							     : 0;
+		st->tai_offset = ps.tai_offset;
+		st->maxerror_ns = us_to_ns(ps.maxerror_us);
+		st->esterror_ns = us_to_ns(ps.esterror_us);
+		st->disruption = ps.disruption;
+		st->last_update_ns = ps.last_update_ns;
+		st->valid_until_ns = ps.valid_until_ns;
+		memcpy(st->source, ps.source, sizeof(st->source));
+	}
+
 	if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH)
 		st->source_kind = TK_SOURCE_GONE;
-	else if ((uint64_t)now.tv_sec * NSEC_PER_SEC + (uint64_t)now.tv_nsec > ps.valid_until_ns)
+	else if ((uint64_t)now.tv_sec * NSEC_PER_SEC + (uint64_t)now.tv_nsec > st->valid_until_ns)
 		st->source_kind = TK_SOURCE_STALE;
+	else if (r < 0)
+		st->source_kind = TK_SOURCE_BUSY;
 	else if (c.clock_mode == TK_PAGE_MODE_NONE)
 		st->source_kind = TK_SOURCE_MODE_NONE;
 	else
 		st->source_kind = TK_SOURCE_PAGE;
 	st->stale = st->source_kind != TK_SOURCE_PAGE;
+	if (st->stale)
+		reattach(tk);
 	errno = saved;
 	return 0;
 }
@@ -447,42 +772,177 @@ static bool cpu_has_rdtscp(void)
 	return d & (1u << 27);
 }
 
+const char *tkr_runtime_dir(bool secure)
+{
+	/* secure_getenv: a setuid or file-capability program must not let
+	 * its caller point it at a page (and control socket) of the caller's
+	 * making. The flag lets the unit test take the AT_SECURE branch. */
+	const char *dir = secure ? NULL : secure_getenv("TIMEKEEPER_RUNTIME_DIR");
+
+	return dir && *dir ? dir : DEFAULT_DIR;
+}
+
+int tkr_page_path(char *buf, size_t cap, bool secure)
+{
+	const char *dir = tkr_runtime_dir(secure);
+	size_t n = strlen(dir);
+
+	if (n + sizeof("/page") > cap)
+		return -ENAMETOOLONG;
+	memcpy(buf, dir, n);
+	memcpy(buf + n, "/page", sizeof("/page"));
+	return 0;
+}
+
+/*
+ * The daemon's memfd of the page, asked for over the control socket beside
+ * the page file (TK_CTL_PAGE_FD): -1 when there is no daemon, it does not
+ * answer within SHARE_WAIT_MS, it is not root, us or the page file's owner,
+ * or the descriptor is not a sealed page that cannot shrink.
+ */
+static int shared_page_fd(const char *page_path)
+{
+	struct tk_ctl_hdr req = { .magic = TK_CTL_MAGIC,
+				  .version = TK_CTL_VERSION,
+				  .type = TK_CTL_PAGE_FD,
+				  .length = sizeof(struct tk_ctl_hdr),
+				  .seq = 1 };
+	union {
+		unsigned char b[sizeof(struct tk_ctl_hdr) + sizeof(struct tk_ctl_result)];
+		struct tk_ctl_hdr h;
+	} rep;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct iovec iov = { rep.b, sizeof(rep.b) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	struct tk_ctl_result res;
+	struct cmsghdr *ch;
+	struct pollfd pfd;
+	struct ucred uc;
+	socklen_t ul = sizeof(uc);
+	struct stat sb;
+	const char *slash = strrchr(page_path, '/');
+	size_t dl = slash ? (size_t)(slash - page_path) + 1 : 0;
+	ssize_t n;
+	int s, fd = -1, seals;
+
+	if (dl + sizeof(TK_CTL_SOCKET_NAME) > sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, page_path, dl);
+	memcpy(sa.sun_path + dl, TK_CTL_SOCKET_NAME, sizeof(TK_CTL_SOCKET_NAME));
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto out;
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0)
+		goto out;
+	if (uc.uid != 0 && uc.uid != geteuid() &&
+	    (stat(page_path, &sb) < 0 || sb.st_uid != uc.uid))
+		goto out;
+	if (send(s, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
+		goto out;
+	pfd.fd = s;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, SHARE_WAIT_MS) != 1)
+		goto out;
+	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+	for (ch = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; ch; ch = CMSG_NXTHDR(&mh, ch)) {
+		if (ch->cmsg_level != SOL_SOCKET || ch->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
+			if (fd < 0)
+				fd = got;
+			else
+				close(got); /* one was asked for */
+		}
+	}
+	if (fd < 0)
+		goto out;
+	memcpy(&res, rep.b + sizeof(struct tk_ctl_hdr), sizeof(res));
+	seals = fcntl(fd, F_GET_SEALS);
+	if (n != (ssize_t)sizeof(rep.b) || (mh.msg_flags & MSG_CTRUNC) ||
+	    rep.h.magic != TK_CTL_MAGIC || rep.h.type != TK_CTL_PAGE_FD || res.status != 0 ||
+	    seals < 0 || !(seals & F_SEAL_SHRINK)) {
+		close(fd);
+		fd = -1;
+	}
+out:
+	close(s);
+	return fd;
+}
+
+/* Maps the daemon's memfd; path_sb (when the page file at path is the same
+ * daemon's) is what re-attach compares against. NULL when unusable. */
+static void *map_shared(const char *path, int fd, struct stat *path_sb, bool *same)
+{
+	struct tk_page_header h;
+	struct stat sb;
+	void *map = map_page(fd, &sb);
+	int pf;
+
+	*same = false;
+	if (!map)
+		return NULL;
+	pf = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (pf >= 0) {
+		if (fstat(pf, path_sb) == 0 && S_ISREG(path_sb->st_mode) &&
+		    pread(pf, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+		    h.writer_pid == ((const struct tk_page_header *)map)->writer_pid)
+			*same = true;
+		close(pf);
+	}
+	return map;
+}
+
 TK_EXPORT int tk_open(const char *path, struct timekeeper **out)
 {
 	struct timekeeper *tk;
-	struct stat sb;
-	char buf[4096];
+	struct stat sb, psb;
+	char buf[PATH_MAX];
 	void *map;
+	bool same;
 	int fd, r;
 
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
 	if (!path) {
-		/* Not secure_getenv: the page is public and mapped read-only. */
-		const char *dir = getenv("TIMEKEEPER_RUNTIME_DIR");
-
-		path = DEFAULT_PAGE;
-		if (dir && *dir) {
-			size_t n = strlen(dir);
-
-			if (n + sizeof("/page") > sizeof(buf))
-				return -ENAMETOOLONG;
-			memcpy(buf, dir, n);
-			memcpy(buf + n, "/page", sizeof("/page"));
-			path = buf;
-		}
+		r = tkr_page_path(buf, sizeof(buf), false);
+		if (r < 0)
+			return r;
+		path = buf;
 	}
 	tk = calloc(1, sizeof(*tk));
 	if (!tk)
 		return -ENOMEM;
 	tk->rdtscp = cpu_has_rdtscp();
+	if (strlen(path) < sizeof(tk->path))
+		strcpy(tk->path, path);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = shared_page_fd(path);
+	if (fd >= 0) {
+		map = map_shared(path, fd, &psb, &same);
+		close(fd);
+		if (map) {
+			publish_map(tk, map, same ? &psb : NULL);
+			*out = tk;
+			return 0;
+		}
+	}
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT) {
-			*out = tk; /* documented: a handle that reads the kernel */
+			*out = tk; /* documented: a handle that reads the kernel until a page appears */
 			return 0;
 		}
 		free(tk);
@@ -492,25 +952,13 @@ TK_EXPORT int tk_open(const char *path, struct timekeeper **out)
 		r = -errno;
 		goto fail;
 	}
-	if (!S_ISREG(sb.st_mode) || sb.st_size < (off_t)TK_PAGE_SIZE) {
-		r = -EPROTO;
-		goto fail;
-	}
-	map = mmap(NULL, TK_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		r = -errno;
+	map = map_page(fd, &sb);
+	if (!map) {
+		r = -EPROTO; /* not a regular file of a page's size, or not a page */
 		goto fail;
 	}
 	close(fd);
-	/* The header never changes after the writer's rename: plain reads. */
-	r = tkr_check_header(map, (uint64_t)sb.st_size);
-	if (r < 0) {
-		munmap(map, TK_PAGE_SIZE);
-		free(tk);
-		return r;
-	}
-	tk->page = map;
-	tk->hres = &tk->page->clock[TK_PAGE_BLOCK_HRES];
+	publish_map(tk, map, &sb);
 	*out = tk;
 	return 0;
 fail:
@@ -521,9 +969,13 @@ fail:
 
 TK_EXPORT void tk_close(struct timekeeper *tk)
 {
+	unsigned int n;
+
 	if (!tk)
 		return;
-	if (tk->page)
-		munmap((void *)tk->page, TK_PAGE_SIZE);
+	n = LD(tk->nmaps);
+	for (unsigned int i = 0; i < n && i < MAPS_MAX; i++)
+		if (tk->maps[i])
+			munmap(tk->maps[i], TK_PAGE_SIZE);
 	free(tk);
 }

@@ -121,9 +121,9 @@ TK_EXPORT int tk_timers_open(const char *path, struct tk_timers **out)
 			return -ENAMETOOLONG;
 		strcpy(sa.sun_path, path);
 	} else {
-		/* Not secure_getenv, like tk_open(): the socket grants nothing
-		 * beyond what the daemon checks on its side. */
-		const char *dir = getenv("TIMEKEEPER_RUNTIME_DIR");
+		/* secure_getenv, like tk_open(): a setuid program must not be
+		 * pointed at a daemon of its caller's choosing. */
+		const char *dir = secure_getenv("TIMEKEEPER_RUNTIME_DIR");
 
 		if (dir && *dir) {
 			n = strlen(dir);

@@ -276,6 +276,7 @@ static const char *liveness_name(int kind)
 	case TK_SOURCE_STALE: return "stale";
 	case TK_SOURCE_GONE: return "gone";
 	case TK_SOURCE_MODE_NONE: return "mode_none";
+	case TK_SOURCE_BUSY: return "busy";
 	default: return "unknown";
 	}
 }
@@ -1087,6 +1088,17 @@ static int64_t ts_ns(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
+/* tk_reading.status, as timekeeper.h names it. */
+static const char *reading_status_name(int st)
+{
+	switch (st) {
+	case TK_CLOCK_SYNCHRONIZED: return "synchronized";
+	case TK_CLOCK_FREE_RUNNING: return "free_running";
+	case TK_CLOCK_DISRUPTED: return "disrupted";
+	default: return "unknown";
+	}
+}
+
 static int cmd_read(const char *which)
 {
 	struct timekeeper *tk;
@@ -1128,18 +1140,21 @@ static int cmd_read(const char *which)
 	} else {
 		printf("page %s: %s%s\n", page_path, liveness_name(st.source_kind),
 		       st.source_kind == TK_SOURCE_PAGE ? "" : " (readings come from the kernel)");
-		printf("%-17s %22s %22s %14s %10s\n", "CLOCK", "PAGE", "KERNEL", "DIFF_NS",
-		       "WINDOW_NS");
+		printf("%-17s %22s %22s %14s %10s %-9s %-12s %s\n", "CLOCK", "PAGE", "KERNEL",
+		       "DIFF_NS", "WINDOW_NS", "SOURCE", "STATUS", "BOUND_NS");
 	}
 	for (size_t i = first; i < last; i++) {
 		struct timespec k1, p, k2;
+		struct tk_reading rd;
 		int64_t mid, diff;
 
 		/* kernel, page, kernel: the difference is against the middle of the two
-		 * kernel readings, and the window bounds how far that can be off. */
+		 * kernel readings, and the window bounds how far that can be off. The
+		 * reading says where it came from (a kernel fallback, and why). */
 		clock_gettime(clocks[i].id, &k1);
-		err = tk_gettime(tk, clocks[i].id, &p);
+		err = tk_read(tk, clocks[i].id, &rd);
 		clock_gettime(clocks[i].id, &k2);
+		p = rd.time;
 		if (err) {
 			fprintf(stderr, "timectl: read %s: %s\n", clocks[i].name, strerror(-err));
 			tk_close(tk);
@@ -1156,12 +1171,24 @@ static int cmd_read(const char *which)
 			jw_int(&w, "kernel_nsec", mid % 1000000000);
 			jw_int(&w, "diff_ns", diff);
 			jw_int(&w, "window_ns", ts_ns(&k2) - ts_ns(&k1));
+			jw_str(&w, "source", liveness_name(rd.source_kind));
+			jw_bool(&w, "from_page", rd.source_kind == TK_SOURCE_PAGE);
+			jw_str(&w, "status", reading_status_name(rd.status));
+			jw_int(&w, "bound_ns", rd.bound_ns);
 			jw_end(&w);
 		} else {
+			char bound[24];
+
+			if (rd.bound_ns == INT64_MAX)
+				snprintf(bound, sizeof(bound), "none");
+			else
+				snprintf(bound, sizeof(bound), "%" PRId64, rd.bound_ns);
 			printf("%-17s %12" PRId64 ".%09ld %12" PRId64 ".%09" PRId64 " %+14" PRId64
-			       " %10" PRId64 "\n",
+			       " %10" PRId64 " %-9s %-12s %s\n",
 			       clocks[i].name, (int64_t)p.tv_sec, p.tv_nsec, mid / 1000000000,
-			       mid % 1000000000, diff, ts_ns(&k2) - ts_ns(&k1));
+			       mid % 1000000000, diff, ts_ns(&k2) - ts_ns(&k1),
+			       rd.source_kind == TK_SOURCE_PAGE ? "page" : liveness_name(rd.source_kind),
+			       reading_status_name(rd.status), bound);
 		}
 	}
 	if (json) {

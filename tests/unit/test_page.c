@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -44,6 +45,14 @@ static uint64_t kmono(void)
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * NS + (uint64_t)t.tv_nsec;
+}
+
+static uint64_t kcoarse(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
 	return (uint64_t)t.tv_sec * NS + (uint64_t)t.tv_nsec;
 }
 
@@ -367,6 +376,7 @@ START_TEST(test_fallback)
 	struct tk_status st;
 	struct timespec ts;
 	struct tkv v;
+	uint64_t until;
 	int64_t k0;
 	char p[128];
 
@@ -384,7 +394,7 @@ START_TEST(test_fallback)
 	mkdir_tmp();
 	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
 	tkv_fill(&v, "tsc", tsc(), 1u << 24, 24);
-	pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL); /* valid while the page is read */
+	pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL);
 	setenv("TIMEKEEPER_RUNTIME_DIR", dir, 1);
 	ck_assert_int_eq(tk_open(NULL, &tk), 0);
 	unsetenv("TIMEKEEPER_RUNTIME_DIR");
@@ -392,11 +402,11 @@ START_TEST(test_fallback)
 	ck_assert_int_gt(ts.tv_sec, PAGE_MONO_SEC - 10); /* the page's MONOTONIC */
 	ck_assert_int_lt(ts.tv_sec, PAGE_MONO_SEC + 10);
 
-	/* valid_for passed: every clock falls back to the kernel. (Valid for
-	 * 2 ms only now: the first read, slower under load or ASan, must not
-	 * come after it.) */
-	pagew_publish(pw, &v, kmono(), 2000000, NULL, NULL);
-	usleep(50000);
+	/* valid_for passed: every clock falls back to the kernel. */
+	until = kmono() + 2000000;
+	pagew_publish(pw, &v, until - 2000000, 2000000, NULL, NULL); /* valid for 2 ms */
+	while (kcoarse() <= until) /* the coarse clocks' liveness is checked on it */
+		usleep(1000);
 	for (size_t i = 0; i < sizeof(all_clocks) / sizeof(all_clocks[0]); i++) {
 		struct timespec a, b;
 		int clk = all_clocks[i];
@@ -610,7 +620,7 @@ struct torture {
 	uint64_t rng;
 	atomic_bool stop;
 	atomic_llong max_mono;
-	atomic_ulong reads, torn, backwards, fallbacks, updates, kclock_updates;
+	atomic_ulong reads, torn, backwards, fallbacks, busy, updates, kclock_updates;
 	atomic_llong worst_back;
 	atomic_ulong big_back; /* backward steps beyond TORTURE_SKEW_NS */
 };
@@ -722,15 +732,23 @@ static void *torture_reader(void *arg)
 	struct tk_page_clock blk;
 	struct tk_page_status st;
 	struct timekeeper *tk = open_page();
-	struct timespec ts;
+	struct tk_reading rd;
 	int64_t last = 0, last_raw = 0, m0, now;
 	unsigned long n = 0;
 
 	while (!atomic_load(&t->stop)) {
 		m0 = atomic_load(&t->max_mono);
-		ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
-		now = ts_ns(&ts);
-		if (now < (int64_t)KERNEL_MONO_MAX_SEC * NS) {
+		ck_assert_int_eq(tk_read(tk, CLOCK_MONOTONIC, &rd), 0);
+		now = ts_ns(&rd.time);
+		/* A writer preempted mid-update past the readers' spin bound
+		 * (readers on every CPU beside the writer) sends a reading to
+		 * the kernel, by design, as TK_SOURCE_BUSY; anything else that
+		 * falls back is a failure. */
+		if (rd.source_kind == TK_SOURCE_BUSY) {
+			atomic_fetch_add(&t->busy, 1);
+			continue;
+		}
+		if (rd.source_kind != TK_SOURCE_PAGE || now < (int64_t)KERNEL_MONO_MAX_SEC * NS) {
 			atomic_fetch_add(&t->fallbacks, 1);
 			continue;
 		}
@@ -740,13 +758,19 @@ static void *torture_reader(void *arg)
 		last = now;
 		while (m0 < now && !atomic_compare_exchange_weak(&t->max_mono, &m0, now))
 			;
-		ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC_RAW, &ts), 0);
-		if (ts_ns(&ts) < last_raw)
-			note_back(t, last_raw - ts_ns(&ts));
-		last_raw = ts_ns(&ts);
+		ck_assert_int_eq(tk_read(tk, CLOCK_MONOTONIC_RAW, &rd), 0);
+		if (rd.source_kind == TK_SOURCE_BUSY) {
+			atomic_fetch_add(&t->busy, 1);
+		} else if (rd.source_kind != TK_SOURCE_PAGE) {
+			atomic_fetch_add(&t->fallbacks, 1);
+		} else {
+			if (ts_ns(&rd.time) < last_raw)
+				note_back(t, last_raw - ts_ns(&rd.time));
+			last_raw = ts_ns(&rd.time);
+		}
 
-		tkr_snapshot(pagew_page(t->pw), (int)(n & 1), &blk, &st);
-		if (tk_page_block_check(&blk) != blk.check || (blk.seq & 1))
+		if (tkr_snapshot(pagew_page(t->pw), (int)(n & 1), &blk, &st) == 0 &&
+		    (tk_page_block_check(&blk) != blk.check || (blk.seq & 1)))
 			atomic_fetch_add(&t->torn, 1);
 		n++;
 	}
@@ -815,9 +839,10 @@ START_TEST(test_torture)
 	for (long i = 0; i < ncpu; i++)
 		pthread_join(r[i], NULL);
 	printf("# torture: %lu updates (%.0f/s, %lu KCLOCK), %lu reads, %lu fallbacks, "
-	       "%lu torn, %lu backwards (worst %lld ns, %lu beyond %d ns)\n",
+	       "%lu busy, %lu torn, %lu backwards (worst %lld ns, %lu beyond %d ns)\n",
 	       atomic_load(&t.updates), (double)atomic_load(&t.updates) / elapsed,
 	       atomic_load(&t.kclock_updates), atomic_load(&t.reads), atomic_load(&t.fallbacks),
+	       atomic_load(&t.busy),
 	       atomic_load(&t.torn), atomic_load(&t.backwards),
 	       (long long)atomic_load(&t.worst_back), atomic_load(&t.big_back), TORTURE_SKEW_NS);
 	ck_assert_uint_ge(atomic_load(&t.updates), TORTURE_MIN_UPDATES);
@@ -828,6 +853,372 @@ START_TEST(test_torture)
 	ck_assert_uint_eq(atomic_load(&t.torn), 0);
 	ck_assert_uint_eq(atomic_load(&t.big_back), 0);
 	pagew_close(t.pw, true);
+	rm_tmp();
+}
+END_TEST
+
+/* ---- readers that cannot hang, tk_read, attaching ---------------------- */
+
+static void page_path(char *p, size_t n, const char *name)
+{
+	snprintf(p, n, "%s/%s", dir, name);
+}
+
+/* Leaves both blocks' seq of the page file odd, as a writer killed between
+ * its odd and even stores does. */
+static void leave_odd(void)
+{
+	char p[128];
+	uint32_t seq;
+	int fd;
+
+	page_path(p, sizeof(p), "page");
+	fd = open(p, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	for (int i = 0; i < 2; i++) {
+		off_t off = (off_t)(offsetof(struct tk_page, clock) +
+				    (size_t)i * sizeof(struct tk_page_clock));
+
+		ck_assert_int_eq(pread(fd, &seq, sizeof(seq), off), (ssize_t)sizeof(seq));
+		seq |= 1;
+		ck_assert_int_eq(pwrite(fd, &seq, sizeof(seq), off), (ssize_t)sizeof(seq));
+	}
+	close(fd);
+}
+
+/* Every clock read while the page stays odd: a kernel reading. */
+static void assert_kernel_readings(struct timekeeper *tk)
+{
+	for (size_t i = 0; i < sizeof(all_clocks) / sizeof(all_clocks[0]); i++) {
+		struct timespec a, b, ts;
+		int clk = all_clocks[i];
+
+		clock_gettime(clk, &a);
+		ck_assert_int_eq(tk_gettime(tk, clk, &ts), 0);
+		clock_gettime(clk, &b);
+		ck_assert_msg(ts_ns(&ts) >= ts_ns(&a) && ts_ns(&ts) <= ts_ns(&b),
+			      "clock %d: odd page read %lld, kernel %lld..%lld", clk,
+			      (long long)ts_ns(&ts), (long long)ts_ns(&a), (long long)ts_ns(&b));
+	}
+}
+
+START_TEST(test_odd_seq_never_hangs)
+{
+	struct pagew *pw;
+	struct timekeeper *tk;
+	struct tk_reading r;
+	struct tk_status st;
+	struct timespec ts, lo, hi;
+	struct tkv v;
+	uint64_t until;
+
+	mkdir_tmp();
+	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
+	tkv_fill(&v, "tsc", tsc(), 1u << 24, 24);
+	until = kmono() + 60 * NS;
+	pagew_publish(pw, &v, until - 60 * NS, 60 * NS, NULL, NULL);
+	tk = open_page();
+	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
+	ck_assert_int_gt(ts.tv_sec, PAGE_MONO_SEC - 10);
+
+	/* Odd within valid_until: every read returns, from the kernel, BUSY. */
+	leave_odd();
+	assert_kernel_readings(tk);
+	ck_assert_int_eq(tk_read(tk, CLOCK_REALTIME, &r), 0);
+	ck_assert_int_eq(r.source_kind, TK_SOURCE_BUSY);
+	ck_assert_uint_eq(r.disruption, 0);
+	ck_assert_int_eq(tk_read(tk, CLOCK_MONOTONIC_RAW, &r), 0);
+	ck_assert_int_eq(r.source_kind, TK_SOURCE_BUSY);
+	ck_assert_int_eq(tk_read(tk, CLOCK_MONOTONIC_COARSE, &r), 0);
+	ck_assert_int_eq(r.source_kind, TK_SOURCE_BUSY);
+	ck_assert_int_lt(r.time.tv_sec, KERNEL_MONO_MAX_SEC);
+	ck_assert_int_eq(tk_gettime_bounds(tk, CLOCK_REALTIME, &lo, &hi), 0);
+	ck_assert(ts_ns(&lo) <= ts_ns(&hi));
+	ck_assert_int_eq(tk_status(tk, &st), 0);
+	ck_assert_int_eq(st.source_kind, TK_SOURCE_BUSY);
+	ck_assert_int_eq(st.stale, 1);
+	ck_assert_int_eq(st.valid_until_ns, until);
+
+	/* Odd past valid_until: stale. */
+	v.mono.cycle_last = v.raw.cycle_last = tsc();
+	until = kmono() + 2000000;
+	pagew_publish(pw, &v, until - 2000000, 2000000, NULL, NULL);
+	leave_odd();
+	while (kcoarse() <= until) /* what the library compares against */
+		usleep(1000);
+	assert_kernel_readings(tk);
+	ck_assert_int_eq(tk_read(tk, CLOCK_REALTIME, &r), 0);
+	ck_assert_int_eq(r.source_kind, TK_SOURCE_STALE);
+	ck_assert_int_eq(tk_status(tk, &st), 0);
+	ck_assert_int_eq(st.source_kind, TK_SOURCE_STALE);
+
+	tk_close(tk);
+	pagew_close(pw, true);
+	rm_tmp();
+}
+END_TEST
+
+/* A copy of good at dir/bad with the bound fields set, opened. */
+static struct timekeeper *open_bound(const struct tk_page *good, uint32_t compat, uint32_t bstatus,
+				     uint32_t drift_ppb, int64_t bound_ns, int64_t maxerror_us,
+				     uint32_t flags)
+{
+	struct tk_page pg;
+	struct timekeeper *tk;
+	char p[128];
+	int fd;
+
+	memcpy(&pg, good, sizeof(pg));
+	pg.hdr.compat = compat;
+	pg.status.bound_status = bstatus;
+	pg.status.bound_drift_ppb = drift_ppb;
+	pg.status.bound_ns = bound_ns;
+	pg.status.maxerror_us = maxerror_us;
+	pg.status.flags = flags;
+	page_path(p, sizeof(p), "bad");
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, &pg, sizeof(pg)), (ssize_t)sizeof(pg));
+	close(fd);
+	ck_assert_int_eq(tk_open(p, &tk), 0);
+	return tk;
+}
+
+static void assert_interval(const struct tk_reading *r)
+{
+	ck_assert_int_eq(ts_ns(&r->earliest), ts_ns(&r->time) - r->bound_ns);
+	ck_assert_int_eq(ts_ns(&r->latest), ts_ns(&r->time) + r->bound_ns);
+}
+
+START_TEST(test_read_bound)
+{
+	const int64_t base_real = 1000000000ll * NS + 123456789; /* tkv_fill's REALTIME */
+	struct pagew *pw;
+	struct timekeeper *tk;
+	struct tk_reading r;
+	struct tk_status st;
+	struct timespec lo, hi, t, o;
+	struct tkv v;
+	int64_t growth, elapsed;
+
+	mkdir_tmp();
+	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
+	tkv_fill(&v, "tsc", tsc(), 1u << 24, 24);
+	pagew_publish(pw, &v, kmono(), 60 * NS, NULL, NULL);
+
+	/* Growth at 1e9 ppb: the bound grows by the elapsed time of the very
+	 * reading (the reading is the base plus it, to the ns). */
+	tk = open_bound(pagew_page(pw), TK_PAGE_C_BOUND, TK_PAGE_BS_FREE_RUNNING, 1000000000,
+			1000000, 0, TK_PAGE_S_SYNC);
+	ck_assert_int_eq(tk_read(tk, CLOCK_REALTIME, &r), 0);
+	ck_assert_int_eq(r.source_kind, TK_SOURCE_PAGE);
+	ck_assert_int_eq(r.status, TK_CLOCK_FREE_RUNNING);
+	growth = r.bound_ns - 1000000;
+	elapsed = ts_ns(&r.time) - base_real;
+	ck_assert_msg(growth >= elapsed - 1 && growth <= elapsed + 1,
+		      "bound grew %lld ns over %lld ns at 1e9 ppb", (long long)growth,
+		      (long long)elapsed);
+	assert_interval(&r);
+	/* Coarse clocks stand at the update: no growth. */
+	ck_assert_int_eq(tk_read(tk, CLOCK_REALTIME_COARSE, &r), 0);
+	ck_assert_int_eq(r.bound_ns, 1000000);
+	ck_assert_int_eq(tk_status(tk, &st), 0);
+	ck_assert_int_eq(st.clock_status, TK_CLOCK_FREE_RUNNING);
+	ck_assert_int_eq(st.bound_drift_ppb, 1000000000);
+	ck_assert_int_eq(st.bound_ns, 1000000);
+	tk_close(tk);
+
+	/* No growth: exactly the bound; tk_gettime_bounds is the same interval. */
+	tk = open_bound(pagew_page(pw), TK_PAGE_C_BOUND, TK_PAGE_BS_SYNCHRONIZED, 0, 5000, 0, 0);
+	ck_assert_int_eq(tk_read(tk, CLOCK_TAI, &r), 0);
+	ck_assert_int_eq(r.bound_ns, 5000);
+	ck_assert_int_eq(r.status, TK_CLOCK_SYNCHRONIZED);
+	assert_interval(&r);
+	ck_assert_int_eq(tk_gettime_bounds(tk, CLOCK_REALTIME, &lo, &hi), 0);
+	ck_assert_int_eq(ts_ns(&hi) - ts_ns(&lo), 10000);
+	tk_close(tk);
+
+	/* INT64_MAX: no bound, the interval is everything. */
+	tk = open_bound(pagew_page(pw), TK_PAGE_C_BOUND, TK_PAGE_BS_UNKNOWN, 500, INT64_MAX, 0, 0);
+	ck_assert_int_eq(tk_read(tk, CLOCK_REALTIME, &r), 0);
+	ck_assert_int_eq(r.bound_ns, INT64_MAX);
+	ck_assert_int_eq(r.status, TK_CLOCK_UNKNOWN);
+	ck_assert_int_eq(r.earliest.tv_sec, INT64_MIN);
+	ck_assert_int_eq(r.latest.tv_sec, INT64_MAX);
+	ck_assert_int_eq(r.latest.tv_nsec, 999999999);
+	tk_close(tk);
+
+	/* Saturation: growth past INT64_MAX, negative bounds, unknown status. */
+	tk = open_bound(pagew_page(pw), TK_PAGE_C_BOUND, 7, UINT32_MAX, INT64_MAX - 10, 0, 0);
+	ck_assert_int_eq(tk_read(tk, CLOCK_MONOTONIC, &r), 0);
+	ck_assert_int_eq(r.bound_ns, INT64_MAX);
+	ck_assert_int_eq(r.status, TK_CLOCK_UNKNOWN);
+	tk_close(tk);
+	tk = open_bound(pagew_page(pw), TK_PAGE_C_BOUND, 1, 0, INT64_MIN, 0, 0);
+	ck_assert_int_eq(tk_read(tk, CLOCK_REALTIME, &r), 0);
+	ck_assert_int_eq(r.bound_ns, INT64_MAX);
+	tk_close(tk);
+
+	/* Compat bit clear (an older daemon): maxerror and the SYNC flag. */
+	tk = open_bound(pagew_page(pw), 0, TK_PAGE_BS_FREE_RUNNING, 1000, 7, 1500, TK_PAGE_S_SYNC);
+	ck_assert_int_eq(tk_read(tk, CLOCK_REALTIME, &r), 0);
+	ck_assert_int_eq(r.bound_ns, 1500000);
+	ck_assert_int_eq(r.status, TK_CLOCK_SYNCHRONIZED);
+	assert_interval(&r);
+	ck_assert_int_eq(tk_status(tk, &st), 0);
+	ck_assert_int_eq(st.bound_ns, 1500000);
+	ck_assert_int_eq(st.bound_drift_ppb, 0);
+	tk_close(tk);
+	tk = open_bound(pagew_page(pw), 0, 0, 0, 0, INT64_MAX, 0);
+	ck_assert_int_eq(tk_read(tk, CLOCK_REALTIME, &r), 0);
+	ck_assert_int_eq(r.bound_ns, INT64_MAX);
+	ck_assert_int_eq(r.status, TK_CLOCK_UNKNOWN);
+	tk_close(tk);
+
+	/* The arithmetic at its ends. */
+	ck_assert_int_eq(tkr_bound_grow(1000, NS, 1000), 2000);
+	ck_assert_int_eq(tkr_bound_grow(0, 1, 1), 1); /* rounded up */
+	ck_assert_int_eq(tkr_bound_grow(0, UINT64_MAX, UINT32_MAX), INT64_MAX);
+	ck_assert_int_eq(tkr_bound_grow(INT64_MAX - 1, 0, 0), INT64_MAX - 1);
+	ck_assert_int_eq(tkr_bound_grow(INT64_MAX - 1, NS, 1), INT64_MAX);
+	ck_assert_int_eq(tkr_bound_grow(-1, 0, 0), INT64_MAX);
+	t.tv_sec = INT64_MAX - 1;
+	t.tv_nsec = 999999999;
+	tkr_ts_offset(&t, 2 * NS, 1, &o);
+	ck_assert_int_eq(o.tv_sec, INT64_MAX);
+	ck_assert_int_eq(o.tv_nsec, 999999999);
+	tkr_ts_offset(&t, 1, 1, &o);
+	ck_assert_int_eq(o.tv_sec, INT64_MAX);
+	ck_assert_int_eq(o.tv_nsec, 0);
+	t.tv_sec = INT64_MIN + 1;
+	t.tv_nsec = 0;
+	tkr_ts_offset(&t, 1, -1, &o);
+	ck_assert_int_eq(o.tv_sec, INT64_MIN);
+	ck_assert_int_eq(o.tv_nsec, 999999999);
+	tkr_ts_offset(&t, NS + 1, -1, &o);
+	ck_assert_int_eq(o.tv_sec, INT64_MIN);
+	ck_assert_int_eq(o.tv_nsec, 0);
+	tkr_ts_offset(&t, INT64_MAX, -1, &o);
+	ck_assert_int_eq(o.tv_sec, INT64_MIN);
+
+	pagew_close(pw, true);
+	rm_tmp();
+}
+END_TEST
+
+/* tk_open(NULL) follows $TIMEKEEPER_RUNTIME_DIR only without AT_SECURE
+ * (secure_getenv); the flag stands in for a setuid process here. */
+START_TEST(test_runtime_dir_secure)
+{
+	char p[256];
+
+	setenv("TIMEKEEPER_RUNTIME_DIR", "/tmp/forged", 1);
+	ck_assert_str_eq(tkr_runtime_dir(false), "/tmp/forged");
+	ck_assert_str_eq(tkr_runtime_dir(true), "/run/timekeeper");
+	ck_assert_int_eq(tkr_page_path(p, sizeof(p), true), 0);
+	ck_assert_str_eq(p, "/run/timekeeper/page");
+	ck_assert_int_eq(tkr_page_path(p, sizeof(p), false), 0);
+	ck_assert_str_eq(p, "/tmp/forged/page");
+	ck_assert_int_eq(tkr_page_path(p, 10, false), -ENAMETOOLONG);
+	unsetenv("TIMEKEEPER_RUNTIME_DIR");
+	ck_assert_str_eq(tkr_runtime_dir(false), "/run/timekeeper");
+}
+END_TEST
+
+/* Polls (10 ms steps, 20 s at most) until MONOTONIC reads near sec. */
+static bool reads_near(struct timekeeper *tk, int64_t sec)
+{
+	struct timespec ts;
+
+	for (int i = 0; i < 2000; i++) {
+		ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
+		if (ts.tv_sec > sec - 10 && ts.tv_sec < sec + 10)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+START_TEST(test_attach_late_and_follow)
+{
+	struct pagew *pw;
+	struct timekeeper *tk;
+	struct tk_status st;
+	struct tkv v;
+	char p[128];
+
+	mkdir_tmp();
+	page_path(p, sizeof(p), "page");
+	ck_assert_int_eq(tk_open(p, &tk), 0); /* before any writer */
+	ck_assert_int_eq(tk_status(tk, &st), 0);
+	ck_assert_int_eq(st.source_kind, TK_SOURCE_NO_PAGE);
+
+	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
+	tkv_fill(&v, "tsc", tsc(), 1u << 24, 24);
+	pagew_publish(pw, &v, kmono(), 600 * NS, NULL, NULL);
+	ck_assert_msg(reads_near(tk, PAGE_MONO_SEC), "the handle never took up the new page");
+
+	/* A restarted writer: the old page closed, a new one renamed over it. */
+	pagew_close(pw, false);
+	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
+	v.wall_to_monotonic.sec += 1000;
+	v.mono.cycle_last = v.raw.cycle_last = tsc();
+	pagew_publish(pw, &v, kmono(), 600 * NS, NULL, NULL);
+	ck_assert_msg(reads_near(tk, PAGE_MONO_SEC + 1000),
+		      "the handle did not follow the restarted writer");
+	ck_assert_int_eq(tk_status(tk, &st), 0);
+	ck_assert_int_eq(st.source_kind, TK_SOURCE_PAGE);
+	tk_close(tk);
+	pagew_close(pw, true);
+	rm_tmp();
+}
+END_TEST
+
+/* The daemon's page file is a mirror it never maps: truncating it faults
+ * nobody, and the next update rewrites it whole. A leftover page.new (a
+ * symlink planted there) is replaced, never followed. */
+START_TEST(test_mirror_truncated_and_page_new)
+{
+	struct pagew *pw;
+	struct timekeeper *tk;
+	struct timespec ts;
+	struct stat sb;
+	struct tkv v;
+	char p[128], tmp[128], target[128], buf[8] = { 0 };
+	int fd;
+
+	mkdir_tmp();
+	page_path(p, sizeof(p), "page");
+	page_path(tmp, sizeof(tmp), "page.new");
+	page_path(target, sizeof(target), "target");
+	fd = open(target, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "keep", 4), 4);
+	close(fd);
+	ck_assert_int_eq(symlink(target, tmp), 0);
+	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
+	fd = open(target, O_RDONLY);
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 4);
+	close(fd);
+	ck_assert_str_eq(buf, "keep");
+	ck_assert_int_eq(lstat(p, &sb), 0);
+	ck_assert(S_ISREG(sb.st_mode));
+	ck_assert_int_eq(sb.st_mode & 07777, 0644);
+	ck_assert_int_eq(pagew_share_fd(pw) >= 0, 1);
+	ck_assert_int_eq(fcntl(pagew_share_fd(pw), F_GET_SEALS) & F_SEAL_SHRINK, F_SEAL_SHRINK);
+
+	tkv_fill(&v, "tsc", tsc(), 1u << 24, 24);
+	pagew_publish(pw, &v, kmono(), 600 * NS, NULL, NULL);
+	ck_assert_int_eq(truncate(p, 0), 0);
+	pagew_publish(pw, &v, kmono(), 600 * NS, NULL, NULL); /* old code: SIGBUS here */
+	ck_assert_int_eq(stat(p, &sb), 0);
+	ck_assert_int_eq(sb.st_size, TK_PAGE_SIZE);
+	tk = open_page();
+	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
+	ck_assert_int_gt(ts.tv_sec, PAGE_MONO_SEC - 10);
+	tk_close(tk);
+	pagew_close(pw, true);
+	unlink(target);
 	rm_tmp();
 }
 END_TEST
@@ -844,6 +1235,14 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_kclock_switch_never_back);
 	tcase_add_test(tc, test_fallback);
 	tcase_add_test(tc, test_header_refused);
+	tcase_add_test(tc, test_odd_seq_never_hangs);
+	tcase_add_test(tc, test_read_bound);
+	tcase_add_test(tc, test_runtime_dir_secure);
+	tcase_add_test(tc, test_mirror_truncated_and_page_new);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("attach");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_attach_late_and_follow);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("torture");
 	tcase_set_timeout(tc, 60);
