@@ -152,18 +152,51 @@ static int64_t shortest_poll(const struct daemon_ntp *n)
 
 /* daemon_adjtimex() moves the samples with the step (daemon_ntp_stepped());
  * after a step of our own the line fit starts again. */
-static void step_clock(struct daemon *d, int64_t offset)
+static int step_clock(struct daemon *d, int64_t offset)
 {
 	struct daemon_ntp *n = d->ntp;
 
 	if (daemon_step(d, offset) < 0) {
 		log_warn("ntp: step of %+.6f s refused by the timekeeper", (double)offset / 1e9);
-		return;
+		daemon_bound_disrupted(d, "a step was refused");
+		return -1;
 	}
 	n->steps++;
 	ntpc_disc_reset(&n->disc);
 	log_notice("ntp: stepped REALTIME by %+.6f s (step %" PRIu64 ")", (double)offset / 1e9,
 		   n->steps);
+	return 0;
+}
+
+/* The error bound after a clock update on the system peer's newest sample
+ * (core/bound.h): its server's root distance, the sample's uncertainty,
+ * the offset not yet corrected (the sample's own, or what is left once the
+ * correction `applied` is slewed out, whichever is larger), anchored at the
+ * sample's time and growing at max_drift_ppb plus three standard errors of
+ * the frequency estimate (500 ppm until there is one). FREE_RUNNING after
+ * NTPC_UNREACH_POLLS polls without a new sample. */
+static void ntp_bound(struct daemon *d, int64_t applied, bool fit_reset)
+{
+	struct daemon_ntp *n = d->ntp;
+	const struct ntpc_peer *p = &n->peer[n->sys.selected];
+	int64_t off = p->recent.offset, left = off - applied;
+	int64_t poll = ntpc_poll_interval(p);
+	struct bound_ntp_sample s = {
+		.root_delay_ns = p->root_delay,
+		.root_disp_ns = p->root_disp,
+		.delay_ns = p->recent.delay,
+		.disp_ns = p->recent.disp,
+		.asymmetry = p->asymmetry,
+		.asym_delay_ns = p->recent.delay,
+		.jitter_ns = p->jitter,
+		.residual_ns = llabs(left) > llabs(off) ? left : off,
+	};
+	double se = fit_reset ? -1 : ntpc_disc_slope_se(&n->disc);
+
+	if (poll <= 0 || poll > INT64_MAX / NTPC_UNREACH_POLLS)
+		poll = SLEW_MAX_NS;
+	bound_sync(&d->bound, p->recent.t, bound_ntp(&s), bound_drift(d->conf.max_drift_ppb, se, 3.0),
+		   NTPC_UNREACH_POLLS * poll);
 }
 
 /* A new sample from some server: select, and update the clock when the
@@ -187,6 +220,7 @@ static void clock_update(struct daemon *d, int64_t now)
 				 "maxerror growing");
 			n->synced = false;
 		}
+		bound_lost(&d->bound);
 		return;
 	}
 	if (sys->selected != prev)
@@ -202,7 +236,8 @@ static void clock_update(struct daemon *d, int64_t now)
 	    (d->conf.step_limit < 0 || n->updates < (uint64_t)d->conf.step_limit)) {
 		n->updates++;
 		n->last_update = now;
-		step_clock(d, sys->offset);
+		if (step_clock(d, sys->offset) == 0)
+			ntp_bound(d, 0, true); /* the samples moved with the step */
 		return;
 	}
 	n->updates++;
@@ -224,8 +259,13 @@ static void clock_update(struct daemon *d, int64_t now)
 		n->base_ppb = -(FREQ_LIMIT_PPB - SLEW_MAX_PPB / 4);
 	if (applied != 0)
 		slew_ppb = applied * 1e9 / (double)slew_ns;
-	/* Error bounds (us): through the system peer, as adjtimex has them. */
-	tx.maxerror = (sys->root_delay / 2 + sys->root_disp) / 1000 + 1;
+	/* Error bounds (us): maxerror is the model's bound at now. */
+	ntp_bound(d, (int64_t)llround(applied), false);
+	{
+		int64_t b = bound_at(&d->bound, now);
+
+		tx.maxerror = b >= NTP_PHASE_LIMIT * 1000 ? NTP_PHASE_LIMIT : (b + 999) / 1000;
+	}
 	tx.esterror = sys->jitter / 1000 + 1;
 	tx.status = sys->leap == 1 ? NTP_STA_INS : sys->leap == 2 ? NTP_STA_DEL : 0;
 	set_freq(d, n->base_ppb + slew_ppb,
@@ -260,11 +300,24 @@ static void close_srv(struct daemon *d, struct ntp_srv *s)
 /* A kernel REALTIME timestamp, carried over to our REALTIME through our
  * clock read between two readings of the kernel's (their midpoint: ~50 ns
  * nearer than one reading before ours). -1 when it is not a recent past. */
+/* The narrowest of a few brackets (kernel, ours, kernel): one this thread
+ * was preempted in would carry the preemption into T1 or T4, and from there
+ * into the offset, beyond what the delay bounds. */
+#define TS_BRACKETS 3
 static int64_t kernel_ts_to_ours(struct daemon *d, const struct timespec *kts)
 {
-	int64_t k1 = kernel_real(), ours = our_real(d), k2 = kernel_real();
-	int64_t age = k1 + (k2 - k1) / 2 - ((int64_t)kts->tv_sec * NSEC_PER_SEC + kts->tv_nsec);
+	int64_t best = INT64_MAX, age = -1, ours = 0;
 
+	for (int i = 0; i < TS_BRACKETS; i++) {
+		int64_t k1 = kernel_real(), o = our_real(d), k2 = kernel_real();
+
+		if (k2 >= k1 && k2 - k1 < best) {
+			best = k2 - k1;
+			ours = o;
+			age = k1 + (k2 - k1) / 2 -
+			      ((int64_t)kts->tv_sec * NSEC_PER_SEC + kts->tv_nsec);
+		}
+	}
 	return age >= 0 && age < NSEC_PER_SEC ? ours - age : -1;
 }
 
@@ -527,6 +580,7 @@ int daemon_ntp_start(struct daemon *d)
 	n->sys.selected = -1;
 	n->last_t = INT64_MIN;
 	n->last_update = INT64_MIN;
+	bound_lost(&d->bound);
 	tkc_adjtimex(&d->tk, &tx);
 	n->base_ppb = (double)tx.freq / 65.536;
 	hrt_timer_init(&n->t_slew, HRT_BASE_MONOTONIC, on_slew_end, "ntp slew");

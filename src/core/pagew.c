@@ -30,6 +30,7 @@
  * preempted between the reads) cannot place the counter in kernel time well
  * enough to steer the mapping: the mapping then just continues. */
 #define WIDE_SAMPLE_NS 100000
+#define PAGE_MAXERROR_US INT64_C(16000000) /* adjtimex's ceiling: unsynchronized */
 
 typedef __int128 s128;
 typedef unsigned __int128 u128;
@@ -59,6 +60,7 @@ struct pagew {
 	double rate[2];      /* timekeeper ns per kernel raw ns, last estimate */
 	struct rbase pub[2]; /* what was published last */
 	s128 wtm_prev;       /* wall_to_monotonic (ns) of the last publish */
+	int64_t map_err_ns;  /* KCLOCK: how far block 0's mapping may be from the timekeeper */
 };
 
 #define ST(field, val) __atomic_store_n(&(field), (val), __ATOMIC_RELAXED)
@@ -161,6 +163,7 @@ int pagew_open(const char *dir, struct pagew **out, char *err, size_t errlen)
 	pw->page->hdr.version = TK_PAGE_VERSION;
 	pw->page->hdr.header_size = TK_PAGE_HEADER_SIZE;
 	pw->page->hdr.features = TK_PAGE_FEATURES_V1;
+	pw->page->hdr.compat = TK_PAGE_C_BOUND;
 	pw->page->hdr.writer_pid = (int32_t)getpid();
 	for (int i = 0; i < 2; i++) {
 		pw->page->clock[i].clock_mode = TK_PAGE_MODE_NONE;
@@ -241,6 +244,9 @@ static void store_status(struct tk_page_status *d, const struct tk_page_status *
 	ST(d->tai_offset, s->tai_offset);
 	ST(d->last_update_ns, s->last_update_ns);
 	ST(d->valid_until_ns, s->valid_until_ns);
+	ST(d->bound_status, s->bound_status);
+	ST(d->bound_drift_ppb, s->bound_drift_ppb);
+	ST(d->bound_ns, s->bound_ns);
 	memcpy(w, s->source, sizeof(w));
 	for (size_t i = 0; i < sizeof(w) / 8; i++)
 		ST(((uint64_t *)(void *)d->source)[i], w[i]);
@@ -371,6 +377,12 @@ static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
 	base_ns = base_sh >> KCLOCK_SHIFT;
 	/* Error at kbase, aimed to vanish over the horizon. */
 	e = (double)(truth - base_ns) + (double)(kbase - kmid) * r;
+	/* How far the mapping may be from the timekeeper (for the error
+	 * bound): the error it slews out plus where in the bracket the counter
+	 * was; a wide sample adds its width to what was there. */
+	if (d == 0)
+		pw->map_err_ns = (cont && wide ? pw->map_err_ns : (int64_t)fabs(e)) +
+				 (int64_t)(s->kraw_after - s->kraw_before) + 1;
 	if (cont && wide)
 		e = 0; /* where the counter sat in kernel time is not known well enough */
 	if (cont && e > STEP_NS) {
@@ -394,6 +406,43 @@ static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
 	nb->mult = (uint32_t)llround(ldexp(rate, KCLOCK_SHIFT));
 	nb->max_cycles = safe_max_cycles(nb->mult, nb->shift, 0);
 	rb_set_shifted(nb, base_sh);
+}
+
+/* The bound at the HRES block's cycle_last: the daemon's bound grown at its
+ * drift from its anchor to the time of cycle_last (the published base's
+ * REALTIME plus wall_to_monotonic), plus, in KCLOCK mode, how far the
+ * published mapping may be from the timekeeper; maxerror_us is the same,
+ * rounded up and capped at 16 s, adjtimex's "unsynchronized". */
+static void fill_bound(struct tk_page_status *st, const struct tkv *v, const struct rbase *b,
+		       s128 wtm_ns, int64_t map_err_ns)
+{
+	int64_t ns;
+
+	if (!v->bound_valid) {
+		bool sync = !(v->ntp_status & STA_UNSYNC) && v->maxerror_us >= 0 &&
+			    v->maxerror_us < PAGE_MAXERROR_US;
+
+		st->bound_status = sync ? TK_PAGE_BS_SYNCHRONIZED : TK_PAGE_BS_UNKNOWN;
+		st->bound_drift_ppb = 500000; /* adjtimex's maxerror grows 500 us per s */
+		st->bound_ns = sync ? v->maxerror_us * 1000 : INT64_MAX;
+	} else {
+		s128 t_cl = (s128)b->sec * (s128)NSEC_PER_SEC + (s128)(b->nsec >> b->shift) + wtm_ns;
+		s128 grow = 0;
+
+		ns = v->bound_ns < 0 ? 0 : v->bound_ns;
+		if (ns != INT64_MAX && t_cl > v->bound_t_ns)
+			grow = ((t_cl - v->bound_t_ns) * v->bound_drift_ppb + 999999999) /
+			       (s128)NSEC_PER_SEC;
+		/* KCLOCK: the mapping published is not the timekeeper exactly. */
+		if (ns != INT64_MAX)
+			grow += map_err_ns > 0 ? map_err_ns : 0;
+		st->bound_status = v->bound_status;
+		st->bound_drift_ppb = v->bound_drift_ppb;
+		st->bound_ns = grow > (s128)(INT64_MAX - ns) ? INT64_MAX : ns + (int64_t)grow;
+	}
+	ns = st->bound_ns;
+	st->maxerror_us = ns >= (int64_t)PAGE_MAXERROR_US * 1000 ? PAGE_MAXERROR_US
+								  : (ns + 999) / 1000;
 }
 
 int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64_t valid_for_ns,
@@ -472,12 +521,16 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	}
 	for (int d = 0; d < 2; d++)
 		fill_block(&blk[d], d, &nb[d], v, mode, valid_for_ns);
+	if (direct)
+		pw->map_err_ns = 0;
 
 	memset(&st, 0, sizeof(st));
 	st.disruption = epoch + pw->own_steps;
-	st.maxerror_us = v->maxerror_us;
 	st.esterror_us = v->esterror_us;
-	st.flags = (v->ntp_status & STA_UNSYNC) ? 0 : TK_PAGE_S_SYNC;
+	fill_bound(&st, v, &nb[0], wtm_ns, pw->map_err_ns);
+	st.flags = (v->ntp_status & STA_UNSYNC) || st.bound_status != TK_PAGE_BS_SYNCHRONIZED
+			   ? 0
+			   : TK_PAGE_S_SYNC;
 	if (v->ntp_status & STA_INS)
 		st.flags |= TK_PAGE_S_LEAP_INS;
 	else if (v->ntp_status & STA_DEL)
