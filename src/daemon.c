@@ -160,12 +160,18 @@ void daemon_publish(struct daemon *d, int64_t now)
 	struct tkv v;
 	int64_t valid = 4 * d->update_ns > PAGE_VALID_MIN_NS ? 4 * d->update_ns : PAGE_VALID_MIN_NS;
 
+	int64_t mono = daemon_now(d);
+	uint64_t drift = (uint64_t)d->bound.drift_ppb + d->bound_slew_ppb;
+
 	tkc_view(&d->tk, &v);
+	/* The bound now (cycle_last is not later: never an underestimate);
+	 * readers grow it at the drift, plus the rate of a phase slew that
+	 * runs, which a late loop could let run past its end. */
 	v.bound_valid = true;
-	v.bound_status = (uint32_t)bound_status_at(&d->bound, daemon_now(d));
-	v.bound_drift_ppb = d->bound.drift_ppb;
-	v.bound_ns = bound_at(&d->bound, d->bound.t);
-	v.bound_t_ns = d->bound.t;
+	v.bound_status = (uint32_t)bound_status_at(&d->bound, mono);
+	v.bound_drift_ppb = drift > UINT32_MAX ? UINT32_MAX : (uint32_t)drift;
+	v.bound_ns = bound_at(&d->bound, mono);
+	v.bound_t_ns = mono;
 	pagew_publish(d->pw, &v, (uint64_t)now, (uint64_t)valid, sample_source, d);
 }
 

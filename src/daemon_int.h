@@ -67,6 +67,7 @@ struct daemon {
 	struct bound bound;
 	int64_t bound_prev_offset, bound_prev_t; /* reference = system: the last measurement */
 	int host_state;                          /* the host's last adjtimex answer, for its log line */
+	uint32_t bound_slew_ppb; /* a phase slew runs at this rate: readers' growth covers it */
 	/* Owned by daemon_ctl.c, daemon_sys.c and daemon_ntp.c, opaque here. */
 	struct daemon_ctl *ctl;
 	struct daemon_sys *sys;

@@ -125,6 +125,12 @@ static enum hrt_restart on_slew_end(struct hrt_timer *t, int64_t now)
 {
 	struct daemon *d = t->data;
 
+	/* A late end let the slew move the clock past the correction: the
+	 * bound widens by that much. */
+	if (now > t->expires)
+		bound_moved(&d->bound, (int64_t)ceil((double)d->bound_slew_ppb *
+						     (double)(now - t->expires) / 1e9));
+	d->bound_slew_ppb = 0;
 	set_freq(d, d->ntp->base_ppb, 0, NULL);
 	return HRT_NORESTART;
 }
@@ -180,14 +186,20 @@ static void ntp_bound(struct daemon *d, int64_t applied, bool fit_reset)
 	struct daemon_ntp *n = d->ntp;
 	const struct ntpc_peer *p = &n->peer[n->sys.selected];
 	int64_t off = p->recent.offset, left = off - applied;
-	int64_t poll = ntpc_poll_interval(p);
+	int64_t poll = ntpc_poll_interval(p), dmin = p->recent.delay;
+
+	/* The asymmetry correction moved the sample by asymmetry x (delay -
+	 * the lowest recent delay): that much more it may be off. */
+	for (unsigned int i = 0; i < p->nhist; i++)
+		if (p->hist[i].delay < dmin)
+			dmin = p->hist[i].delay;
 	struct bound_ntp_sample s = {
 		.root_delay_ns = p->root_delay,
 		.root_disp_ns = p->root_disp,
 		.delay_ns = p->recent.delay,
 		.disp_ns = p->recent.disp,
 		.asymmetry = p->asymmetry,
-		.asym_delay_ns = p->recent.delay,
+		.asym_delay_ns = p->recent.delay - dmin,
 		.jitter_ns = p->jitter,
 		.residual_ns = llabs(left) > llabs(off) ? left : off,
 	};
@@ -271,8 +283,11 @@ static void clock_update(struct daemon *d, int64_t now)
 	set_freq(d, n->base_ppb + slew_ppb,
 		 NTP_ADJ_STATUS | NTP_ADJ_MAXERROR | NTP_ADJ_ESTERROR, &tx);
 	hrt_cancel(&n->t_slew);
-	if (slew_ppb != 0)
+	d->bound_slew_ppb = 0;
+	if (slew_ppb != 0) {
 		hrt_start(d->q, &n->t_slew, now + slew_ns, 0, HRT_MODE_ABS);
+		d->bound_slew_ppb = (uint32_t)ceil(fabs(slew_ppb));
+	}
 	ntpc_correct(n->peer, n->n, now, slope, (int64_t)llround(applied));
 	ntpc_disc_correct(&n->disc, now, slope, (int64_t)llround(applied));
 	if (!n->synced)
@@ -550,6 +565,7 @@ void daemon_ntp_stop(struct daemon *d)
 		close_srv(d, &n->srv[i]);
 	}
 	hrt_cancel(&n->t_slew);
+	d->bound_slew_ppb = 0;
 	set_freq(d, n->base_ppb, 0, NULL);
 	free(n);
 	d->ntp = NULL;

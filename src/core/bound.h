@@ -71,7 +71,7 @@ struct bound_ntp_sample {
 	int64_t delay_ns;                    /* the sample's round trip */
 	int64_t disp_ns;                     /* the sample's dispersion (precision, reading) */
 	double asymmetry;                    /* the delay asymmetry estimate in use, -0.5..0.5 */
-	int64_t asym_delay_ns;               /* the delay it was applied to (over the lowest) */
+	int64_t asym_delay_ns;               /* the delay it was applied to: over the lowest */
 	int64_t jitter_ns;                   /* the clock filter's jitter */
 	int64_t residual_ns;                 /* the offset not yet corrected */
 };
