@@ -66,6 +66,7 @@ struct ntp_srv {
 	struct daemon *d;
 	unsigned int idx;
 	int fd;			   /* the socket of the last request, -1 none */
+	int64_t t1_width;          /* the bracket T1 was converted in, ns (0: read before send) */
 	struct sockaddr_storage addr; /* the server's, addrlen 0 until resolved */
 	socklen_t addrlen;
 	char address[TK_CTL_ADDR_LEN];
@@ -319,7 +320,7 @@ static void close_srv(struct daemon *d, struct ntp_srv *s)
  * was preempted in would carry the preemption into T1 or T4, and from there
  * into the offset, beyond what the delay bounds. */
 #define TS_BRACKETS 3
-static int64_t kernel_ts_to_ours(struct daemon *d, const struct timespec *kts)
+static int64_t kernel_ts_to_ours(struct daemon *d, const struct timespec *kts, int64_t *width)
 {
 	int64_t best = INT64_MAX, age = -1, ours = 0;
 
@@ -333,6 +334,7 @@ static int64_t kernel_ts_to_ours(struct daemon *d, const struct timespec *kts)
 			      ((int64_t)kts->tv_sec * NSEC_PER_SEC + kts->tv_nsec);
 		}
 	}
+	*width = best;
 	return age >= 0 && age < NSEC_PER_SEC ? ours - age : -1;
 }
 
@@ -348,7 +350,7 @@ static void read_tx_timestamps(struct ntp_srv *s)
 		struct cmsghdr *c;
 		struct scm_timestamping tss;
 		bool have = false;
-		int64_t t1;
+		int64_t t1, w;
 
 		if (recvmsg(s->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
 			return;
@@ -357,8 +359,10 @@ static void read_tx_timestamps(struct ntp_srv *s)
 				memcpy(&tss, CMSG_DATA(c), sizeof(tss));
 				have = tss.ts[0].tv_sec || tss.ts[0].tv_nsec;
 			}
-		if (have && (t1 = kernel_ts_to_ours(d, &tss.ts[0])) >= 0)
+		if (have && (t1 = kernel_ts_to_ours(d, &tss.ts[0], &w)) >= 0) {
 			ntpc_transmitted(&d->ntp->peer[s->idx], t1);
+			s->t1_width = w;
+		}
 	}
 }
 
@@ -377,7 +381,7 @@ static void on_readable(struct evl *l, int fd, uint32_t revents, void *ctx)
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
 		struct cmsghdr *c;
-		int64_t t4 = -1, now;
+		int64_t t4 = -1, now, w4 = 0;
 		ssize_t len = recvmsg(fd, &mh, MSG_DONTWAIT);
 
 		if (len < 0) {
@@ -391,11 +395,14 @@ static void on_readable(struct evl *l, int fd, uint32_t revents, void *ctx)
 				struct timespec kts;
 
 				memcpy(&kts, CMSG_DATA(c), sizeof(kts));
-				t4 = kernel_ts_to_ours(d, &kts);
+				t4 = kernel_ts_to_ours(d, &kts, &w4);
 			}
 		if (t4 < 0)
 			t4 = our_real(d);
 		now = daemon_now(d);
+		/* Where in their brackets T1 and T4 were carried over to our
+		 * clock: the sample's dispersion takes it (the error bound). */
+		p->ts_unc_ns = (s->t1_width + w4) / 2 + 1;
 		switch (ntpc_receive(p, buf, (size_t)len, t4, now)) {
 		case NTPC_RX_SAMPLE:
 			clock_update(d, now);
@@ -525,6 +532,7 @@ static enum hrt_restart on_poll(struct hrt_timer *t, int64_t now)
 		cookies[0] = (uint64_t)kernel_real() * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)now;
 		cookies[1] = (uint64_t)kernel_real() * UINT64_C(0xbf58476d1ce4e5b9) ^ ~(uint64_t)now;
 	}
+	s->t1_width = 0;
 	ntpc_request(p, cookies[0], cookies[1], our_real(d), buf);
 	if ((r = open_request_socket(d, s)) < 0)
 		snprintf(p->message, sizeof(p->message), "socket for %s: %s", s->address,

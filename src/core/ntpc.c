@@ -449,7 +449,7 @@ enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, i
 		s.delay = NTPC_PRECISION_NS;
 	s.t = now;
 	s.disp = (int64_t)ldexp((double)NS_PER_S, r.precision) + NTPC_PRECISION_NS +
-		 phi(t4 - t1);
+		 phi(t4 - t1) + (p->ts_unc_ns > 0 && p->ts_unc_ns < NS_PER_S ? p->ts_unc_ns : 0);
 	p->last_offset = s.offset;
 	memmove(&p->filt[1], &p->filt[0], sizeof(p->filt[0]) * (NTPC_FILTER - 1));
 	p->filt[0] = s;

@@ -171,6 +171,8 @@ struct ntpc_peer {
 	int64_t last_used_t;       /* chosen.t of the last sample given to the clock */
 	int64_t last_offset;       /* of the newest sample */
 	int64_t last_rx;           /* MONOTONIC of the last valid reply, INT64_MIN never */
+	int64_t ts_unc_ns;         /* set by the caller before ntpc_receive(): how far its T1
+				    * and T4 may be off (added to the sample's dispersion) */
 	/* selection */
 	enum ntpc_state state;
 	unsigned int flags;

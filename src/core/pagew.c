@@ -61,6 +61,9 @@ struct pagew {
 	struct rbase pub[2]; /* what was published last */
 	s128 wtm_prev;       /* wall_to_monotonic (ns) of the last publish */
 	int64_t map_err_ns;  /* KCLOCK: how far block 0's mapping may be from the timekeeper */
+	uint64_t kw_prev;    /* the bracket width of the previous sample, kernel ns */
+	uint64_t rate_unc_ppb; /* KCLOCK: how far block 0's rate estimate may be off */
+	uint64_t steer_ppb;    /* KCLOCK: block 0's mapping is steered at this rate */
 };
 
 #define ST(field, val) __atomic_store_n(&(field), (val), __ATOMIC_RELAXED)
@@ -130,6 +133,7 @@ int pagew_open(const char *dir, struct pagew **out, char *err, size_t errlen)
 	pw->force_mode = -1;
 	pw->mode = -1;
 	pw->rate[0] = pw->rate[1] = 1.0;
+	pw->rate_unc_ppb = 10000000;
 	if ((size_t)snprintf(pw->path, sizeof(pw->path), "%s/page", dir) >= sizeof(pw->path) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/page.new", dir) >= sizeof(tmp)) {
 		snprintf(err, errlen, "page: directory path of %zu bytes too long", strlen(dir));
@@ -360,6 +364,10 @@ static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
 		r = (double)(truth - pw->t_prev[d]) / (double)(kmid - pw->kmid_prev);
 		if (!(r > 1 - 0.01 && r < 1 + 0.01)) /* a timekeeper ns is a kernel ns +- 1 % */
 			r = pw->rate[d];
+		else if (d == 0) /* each kmid is known to half its bracket */
+			pw->rate_unc_ppb = (uint64_t)ceil(
+				(double)(s->kraw_after - s->kraw_before + pw->kw_prev) / 2 * 1e9 /
+				(double)(kmid - pw->kmid_prev));
 		pw->rate[d] = r;
 	}
 	if (cont && prev) {
@@ -399,6 +407,10 @@ static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
 		rate = SLEW_MAX;
 	if (rate < -SLEW_MAX)
 		rate = -SLEW_MAX;
+	/* Readers that extrapolate past the horizon (a late writer) keep
+	 * steering: the bound's growth must cover the steering rate. */
+	if (d == 0)
+		pw->steer_ppb = (uint64_t)ceil(fabs(rate) * 1e9);
 	rate += r;
 	nb->cycle_last = kbase;
 	nb->mask = UINT64_MAX;
@@ -414,7 +426,7 @@ static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
  * published mapping may be from the timekeeper; maxerror_us is the same,
  * rounded up and capped at 16 s, adjtimex's "unsynchronized". */
 static void fill_bound(struct tk_page_status *st, const struct tkv *v, const struct rbase *b,
-		       s128 wtm_ns, int64_t map_err_ns)
+		       s128 wtm_ns, int64_t map_err_ns, uint64_t rate_unc_ppb)
 {
 	int64_t ns;
 
@@ -437,7 +449,9 @@ static void fill_bound(struct tk_page_status *st, const struct tkv *v, const str
 		if (ns != INT64_MAX)
 			grow += map_err_ns > 0 ? map_err_ns : 0;
 		st->bound_status = v->bound_status;
-		st->bound_drift_ppb = v->bound_drift_ppb;
+		/* Readers extrapolate the mapping at its estimated rate. */
+		rate_unc_ppb += v->bound_drift_ppb;
+		st->bound_drift_ppb = rate_unc_ppb > UINT32_MAX ? UINT32_MAX : (uint32_t)rate_unc_ppb;
 		st->bound_ns = grow > (s128)(INT64_MAX - ns) ? INT64_MAX : ns + (int64_t)grow;
 	}
 	ns = st->bound_ns;
@@ -523,11 +537,14 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 		fill_block(&blk[d], d, &nb[d], v, mode, valid_for_ns);
 	if (direct)
 		pw->map_err_ns = 0;
+	else if (!pw->have_prev)
+		pw->rate_unc_ppb = 10000000; /* a rate not estimated on this epoch: +- 1 % */
 
 	memset(&st, 0, sizeof(st));
 	st.disruption = epoch + pw->own_steps;
 	st.esterror_us = v->esterror_us;
-	fill_bound(&st, v, &nb[0], wtm_ns, pw->map_err_ns);
+	fill_bound(&st, v, &nb[0], wtm_ns, pw->map_err_ns,
+		   direct ? 0 : pw->rate_unc_ppb + pw->steer_ppb);
 	st.flags = (v->ntp_status & STA_UNSYNC) || st.bound_status != TK_PAGE_BS_SYNCHRONIZED
 			   ? 0
 			   : TK_PAGE_S_SYNC;
@@ -547,6 +564,7 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 
 	if (have_sample) {
 		pw->kmid_prev = s.kraw_before + (s.kraw_after - s.kraw_before) / 2;
+		pw->kw_prev = s.kraw_after - s.kraw_before;
 		for (int d = 0; d < 2; d++)
 			pw->t_prev[d] = rb_ns(&tb[d], s.cycles);
 		pw->have_prev = true;
