@@ -177,8 +177,26 @@ void daemon_publish(struct daemon *d, int64_t now)
 	struct tkv v;
 	int64_t valid = 4 * d->update_ns > PAGE_VALID_MIN_NS ? 4 * d->update_ns : PAGE_VALID_MIN_NS;
 
+	int64_t mono = daemon_now(d);
+	uint64_t drift = (uint64_t)d->bound.drift_ppb + d->bound_slew_ppb;
+
 	tkc_view(&d->tk, &v);
+	/* The bound now (cycle_last is not later: never an underestimate);
+	 * readers grow it at the drift, plus the rate of a phase slew that
+	 * runs, which a late loop could let run past its end. */
+	v.bound_valid = true;
+	v.bound_status = (uint32_t)bound_status_at(&d->bound, mono);
+	v.bound_drift_ppb = drift > UINT32_MAX ? UINT32_MAX : (uint32_t)drift;
+	v.bound_ns = bound_at(&d->bound, mono);
+	v.bound_t_ns = mono;
 	pagew_publish(d->pw, &v, (uint64_t)now, (uint64_t)valid, sample_source, d);
+}
+
+void daemon_bound_disrupted(struct daemon *d, const char *why)
+{
+	if (d->bound.status != TK_PAGE_BS_DISRUPTED)
+		log_warn("bound: disrupted until the next good reference sample: %s", why);
+	bound_disrupt(&d->bound);
 }
 
 int64_t daemon_now(struct daemon *d)
@@ -235,6 +253,8 @@ void daemon_follow_current(struct daemon *d)
 					       { NULL, NULL } },
 		   "clocksource: switched from %s to %s", d->tk_entry->cs->name, cur->cs->name);
 	d->tk_entry = cur;
+	/* The new counter's frequency error is not measured yet. */
+	d->bound.drift_ppb = BOUND_DRIFT_MAX_PPB;
 	if (d->phase == DISC_PLL)
 		d->phase = DISC_START; /* ntp_clear() dropped the phase: measure again */
 }
@@ -270,6 +290,8 @@ static enum hrt_restart on_watchdog(struct hrt_timer *t, int64_t now)
 							       { "TK_SKEW_NS", skew },
 							       { NULL, NULL } },
 				   "%s: demoted by the watchdog: %s", e->cs->name, e->wd.last_reason);
+			if (d->tk_entry == e)
+				daemon_bound_disrupted(d, "the clock's source was demoted");
 		}
 		daemon_follow_current(d);
 	}
@@ -358,6 +380,11 @@ int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx)
 	int r = tkc_adjtimex(&d->tk, tx);
 
 	if (r >= 0 && (tx->modes & NTP_ADJ_SETOFFSET) && !(tx->modes & NTP_ADJ_ADJTIME)) {
+		bound_moved(&d->bound, asked.time_sec > 9000000000 || asked.time_sec < -9000000000
+					       ? INT64_MAX
+					       : asked.time_sec * NSEC_PER_SEC +
+							 ((asked.modes & NTP_ADJ_NANO) ? asked.time_frac
+										      : asked.time_frac * 1000));
 		daemon_ntp_stepped(d, &asked);
 		daemon_sync_offsets(d);
 		if (d->phase != DISC_OFF)
@@ -391,6 +418,73 @@ static void measure_offset(struct daemon *d, int64_t *offset, int64_t *window)
 	}
 }
 
+/* The host clock's own state: adjtimex()'s result (TIME_OK..TIME_ERROR)
+ * with *maxerror_us, or -errno when it cannot be read (a seccomp filter
+ * without @clock). [sim] host_adjtimex replaces it in tests. */
+static int host_adjtimex(const struct daemon *d, int64_t *maxerror_us)
+{
+	struct timex tx = { 0 };
+	int r;
+
+	switch (d->conf.sim_host_adjtimex) {
+	case CONF_HOST_SYNCED:
+		*maxerror_us = (int64_t)d->conf.sim_host_maxerror_us;
+		return TIME_OK;
+	case CONF_HOST_UNSYNCED:
+		*maxerror_us = NTP_PHASE_LIMIT;
+		return TIME_ERROR;
+	case CONF_HOST_UNREADABLE:
+		return -EPERM;
+	}
+	r = adjtimex(&tx);
+	if (r < 0)
+		return -errno;
+	*maxerror_us = tx.maxerror;
+	return (tx.status & STA_UNSYNC) ? TIME_ERROR : r;
+}
+
+/* reference = system, after a measurement at now: the host's bound plus
+ * our tracking error, growing at the floor plus the rate at which the last
+ * two offsets differ. An unsynchronized or unreadable host: no bound. */
+static void system_bound(struct daemon *d, int64_t now, int64_t offset, int64_t window,
+			 bool claim)
+{
+	struct timespec res = { 0, 1 };
+	int64_t maxerror_us = 0, dt = now - d->bound_prev_t;
+	int host = host_adjtimex(d, &maxerror_us);
+	double rate_ppb = -1;
+
+	if (host != d->host_state) {
+		if (host < 0)
+			log_warn("bound: the host's adjtimex() cannot be read (%s): no error bound",
+				 strerror(-host));
+		else if (host == TIME_ERROR)
+			log_warn("bound: the host clock is unsynchronized (adjtimex: TIME_ERROR, "
+				 "maxerror %" PRId64 " us): so is the page, no error bound",
+				 maxerror_us);
+		else if (d->host_state < 0 || d->host_state == TIME_ERROR)
+			log_notice("bound: the host clock is synchronized (maxerror %" PRId64 " us)",
+				   maxerror_us);
+		d->host_state = host;
+	}
+	/* The rate needs two offsets in one frame: none across a step. */
+	if (claim && d->bound_prev_t != INT64_MIN && dt > 0)
+		rate_ppb = fabs((double)(offset - d->bound_prev_offset)) * 1e9 / (double)dt;
+	d->bound_prev_offset = offset;
+	d->bound_prev_t = claim ? now : INT64_MIN;
+	if (host < 0 || host == TIME_ERROR || maxerror_us >= NTP_PHASE_LIMIT) {
+		bound_unknown(&d->bound);
+		return;
+	}
+	if (!claim) {
+		bound_lost(&d->bound); /* the frequency is being measured: no claim yet */
+		return;
+	}
+	clock_getres(CLOCK_REALTIME, &res);
+	bound_sync(&d->bound, now, bound_system(maxerror_us, offset, window, ts_ns(&res) + 1),
+		   bound_drift(d->conf.max_drift_ppb, rate_ppb, 1.0), 3 * DISC_INTERVAL_NS);
+}
+
 static void adjtimex_or_log(struct daemon *d, struct ntp_timex *tx, const char *what)
 {
 	if (tkc_adjtimex(&d->tk, tx) < 0)
@@ -412,9 +506,10 @@ int daemon_step(struct daemon *d, int64_t offset_ns)
 
 static void step(struct daemon *d, int64_t offset)
 {
-	if (daemon_step(d, offset) < 0)
+	if (daemon_step(d, offset) < 0) {
 		log_warn("discipline: step refused by the timekeeper");
-	else
+		daemon_bound_disrupted(d, "a step was refused");
+	} else
 		log_notice("discipline: stepped REALTIME by %+.6f s", (double)offset / 1e9);
 }
 
@@ -422,6 +517,8 @@ static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
 {
 	struct daemon *d = t->data;
 	int64_t offset = 0, window;
+	enum disc_phase ph0 = d->phase;
+	bool bounded = false;
 
 	measure_offset(d, &offset, &window);
 	d->last_offset_ns = offset;
@@ -475,16 +572,25 @@ static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
 			.offset = offset,
 			.status = NTP_STA_PLL,
 			.constant = (int64_t)d->conf.time_constant,
-			/* Error bounds in µs: what the bracket and the offset say. */
-			.maxerror = (llabs(offset) + window) / 1000 + 1,
 			.esterror = window / 2000 + 1,
 		};
+		int64_t b;
 
+		/* maxerror (us): the model's bound; an unsynchronized host
+		 * leaves us unsynchronized too. */
+		system_bound(d, now, offset, window, ph0 == DISC_PLL);
+		bounded = true;
+		b = bound_at(&d->bound, now);
+		tx.maxerror = b >= NTP_PHASE_LIMIT * 1000 ? NTP_PHASE_LIMIT : (b + 999) / 1000;
+		if (bound_status_at(&d->bound, now) != TK_PAGE_BS_SYNCHRONIZED)
+			tx.status |= NTP_STA_UNSYNC;
 		adjtimex_or_log(d, &tx, "offset");
 		break;
 	}
 	}
 out:
+	if (!bounded)
+		system_bound(d, now, offset, window, false);
 	hrt_forward(t, now, DISC_INTERVAL_NS);
 	return HRT_RESTART;
 }
@@ -515,6 +621,8 @@ static void start_discipline(struct daemon *d, int64_t now)
 		d->phase = DISC_OFF;
 		hrt_cancel(&d->t_disc);
 	}
+	if (d->conf.reference == CONF_REF_NONE)
+		bound_lost(&d->bound); /* free-running from the last good bound, if any */
 }
 
 /* --- signals ----------------------------------------------------------- */
@@ -692,6 +800,10 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	d->conf = *conf;
 	d->conf_path = conf_path;
 	d->update_ns = (int64_t)conf->update_interval_ms * NSEC_PER_MSEC;
+	bound_init(&d->bound);
+	d->bound.drift_ppb = BOUND_DRIFT_MAX_PPB;
+	d->bound_prev_t = INT64_MIN;
+	d->host_state = TIME_OK;
 
 	raise_nofile();
 	if (daemon_ctl_precheck(d) < 0)

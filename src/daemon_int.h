@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/bound.h"
 #include "core/calib.h"
 #include "core/conf.h"
 #include "core/cs.h"
@@ -63,6 +64,11 @@ struct daemon {
 	int64_t last_offset_ns, last_window_ns;
 	int status;
 	int64_t started_ns; /* evl_now() when the loop started */
+	/* The error bound (core/bound.h) the page publishes. */
+	struct bound bound;
+	int64_t bound_prev_offset, bound_prev_t; /* reference = system: the last measurement */
+	int host_state;                          /* the host's last adjtimex answer, for its log line */
+	uint32_t bound_slew_ppb; /* a phase slew runs at this rate: readers' growth covers it */
 	/* Owned by daemon_ctl.c, daemon_sys.c and daemon_ntp.c, opaque here. */
 	struct daemon_ctl *ctl;
 	struct daemon_sys *sys;
@@ -91,6 +97,11 @@ int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx);
 /* Steps REALTIME by offset_ns through daemon_adjtimex() (ADJ_SETOFFSET,
  * nanoseconds). Returns its result. */
 int daemon_step(struct daemon *d, int64_t offset_ns);
+
+/* The clock misbehaved (its source demoted by the watchdog, a step
+ * refused): the page's bound status is DISRUPTED until the reference gives
+ * the next good sample. why: one line for the log. */
+void daemon_bound_disrupted(struct daemon *d, const char *why);
 
 /* The daemon's MONOTONIC (the timekeeper's): the clock of d->q. */
 int64_t daemon_now(struct daemon *d);

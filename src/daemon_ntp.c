@@ -78,6 +78,7 @@ struct ntp_srv {
 	struct daemon *d;
 	unsigned int idx;
 	int fd;			   /* the socket of the last request, -1 none */
+	int64_t t1_width;          /* the bracket T1 was converted in, ns (0: read before send) */
 	struct sockaddr_storage addr; /* the server's, addrlen 0 until resolved */
 	socklen_t addrlen;
 	char address[TK_CTL_ADDR_LEN];
@@ -145,6 +146,12 @@ static enum hrt_restart on_slew_end(struct hrt_timer *t, int64_t now)
 {
 	struct daemon *d = t->data;
 
+	/* A late end let the slew move the clock past the correction: the
+	 * bound widens by that much. */
+	if (now > t->expires)
+		bound_moved(&d->bound, (int64_t)ceil((double)d->bound_slew_ppb *
+						     (double)(now - t->expires) / 1e9));
+	d->bound_slew_ppb = 0;
 	set_freq(d, d->ntp->base_ppb, 0, NULL);
 	return HRT_NORESTART;
 }
@@ -172,18 +179,57 @@ static int64_t shortest_poll(const struct daemon_ntp *n)
 
 /* daemon_adjtimex() moves the samples with the step (daemon_ntp_stepped());
  * after a step of our own the line fit starts again. */
-static void step_clock(struct daemon *d, int64_t offset)
+static int step_clock(struct daemon *d, int64_t offset)
 {
 	struct daemon_ntp *n = d->ntp;
 
 	if (daemon_step(d, offset) < 0) {
 		log_warn("ntp: step of %+.6f s refused by the timekeeper", (double)offset / 1e9);
-		return;
+		daemon_bound_disrupted(d, "a step was refused");
+		return -1;
 	}
 	n->steps++;
 	ntpc_disc_reset(&n->disc);
 	log_notice("ntp: stepped REALTIME by %+.6f s (step %" PRIu64 ")", (double)offset / 1e9,
 		   n->steps);
+	return 0;
+}
+
+/* The error bound after a clock update on the system peer's newest sample
+ * (core/bound.h): its server's root distance, the sample's uncertainty,
+ * the offset not yet corrected (the sample's own, or what is left once the
+ * correction `applied` is slewed out, whichever is larger), anchored at the
+ * sample's time and growing at max_drift_ppb plus three standard errors of
+ * the frequency estimate (500 ppm until there is one). FREE_RUNNING after
+ * NTPC_UNREACH_POLLS polls without a new sample. */
+static void ntp_bound(struct daemon *d, int64_t applied, bool fit_reset)
+{
+	struct daemon_ntp *n = d->ntp;
+	const struct ntpc_peer *p = &n->peer[n->sys.selected];
+	int64_t off = p->recent.offset, left = off - applied;
+	int64_t poll = ntpc_poll_interval(p), dmin = p->recent.delay;
+
+	/* The asymmetry correction moved the sample by asymmetry x (delay -
+	 * the lowest recent delay): that much more it may be off. */
+	for (unsigned int i = 0; i < p->nhist; i++)
+		if (p->hist[i].delay < dmin)
+			dmin = p->hist[i].delay;
+	struct bound_ntp_sample s = {
+		.root_delay_ns = p->root_delay,
+		.root_disp_ns = p->root_disp,
+		.delay_ns = p->recent.delay,
+		.disp_ns = p->recent.disp,
+		.asymmetry = p->asymmetry,
+		.asym_delay_ns = p->recent.delay - dmin,
+		.jitter_ns = p->jitter,
+		.residual_ns = llabs(left) > llabs(off) ? left : off,
+	};
+	double se = fit_reset ? -1 : ntpc_disc_slope_se(&n->disc);
+
+	if (poll <= 0 || poll > INT64_MAX / NTPC_UNREACH_POLLS)
+		poll = SLEW_MAX_NS;
+	bound_sync(&d->bound, p->recent.t, bound_ntp(&s), bound_drift(d->conf.max_drift_ppb, se, 3.0),
+		   NTPC_UNREACH_POLLS * poll);
 }
 
 /* The panic threshold (ntpc_panic_check): true when the combined offset
@@ -258,6 +304,7 @@ static void clock_update(struct daemon *d, int64_t now)
 				 "maxerror growing");
 			n->synced = false;
 		}
+		bound_lost(&d->bound);
 		return;
 	}
 	if (sys->selected != prev)
@@ -275,7 +322,8 @@ static void clock_update(struct daemon *d, int64_t now)
 	    (d->conf.step_limit < 0 || n->updates < (uint64_t)d->conf.step_limit)) {
 		n->updates++;
 		n->last_update = now;
-		step_clock(d, sys->offset);
+		if (step_clock(d, sys->offset) == 0)
+			ntp_bound(d, 0, true); /* the samples moved with the step */
 		return;
 	}
 	n->updates++;
@@ -297,15 +345,23 @@ static void clock_update(struct daemon *d, int64_t now)
 		n->base_ppb = -(FREQ_LIMIT_PPB - SLEW_MAX_PPB / 4);
 	if (applied != 0)
 		slew_ppb = applied * 1e9 / (double)slew_ns;
-	/* Error bounds (us): through the system peer, as adjtimex has them. */
-	tx.maxerror = (sys->root_delay / 2 + sys->root_disp) / 1000 + 1;
+	/* Error bounds (us): maxerror is the model's bound at now. */
+	ntp_bound(d, (int64_t)llround(applied), false);
+	{
+		int64_t b = bound_at(&d->bound, now);
+
+		tx.maxerror = b >= NTP_PHASE_LIMIT * 1000 ? NTP_PHASE_LIMIT : (b + 999) / 1000;
+	}
 	tx.esterror = sys->jitter / 1000 + 1;
 	tx.status = sys->leap == 1 ? NTP_STA_INS : sys->leap == 2 ? NTP_STA_DEL : 0;
 	set_freq(d, n->base_ppb + slew_ppb,
 		 NTP_ADJ_STATUS | NTP_ADJ_MAXERROR | NTP_ADJ_ESTERROR, &tx);
 	hrt_cancel(&n->t_slew);
-	if (slew_ppb != 0)
+	d->bound_slew_ppb = 0;
+	if (slew_ppb != 0) {
 		hrt_start(d->q, &n->t_slew, now + slew_ns, 0, HRT_MODE_ABS);
+		d->bound_slew_ppb = (uint32_t)ceil(fabs(slew_ppb));
+	}
 	ntpc_correct(n->peer, n->n, now, slope, (int64_t)llround(applied));
 	ntpc_disc_correct(&n->disc, now, slope, (int64_t)llround(applied));
 	if (!n->synced)
@@ -333,11 +389,25 @@ static void close_srv(struct daemon *d, struct ntp_srv *s)
 /* A kernel REALTIME timestamp, carried over to our REALTIME through our
  * clock read between two readings of the kernel's (their midpoint: ~50 ns
  * nearer than one reading before ours). -1 when it is not a recent past. */
-static int64_t kernel_ts_to_ours(struct daemon *d, const struct timespec *kts)
+/* The narrowest of a few brackets (kernel, ours, kernel): one this thread
+ * was preempted in would carry the preemption into T1 or T4, and from there
+ * into the offset, beyond what the delay bounds. */
+#define TS_BRACKETS 3
+static int64_t kernel_ts_to_ours(struct daemon *d, const struct timespec *kts, int64_t *width)
 {
-	int64_t k1 = kernel_real(), ours = our_real(d), k2 = kernel_real();
-	int64_t age = k1 + (k2 - k1) / 2 - ((int64_t)kts->tv_sec * NSEC_PER_SEC + kts->tv_nsec);
+	int64_t best = INT64_MAX, age = -1, ours = 0;
 
+	for (int i = 0; i < TS_BRACKETS; i++) {
+		int64_t k1 = kernel_real(), o = our_real(d), k2 = kernel_real();
+
+		if (k2 >= k1 && k2 - k1 < best) {
+			best = k2 - k1;
+			ours = o;
+			age = k1 + (k2 - k1) / 2 -
+			      ((int64_t)kts->tv_sec * NSEC_PER_SEC + kts->tv_nsec);
+		}
+	}
+	*width = best;
 	return age >= 0 && age < NSEC_PER_SEC ? ours - age : -1;
 }
 
@@ -353,7 +423,7 @@ static void read_tx_timestamps(struct ntp_srv *s)
 		struct cmsghdr *c;
 		struct scm_timestamping tss;
 		bool have = false;
-		int64_t t1;
+		int64_t t1, w;
 
 		if (recvmsg(s->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
 			return;
@@ -362,8 +432,10 @@ static void read_tx_timestamps(struct ntp_srv *s)
 				memcpy(&tss, CMSG_DATA(c), sizeof(tss));
 				have = tss.ts[0].tv_sec || tss.ts[0].tv_nsec;
 			}
-		if (have && (t1 = kernel_ts_to_ours(d, &tss.ts[0])) >= 0)
+		if (have && (t1 = kernel_ts_to_ours(d, &tss.ts[0], &w)) >= 0) {
 			ntpc_transmitted(&d->ntp->peer[s->idx], t1);
+			s->t1_width = w;
+		}
 	}
 }
 
@@ -382,7 +454,7 @@ static void on_readable(struct evl *l, int fd, uint32_t revents, void *ctx)
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
 		struct cmsghdr *c;
-		int64_t t4 = -1, now;
+		int64_t t4 = -1, now, w4 = 0;
 		ssize_t len = recvmsg(fd, &mh, MSG_DONTWAIT);
 
 		if (len < 0) {
@@ -396,11 +468,14 @@ static void on_readable(struct evl *l, int fd, uint32_t revents, void *ctx)
 				struct timespec kts;
 
 				memcpy(&kts, CMSG_DATA(c), sizeof(kts));
-				t4 = kernel_ts_to_ours(d, &kts);
+				t4 = kernel_ts_to_ours(d, &kts, &w4);
 			}
 		if (t4 < 0)
 			t4 = our_real(d);
 		now = daemon_now(d);
+		/* Where in their brackets T1 and T4 were carried over to our
+		 * clock: the sample's dispersion takes it (the error bound). */
+		p->ts_unc_ns = (s->t1_width + w4) / 2 + 1;
 		switch (ntpc_receive(p, buf, (size_t)len, t4, now)) {
 		case NTPC_RX_SAMPLE:
 			clock_update(d, now);
@@ -639,6 +714,7 @@ static enum hrt_restart on_poll(struct hrt_timer *t, int64_t now)
 		cookies[0] = (uint64_t)kernel_real() * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)now;
 		cookies[1] = (uint64_t)kernel_real() * UINT64_C(0xbf58476d1ce4e5b9) ^ ~(uint64_t)now;
 	}
+	s->t1_width = 0;
 	ntpc_request(p, cookies[0], cookies[1], our_real(d), buf);
 	if ((r = open_request_socket(d, s)) < 0)
 		snprintf(p->message, sizeof(p->message), "socket for %s: %s", s->address,
@@ -686,6 +762,7 @@ void daemon_ntp_stop(struct daemon *d)
 		log_info("ntp: %u name lookup%s still running in glibc, left to finish", left,
 			 left == 1 ? "" : "s");
 	hrt_cancel(&n->t_slew);
+	d->bound_slew_ppb = 0;
 	set_freq(d, n->base_ppb, 0, NULL);
 	free(n);
 	d->ntp = NULL;
@@ -717,6 +794,7 @@ int daemon_ntp_start(struct daemon *d)
 	n->sys.selected = -1;
 	n->last_t = INT64_MIN;
 	n->last_update = INT64_MIN;
+	bound_lost(&d->bound);
 	tkc_adjtimex(&d->tk, &tx);
 	n->base_ppb = (double)tx.freq / 65.536;
 	hrt_timer_init(&n->t_slew, HRT_BASE_MONOTONIC, on_slew_end, "ntp slew");

@@ -138,12 +138,16 @@ struct tk_ctl_status {
 	uint64_t uptime_ns;        /* since the daemon started */
 	uint64_t tsc_calibrated_hz; /* 0: not calibrated (yet) */
 	uint64_t tsc_uncertainty_ppb;
-	int32_t synchronized;      /* 1: !(status & STA_UNSYNC) and maxerror < 16 s */
+	int32_t synchronized;      /* 1: !(status & STA_UNSYNC), maxerror < 16 s, bound SYNCHRONIZED */
 	uint32_t reserved;
 	/* The event loop's dispatch lateness (how late it ran its timers after
 	 * their expiry, ns): the worst of the last minute and since the start. */
 	int64_t loop_late_recent_ns;
 	int64_t loop_late_max_ns;
+	/* The error bound (timekeeperd(8)): at the time of the reply. */
+	uint32_t bound_status;     /* TK_PAGE_BS_* */
+	uint32_t bound_drift_ppb;  /* its growth, ns per s */
+	int64_t bound_ns;          /* INT64_MAX: no bound */
 };
 
 /* tk_ctl_source.state: cs_state's values */

@@ -45,6 +45,8 @@ struct opt {
 
 static const char *const reference_choices[] = { "none", "system", "ntp", NULL };
 static const char *const yes_no_choices[] = { "no", "yes", NULL };
+static const char *const host_adjtimex_choices[] = { "real", "synced", "unsynced", "unreadable",
+						     NULL };
 
 #define F(field) offsetof(struct tk_conf, field), sizeof(((struct tk_conf *)0)->field)
 
@@ -54,6 +56,7 @@ static const struct opt options[] = {
 	{ "daemon", "update_interval_ms", OPT_U64, F(update_interval_ms), "10", 1, 1000, NULL },
 	{ "daemon", "user", OPT_STRING, F(user), "timekeeper", 0, 0, NULL },
 	{ "daemon", "timer_margin_us", OPT_U64, F(timer_margin_us), "150", 0, 10000, NULL },
+	{ "daemon", "max_drift_ppb", OPT_U64, F(max_drift_ppb), "1000", 0, 500000, NULL },
 
 	{ "discipline", "reference", OPT_ENUM, F(reference), "system", 0, 0, reference_choices },
 	{ "discipline", "time_constant", OPT_U64, F(time_constant), "0", 0, 10, NULL },
@@ -94,6 +97,8 @@ static const struct opt options[] = {
 	{ "sim", "tsc_fault", OPT_FAULT, offsetof(struct tk_conf, sim.fault[SIM_TSC]), SIM_TSC,
 	  "none", 0, 0, NULL },
 	{ "sim", "seed", OPT_U64, F(sim.seed), "1", 0, 1.8e19, NULL },
+	{ "sim", "host_adjtimex", OPT_ENUM, F(sim_host_adjtimex), "real", 0, 0, host_adjtimex_choices },
+	{ "sim", "host_maxerror_us", OPT_U64, F(sim_host_maxerror_us), "0", 0, 16000000, NULL },
 };
 
 #define NOPTS (sizeof(options) / sizeof(options[0]))

@@ -24,6 +24,14 @@ enum conf_reference {
 	CONF_REF_NTP,    /* follow the [ntp] servers */
 };
 
+/* [sim] host_adjtimex: what the daemon takes the host's adjtimex() to say. */
+enum conf_host_adjtimex {
+	CONF_HOST_REAL,       /* the real adjtimex() */
+	CONF_HOST_SYNCED,     /* TIME_OK, synchronized, maxerror host_maxerror_us */
+	CONF_HOST_UNSYNCED,   /* TIME_ERROR, STA_UNSYNC, maxerror 16 s */
+	CONF_HOST_UNREADABLE, /* EPERM, as under a seccomp filter without @clock */
+};
+
 #define CONF_NTP_MAX_SERVERS 64 /* TK_CTL_NTP_MAX_SERVERS */
 #define CONF_NTP_HOST_LEN 64    /* TK_CTL_HOST_LEN */
 #define CONF_NTP_MINPOLL (-6)   /* log2 s: the range of minpoll and maxpoll */
@@ -46,6 +54,7 @@ struct tk_conf {
 	uint64_t update_interval_ms; /* accumulation and page update */
 	char user[64];               /* drop to this user after start as root; "" = stay */
 	uint64_t timer_margin_us;    /* early wake-up for zero-slack timers (0 = none) */
+	uint64_t max_drift_ppb;      /* the error bound's growth floor, ns per s */
 	/* [discipline] */
 	uint32_t reference;      /* enum conf_reference */
 	uint64_t time_constant;  /* PLL time constant, adjtimex units with STA_NANO */
@@ -74,6 +83,8 @@ struct tk_conf {
 	/* [sim] */
 	struct sim_conf sim;
 	char sim_fault_text[SIM_NDEV][64]; /* the fault strings as written */
+	uint32_t sim_host_adjtimex;    /* enum conf_host_adjtimex: the host's adjtimex, for tests */
+	uint64_t sim_host_maxerror_us; /* its maxerror when CONF_HOST_SYNCED */
 };
 
 /* Fills every option with its default. */

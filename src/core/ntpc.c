@@ -452,7 +452,8 @@ enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, i
 	 * fit in ns (the conversion would be undefined). Past NTPC_MAXDISP_NS
 	 * the sample is worthless anyway: the filter drops it. */
 	s.disp = (int64_t)fmin(ldexp((double)NS_PER_S, r.precision), (double)NTPC_MAXDISP_NS) +
-		 NTPC_PRECISION_NS + phi(t4 - t1);
+		 NTPC_PRECISION_NS + phi(t4 - t1) +
+		 (p->ts_unc_ns > 0 && p->ts_unc_ns < NS_PER_S ? p->ts_unc_ns : 0);
 	p->last_offset = s.offset;
 	memmove(&p->filt[1], &p->filt[0], sizeof(p->filt[0]) * (NTPC_FILTER - 1));
 	p->filt[0] = s;
@@ -803,6 +804,30 @@ unsigned int ntpc_disc_fit(const struct ntpc_disc *d, int64_t now, double *phase
 	*slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
 	*phase = (sy - *slope * sx) / n;
 	return d->n;
+}
+
+double ntpc_disc_slope_se(const struct ntpc_disc *d)
+{
+	double phase, slope, mx = 0, sxx = 0, rss = 0;
+	int64_t span, now;
+
+	if (d->n < NTPC_DISC_SE_MIN)
+		return -1;
+	now = d->t[(d->head + NTPC_DISC_MAX - 1) % NTPC_DISC_MAX];
+	ntpc_disc_fit(d, now, &phase, &slope, &span);
+	if (span < NTPC_DISC_MIN_SPAN_NS)
+		return -1;
+	for (unsigned int i = 0; i < d->n; i++)
+		mx += (double)(d->t[i] - now) / 1e9 / d->n;
+	for (unsigned int i = 0; i < d->n; i++) {
+		double x = (double)(d->t[i] - now) / 1e9, r = d->off[i] - (phase + slope * x);
+
+		sxx += (x - mx) * (x - mx);
+		rss += r * r;
+	}
+	if (sxx <= 0)
+		return -1;
+	return sqrt(rss / (d->n - 2) / sxx);
 }
 
 void ntpc_disc_correct(struct ntpc_disc *d, int64_t now, double df_ppb, int64_t phase_ns)

@@ -173,6 +173,8 @@ struct ntpc_peer {
 	int64_t last_used_t;       /* chosen.t of the last sample given to the clock */
 	int64_t last_offset;       /* of the newest sample */
 	int64_t last_rx;           /* MONOTONIC of the last valid reply, INT64_MIN never */
+	int64_t ts_unc_ns;         /* set by the caller before ntpc_receive(): how far its T1
+				    * and T4 may be off (added to the sample's dispersion) */
 	/* selection */
 	enum ntpc_state state;
 	unsigned int flags;
@@ -282,6 +284,12 @@ void ntpc_disc_add(struct ntpc_disc *d, int64_t t, int64_t offset);
 unsigned int ntpc_disc_fit(const struct ntpc_disc *d, int64_t now, double *phase, double *slope,
 			   int64_t *span_ns);
 void ntpc_disc_correct(struct ntpc_disc *d, int64_t now, double df_ppb, int64_t phase_ns);
+/* The standard error of the fitted slope (ppb): the residuals' spread over
+ * the spread of the times; -1 while the fit has no slope (as
+ * ntpc_disc_fit()) or fewer than NTPC_DISC_SE_MIN points (the spread of
+ * fewer residuals says too little). */
+#define NTPC_DISC_SE_MIN 8
+double ntpc_disc_slope_se(const struct ntpc_disc *d);
 
 const char *ntpc_state_name(enum ntpc_state s);
 

@@ -31,6 +31,7 @@
  * preempted between the reads) cannot place the counter in kernel time well
  * enough to steer the mapping: the mapping then just continues. */
 #define WIDE_SAMPLE_NS 100000
+#define PAGE_MAXERROR_US INT64_C(16000000) /* adjtimex's ceiling: unsynchronized */
 
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008u /* Linux 6.3 (vm.memfd_noexec may require it) */
@@ -67,6 +68,10 @@ struct pagew {
 	double rate[2];      /* timekeeper ns per kernel raw ns, last estimate */
 	struct rbase pub[2]; /* what was published last */
 	s128 wtm_prev;       /* wall_to_monotonic (ns) of the last publish */
+	int64_t map_err_ns;  /* KCLOCK: how far block 0's mapping may be from the timekeeper */
+	uint64_t kw_prev;    /* the bracket width of the previous sample, kernel ns */
+	uint64_t rate_unc_ppb; /* KCLOCK: how far block 0's rate estimate may be off */
+	uint64_t steer_ppb;    /* KCLOCK: block 0's mapping is steered at this rate */
 };
 
 #define ST(field, val) __atomic_store_n(&(field), (val), __ATOMIC_RELAXED)
@@ -229,6 +234,7 @@ int pagew_open(const char *dir, struct pagew **out, char *err, size_t errlen)
 	pw->force_mode = -1;
 	pw->mode = -1;
 	pw->rate[0] = pw->rate[1] = 1.0;
+	pw->rate_unc_ppb = 10000000;
 	if ((size_t)snprintf(pw->path, sizeof(pw->path), "%s/page", dir) >= sizeof(pw->path) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/page.new", dir) >= sizeof(tmp)) {
 		snprintf(err, errlen, "page: directory path of %zu bytes too long", strlen(dir));
@@ -369,12 +375,12 @@ static void store_status(struct tk_page_status *d, const struct tk_page_status *
 	ST(d->tai_offset, s->tai_offset);
 	ST(d->last_update_ns, s->last_update_ns);
 	ST(d->valid_until_ns, s->valid_until_ns);
-	memcpy(w, s->source, sizeof(w));
-	for (size_t i = 0; i < sizeof(w) / 8; i++)
-		ST(((uint64_t *)(void *)d->source)[i], w[i]);
 	ST(d->bound_status, s->bound_status);
 	ST(d->bound_drift_ppb, s->bound_drift_ppb);
 	ST(d->bound_ns, s->bound_ns);
+	memcpy(w, s->source, sizeof(w));
+	for (size_t i = 0; i < sizeof(w) / 8; i++)
+		ST(((uint64_t *)(void *)d->source)[i], w[i]);
 }
 
 /* {sec, shifted nsec} + {sec, ns}, normalized. */
@@ -485,6 +491,10 @@ static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
 		r = (double)(truth - pw->t_prev[d]) / (double)(kmid - pw->kmid_prev);
 		if (!(r > 1 - 0.01 && r < 1 + 0.01)) /* a timekeeper ns is a kernel ns +- 1 % */
 			r = pw->rate[d];
+		else if (d == 0) /* each kmid is known to half its bracket */
+			pw->rate_unc_ppb = (uint64_t)ceil(
+				(double)(s->kraw_after - s->kraw_before + pw->kw_prev) / 2 * 1e9 /
+				(double)(kmid - pw->kmid_prev));
 		pw->rate[d] = r;
 	}
 	if (cont && prev) {
@@ -502,6 +512,12 @@ static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
 	base_ns = base_sh >> KCLOCK_SHIFT;
 	/* Error at kbase, aimed to vanish over the horizon. */
 	e = (double)(truth - base_ns) + (double)(kbase - kmid) * r;
+	/* How far the mapping may be from the timekeeper (for the error
+	 * bound): the error it slews out plus where in the bracket the counter
+	 * was; a wide sample adds its width to what was there. */
+	if (d == 0)
+		pw->map_err_ns = (cont && wide ? pw->map_err_ns : (int64_t)fabs(e)) +
+				 (int64_t)(s->kraw_after - s->kraw_before) + 1;
 	if (cont && wide)
 		e = 0; /* where the counter sat in kernel time is not known well enough */
 	if (cont && e > STEP_NS) {
@@ -518,6 +534,10 @@ static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
 		rate = SLEW_MAX;
 	if (rate < -SLEW_MAX)
 		rate = -SLEW_MAX;
+	/* Readers that extrapolate past the horizon (a late writer) keep
+	 * steering: the bound's growth must cover the steering rate. */
+	if (d == 0)
+		pw->steer_ppb = (uint64_t)ceil(fabs(rate) * 1e9);
 	rate += r;
 	nb->cycle_last = kbase;
 	nb->mask = UINT64_MAX;
@@ -525,6 +545,45 @@ static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
 	nb->mult = (uint32_t)llround(ldexp(rate, KCLOCK_SHIFT));
 	nb->max_cycles = safe_max_cycles(nb->mult, nb->shift, 0);
 	rb_set_shifted(nb, base_sh);
+}
+
+/* The bound at the HRES block's cycle_last: the daemon's bound grown at its
+ * drift from its anchor to the time of cycle_last (the published base's
+ * REALTIME plus wall_to_monotonic), plus, in KCLOCK mode, how far the
+ * published mapping may be from the timekeeper; maxerror_us is the same,
+ * rounded up and capped at 16 s, adjtimex's "unsynchronized". */
+static void fill_bound(struct tk_page_status *st, const struct tkv *v, const struct rbase *b,
+		       s128 wtm_ns, int64_t map_err_ns, uint64_t rate_unc_ppb)
+{
+	int64_t ns;
+
+	if (!v->bound_valid) {
+		bool sync = !(v->ntp_status & STA_UNSYNC) && v->maxerror_us >= 0 &&
+			    v->maxerror_us < PAGE_MAXERROR_US;
+
+		st->bound_status = sync ? TK_PAGE_BS_SYNCHRONIZED : TK_PAGE_BS_UNKNOWN;
+		st->bound_drift_ppb = 500000; /* adjtimex's maxerror grows 500 us per s */
+		st->bound_ns = sync ? v->maxerror_us * 1000 : INT64_MAX;
+	} else {
+		s128 t_cl = (s128)b->sec * (s128)NSEC_PER_SEC + (s128)(b->nsec >> b->shift) + wtm_ns;
+		s128 grow = 0;
+
+		ns = v->bound_ns < 0 ? 0 : v->bound_ns;
+		if (ns != INT64_MAX && t_cl > v->bound_t_ns)
+			grow = ((t_cl - v->bound_t_ns) * v->bound_drift_ppb + 999999999) /
+			       (s128)NSEC_PER_SEC;
+		/* KCLOCK: the mapping published is not the timekeeper exactly. */
+		if (ns != INT64_MAX)
+			grow += map_err_ns > 0 ? map_err_ns : 0;
+		st->bound_status = v->bound_status;
+		/* Readers extrapolate the mapping at its estimated rate. */
+		rate_unc_ppb += v->bound_drift_ppb;
+		st->bound_drift_ppb = rate_unc_ppb > UINT32_MAX ? UINT32_MAX : (uint32_t)rate_unc_ppb;
+		st->bound_ns = grow > (s128)(INT64_MAX - ns) ? INT64_MAX : ns + (int64_t)grow;
+	}
+	ns = st->bound_ns;
+	st->maxerror_us = ns >= (int64_t)PAGE_MAXERROR_US * 1000 ? PAGE_MAXERROR_US
+								  : (ns + 999) / 1000;
 }
 
 int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64_t valid_for_ns,
@@ -603,12 +662,19 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	}
 	for (int d = 0; d < 2; d++)
 		fill_block(&blk[d], d, &nb[d], v, mode, valid_for_ns);
+	if (direct)
+		pw->map_err_ns = 0;
+	else if (!pw->have_prev)
+		pw->rate_unc_ppb = 10000000; /* a rate not estimated on this epoch: +- 1 % */
 
 	memset(&st, 0, sizeof(st));
 	st.disruption = epoch + pw->own_steps;
-	st.maxerror_us = v->maxerror_us;
 	st.esterror_us = v->esterror_us;
-	st.flags = (v->ntp_status & STA_UNSYNC) ? 0 : TK_PAGE_S_SYNC;
+	fill_bound(&st, v, &nb[0], wtm_ns, pw->map_err_ns,
+		   direct ? 0 : pw->rate_unc_ppb + pw->steer_ppb);
+	st.flags = (v->ntp_status & STA_UNSYNC) || st.bound_status != TK_PAGE_BS_SYNCHRONIZED
+			   ? 0
+			   : TK_PAGE_S_SYNC;
 	if (v->ntp_status & STA_INS)
 		st.flags |= TK_PAGE_S_LEAP_INS;
 	else if (v->ntp_status & STA_DEL)
@@ -617,12 +683,6 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	st.last_update_ns = now_ns;
 	st.valid_until_ns = now_ns + valid_for_ns;
 	snprintf(st.source, sizeof(st.source), "%s", v->cs_name);
-	/* Placeholder until the error-bound model fills these: the kernel's
-	 * maxerror as the bound, no growth, synchronized as the SYNC flag. */
-	st.bound_ns = v->maxerror_us >= 0 && v->maxerror_us < INT64_MAX / 1000
-			      ? v->maxerror_us * 1000
-			      : INT64_MAX;
-	st.bound_status = (st.flags & TK_PAGE_S_SYNC) ? TK_PAGE_BS_SYNCHRONIZED : TK_PAGE_BS_UNKNOWN;
 
 	store_block(&p->clock[0], &blk[0]);
 	store_block(&p->clock[1], &blk[1]);
@@ -631,6 +691,7 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 
 	if (have_sample) {
 		pw->kmid_prev = s.kraw_before + (s.kraw_after - s.kraw_before) / 2;
+		pw->kw_prev = s.kraw_after - s.kraw_before;
 		for (int d = 0; d < 2; d++)
 			pw->t_prev[d] = rb_ns(&tb[d], s.cycles);
 		pw->have_prev = true;

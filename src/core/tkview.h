@@ -50,6 +50,16 @@ struct tkv {
 	int64_t esterror_us;
 	int64_t freq_scaled_ppm; /* timex.freq units: ppm << 16 */
 
+	/* The error bound (core/bound.h), filled by the daemon after the
+	 * timekeeper: bound_ns at bound_t_ns (the timekeeper's MONOTONIC),
+	 * growing at bound_drift_ppb. bound_valid false: the page derives it
+	 * from maxerror_us and ntp_status as adjtimex has them. */
+	bool bound_valid;
+	uint32_t bound_status;   /* TK_PAGE_BS_* */
+	uint32_t bound_drift_ppb;
+	int64_t bound_ns;        /* INT64_MAX: no bound */
+	int64_t bound_t_ns;
+
 	uint64_t clock_was_set_seq; /* bumped on every step and leap */
 	uint64_t cs_change_seq;     /* bumped on every change of clocksource */
 };

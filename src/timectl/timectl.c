@@ -268,6 +268,17 @@ static const char *base_name(uint32_t b)
 	return b < 4 ? names[b] : "unknown";
 }
 
+static const char *bound_status_name(uint32_t s)
+{
+	switch (s) {
+	case TK_PAGE_BS_UNKNOWN: return "unknown";
+	case TK_PAGE_BS_SYNCHRONIZED: return "synchronized";
+	case TK_PAGE_BS_FREE_RUNNING: return "free-running";
+	case TK_PAGE_BS_DISRUPTED: return "disrupted";
+	}
+	return "invalid";
+}
+
 static const char *liveness_name(int kind)
 {
 	switch (kind) {
@@ -409,6 +420,14 @@ static int cmd_status(void)
 		jw_int(&w, "maxerror_us", s.maxerror_us);
 		jw_int(&w, "esterror_us", s.esterror_us);
 		jw_bool(&w, "synchronized", s.synchronized != 0);
+		jw_object(&w, "bound");
+		jw_str(&w, "status", bound_status_name(s.bound_status));
+		if (s.bound_ns == INT64_MAX)
+			jw_null(&w, "bound_ns");
+		else
+			jw_int(&w, "bound_ns", s.bound_ns);
+		jw_uint(&w, "drift_ppb", s.bound_drift_ppb);
+		jw_end(&w);
 		jw_int(&w, "ntp_status", s.ntp_status);
 		sta_json(&w, "ntp_status_flags", s.ntp_status);
 		jw_str(&w, "time_state", time_state_name(s.time_state));
@@ -469,6 +488,12 @@ static int cmd_status(void)
 	       (double)s.last_offset_ns / 1e9, (double)s.last_window_ns / 1e9);
 	printf("Max error       : %.6f seconds\n", (double)s.maxerror_us / 1e6);
 	printf("Est error       : %.6f seconds\n", (double)s.esterror_us / 1e6);
+	if (s.bound_ns == INT64_MAX)
+		printf("Error bound     : none (%s)\n", bound_status_name(s.bound_status));
+	else
+		printf("Error bound     : %.9f seconds (%s), growing %.3f ppm\n",
+		       (double)s.bound_ns / 1e9, bound_status_name(s.bound_status),
+		       (double)s.bound_drift_ppb / 1000);
 	printf("Sync state      : %s (status 0x%04x: %s; %s)\n",
 	       s.synchronized ? "synchronized" : "not synchronized", (unsigned)s.ntp_status,
 	       sta[0] ? sta : "-", time_state_name(s.time_state));

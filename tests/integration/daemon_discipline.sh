@@ -14,7 +14,7 @@ OFF="$top_builddir/tests/integration/tk_offset"
 tap_plan 12
 
 run_daemon() { # REFERENCE
-	printf '[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\n%s\n[discipline]\nreference = %s\n[sim]\ndevices = hpet,acpi_pm,tsc\noscillator_error_ppm = 50\n' \
+	printf '[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\n%s\n[discipline]\nreference = %s\n[sim]\ndevices = hpet,acpi_pm,tsc\noscillator_error_ppm = 50\nhost_adjtimex = synced\nhost_maxerror_us = 100\n' \
 		"$tmpdir" "$tmpdir" "$TK_USER_LINE" "$1" >"$tmpdir/d.conf"
 	rm -f "$tmpdir/run/page"
 	"$TKD" -f -c "$tmpdir/d.conf" 2>"$tmpdir/daemon-$1.log" &
