@@ -277,6 +277,9 @@ static bool panic_refused(struct daemon *d, int64_t now)
 			" s: not applied (%s); the clock is marked unsynchronized",
 			(double)sys->offset / 1e9, n->conf[sys->selected].host,
 			n->srv[sys->selected].address, d->conf.panic_threshold, why);
+	/* The servers contradict our bound by more than the threshold. */
+	if (n->panic != v)
+		daemon_bound_disrupted(d, "an offset beyond panic_threshold was refused");
 	n->panic = v;
 	n->synced = false;
 	set_unsync(d);
