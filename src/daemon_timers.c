@@ -623,7 +623,8 @@ void daemon_timers_clock_was_set(struct daemon *d, const int64_t old[HRT_NR_BASE
 		/* ABS on REALTIME or TAI: the base is the timer's clock. An
 		 * expiry not yet reported keeps its own record and times. */
 		t->cancel_expiry = t->t.softexpires;
-		t->cancel_now = evl_clock_now(d->loop) + d->q->offset[b];
+		if (__builtin_add_overflow(evl_clock_now(d->loop), d->q->offset[b], &t->cancel_now))
+			t->cancel_now = d->q->offset[b] < 0 ? INT64_MIN : INT64_MAX;
 		due_add(s, t->conn, t);
 		n++;
 	}

@@ -139,7 +139,10 @@ static void arm(struct evl *l, int64_t expires)
 		if (l->clock) {
 			int64_t delta = target - l->clock(l->clock_ctx);
 
-			target = k + (delta > 0 ? delta : 0);
+			/* A timer at the queue's far end (a client's, saturated)
+			 * may lie past what the kernel's clock can express. */
+			if (__builtin_add_overflow(k, delta > 0 ? delta : 0, &target))
+				target = HRT_TIME_SAFE_MAX;
 		}
 		/* An all-zero it_value disarms: a due time of 0 must still fire. */
 		if (target < 1)
