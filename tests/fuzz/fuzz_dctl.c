@@ -17,7 +17,8 @@
  *   op % 5 == 2: set REALTIME and TAI by an int64 delta each;
  *   op % 5 == 3: adjtimex with a struct tk_ctl_timex;
  *   op % 5 == 4: advance the timekeeper (tkc_advance).
- * After each input the connection's timers are dropped (as when it goes).
+ * Each input starts on the same clocks and timekeeper; after it the
+ * connection's timers are dropped (as when it goes).
  */
 #include "config.h"
 
@@ -42,15 +43,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SEC   INT64_C(1000000000)
 #define MONO0 (1000 * SEC)
 #define HDR   sizeof(struct tk_ctl_hdr)
+/* The clocks' range here: 2^61 ns (73 years) each way, so a base's time
+ * (MONOTONIC + offset) stays below the queue's saturation, as the
+ * timekeeper's do (REALTIME within its settable range). */
+#define CLOCK_LIMIT (INT64_C(1) << 61)
 
 static struct daemon d;
 static struct ctl_server *srv;
 static struct ctl_client *client;
 static int cfd = -1;
 static int64_t fnow;
-static uint64_t fake_ns;
+static uint64_t fake_ns, fake_ns0;
 static struct clocksource hpet;
-static struct tkc tk;
+static struct tkc tk, tk0; /* tk0: as started, for each input */
 static struct cs_registry reg;
 static char tmpdir[64], sockpath[96];
 
@@ -160,6 +165,18 @@ static void setup(void)
 	e = cs_register(&reg, &hpet);
 	if (!e || !e->have_arith || tkc_init(&tk, &hpet, &e->ar, 100, &st) < 0)
 		die("tkc");
+	tk0 = tk;
+	fake_ns0 = fake_ns;
+}
+
+/* A clock's offset moved by delta, kept within +-CLOCK_LIMIT. */
+static int64_t clamp_offset(int64_t off, int64_t delta)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(off, delta, &r))
+		r = delta < 0 ? -CLOCK_LIMIT : CLOCK_LIMIT;
+	return r < -CLOCK_LIMIT ? -CLOCK_LIMIT : r > CLOCK_LIMIT ? CLOCK_LIMIT : r;
 }
 
 static void take(const uint8_t **p, size_t *n, void *out, size_t len)
@@ -224,6 +241,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!srv)
 		setup();
+	/* Every input starts from the same clocks: deterministic runs. */
+	fnow = MONO0;
+	evl_set_clock(d.loop, fake_clock, NULL);
+	hrt_set_offsets(d.q, 1700000000 * SEC - MONO0, 0, 1700000037 * SEC - MONO0);
+	tk = tk0;
+	fake_ns = fake_ns0;
 	while (n > 0 && steps++ < 256) {
 		uint8_t op = 0;
 
@@ -238,9 +261,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			take(&p, &n, &dt, sizeof(dt));
 			take(&p, &n, &sh, 1);
-			/* forward only, and short of the queue's horizon */
-			if (fnow < HRT_TIME_SAFE_MAX / 2)
-				fnow += (int64_t)((uint64_t)dt << (sh % 32)) % (HRT_TIME_SAFE_MAX / 4);
+			/* Forward only, and within CLOCK_LIMIT, as the timekeeper's
+			 * clocks stay within its settable range: far from where
+			 * the queue's times saturate. */
+			fnow += (int64_t)(((uint64_t)dt << (sh % 32)) % (uint64_t)CLOCK_LIMIT);
+			if (fnow > CLOCK_LIMIT)
+				fnow = CLOCK_LIMIT;
 			evl_set_clock(d.loop, fake_clock, NULL);
 			for (int i = 0; i < 8 && hrt_next_hard(d.q) <= fnow; i++)
 				evl_run_once(d.loop, 0);
@@ -253,10 +279,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			take(&p, &n, &dr, sizeof(dr));
 			take(&p, &n, &dt, sizeof(dt));
 			memcpy(old, d.q->offset, sizeof(old));
-			if (__builtin_add_overflow(old[HRT_BASE_REALTIME], dr, &r))
-				r = old[HRT_BASE_REALTIME];
-			if (__builtin_add_overflow(old[HRT_BASE_TAI], dt, &t))
-				t = old[HRT_BASE_TAI];
+			r = clamp_offset(old[HRT_BASE_REALTIME], dr);
+			t = clamp_offset(old[HRT_BASE_TAI], dt);
 			hrt_set_offsets(d.q, r, old[HRT_BASE_BOOTTIME], t);
 			daemon_timers_clock_was_set(&d, old);
 			drain();
