@@ -199,7 +199,14 @@ static int take_lock(struct daemon *d)
 
 int daemon_files_open(struct daemon *d)
 {
+	uid_t uid;
+	gid_t gid;
 	int fd;
+
+	/* The user the directories may belong to must exist: a missing one
+	 * is the error to report, not a directory it would have owned. */
+	if (geteuid() == 0 && d->conf.user[0] && daemon_priv_lookup(d, &uid, &gid) < 0)
+		return -ENOENT;
 
 	fd = open_dir(d, "runtime_dir", d->conf.runtime_dir);
 	if (fd < 0)

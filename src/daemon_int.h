@@ -145,6 +145,8 @@ void daemon_ctl_close(struct daemon *d);
 /* After everything privileged is acquired: become [daemon] user with no
  * capabilities and no_new_privs when started as root. 0 or -errno (logged). */
 int daemon_priv_drop(struct daemon *d);
+/* [daemon] user's uid and gid; 0, or < 0 after one line naming it. */
+int daemon_priv_lookup(struct daemon *d, uid_t *uid, gid_t *gid);
 /* The loop runs: READY=1, STATUS=, the WatchdogSec= keep-alive. */
 void daemon_sys_ready(struct daemon *d);
 /* Stopping: STOPPING=1. Frees what daemon_sys_ready() made. */

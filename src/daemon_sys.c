@@ -101,6 +101,26 @@ static void give_state_dir(struct daemon *d, uid_t uid, gid_t gid)
 			 dir, d->conf.user, (unsigned int)uid, strerror(errno));
 }
 
+int daemon_priv_lookup(struct daemon *d, uid_t *uid, gid_t *gid)
+{
+	const char *user = d->conf.user;
+	int r = priv_lookup(user, uid, gid);
+
+	if (r == -ENOENT) {
+		log_err("privileges: [daemon] user = %s: no such user; create it with "
+			"`systemd-sysusers timekeeperd.sysusers` (installed in sysusers.d) or "
+			"`useradd --system --no-create-home --shell /usr/sbin/nologin %s`, or set "
+			"`user =` (empty) to stay root",
+			user, user);
+		return r;
+	}
+	if (r < 0) {
+		log_err("privileges: cannot look up user %s: %s", user, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 int daemon_priv_drop(struct daemon *d)
 {
 	const char *user = d->conf.user;
@@ -118,19 +138,9 @@ int daemon_priv_drop(struct daemon *d)
 		log_notice("privileges: [daemon] user is empty: staying root with every capability");
 		return 0;
 	}
-	r = priv_lookup(user, &uid, &gid);
-	if (r == -ENOENT) {
-		log_err("privileges: [daemon] user = %s: no such user; create it with "
-			"`systemd-sysusers timekeeperd.sysusers` (installed in sysusers.d) or "
-			"`useradd --system --no-create-home --shell /usr/sbin/nologin %s`, or set "
-			"`user =` (empty) to stay root",
-			user, user);
+	r = daemon_priv_lookup(d, &uid, &gid);
+	if (r < 0)
 		return r;
-	}
-	if (r < 0) {
-		log_err("privileges: cannot look up user %s: %s", user, strerror(-r));
-		return r;
-	}
 	give_state_dir(d, uid, gid);
 	r = priv_drop(user);
 	if (r == -EINVAL) {
