@@ -93,73 +93,6 @@ static uint64_t kraw_ns(void)
 	return (uint64_t)ts_ns(&ts);
 }
 
-/* --- the frequency estimate in the state directory ---------------------- */
-
-static void state_path(const struct daemon *d, char *buf, size_t len, const char *suffix)
-{
-	snprintf(buf, len, "%s/frequency%s", d->conf.state_dir, suffix);
-}
-
-/* Saved as timex.freq units (ppm << 16), one line, replaced atomically. */
-void daemon_save_frequency(struct daemon *d)
-{
-	char path[PATH_MAX + 16], tmp[PATH_MAX + 16];
-	int64_t freq = ntp_freq_scaled_ppm(&d->tk.ntp);
-	FILE *f;
-
-	state_path(d, path, sizeof(path), "");
-	state_path(d, tmp, sizeof(tmp), ".tmp");
-	f = fopen(tmp, "we");
-	if (!f) {
-		if (!d->state_warned)
-			log_warn("state: cannot write %s: %s; the frequency estimate will not persist",
-				 tmp, strerror(errno));
-		d->state_warned = true;
-		return;
-	}
-	fprintf(f, "%" PRId64 "\n", freq);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
-		log_warn("state: cannot save %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return;
-	}
-	log_debug("state: frequency %.3f ppm saved in %s", freq / 65536.0, path);
-}
-
-static void load_frequency(struct daemon *d)
-{
-	char path[PATH_MAX + 16], line[64], *end;
-	struct ntp_timex tx = { .modes = NTP_ADJ_FREQUENCY };
-	long long v;
-	FILE *f;
-
-	state_path(d, path, sizeof(path), "");
-	f = fopen(path, "re");
-	if (!f) {
-		if (errno != ENOENT)
-			log_warn("state: cannot read %s: %s", path, strerror(errno));
-		return;
-	}
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		log_warn("state: %s is empty, expected one number (ppm << 16)", path);
-		return;
-	}
-	fclose(f);
-	errno = 0;
-	v = strtoll(line, &end, 10);
-	if (errno || end == line || (*end && *end != '\n') || llabs(v) > NTP_MAXFREQ * 65536 / 1000) {
-		log_warn("state: %s holds '%.20s', expected a frequency within +-500 ppm in ppm << 16",
-			 path, line);
-		return;
-	}
-	tx.freq = v;
-	if (tkc_adjtimex(&d->tk, &tx) < 0)
-		log_warn("state: frequency %lld from %s refused", v, path);
-	else
-		log_notice("state: starting with frequency %.3f ppm from %s", v / 65536.0, path);
-}
-
 /* --- publishing ---------------------------------------------------------- */
 
 static int sample_source(void *ctx, struct pagew_sample *s)
@@ -779,12 +712,6 @@ static void raise_nofile(void)
 			 strerror(errno));
 }
 
-static void make_dir(const char *dir, mode_t mode)
-{
-	if (mkdir(dir, mode) < 0 && errno != EEXIST)
-		log_warn("cannot create %s: %s", dir, strerror(errno));
-}
-
 int daemon_run(const struct tk_conf *conf, const char *conf_path)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
@@ -804,8 +731,11 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	d->bound.drift_ppb = BOUND_DRIFT_MAX_PPB;
 	d->bound_prev_t = INT64_MIN;
 	d->host_state = TIME_OK;
+	d->runtime_fd = d->state_fd = d->lock_fd = -1;
 
 	raise_nofile();
+	if (daemon_files_open(d) < 0) /* checked directories, and the lock: one daemon */
+		goto out;
 	if (daemon_ctl_precheck(d) < 0)
 		goto out;
 	if (acquire_sources(d) < 0)
@@ -813,9 +743,7 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	quick_calibration(d);
 	if (start_timekeeper(d) < 0)
 		goto out;
-	make_dir(d->conf.runtime_dir, 0755);
-	make_dir(d->conf.state_dir, 0755);
-	load_frequency(d);
+	daemon_load_frequency(d);
 	if (pagew_open(d->conf.runtime_dir, &d->pw, err, sizeof(err)) < 0) {
 		log_err("page: %s", err);
 		goto out;
@@ -881,6 +809,7 @@ out:
 	if (d->pw)
 		pagew_close(d->pw, false);
 	hw_release_all(d->src, d->n);
+	daemon_files_close(d);
 	free(d);
 	return rc;
 }

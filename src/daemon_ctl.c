@@ -312,6 +312,14 @@ static int on_adjtime(void *ctx, struct ctl_call *c)
 		return -EINVAL;
 	}
 	r = daemon_adjtimex(d, &tx);
+	if (r == -EINVAL && (in->modes & NTP_ADJ_SETOFFSET) && !(in->modes & NTP_ADJ_ADJTIME)) {
+		snprintf(c->msg, TK_CTL_MESSAGE_LEN,
+			 "adjtime: a step of %lld s refused: REALTIME would leave the settable "
+			 "range (from 1970 to about 2232, MONOTONIC not below 0)",
+			 (long long)in->time_sec);
+		log_notice("control: uid %u pid %d: %s", c->peer->uid, c->peer->pid, c->msg);
+		return r;
+	}
 	if (r < 0) {
 		snprintf(c->msg, TK_CTL_MESSAGE_LEN, "adjtime: modes 0x%04x refused: %s", in->modes,
 			 strerror(-r));

@@ -74,6 +74,8 @@ struct daemon {
 	struct daemon_sys *sys;
 	struct daemon_ntp *ntp; /* reference = ntp: the client, NULL otherwise */
 	struct daemon_timers *timers; /* daemon_timers.c: client timers */
+	/* daemon_files.c: the checked directories and the lock, -1 when not open */
+	int runtime_fd, state_fd, lock_fd;
 };
 
 /* --- daemon.c, for the other parts ------------------------------------ */
@@ -84,6 +86,13 @@ void daemon_publish(struct daemon *d, int64_t now);
 void daemon_sync_offsets(struct daemon *d);
 /* Makes the timekeeper follow the registry's current source (no step). */
 void daemon_follow_current(struct daemon *d);
+/* daemon_files.c: opens and checks the runtime and state directories (owned by root, the
+ * daemon's euid or [daemon] user; not group/other-writable), takes
+ * <runtime_dir>/lock. < 0 (after one line): do not start. */
+int daemon_files_open(struct daemon *d);
+void daemon_files_close(struct daemon *d);
+/* Reads the saved frequency (a regular file, not followed if a link). */
+void daemon_load_frequency(struct daemon *d);
 /* Persists the frequency estimate in the state directory. */
 void daemon_save_frequency(struct daemon *d);
 /* Restarts the TSC calibration from the quick phase. -ENODEV without a TSC
@@ -148,6 +157,8 @@ void daemon_ctl_close(struct daemon *d);
 /* After everything privileged is acquired: become [daemon] user with no
  * capabilities and no_new_privs when started as root. 0 or -errno (logged). */
 int daemon_priv_drop(struct daemon *d);
+/* [daemon] user's uid and gid; 0, or < 0 after one line naming it. */
+int daemon_priv_lookup(struct daemon *d, uid_t *uid, gid_t *gid);
 /* The loop runs: READY=1, STATUS=, the WatchdogSec= keep-alive. */
 void daemon_sys_ready(struct daemon *d);
 /* Stopping: STOPPING=1. Frees what daemon_sys_ready() made. */

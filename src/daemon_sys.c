@@ -2,7 +2,8 @@
  * Privileges and the service manager. daemon_priv_drop() runs once
  * everything privileged is held (the counters, the page, the control
  * socket): it hands the state directory to [daemon] user, the only place
- * written by name after the drop (the frequency file, replaced by rename),
+ * written after the drop (the frequency file, replaced by rename relative to
+ * the directory descriptor daemon_files.c checked),
  * then drops to that user for good (core/priv.c). What the daemon does
  * afterwards needs no privilege: the counters are read through mappings,
  * the port bitmap and the TSC; the page through its mapping (also when it
@@ -46,14 +47,18 @@ struct daemon_sys {
 /* The state directory is handed over only when it holds nothing but the
  * daemon's own files: a state_dir pointed at a shared directory (/var/lib)
  * must not change owner. */
-static bool only_our_files(const char *dir, char *other, size_t len)
+static bool only_our_files(int dirfd, char *other, size_t len)
 {
-	DIR *dp = opendir(dir);
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	bool ours = true;
 
-	if (!dp)
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
 		return false;
+	}
 	while ((de = readdir(dp))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    !strcmp(de->d_name, "frequency") || !strcmp(de->d_name, "frequency.tmp"))
@@ -66,34 +71,54 @@ static bool only_our_files(const char *dir, char *other, size_t len)
 	return ours;
 }
 
+/* On the descriptor daemon_files_open() checked: never the path again. */
 static void give_state_dir(struct daemon *d, uid_t uid, gid_t gid)
 {
 	const char *dir = d->conf.state_dir;
 	char other[256] = "";
 	struct stat st;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = d->state_fd;
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		log_warn("state: cannot open %s: %s; the frequency estimate will not persist", dir,
+	if (fd < 0)
+		return; /* refused or unusable: said so already */
+	if (fstat(fd, &st) < 0) {
+		log_warn("state: cannot stat %s: %s; the frequency estimate will not persist", dir,
 			 strerror(errno));
-		goto out;
+		return;
 	}
 	if (st.st_uid == uid && st.st_gid == gid)
-		goto out;
-	if (!only_our_files(dir, other, sizeof(other))) {
+		return;
+	if (!only_our_files(fd, other, sizeof(other))) {
 		log_warn("state: %s holds '%s', not only the daemon's files: not handing it to "
 			 "user %s; set state_dir to a directory of its own, or the frequency "
 			 "estimate will not persist",
 			 dir, other, d->conf.user);
-		goto out;
+		return;
 	}
 	if (fchown(fd, uid, gid) < 0)
 		log_warn("state: cannot hand %s to user %s (uid %u): %s; the frequency estimate will "
 			 "not persist",
 			 dir, d->conf.user, (unsigned int)uid, strerror(errno));
-out:
-	if (fd >= 0)
-		close(fd);
+}
+
+int daemon_priv_lookup(struct daemon *d, uid_t *uid, gid_t *gid)
+{
+	const char *user = d->conf.user;
+	int r = priv_lookup(user, uid, gid);
+
+	if (r == -ENOENT) {
+		log_err("privileges: [daemon] user = %s: no such user; create it with "
+			"`systemd-sysusers timekeeperd.sysusers` (installed in sysusers.d) or "
+			"`useradd --system --no-create-home --shell /usr/sbin/nologin %s`, or set "
+			"`user =` (empty) to stay root",
+			user, user);
+		return r;
+	}
+	if (r < 0) {
+		log_err("privileges: cannot look up user %s: %s", user, strerror(-r));
+		return r;
+	}
+	return 0;
 }
 
 int daemon_priv_drop(struct daemon *d)
@@ -113,19 +138,9 @@ int daemon_priv_drop(struct daemon *d)
 		log_notice("privileges: [daemon] user is empty: staying root with every capability");
 		return 0;
 	}
-	r = priv_lookup(user, &uid, &gid);
-	if (r == -ENOENT) {
-		log_err("privileges: [daemon] user = %s: no such user; create it with "
-			"`systemd-sysusers timekeeperd.sysusers` (installed in sysusers.d) or "
-			"`useradd --system --no-create-home --shell /usr/sbin/nologin %s`, or set "
-			"`user =` (empty) to stay root",
-			user, user);
+	r = daemon_priv_lookup(d, &uid, &gid);
+	if (r < 0)
 		return r;
-	}
-	if (r < 0) {
-		log_err("privileges: cannot look up user %s: %s", user, strerror(-r));
-		return r;
-	}
 	give_state_dir(d, uid, gid);
 	r = priv_drop(user);
 	if (r == -EINVAL) {

@@ -181,10 +181,17 @@ static void cos_add(struct daemon_timers *s, struct ctimer *t)
 	LIST_INSERT_HEAD(&s->cos, t, cos_link);
 }
 
-/* A time of the queue's base b as a time of clock `clock`. */
+/* A time of the queue's base b as a time of clock `clock`, saturating at
+ * the ends of int64_t (a timer near HRT_TIME_SAFE_MAX on another base). */
 static int64_t to_clock(const struct hrt_queue *q, unsigned int base, unsigned int clock, int64_t v)
 {
-	return v - q->offset[base] + q->offset[clock];
+	int64_t d, r;
+
+	if (__builtin_sub_overflow(q->offset[clock], q->offset[base], &d))
+		d = q->offset[clock] < 0 ? INT64_MIN : INT64_MAX;
+	if (__builtin_add_overflow(v, d, &r))
+		r = d < 0 ? INT64_MIN : INT64_MAX;
+	return r;
 }
 
 /* --- expiry ------------------------------------------------------------------- */
@@ -199,10 +206,16 @@ static enum hrt_restart on_expiry(struct hrt_timer *ht, int64_t now)
 	uint64_t n = 1;
 
 	if (t->interval > 0) {
+		int64_t step;
+
 		n = hrt_forward_soft(&t->t, now, t->interval);
 		if (!n)
 			n = 1; /* not reached: run means now >= soft */
-		last = t->t.softexpires - t->interval;
+		/* The last expiry on the value + k * interval grid, from before
+		 * the forward (after it the soft expiry may have saturated). */
+		if (__builtin_mul_overflow((int64_t)(n - 1), t->interval, &step) ||
+		    __builtin_add_overflow(last, step, &last))
+			last = HRT_TIME_SAFE_MAX;
 	}
 	t->orun += n;
 	t->last_expiry = to_clock(q, ht->base, ht->clock, last);
@@ -448,10 +461,18 @@ int daemon_timer_arm(void *ctx, struct ctl_call *cc)
 		    t->id, abs ? "absolute" : "relative", clock_names[t->t.clock]);
 		return -EINVAL;
 	}
-	if (interval < 0 || (!abs && rq->value_ns < 0)) {
+	/* As timerfd_settime(): no negative time, delay or interval (an
+	 * absolute time before the clock's epoch is not a time of it). Values
+	 * past HRT_TIME_SAFE_MAX saturate there (the queue clamps). */
+	if (interval < 0 || rq->value_ns < 0) {
 		MSG(cc, "timer %u: %s %lld ns, expected >= 0", t->id,
-		    interval < 0 ? "interval" : "delay",
+		    interval < 0 ? "interval" : abs ? "absolute time" : "delay",
 		    (long long)(interval < 0 ? interval : rq->value_ns));
+		return -EINVAL;
+	}
+	if (rq->slack_ns > (uint64_t)HRT_TIME_SAFE_MAX) {
+		MSG(cc, "timer %u: slack %llu ns, expected at most %lld", t->id,
+		    (unsigned long long)rq->slack_ns, (long long)HRT_TIME_SAFE_MAX);
 		return -EINVAL;
 	}
 	if (interval > 0 && interval < s->min_interval)
@@ -602,7 +623,8 @@ void daemon_timers_clock_was_set(struct daemon *d, const int64_t old[HRT_NR_BASE
 		/* ABS on REALTIME or TAI: the base is the timer's clock. An
 		 * expiry not yet reported keeps its own record and times. */
 		t->cancel_expiry = t->t.softexpires;
-		t->cancel_now = evl_clock_now(d->loop) + d->q->offset[b];
+		if (__builtin_add_overflow(evl_clock_now(d->loop), d->q->offset[b], &t->cancel_now))
+			t->cancel_now = d->q->offset[b] < 0 ? INT64_MIN : INT64_MAX;
 		due_add(s, t->conn, t);
 		n++;
 	}

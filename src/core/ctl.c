@@ -39,6 +39,7 @@
 #define PRECHECK_TIMEOUT_MS 1000
 #define ACCEPT_BATCH	    64	 /* connections accepted per wake-up */
 #define DRAIN_MAX	    1024 /* unread packets discarded before a close */
+#define SOCK_UMASK	    0111 /* bind() makes the socket file 0777 & ~umask: 0666 */
 
 struct ctl_client {
 	struct ctl_client *next;
@@ -51,6 +52,7 @@ struct ctl_client {
 	uint32_t events;	 /* what the loop watches now */
 	unsigned char *pending;	 /* a reply the socket had no room for */
 	size_t pending_len;
+	int64_t last_ns;	 /* CLOCK_MONOTONIC of the accept or the last request */
 };
 
 struct ctl_server {
@@ -72,6 +74,7 @@ struct ctl_server {
 	struct evl *loop;
 	struct ctl_client *clients;
 	unsigned int nclients;
+	int64_t idle_ns; /* an idle connection may be closed for a new one after this */
 	_Alignas(16) unsigned char rx[TK_CTL_MAX_MSG];
 	_Alignas(16) unsigned char tx[TK_CTL_MAX_MSG]; /* handlers write structs here */
 	int tx_fd; /* a descriptor to pass with the reply in tx (borrowed), or -1 */
@@ -165,6 +168,7 @@ int ctl_new(struct ctl_server **out, const struct ctl_conf *conf, const struct c
 	s->ctx = ctx;
 	s->fd = -1;
 	s->tx_fd = -1;
+	s->idle_ns = CTL_IDLE_NS;
 	if (s->group[0]) {
 		struct group *g = getgrnam(s->group);
 
@@ -188,6 +192,11 @@ void ctl_set_identity(struct ctl_server *s, uid_t own_uid, gid_t group_gid)
 	s->own_uid = own_uid;
 	s->has_group = group_gid != (gid_t)-1;
 	s->group_gid = group_gid;
+}
+
+void ctl_set_idle_timeout(struct ctl_server *s, int64_t idle_ns)
+{
+	s->idle_ns = idle_ns;
 }
 
 void ctl_peer_decide(const struct ctl_server *s, struct ctl_peer *p)
@@ -473,6 +482,25 @@ int ctl_precheck(const char *path, pid_t *other_pid)
 	return -EADDRINUSE;
 }
 
+/* The socket file gets its mode from bind() itself: under a umask of 0111
+ * the kernel creates it 0666, so no chmod() by path follows, which a
+ * writer of the directory could have pointed at another file between the
+ * two calls. bind() never follows a symbolic link at the path (EADDRINUSE).
+ * The umask is process-wide; it is changed only around the one call, and
+ * the daemon opens the socket before anything else runs (no other thread
+ * exists yet). The file is then compared by fstat() of the bound socket's
+ * name: what is at the path must be our socket. */
+static int bind_0666(int fd, const struct sockaddr_un *sa)
+{
+	mode_t old = umask(SOCK_UMASK);
+	int r = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	int err = errno;
+
+	umask(old);
+	errno = err;
+	return r;
+}
+
 int ctl_open(struct ctl_server *s)
 {
 	struct sockaddr_un sa;
@@ -495,11 +523,11 @@ int ctl_open(struct ctl_server *s)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (bind_0666(fd, &sa) < 0)
 		goto fail;
-	if (chmod(s->path, 0666) < 0 || stat(s->path, &st) < 0) {
-		r = -errno;
-		unlink(s->path);
+	/* lstat: a name that is no longer our socket is not unlinked later. */
+	if (lstat(s->path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		r = -EEXIST;
 		close(fd);
 		return r;
 	}
@@ -759,6 +787,7 @@ static void on_client(struct evl *l, int fd, uint32_t revents, void *ctx)
 		drop_client(s, c);
 		return;
 	}
+	c->last_ns = mono_ns();
 	if (!ctl_bucket_take(&c->bucket, mono_ns(), s->rate_limit, s->rate_burst)) {
 		char msg[TK_CTL_MESSAGE_LEN];
 
@@ -786,25 +815,71 @@ static void on_client(struct evl *l, int fd, uint32_t revents, void *ctx)
 		drop_client(s, c);
 }
 
+/* A connection that sent nothing for the idle time and holds nothing of
+ * the owner's (no data attached: no timers) is closed with a reason, to
+ * make room for a new one. Oldest first; uid (uint32_t)-1: any uid.
+ * true when one was closed. */
+static bool close_idle(struct ctl_server *s, uint32_t uid)
+{
+	struct ctl_client *c, *old = NULL;
+	int64_t now = mono_ns();
+
+	if (s->idle_ns <= 0)
+		return false;
+	for (c = s->clients; c; c = c->next) {
+		if (c->data || c->pending || (uid != (uint32_t)-1 && c->peer.uid != uid))
+			continue;
+		if (now - c->last_ns < s->idle_ns)
+			continue;
+		if (!old || c->last_ns < old->last_ns)
+			old = c;
+	}
+	if (!old)
+		return false;
+	ctl_refusal(s->tx, -ETIMEDOUT,
+		    "idle connection without timers closed to make room for another");
+	(void)!send(old->fd, s->tx, HDR_LEN + RES_LEN, MSG_DONTWAIT | MSG_NOSIGNAL);
+	drop_client(s, old);
+	return true;
+}
+
+static unsigned int count_uid(const struct ctl_server *s, uint32_t uid)
+{
+	unsigned int same = 0;
+
+	for (const struct ctl_client *c = s->clients; c; c = c->next)
+		same += c->peer.uid == uid;
+	return same;
+}
+
+/* Limits: max_clients connections of users other than root; root has
+ * CTL_ROOT_RESERVED more of its own, so no number of other users' idle
+ * connections can lock it out; max_clients_per_uid applies to every uid
+ * but root's. When a limit is reached, an idle connection of the same
+ * kind (the same uid for the per-uid limit) makes room first. */
 static void accept_one(struct ctl_server *s, int fd)
 {
 	struct ctl_client *c;
 	struct ctl_peer p;
-	unsigned int same = 0;
+	unsigned int same, cap;
 
 	if (read_peer(s, fd, &p) < 0) {
 		close(fd);
 		return;
 	}
-	if (s->nclients >= s->max_clients) {
+	cap = s->max_clients + (p.uid == 0 ? CTL_ROOT_RESERVED : 0);
+	if (s->nclients >= cap)
+		close_idle(s, (uint32_t)-1);
+	if (s->nclients >= cap) {
 		refuse(fd, -EMFILE,
 		       "server busy: %u connections, the limit is %u ([control] max_clients)",
 		       s->nclients, s->max_clients);
 		return;
 	}
-	for (c = s->clients; c; c = c->next)
-		same += c->peer.uid == p.uid;
-	if (same >= s->max_clients_per_uid) {
+	same = count_uid(s, p.uid);
+	if (p.uid != 0 && same >= s->max_clients_per_uid && close_idle(s, p.uid))
+		same--;
+	if (p.uid != 0 && same >= s->max_clients_per_uid) {
 		refuse(fd, -EUSERS,
 		       "uid %u has %u connections, the limit is %u ([control] max_clients_per_uid)",
 		       p.uid, same, s->max_clients_per_uid);
@@ -819,6 +894,7 @@ static void accept_one(struct ctl_server *s, int fd)
 	c->fd = fd;
 	c->peer = p;
 	c->events = EPOLLIN;
+	c->last_ns = mono_ns();
 	if (s->loop && evl_add_fd(s->loop, fd, EPOLLIN, on_client, c) < 0) {
 		free(c);
 		refuse(fd, -ENOMEM, "cannot watch the connection");

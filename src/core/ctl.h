@@ -31,6 +31,11 @@ struct ctl_server;
 struct ctl_client; /* one connection, opaque to the owner */
 
 #define CTL_MAX_GROUPS 64 /* supplementary groups kept per peer */
+/* Connections root may open beyond max_clients (and it has no per-uid limit). */
+#define CTL_ROOT_RESERVED 4
+/* A connection that sent nothing for this long and holds no timers (no
+ * owner data) is closed when its slot is needed for a new connection. */
+#define CTL_IDLE_NS (30LL * 1000000000)
 
 /* ctl_handle()'s verdict on the connection. */
 #define CTL_KEEP  0
@@ -112,6 +117,10 @@ bool ctl_group_found(const struct ctl_server *s);
  * decision) and which gid is the control group ((gid_t)-1: none). */
 void ctl_set_identity(struct ctl_server *s, uid_t own_uid, gid_t group_gid);
 
+/* Tests: the idle time after which a connection may be closed for a new
+ * one (default CTL_IDLE_NS; 0 or less: never). */
+void ctl_set_idle_timeout(struct ctl_server *s, int64_t idle_ns);
+
 /* Sets p->may_change: root, the server's euid, or group membership
  * (primary or supplementary). */
 void ctl_peer_decide(const struct ctl_server *s, struct ctl_peer *p);
@@ -124,8 +133,9 @@ void ctl_peer_decide(const struct ctl_server *s, struct ctl_peer *p);
  */
 int ctl_precheck(const char *path, pid_t *other_pid);
 
-/* Unlinks a stale socket at the path, binds, chmod 0666, listens. 0 or
- * -errno; -EADDRINUSE when a live server answers there. */
+/* Unlinks a stale socket at the path, binds (the file is created 0666 by
+ * bind() itself, never changed by path afterwards), listens. 0 or -errno;
+ * -EADDRINUSE when a live server answers there. */
 int ctl_open(struct ctl_server *s);
 /* The listening fd (-1 before ctl_open()). */
 int ctl_fd(const struct ctl_server *s);

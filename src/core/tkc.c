@@ -19,6 +19,9 @@
 #include "core/tkc.h"
 
 #define NSEC_PER_SEC UINT64_C(1000000000)
+/* The latest settable time, in s: KTIME_SEC_MAX less 30 years, as the
+ * kernel's TIME_SETTOD_SEC_MAX (a step's ns stay within int64_t). */
+#define TKC_SETTOD_SEC_MAX (INT64_MAX / 1000000000 - 30LL * 365 * 86400)
 
 static unsigned int ilog2_u64(uint64_t x)
 {
@@ -392,13 +395,18 @@ int tkc_inject_offset(struct tkc *tk, const struct timespec *delta)
 	if (!ts_valid(delta))
 		return -EINVAL;
 	forward_now(tk);
-	wtm.sec = tk->wtm.sec - delta->tv_sec;
+	/* A step the clock cannot represent (from a client: any int64) is
+	 * refused before any arithmetic on it, as the kernel's
+	 * timespec64_valid_settod() refuses a time past TKC_SETTOD_SEC_MAX. */
+	if (__builtin_sub_overflow(tk->wtm.sec, (int64_t)delta->tv_sec, &wtm.sec) ||
+	    __builtin_add_overflow(tk->xtime_sec, (int64_t)delta->tv_sec, &xt.sec) ||
+	    xt.sec > TKC_SETTOD_SEC_MAX)
+		return -EINVAL;
 	wtm.nsec = tk->wtm.nsec - delta->tv_nsec;
 	ts_norm(&wtm);
-	xt.sec = tk->xtime_sec + delta->tv_sec;
 	xt.nsec = (int64_t)(tk->mono.xtime_nsec >> tk->mono.shift) + delta->tv_nsec;
 	ts_norm(&xt);
-	if (ts_positive(&wtm) || xt.sec < 0)
+	if (ts_positive(&wtm) || xt.sec < 0 || xt.sec > TKC_SETTOD_SEC_MAX)
 		return -EINVAL;
 	tk->wtm = wtm;
 	tk->xtime_sec += delta->tv_sec;

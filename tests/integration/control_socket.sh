@@ -32,7 +32,7 @@ check "socket is srwxrw-rw- ($(stat -c %A "$sock"))" [ "$(stat -c %a "$sock")" =
 "$TKD" -f -c "$tmpdir/d.conf" 2>"$tmpdir/d2.log"
 rc=$?
 check "second daemon refused (rc=$rc): $(cat "$tmpdir/d2.log")" \
-	sh -c "[ $rc -ne 0 ] && grep -q 'another timekeeperd (pid $pid) answers on $sock' '$tmpdir/d2.log'"
+	sh -c "[ $rc -ne 0 ] && grep -q 'another timekeeperd (pid $pid) holds $tmpdir/run/lock: not starting' '$tmpdir/d2.log'"
 check "the first still answers, its socket still there" "$RAW" "$sock" hello
 
 "$RAW" "$sock" malformed >"$tmpdir/mal.out"

@@ -219,7 +219,7 @@ int main(int argc, char **argv)
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: ctl_raw SOCKET hello|status|switch NAME|unbind NAME|"
-				"readmit NAME|malformed|flood N\n");
+				"readmit NAME|malformed|flood N|timer-abs CLOCK VALUE_NS\n");
 		return 2;
 	}
 	sock = argv[1];
@@ -240,6 +240,29 @@ int main(int argc, char **argv)
 			return 1;
 		memcpy(&st, rbuf + HDR + RES, sizeof(st));
 		printf("status=%d source=%s override=%s\n", r.status, st.source, st.override);
+		return r.status ? 1 : 0;
+	}
+	/* One connection: a timer on CLOCK, armed absolute at VALUE_NS. */
+	if (argc >= 5 && !strcmp(op, "timer-abs")) {
+		static unsigned char m[512];
+		struct tk_ctl_timer_create tc = {.clock = (uint32_t)strtoul(argv[3], NULL, 0)};
+		struct tk_ctl_timer_arm ta = {.flags = TK_CTL_TIMER_F_ABS,
+					      .value_ns = strtoll(argv[4], NULL, 0)};
+		struct tk_ctl_timer_id id;
+		int fd = conn(), created;
+
+		if (send(fd, m, msg(m, TK_CTL_TIMER_CREATE, &tc, sizeof(tc)), MSG_NOSIGNAL) < 0 ||
+		    get(fd, &r) < (ssize_t)(HDR + RES + sizeof(id)))
+			return 2;
+		created = r.status;
+		memcpy(&id, rbuf + HDR + RES, sizeof(id));
+		ta.id = id.id;
+		if (send(fd, m, msg(m, TK_CTL_TIMER_ARM, &ta, sizeof(ta)), MSG_NOSIGNAL) < 0 ||
+		    get(fd, &r) <= 0)
+			return 2;
+		r.message[sizeof(r.message) - 1] = '\0';
+		printf("create=%d arm=%d message=%s\n", created, r.status, r.message);
+		close(fd);
 		return r.status ? 1 : 0;
 	}
 	if (argc == 4 &&

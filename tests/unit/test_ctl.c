@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timex.h>
@@ -100,6 +103,7 @@ static void setup(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tk-ctl.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ck_assert_int_eq(chmod(tmpdir, 0711), 0); /* as root, other uids connect too */
 	snprintf(sockpath, sizeof(sockpath), "%s/control", tmpdir);
 	memset(calls, 0, sizeof(calls));
 	last_client = gone_client = NULL;
@@ -445,6 +449,58 @@ static int connect_to(const char path[96])
 	return fd;
 }
 
+/* An unprivileged uid for the limit tests when they run as root (root has
+ * reserved connections and no per-uid limit). */
+#define TEST_UID 60100
+
+/* connect_to() as an unprivileged user: as root, a child drops to
+ * TEST_UID, connects (the credentials are taken at connect()) and hands
+ * the connection back over SCM_RIGHTS. */
+static int connect_user(const char path[96])
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} u;
+	char z = 0;
+	struct iovec iov = {&z, 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+			    .msg_controllen = sizeof(u.b)};
+	int sp[2], fd, status;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		return connect_to(path);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setresgid(TEST_UID, TEST_UID, TEST_UID) < 0 ||
+		    setresuid(TEST_UID, TEST_UID, TEST_UID) < 0)
+			_exit(2);
+		fd = connect_to(path);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int));
+		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &fd, sizeof(int));
+		_exit(sendmsg(sp[1], &mh, 0) == 1 ? 0 : 3);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(recvmsg(sp[0], &mh, 0), 1);
+	ck_assert_ptr_nonnull(CMSG_FIRSTHDR(&mh));
+	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	close(sp[0]);
+	close(sp[1]);
+	return fd;
+}
+
+static uid_t user_uid(void)
+{
+	return geteuid() == 0 ? TEST_UID : geteuid();
+}
+
 static void spin(struct evl *l, int rounds)
 {
 	for (int i = 0; i < rounds; i++)
@@ -579,11 +635,11 @@ START_TEST(test_connection_limits)
 	ck_assert_uint_eq(st.st_mode & 0777, 0666);
 	ck_assert_int_eq(evl_new(&l), 0);
 	ck_assert_int_eq(ctl_attach(s, l), 0);
-	a = connect_to(sockpath);
-	b = connect_to(sockpath);
+	a = connect_user(sockpath);
+	b = connect_user(sockpath);
 	spin(l, 3);
 	ck_assert_uint_eq(ctl_clients(s), 2);
-	c = connect_to(sockpath);
+	c = connect_user(sockpath);
 	spin(l, 3);
 	ck_assert_uint_eq(ctl_clients(s), 2);
 	ck_assert_int_eq(reply_status(c, msg, sizeof(msg)), -EMFILE);
@@ -614,14 +670,14 @@ START_TEST(test_per_uid_limit)
 	ck_assert_int_eq(ctl_open(s), 0);
 	ck_assert_int_eq(evl_new(&l), 0);
 	ck_assert_int_eq(ctl_attach(s, l), 0);
-	a = connect_to(sockpath);
+	a = connect_user(sockpath);
 	spin(l, 2);
-	b = connect_to(sockpath);
+	b = connect_user(sockpath);
 	spin(l, 2);
 	ck_assert_int_eq(reply_status(b, msg, sizeof(msg)), -EUSERS);
 	snprintf(want, sizeof(want),
 		 "uid %u has 1 connections, the limit is 1 ([control] max_clients_per_uid)",
-		 (unsigned int)getuid());
+		 (unsigned int)user_uid());
 	ck_assert_str_eq(msg, want);
 	ck_assert_uint_eq(ctl_clients(s), 1);
 	close(a);
@@ -691,23 +747,39 @@ START_TEST(test_socket_bad_header_dropped)
 }
 END_TEST
 
+/* A server in a child, which says on a pipe once ctl_open() returned (the
+ * socket listens by then) and serves until it is killed (or we die). */
 static pid_t serve_in_child(void)
 {
-	pid_t pid = fork();
+	struct pollfd pfd;
+	int p[2];
+	char c = 0;
+	pid_t pid;
 
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		struct ctl_server *s = server(8, 8, 1000, 1000);
 		struct evl *l;
 
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(p[0]);
 		if (ctl_open(s) < 0 || evl_new(&l) < 0 || ctl_attach(s, l) < 0)
 			_exit(1);
-		for (int i = 0; i < 250; i++)
-			evl_run_once(l, 20);
-		_exit(0);
+		if (write(p[1], "l", 1) != 1)
+			_exit(1);
+		for (;;)
+			evl_run_once(l, 1000);
 	}
-	for (int i = 0; i < 100 && access(sockpath, F_OK) < 0; i++)
-		usleep(10000);
+	close(p[1]);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	/* A generous deadline: only a broken child takes this long. */
+	ck_assert_int_eq(poll(&pfd, 1, 60000), 1);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'l');
+	close(p[0]);
 	return pid;
 }
 
@@ -768,6 +840,205 @@ START_TEST(test_stale_socket_replaced)
 }
 END_TEST
 
+/* The socket file has its mode from bind() itself: 0666 under any umask
+ * of ours, and no attribute change by path afterwards (which a writer of
+ * the directory could have redirected): inotify sees the file created and
+ * never an IN_ATTRIB on it. */
+START_TEST(test_socket_mode_at_bind)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct ctl_server *s = server(8, 8, 1000, 1000);
+	bool created = false, attrib = false;
+	struct stat st;
+	mode_t old = umask(077);
+	ssize_t n;
+	int in;
+
+	in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ck_assert_int_ge(in, 0);
+	ck_assert_int_ge(inotify_add_watch(in, tmpdir, IN_CREATE | IN_ATTRIB), 0);
+	ck_assert_int_eq(ctl_open(s), 0);
+	ck_assert_uint_eq(umask(old), 077); /* restored after the bind */
+	ck_assert_int_eq(lstat(sockpath, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 07777, 0666);
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const struct inotify_event *)p;
+
+			if (e->len && !strcmp(e->name, "control")) {
+				created |= (e->mask & IN_CREATE) != 0;
+				attrib |= (e->mask & IN_ATTRIB) != 0;
+			}
+			p += sizeof(*e) + e->len;
+		}
+	}
+	ck_assert(created);
+	ck_assert_msg(!attrib, "the socket's attributes were changed by path after bind()");
+	close(in);
+	ctl_free(s);
+}
+END_TEST
+
+/* Polls the loop until the server has n clients (a generous deadline). */
+static void wait_clients(struct ctl_server *s, struct evl *l, unsigned int n)
+{
+	for (int i = 0; i < 6000 && ctl_clients(s) != n; i++)
+		evl_run_once(l, 10);
+	ck_assert_uint_eq(ctl_clients(s), n);
+}
+
+/* Waits (polling the loop) for one reply on fd: its status. */
+static int wait_reply(struct evl *l, int fd, char *msg, size_t len)
+{
+	int st = 2;
+
+	for (int i = 0; i < 6000 && (st = reply_status(fd, msg, len)) == 2; i++)
+		evl_run_once(l, 10);
+	return st;
+}
+
+/* Idle connections without timers make room: with the server full, a new
+ * connection closes the longest idle one (with a reason); a connection
+ * holding something of the owner's (timers) is never closed. */
+START_TEST(test_idle_make_room)
+{
+	struct ctl_server *s = server(2, 16, 1000, 1000);
+	unsigned char m[HDR + sizeof(struct tk_ctl_timer_create)];
+	struct tk_ctl_timer_create tc = {0};
+	char msg[TK_CTL_MESSAGE_LEN];
+	struct evl *l;
+	int a, b, c, e;
+
+	ck_assert_int_eq(ctl_open(s), 0);
+	ck_assert_int_eq(evl_new(&l), 0);
+	ck_assert_int_eq(ctl_attach(s, l), 0);
+	ctl_set_idle_timeout(s, 1); /* 1 ns: every connection is idle at once */
+	b = connect_user(sockpath);
+	wait_clients(s, l, 1);
+	build(m, TK_CTL_MAGIC, 1, TK_CTL_TIMER_CREATE, 0, &tc, sizeof(tc));
+	ck_assert_int_eq(send(b, m, sizeof(m), MSG_NOSIGNAL), (ssize_t)sizeof(m));
+	ck_assert_int_eq(wait_reply(l, b, NULL, 0), 0);
+	ck_assert_ptr_nonnull(last_client);
+	ctl_client_set_data(last_client, &calls); /* b holds timers now */
+	a = connect_user(sockpath);
+	wait_clients(s, l, 2);
+	c = connect_user(sockpath); /* full: a goes, b stays */
+	ck_assert_int_eq(wait_reply(l, a, msg, sizeof(msg)), -ETIMEDOUT);
+	ck_assert_ptr_nonnull(strstr(msg, "idle connection without timers closed"));
+	ck_assert_int_eq(wait_reply(l, a, NULL, 0), 1);
+	wait_clients(s, l, 2);
+	send_hello(c);
+	ck_assert_int_eq(wait_reply(l, c, NULL, 0), 0);
+	send_hello(b);
+	ck_assert_int_eq(wait_reply(l, b, NULL, 0), 0);
+	/* Without an idle timeout, a full server refuses as before. */
+	ctl_set_idle_timeout(s, 0);
+	e = connect_user(sockpath);
+	ck_assert_int_eq(wait_reply(l, e, msg, sizeof(msg)), -EMFILE);
+	close(a);
+	close(b);
+	close(c);
+	close(e);
+	ctl_free(s);
+	evl_free(l);
+}
+END_TEST
+
+/* Root is never locked out: four other uids hold 16 idle connections each,
+ * the whole of max_clients = 64 (no idle timeout, so nothing makes room);
+ * a fifth uid is refused, root still gets CTL_ROOT_RESERVED connections
+ * and is served. Needs root (to connect as other uids). */
+START_TEST(test_root_reserved)
+{
+	struct ctl_server *s = server(64, 16, 1000, 1000);
+	char msg[TK_CTL_MESSAGE_LEN];
+	int ready[2], done[2], r[CTL_ROOT_RESERVED + 1], x;
+	pid_t kids[5];
+	struct evl *l;
+
+	ck_assert_int_eq(ctl_open(s), 0);
+	ck_assert_int_eq(evl_new(&l), 0);
+	ck_assert_int_eq(ctl_attach(s, l), 0);
+	ctl_set_idle_timeout(s, 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	for (int k = 0; k < 4; k++) {
+		kids[k] = fork();
+		ck_assert_int_ge(kids[k], 0);
+		if (kids[k] == 0) {
+			uid_t uid = 60001 + (uid_t)k;
+			char z;
+
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(done[1]); /* the parent's close is the signal to go */
+			close(ready[0]);
+			if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+				_exit(2);
+			for (int i = 0; i < 16; i++)
+				connect_to(sockpath); /* credentials are taken at connect() */
+			if (write(ready[1], "r", 1) != 1)
+				_exit(3);
+			(void)!read(done[0], &z, 1); /* hold them until the parent is done */
+			_exit(0);
+		}
+	}
+	for (int k = 0; k < 4; k++) {
+		char z;
+		struct pollfd pfd = {.fd = ready[0], .events = POLLIN};
+
+		ck_assert_int_eq(poll(&pfd, 1, 60000), 1);
+		ck_assert_int_eq(read(ready[0], &z, 1), 1);
+	}
+	wait_clients(s, l, 64);
+	/* A fifth unprivileged uid: refused, the server is full. */
+	kids[4] = fork();
+	ck_assert_int_ge(kids[4], 0);
+	if (kids[4] == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (setresgid(60009, 60009, 60009) < 0 || setresuid(60009, 60009, 60009) < 0)
+			_exit(2);
+		x = connect_to(sockpath);
+		for (int i = 0; i < 6000; i++) {
+			int st = reply_status(x, NULL, 0);
+
+			if (st != 2)
+				_exit(st == -EMFILE ? 0 : 4);
+			usleep(10000);
+		}
+		_exit(5);
+	}
+	{
+		int status = -1;
+
+		for (int i = 0; i < 6000 && waitpid(kids[4], &status, WNOHANG) == 0; i++)
+			evl_run_once(l, 10);
+		ck_assert(WIFEXITED(status));
+		ck_assert_int_eq(WEXITSTATUS(status), 0);
+	}
+	/* Root: served, CTL_ROOT_RESERVED times, then refused too. */
+	for (int i = 0; i < CTL_ROOT_RESERVED; i++) {
+		r[i] = connect_to(sockpath);
+		wait_clients(s, l, 64 + (unsigned int)i + 1);
+		send_hello(r[i]);
+		ck_assert_int_eq(wait_reply(l, r[i], msg, sizeof(msg)), 0);
+	}
+	r[CTL_ROOT_RESERVED] = connect_to(sockpath);
+	ck_assert_int_eq(wait_reply(l, r[CTL_ROOT_RESERVED], msg, sizeof(msg)), -EMFILE);
+	for (int i = 0; i <= CTL_ROOT_RESERVED; i++)
+		close(r[i]);
+	close(done[1]);
+	for (int k = 0; k < 4; k++) {
+		int status;
+
+		ck_assert_int_eq(waitpid(kids[k], &status, 0), kids[k]);
+		ck_assert_int_eq(WEXITSTATUS(status), 0);
+	}
+	ctl_free(s);
+	evl_free(l);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ctl");
@@ -792,6 +1063,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_socket_bad_header_dropped);
 	tcase_add_test(tc, test_precheck_live);
 	tcase_add_test(tc, test_stale_socket_replaced);
+	tcase_add_test(tc, test_socket_mode_at_bind);
+	tcase_add_test(tc, test_idle_make_room);
+	if (geteuid() == 0)
+		tcase_add_test(tc, test_root_reserved);
+	else
+		printf("# test_root_reserved skipped: not root (it connects as other uids)\n");
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -650,6 +650,48 @@ START_TEST(test_cancel_while_blocked)
 END_TEST
 
 /* Limits per connection, and a client that goes loses its timers only. */
+/* Hostile values: INT64_MIN as an absolute time (once undefined behaviour
+ * when it expired at once on REALTIME or TAI), negative delays and
+ * intervals, a slack past the queue's range: refused with a reason, nothing
+ * queued; INT64_MAX saturates and never fires; the service goes on. */
+START_TEST(test_hostile_values)
+{
+	struct cli c;
+	struct tk_ctl_timer_armed a;
+	uint32_t id[4];
+
+	connect_cli(&c);
+	for (uint32_t k = 0; k < 4; k++)
+		id[k] = create(&c, k);
+	for (uint32_t k = 0; k < 4; k++) {
+		ck_assert_int_eq(arm(&c, id[k], TK_CTL_TIMER_F_ABS, INT64_MIN, 0, 0, NULL),
+				 -EINVAL);
+		ck_assert_ptr_nonnull(strstr(c.res.message, "absolute time"));
+		ck_assert_int_eq(arm(&c, id[k], TK_CTL_TIMER_F_ABS, -1, SEC, 0, NULL), -EINVAL);
+		ck_assert_int_eq(arm(&c, id[k], 0, INT64_MIN, 0, 0, NULL), -EINVAL);
+		ck_assert_int_eq(arm(&c, id[k], 0, SEC, INT64_MIN, 0, NULL), -EINVAL);
+		ck_assert_int_eq(arm(&c, id[k], 0, SEC, 0, UINT64_MAX, NULL), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(c.res.message, "slack"));
+	}
+	ck_assert_uint_eq(hrt_count(d.q), 0);
+	/* The far ends saturate and stay queued without firing. */
+	ck_assert_int_eq(arm(&c, id[TK_CTL_CLOCK_REALTIME], TK_CTL_TIMER_F_ABS, INT64_MAX,
+			     INT64_MAX, (uint64_t)HRT_TIME_SAFE_MAX, &a), 0);
+	ck_assert_int_eq(a.soft_expires_ns, HRT_TIME_SAFE_MAX);
+	ck_assert_int_eq(arm(&c, id[TK_CTL_CLOCK_TAI], 0, INT64_MAX, INT64_MAX, 0, NULL), 0);
+	ck_assert_int_eq(arm(&c, id[TK_CTL_CLOCK_MONOTONIC], 0, SEC, INT64_MAX, 0, NULL), 0);
+	run_to(MONO0 + 2 * SEC);
+	expect_event(&c, id[TK_CTL_CLOCK_MONOTONIC], TK_CTL_TEV_EXPIRED, 1, MONO0 + SEC,
+		     MONO0 + 2 * SEC);
+	expect_none(&c);
+	clock_set(-3 * SEC, -3 * SEC);
+	run_to(MONO0 + 3 * SEC);
+	expect_none(&c);
+	ck_assert_uint_eq(hrt_count(d.q), 3);
+	close(c.fd);
+}
+END_TEST
+
 START_TEST(test_limits_and_gone)
 {
 	struct cli a, b;
@@ -734,6 +776,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_flow_control);
 	tcase_add_test(tc, test_cancel_while_blocked);
 	tcase_add_test(tc, test_limits_and_gone);
+	tcase_add_test(tc, test_hostile_values);
 	suite_add_tcase(s, tc);
 	return s;
 }

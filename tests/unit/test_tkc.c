@@ -417,6 +417,20 @@ START_TEST(test_step)
 	ck_assert_int_le(llabs(now_ns(CLOCK_REALTIME) - (r0 - 750 * MS)), 1);
 	/* the step cleared NTP, as the kernel does */
 	ck_assert(tk.ntp.time_status & NTP_STA_UNSYNC);
+	/* steps from a client: any int64 (no overflow, UBSan), and a
+	 * REALTIME past the settable range (300 years on) is refused too */
+	{
+		const int64_t bad[] = {INT64_MAX, INT64_MIN, INT64_MIN + 1, 300LL * 366 * 86400};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			memset(&tx, 0, sizeof(tx));
+			tx.modes = NTP_ADJ_SETOFFSET | NTP_ADJ_NANO;
+			tx.time_sec = bad[i];
+			tx.time_frac = 999999999;
+			ck_assert_int_eq(tkc_adjtimex(&tk, &tx), -EINVAL);
+			ck_assert_int_le(llabs(now_ns(CLOCK_REALTIME) - (r0 - 750 * MS)), 1);
+		}
+	}
 }
 END_TEST
 
