@@ -26,7 +26,7 @@ enum tk_source {
 	TK_SOURCE_STALE = 2,     /* fallback: the page's valid-until has passed */
 	TK_SOURCE_GONE = 3,      /* fallback: the writer process no longer exists */
 	TK_SOURCE_MODE_NONE = 4, /* fallback: the daemon's counter cannot be read by clients */
-	TK_SOURCE_BUSY = 5,      /* fallback: the page stayed mid-update past the read's spin bound */
+	TK_SOURCE_BUSY = 5,      /* fallback: the page stayed mid-update past the read's wait */
 };
 
 /* The state of a clock's error bound (as ClockBound names them). */

@@ -18,12 +18,14 @@
  *           acquire fence; retry if seq (relaxed load) != s.
  *           The spin and the retries are bounded together: after a fixed
  *           number of rounds (libtimekeeper: 4096 pause instructions, no
- *           clock reads, well under a millisecond) the reader gives up and
- *           reads the kernel's clock_gettime(), reporting it (a writer
- *           killed mid-update leaves seq odd for ever: never wait on it).
- *           A block whose seq is still odd once the status's valid_until_ns
- *           (read relaxed, outside the lock) has passed is stale; before
- *           that it is busy.
+ *           clock reads) the reader compares the kernel's CLOCK_MONOTONIC
+ *           with the status's valid_until_ns (read relaxed, outside the
+ *           lock): past it the page is stale and the reader reads the
+ *           kernel's clock_gettime(), reporting it (a writer killed
+ *           mid-update leaves seq odd for ever: never wait on it); before
+ *           it the writer may be preempted mid-update, and the reader yields
+ *           and spins again, for a bounded time in all (libtimekeeper:
+ *           250 ms), after which the page is busy and the reader falls back.
  * Both blocks are made odd before either is written and made even only after
  * both are written, as the kernel's vdso_write_begin/end do, so that REALTIME
  * and MONOTONIC_RAW read from one page are from the same update.

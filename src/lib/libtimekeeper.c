@@ -13,10 +13,14 @@
  * reading to the kernel's clock_gettime().
  *
  * Readers cannot hang: a writer killed between its odd and even seq stores
- * leaves the block odd for ever, so every seqlock loop gives up after
- * SPIN_MAX rounds (pause instructions, no clock reads: well under a
- * millisecond) and the reading falls back with TK_SOURCE_BUSY (STALE once
- * valid_until_ns has passed).
+ * leaves the block odd for ever. Every seqlock loop spins SPIN_MAX rounds
+ * (pause instructions, no clock reads), then looks at the kernel's coarse
+ * clock: past valid_until_ns the page is stale and the reading falls back
+ * (TK_SOURCE_STALE); before it the writer may only be preempted in its
+ * update, so the reader yields and spins again, for at most WAIT_MAX_NS in
+ * all, after which it falls back with TK_SOURCE_BUSY. Waiting for a live
+ * writer rather than falling back at once keeps a preempted update from
+ * sending readings to the kernel's clock, which differs from the page's.
  *
  * The page: tk_open() asks the daemon for its sealed memfd over the control
  * socket (it cannot shrink, so a reader never takes SIGBUS) and maps the
@@ -34,6 +38,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -57,6 +62,9 @@
 /* Rounds of a seqlock loop (odd seq, or a changed one) before a read gives
  * up: one pause each, a few to a few hundred ns depending on the CPU. */
 #define SPIN_MAX 4096
+/* How long one read waits in all for a writer that is mid-update and still
+ * within its valid_until (a forged or far valid_until cannot hold it longer). */
+#define WAIT_MAX_NS (250 * 1000000ull)
 /* Mappings a handle may make (tk_open's included); later daemons are not
  * followed and the handle keeps reading its last page or the kernel. */
 #define MAPS_MAX 16
@@ -146,12 +154,28 @@ static inline bool seq_retry(const struct tk_page_clock *c, uint32_t seq)
 	return LD(c->seq) != seq;
 }
 
-/* A read that ran out of rounds: the block stayed odd (or kept changing).
- * Past valid_until (read without the lock: a torn value only moves the
- * verdict between two fallbacks) the page is stale, else busy. */
-static enum rd_result busy_or_stale(const struct tk_page *p)
+/* A read ran out of rounds: the block stayed odd (or kept changing). Past
+ * valid_until (read without the lock: a torn value only moves the verdict
+ * between two fallbacks) the page is stale; before it the writer may be
+ * preempted mid-update, so the read yields and goes on, until *deadline
+ * (set on the first call, WAIT_MAX_NS ahead), after which it is busy.
+ * Returns true with *r set when the read must give up. */
+static bool writer_late(const struct tk_page *p, uint64_t *deadline, enum rd_result *r)
 {
-	return kernel_coarse_ns() > LD(p->status.valid_until_ns) ? RD_STALE : RD_BUSY;
+	uint64_t now = kernel_coarse_ns();
+
+	if (now > LD(p->status.valid_until_ns)) {
+		*r = RD_STALE;
+		return true;
+	}
+	if (!*deadline) {
+		*deadline = now + WAIT_MAX_NS;
+	} else if (now > *deadline) {
+		*r = RD_BUSY;
+		return true;
+	}
+	sched_yield();
+	return false;
 }
 
 static inline void read_status(const struct tk_page *p, struct rd_status *rs)
@@ -177,10 +201,16 @@ static inline enum rd_result read_hres(const struct timekeeper *tk, const struct
 	uint32_t seq, mult, shift;
 	unsigned int spins = 0;
 	int32_t mode;
+	uint64_t deadline = 0;
+	enum rd_result late;
 
 	for (;;) {
-		if (!seq_begin(c, &seq, &spins))
-			return busy_or_stale(p);
+		if (!seq_begin(c, &seq, &spins)) {
+			if (writer_late(p, &deadline, &late))
+				return late;
+			spins = 0;
+			continue;
+		}
 		mode = LD(c->clock_mode);
 		if (mode == TK_PAGE_MODE_TSC)
 			cycles = read_tsc(tk->rdtscp);
@@ -199,8 +229,11 @@ static inline enum rd_result read_hres(const struct timekeeper *tk, const struct
 			read_status(p, rs);
 		if (!seq_retry(c, seq))
 			break;
-		if (++spins > SPIN_MAX)
-			return busy_or_stale(p);
+		if (++spins > SPIN_MAX) {
+			if (writer_late(p, &deadline, &late))
+				return late;
+			spins = 0;
+		}
 	}
 
 	delta = (cycles - last) & mask;
@@ -225,10 +258,16 @@ static inline enum rd_result read_coarse(const struct tk_page *p, int clk, uint6
 	unsigned int spins = 0;
 	uint64_t until;
 	uint32_t seq;
+	uint64_t deadline = 0;
+	enum rd_result late;
 
 	for (;;) {
-		if (!seq_begin(c, &seq, &spins))
-			return busy_or_stale(p);
+		if (!seq_begin(c, &seq, &spins)) {
+			if (writer_late(p, &deadline, &late))
+				return late;
+			spins = 0;
+			continue;
+		}
 		*sec = LD(c->basetime[clk].sec);
 		*ns = LD(c->basetime[clk].nsec);
 		until = LD(p->status.valid_until_ns);
@@ -236,8 +275,11 @@ static inline enum rd_result read_coarse(const struct tk_page *p, int clk, uint6
 			read_status(p, rs);
 		if (!seq_retry(c, seq))
 			break;
-		if (++spins > SPIN_MAX)
-			return busy_or_stale(p);
+		if (++spins > SPIN_MAX) {
+			if (writer_late(p, &deadline, &late))
+				return late;
+			spins = 0;
+		}
 	}
 	if (rs)
 		rs->elapsed_ns = 0; /* the reading is the time of the update itself */
@@ -632,13 +674,18 @@ int tkr_snapshot(const struct tk_page *p, int blk, struct tk_page_clock *out,
 		 struct tk_page_status *st)
 {
 	const struct tk_page_clock *c = &p->clock[blk];
-	uint64_t w[TK_PAGE_SOURCE_LEN / 8];
+	uint64_t w[TK_PAGE_SOURCE_LEN / 8], deadline = 0;
 	unsigned int spins = 0;
+	enum rd_result late;
 	uint32_t seq;
 
 	for (;;) {
-		if (!seq_begin(c, &seq, &spins))
-			return -EBUSY;
+		if (!seq_begin(c, &seq, &spins)) {
+			if (writer_late(p, &deadline, &late))
+				return -EBUSY;
+			spins = 0;
+			continue;
+		}
 		out->seq = seq;
 		out->clock_mode = LD(c->clock_mode);
 		out->cycle_last = LD(c->cycle_last);
@@ -672,8 +719,11 @@ int tkr_snapshot(const struct tk_page *p, int blk, struct tk_page_clock *out,
 		}
 		if (!seq_retry(c, seq))
 			return 0;
-		if (++spins > SPIN_MAX)
-			return -EBUSY;
+		if (++spins > SPIN_MAX) {
+			if (writer_late(p, &deadline, &late))
+				return -EBUSY;
+			spins = 0;
+		}
 	}
 }
 
