@@ -137,17 +137,6 @@ static inline uint64_t kernel_coarse_ns(void)
 	return (uint64_t)k.tv_sec * NSEC_PER_SEC + (uint64_t)k.tv_nsec;
 }
 
-/* An even seq, or false once the loop has used up its rounds. */
-static inline bool seq_begin(const struct tk_page_clock *c, uint32_t *seq, unsigned int *spins)
-{
-	while ((*seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE)) & 1) {
-		if (++*spins > SPIN_MAX)
-			return false;
-		__builtin_ia32_pause();
-	}
-	return true;
-}
-
 static inline bool seq_retry(const struct tk_page_clock *c, uint32_t seq)
 {
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -178,6 +167,36 @@ static bool writer_late(const struct tk_page *p, uint64_t *deadline, enum rd_res
 	return false;
 }
 
+/* The state of one read's seqlock loop: its rounds, and its wait for a
+ * writer that is mid-update (writer_late). */
+struct seq_wait {
+	unsigned int spins;
+	uint64_t deadline;
+	enum rd_result late; /* why the read gave up */
+};
+
+/* One more round of a seqlock loop: a pause, or after SPIN_MAX of them
+ * writer_late()'s verdict. False when the read must give up. */
+static inline bool seq_spin(const struct tk_page *p, struct seq_wait *w)
+{
+	if (++w->spins <= SPIN_MAX) {
+		__builtin_ia32_pause();
+		return true;
+	}
+	w->spins = 0;
+	return !writer_late(p, &w->deadline, &w->late);
+}
+
+/* An even seq of block c, or false when the read must give up. */
+static inline bool seq_begin(const struct tk_page *p, const struct tk_page_clock *c,
+			     uint32_t *seq, struct seq_wait *w)
+{
+	while ((*seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE)) & 1)
+		if (!seq_spin(p, w))
+			return false;
+	return true;
+}
+
 static inline void read_status(const struct tk_page *p, struct rd_status *rs)
 {
 	rs->disruption = LD(p->status.disruption);
@@ -198,19 +217,13 @@ static inline enum rd_result read_hres(const struct timekeeper *tk, const struct
 {
 	const struct tk_page_clock *c = &p->clock[blk];
 	uint64_t cycles, last, mask, valid, bsec, bnsec, delta;
+	struct seq_wait w = { 0 };
 	uint32_t seq, mult, shift;
-	unsigned int spins = 0;
 	int32_t mode;
-	uint64_t deadline = 0;
-	enum rd_result late;
 
 	for (;;) {
-		if (!seq_begin(c, &seq, &spins)) {
-			if (writer_late(p, &deadline, &late))
-				return late;
-			spins = 0;
-			continue;
-		}
+		if (!seq_begin(p, c, &seq, &w))
+			return w.late;
 		mode = LD(c->clock_mode);
 		if (mode == TK_PAGE_MODE_TSC)
 			cycles = read_tsc(tk->rdtscp);
@@ -229,11 +242,8 @@ static inline enum rd_result read_hres(const struct timekeeper *tk, const struct
 			read_status(p, rs);
 		if (!seq_retry(c, seq))
 			break;
-		if (++spins > SPIN_MAX) {
-			if (writer_late(p, &deadline, &late))
-				return late;
-			spins = 0;
-		}
+		if (!seq_spin(p, &w))
+			return w.late;
 	}
 
 	delta = (cycles - last) & mask;
@@ -255,19 +265,13 @@ static inline enum rd_result read_coarse(const struct tk_page *p, int clk, uint6
 					 uint64_t *ns, struct rd_status *rs)
 {
 	const struct tk_page_clock *c = &p->clock[TK_PAGE_BLOCK_HRES];
-	unsigned int spins = 0;
+	struct seq_wait w = { 0 };
 	uint64_t until;
 	uint32_t seq;
-	uint64_t deadline = 0;
-	enum rd_result late;
 
 	for (;;) {
-		if (!seq_begin(c, &seq, &spins)) {
-			if (writer_late(p, &deadline, &late))
-				return late;
-			spins = 0;
-			continue;
-		}
+		if (!seq_begin(p, c, &seq, &w))
+			return w.late;
 		*sec = LD(c->basetime[clk].sec);
 		*ns = LD(c->basetime[clk].nsec);
 		until = LD(p->status.valid_until_ns);
@@ -275,11 +279,8 @@ static inline enum rd_result read_coarse(const struct tk_page *p, int clk, uint6
 			read_status(p, rs);
 		if (!seq_retry(c, seq))
 			break;
-		if (++spins > SPIN_MAX) {
-			if (writer_late(p, &deadline, &late))
-				return late;
-			spins = 0;
-		}
+		if (!seq_spin(p, &w))
+			return w.late;
 	}
 	if (rs)
 		rs->elapsed_ns = 0; /* the reading is the time of the update itself */
@@ -674,18 +675,13 @@ int tkr_snapshot(const struct tk_page *p, int blk, struct tk_page_clock *out,
 		 struct tk_page_status *st)
 {
 	const struct tk_page_clock *c = &p->clock[blk];
-	uint64_t w[TK_PAGE_SOURCE_LEN / 8], deadline = 0;
-	unsigned int spins = 0;
-	enum rd_result late;
+	uint64_t w[TK_PAGE_SOURCE_LEN / 8];
+	struct seq_wait sw = { 0 };
 	uint32_t seq;
 
 	for (;;) {
-		if (!seq_begin(c, &seq, &spins)) {
-			if (writer_late(p, &deadline, &late))
-				return -EBUSY;
-			spins = 0;
-			continue;
-		}
+		if (!seq_begin(p, c, &seq, &sw))
+			return -EBUSY;
 		out->seq = seq;
 		out->clock_mode = LD(c->clock_mode);
 		out->cycle_last = LD(c->cycle_last);
@@ -719,11 +715,8 @@ int tkr_snapshot(const struct tk_page *p, int blk, struct tk_page_clock *out,
 		}
 		if (!seq_retry(c, seq))
 			return 0;
-		if (++spins > SPIN_MAX) {
-			if (writer_late(p, &deadline, &late))
-				return -EBUSY;
-			spins = 0;
-		}
+		if (!seq_spin(p, &sw))
+			return -EBUSY;
 	}
 }
 
