@@ -111,7 +111,7 @@ void daemon_publish(struct daemon *d, int64_t now)
 	int64_t valid = 4 * d->update_ns > PAGE_VALID_MIN_NS ? 4 * d->update_ns : PAGE_VALID_MIN_NS;
 
 	int64_t mono = daemon_now(d);
-	uint64_t drift = (uint64_t)d->bound.drift_ppb + d->bound_slew_ppb;
+	uint64_t drift = (uint64_t)bound_drift_at(&d->bound, mono) + d->bound_slew_ppb;
 
 	tkc_view(&d->tk, &v);
 	/* The bound now (cycle_last is not later: never an underestimate);

@@ -83,7 +83,7 @@ static int on_status(void *ctx, struct ctl_call *c)
 		    res.uncertainty_ppb > 0 ? (uint64_t)res.uncertainty_ppb : 0;
 	}
 	st->bound_status = (uint32_t)bound_status_at(&d->bound, daemon_now(d));
-	st->bound_drift_ppb = d->bound.drift_ppb;
+	st->bound_drift_ppb = bound_drift_at(&d->bound, daemon_now(d));
 	st->bound_ns = bound_at(&d->bound, daemon_now(d));
 	st->synchronized = !(n->time_status & NTP_STA_UNSYNC) && n->time_maxerror < NTP_PHASE_LIMIT &&
 			   st->bound_status == TK_PAGE_BS_SYNCHRONIZED;

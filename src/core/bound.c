@@ -67,6 +67,13 @@ void bound_moved(struct bound *b, int64_t delta_ns)
 		b->ns = sat_add(b->ns, sat_abs(delta_ns));
 }
 
+uint32_t bound_drift_at(const struct bound *b, int64_t u)
+{
+	if (bound_status_at(b, u) != TK_PAGE_BS_SYNCHRONIZED && b->drift_ppb < BOUND_HOLDOVER_PPB)
+		return BOUND_HOLDOVER_PPB;
+	return b->drift_ppb;
+}
+
 int64_t bound_at(const struct bound *b, int64_t u)
 {
 	double grow;
@@ -75,8 +82,10 @@ int64_t bound_at(const struct bound *b, int64_t u)
 		return BOUND_NONE;
 	if (u <= b->t)
 		return b->ns;
-	/* Rounded up: a bound is never smaller than the model says. */
-	grow = ceil((double)((uint64_t)u - (uint64_t)b->t) * (double)b->drift_ppb / 1e9);
+	/* Rounded up: a bound is never smaller than the model says. Without a
+	 * reference the holdover rate counts from the anchor, not from when
+	 * the reference was lost: never smaller either. */
+	grow = ceil((double)((uint64_t)u - (uint64_t)b->t) * (double)bound_drift_at(b, u) / 1e9);
 	if (grow >= 9.2e18)
 		return BOUND_NONE;
 	return sat_add(b->ns, (int64_t)grow);

@@ -23,6 +23,12 @@
 #define BOUND_NONE INT64_MAX          /* no bound */
 #define BOUND_DRIFT_MAX_PPB 500000u   /* what an unmeasured frequency may be off by: 500 ppm */
 #define BOUND_DRIFT_DEFAULT_PPB 1000u /* max_drift_ppb's default: 1 ppm */
+/* The least a bound grows at once no reference checks it (FREE_RUNNING,
+ * DISRUPTED, or SYNCHRONIZED past its staleness): the frequency estimate's
+ * standard error is measured against the reference, and without one nothing
+ * catches an estimate worse than it says. 5 ppm: on a loaded 2-core VM a
+ * holdover ran 1.2 ppm off an estimate that claimed 1.04. */
+#define BOUND_HOLDOVER_PPB 5000u
 
 struct bound {
 	int status;         /* TK_PAGE_BS_* */
@@ -54,6 +60,9 @@ void bound_moved(struct bound *b, int64_t delta_ns);
 /* The bound at MONOTONIC u, saturating at BOUND_NONE; u before the anchor
  * counts as the anchor. */
 int64_t bound_at(const struct bound *b, int64_t u);
+/* The growth at MONOTONIC u: drift_ppb while a reference checks it, at
+ * least BOUND_HOLDOVER_PPB when none does. */
+uint32_t bound_drift_at(const struct bound *b, int64_t u);
 /* The status at MONOTONIC now (staleness applied). */
 int bound_status_at(const struct bound *b, int64_t now);
 

@@ -85,16 +85,24 @@ START_TEST(test_growth_and_status)
 	ck_assert_int_eq(bound_at(&b, 10 * NS + 1), 5001);       /* rounded up */
 	ck_assert_int_eq(bound_status_at(&b, 18 * NS), TK_PAGE_BS_SYNCHRONIZED);
 	ck_assert_int_eq(bound_status_at(&b, 18 * NS + 1), TK_PAGE_BS_FREE_RUNNING);
-	/* no overflow: ~9.2e18 ns at 1 ppm */
-	ck_assert(bound_at(&b, INT64_MAX) > INT64_C(9223372000000) &&
-		  bound_at(&b, INT64_MAX) < INT64_C(9223373000000));
+	/* Past staleness the holdover rate (5 ppm) applies, from the anchor;
+	 * no overflow: ~9.2e18 ns at 5 ppm. */
+	ck_assert_uint_eq(bound_drift_at(&b, 18 * NS), 1000);
+	ck_assert_uint_eq(bound_drift_at(&b, 18 * NS + 1), BOUND_HOLDOVER_PPB);
+	ck_assert_int_eq(bound_at(&b, 20 * NS), 5000 + 10 * 5000);
+	ck_assert(bound_at(&b, INT64_MAX) > INT64_C(46116860000000) &&
+		  bound_at(&b, INT64_MAX) < INT64_C(46116861000000));
 	b.drift_ppb = UINT32_MAX;
 	ck_assert_int_eq(bound_at(&b, INT64_MAX), BOUND_NONE);
 	b.drift_ppb = 1000;
 
-	bound_lost(&b); /* holdover: growing from the last good bound */
+	bound_lost(&b); /* holdover: growing from the last good bound, at 5 ppm */
 	ck_assert_int_eq(bound_status_at(&b, 11 * NS), TK_PAGE_BS_FREE_RUNNING);
-	ck_assert_int_eq(bound_at(&b, 20 * NS), 15000);
+	ck_assert_int_eq(bound_at(&b, 11 * NS), 10000);
+	ck_assert_int_eq(bound_at(&b, 20 * NS), 55000);
+	b.drift_ppb = 20000; /* a larger measured drift stands */
+	ck_assert_int_eq(bound_at(&b, 11 * NS), 25000);
+	b.drift_ppb = 1000;
 
 	bound_moved(&b, -INT64_C(2000000)); /* a 2 ms step widens it */
 	ck_assert_int_eq(bound_at(&b, 10 * NS), 2005000);
@@ -106,7 +114,7 @@ START_TEST(test_growth_and_status)
 	ck_assert_int_eq(bound_status_at(&b, 31 * NS), TK_PAGE_BS_DISRUPTED);
 	bound_lost(&b); /* stays disrupted */
 	ck_assert_int_eq(bound_status_at(&b, 31 * NS), TK_PAGE_BS_DISRUPTED);
-	ck_assert_int_eq(bound_at(&b, 31 * NS), 2000);
+	ck_assert_int_eq(bound_at(&b, 31 * NS), 6000); /* disrupted: 5 ppm */
 	bound_sync(&b, 32 * NS, 1000, 1000, 8 * NS); /* the next good sample */
 	ck_assert_int_eq(bound_status_at(&b, 32 * NS), TK_PAGE_BS_SYNCHRONIZED);
 
