@@ -12,10 +12,11 @@
 need_jq
 tap_plan 14
 
-# probe FAULT: runs the probe on a simulated machine with that TSC fault
+# probe FAULT [SECONDS]: runs the probe (5 s) on a simulated machine with
+# that TSC fault
 probe() {
 	printf '[sim]\ndevices = hpet,acpi_pm,tsc\ntsc_error_ppm = 30\ntsc_fault = %s\n' "$1" >"$tmpdir/c.conf"
-	"$TKD" --probe --json --seconds 5 -c "$tmpdir/c.conf" >"$tmpdir/p.json" 2>"$tmpdir/err"
+	"$TKD" --probe --json --seconds "${2:-5}" -c "$tmpdir/c.conf" >"$tmpdir/p.json" 2>"$tmpdir/err"
 }
 tsc() { jq -c ".sources[]|select(.name==\"tsc\")|$1" "$tmpdir/p.json"; }
 
@@ -49,7 +50,10 @@ probe 'spikes:200000ns'
 check "spikes 200 us: tsc stays current: $(tsc '{state,watchdog}')" \
 	jqt "$tmpdir/p.json" '.sources[2].state == "current" and .sources[2].watchdog.failures == 0 and .sources[2].watchdog.checks >= 8'
 
-probe 'spikes:1000000ns'
+# About one read in eight spikes, but which reads the watchdog gets depends
+# on how many the calibration took in between, which load changes: 20 s (40
+# checks) make a run with no spike in a watchdog read all but impossible.
+probe 'spikes:1000000ns' 20
 check "spikes 1 ms: tsc stays current, retried or skipped: $(tsc '.watchdog')" \
 	jqt "$tmpdir/p.json" '.sources[2].state == "current" and (.sources[2].watchdog.retries + .sources[2].watchdog.skips) > 0'
 
