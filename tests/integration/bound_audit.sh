@@ -50,7 +50,7 @@ verdict() {
 	wait "$apid"
 	apid=
 	diag "$1: $(cat "$tmpdir/$1.audit")" "$(head -n 5 "$tmpdir/$1.err")"
-	check "$1: $2: 0 of $(jq .judged "$tmpdir/$1.audit") samples outside the bound (median width $(jq .median_width_ns "$tmpdir/$1.audit") ns)" \
+	check "$1: $2: $(jq .outside "$tmpdir/$1.audit") of $(jq .judged "$tmpdir/$1.audit") samples outside the bound (expected 0) (median width $(jq .median_width_ns "$tmpdir/$1.audit") ns)" \
 		jqt "$tmpdir/$1.audit" '.judged > 0 and .outside == 0'
 }
 
