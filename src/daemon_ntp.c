@@ -199,8 +199,8 @@ static int step_clock(struct daemon *d, int64_t offset)
  * (core/bound.h): its server's root distance, the sample's uncertainty,
  * the offset not yet corrected (the sample's own, or what is left once the
  * correction `applied` is slewed out, whichever is larger), anchored at the
- * sample's time and growing at max_drift_ppb plus three standard errors of
- * the frequency estimate (500 ppm until there is one). FREE_RUNNING after
+ * sample's time and growing at max_drift_ppb plus the 99.9 % confidence
+ * half-width of the frequency estimate (500 ppm until there is one). FREE_RUNNING after
  * NTPC_UNREACH_POLLS polls without a new sample. */
 static void ntp_bound(struct daemon *d, int64_t applied, bool fit_reset)
 {
@@ -224,11 +224,11 @@ static void ntp_bound(struct daemon *d, int64_t applied, bool fit_reset)
 		.jitter_ns = p->jitter,
 		.residual_ns = llabs(left) > llabs(off) ? left : off,
 	};
-	double se = fit_reset ? -1 : ntpc_disc_slope_se(&n->disc);
+	double ci = fit_reset ? -1 : ntpc_disc_slope_ci(&n->disc);
 
 	if (poll <= 0 || poll > INT64_MAX / NTPC_UNREACH_POLLS)
 		poll = SLEW_MAX_NS;
-	bound_sync(&d->bound, p->recent.t, bound_ntp(&s), bound_drift(d->conf.max_drift_ppb, se, 3.0),
+	bound_sync(&d->bound, p->recent.t, bound_ntp(&s), bound_drift(d->conf.max_drift_ppb, ci, 1.0),
 		   NTPC_UNREACH_POLLS * poll);
 }
 

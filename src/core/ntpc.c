@@ -830,6 +830,23 @@ double ntpc_disc_slope_se(const struct ntpc_disc *d)
 	return sqrt(rss / (d->n - 2) / sxx);
 }
 
+/* Student's t at 99.9 % two-sided (0.9995 one-sided) for 6 to 30 degrees
+ * of freedom: the fit's n - 2 for NTPC_DISC_SE_MIN to NTPC_DISC_MAX
+ * points. Standard table values. */
+static const double t9995[] = {
+	5.959, 5.408, 5.041, 4.781, 4.587, 4.437, 4.318, 4.221, 4.140, 4.073, 4.015, 3.965, 3.922,
+	3.883, 3.850, 3.819, 3.792, 3.768, 3.745, 3.725, 3.707, 3.690, 3.674, 3.659, 3.646,
+};
+_Static_assert(sizeof(t9995) / sizeof(t9995[0]) == NTPC_DISC_MAX - NTPC_DISC_SE_MIN + 1,
+	       "one t value per fit size");
+
+double ntpc_disc_slope_ci(const struct ntpc_disc *d)
+{
+	double se = ntpc_disc_slope_se(d);
+
+	return se < 0 ? -1 : t9995[d->n - NTPC_DISC_SE_MIN] * se;
+}
+
 void ntpc_disc_correct(struct ntpc_disc *d, int64_t now, double df_ppb, int64_t phase_ns)
 {
 	for (unsigned int i = 0; i < d->n; i++)

@@ -290,6 +290,12 @@ void ntpc_disc_correct(struct ntpc_disc *d, int64_t now, double df_ppb, int64_t 
  * fewer residuals says too little). */
 #define NTPC_DISC_SE_MIN 8
 double ntpc_disc_slope_se(const struct ntpc_disc *d);
+/* The half-width of the slope's 99.9 % confidence interval (ppb): the
+ * standard error times Student's t for the fit's n - 2 degrees of freedom
+ * (5.96 at 8 points, 3.65 at 32), not a fixed 3: with few points, three
+ * standard errors cover too little (the bound audit saw a holdover run 3.4
+ * standard errors off an 8-point fit). -1 as ntpc_disc_slope_se(). */
+double ntpc_disc_slope_ci(const struct ntpc_disc *d);
 
 const char *ntpc_state_name(enum ntpc_state s);
 

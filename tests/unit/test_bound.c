@@ -146,6 +146,18 @@ START_TEST(test_slope_se)
 		ntpc_disc_add(&d, i * NS, (i & 1) ? 1000 : -1000);
 	se_noisy = ntpc_disc_slope_se(&d);
 	ck_assert_msg(se_noisy > 10 && se_noisy < 200, "se %g", se_noisy);
+	/* the confidence half-width: Student's t for 14 degrees of freedom */
+	ck_assert_double_eq_tol(ntpc_disc_slope_ci(&d), 4.140 * se_noisy, 1e-9);
+	for (int i = 16; i < 40; i++) /* the window keeps the newest 32 */
+		ntpc_disc_add(&d, i * NS, (i & 1) ? 1000 : -1000);
+	ck_assert_double_eq_tol(ntpc_disc_slope_ci(&d), 3.646 * ntpc_disc_slope_se(&d), 1e-9);
+	ntpc_disc_reset(&d);
+	for (int i = 0; i < 8; i++)
+		ntpc_disc_add(&d, i * NS, (i & 1) ? 1000 : -1000);
+	ck_assert_double_eq_tol(ntpc_disc_slope_ci(&d), 5.959 * ntpc_disc_slope_se(&d), 1e-9);
+	ntpc_disc_reset(&d);
+	ntpc_disc_add(&d, 0, 0);
+	ck_assert(ntpc_disc_slope_ci(&d) < 0);
 }
 END_TEST
 
