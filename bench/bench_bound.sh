@@ -37,31 +37,11 @@ secs=${BENCH_BOUND_SECONDS:-120}
 AUDIT="$top_builddir/tests/integration/tk_boundaudit"
 
 port=$(ntp_free_port)
-cp "$CHRONYD" "$tmpdir/chronyd-server"
-client_chronyd=$CHRONYD
-CHRONYD=$tmpdir/chronyd-server
-ntp_start_chronyd srv "$port" || tap_skip_all "the chronyd server did not start: $(cat "$tmpdir/srv.log")"
-CHRONYD=$client_chronyd
-
-cliport=$(ntp_free_port)
-clicmd=$(ntp_free_port)
-cat >"$tmpdir/cli.conf" <<EOF
-server 127.0.0.1 port $port iburst minpoll -2 maxpoll 0
-port $cliport
-bindaddress 127.0.0.1
-cmdport $clicmd
-bindcmdaddress 127.0.0.1
-bindcmdaddress /
-pidfile $tmpdir/cli.pid
-driftfile $tmpdir/cli.drift
-EOF
-printf '50.000 0.100\n' >"$tmpdir/cli.drift"
-
+ntp_start_chronyd_copy srv "$port" ||
+	tap_skip_all "the chronyd server did not start: $(cat "$tmpdir/srv.log")"
 t0=$(date +%s.%N)
-ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections \
-	"server = 127.0.0.1 port $port iburst minpoll -2 maxpoll 0")"
-ntp_chronyd cli
-[ -s "$tmpdir/run/page" ] || tap_skip_all "the daemon did not start: $(cat "$tmpdir/daemon.log")"
+ntp_start_pair "$port" "iburst minpoll -2 maxpoll 0" ||
+	tap_skip_all "the daemon did not start: $(cat "$tmpdir/daemon.log")"
 echo "bench-bound: $secs s, chronyd server on 127.0.0.1:$port"
 : >"$tmpdir/samples"
 i=1

@@ -69,19 +69,9 @@ ntp_host_snapshot
 server=${BENCH_NTP_SERVER:-chronyd}
 case $server in
 chronyd)
-	# The server runs from its own copy of the chronyd binary. Started
-	# from the same file as the chronyd client, it answered that client
-	# ~0.8 us faster than us (delay p10 5.8 against 6.7 us); from a copy,
-	# both alike. Our reading: the two share code pages, which the client
-	# has just run through when its request arrives. Half of it lands in
-	# the client's offset, an advantage no client can see or earn.
 	port=$(ntp_free_port)
-	cp "$CHRONYD" "$tmpdir/chronyd-server"
-	client_chronyd=$CHRONYD
-	CHRONYD=$tmpdir/chronyd-server
-	ntp_start_chronyd srv "$port" ||
+	ntp_start_chronyd_copy srv "$port" ||
 		tap_skip_all "the chronyd server did not start: $(cat "$tmpdir/srv.log")"
-	CHRONYD=$client_chronyd
 	;;
 ntpsec)
 	ntp_need_ntpsec
@@ -94,25 +84,9 @@ ntpsec)
 	;;
 esac
 
-cliport=$(ntp_free_port)
-clicmd=$(ntp_free_port)
-cat >"$tmpdir/cli.conf" <<EOF
-server 127.0.0.1 port $port iburst$xleave minpoll $minpoll maxpoll $maxpoll
-port $cliport
-bindaddress 127.0.0.1
-cmdport $clicmd
-bindcmdaddress 127.0.0.1
-bindcmdaddress /
-pidfile $tmpdir/cli.pid
-driftfile $tmpdir/cli.drift
-EOF
-printf '50.000 0.100\n' >"$tmpdir/cli.drift"
-
 t0=$(date +%s.%N)
-ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections \
-	"server = 127.0.0.1 port $port iburst$xleave minpoll $minpoll maxpoll $maxpoll")"
-ntp_chronyd cli
-[ -s "$tmpdir/run/page" ] || tap_skip_all "the daemon did not start: $(cat "$tmpdir/daemon.log")"
+ntp_start_pair "$port" "iburst$xleave minpoll $minpoll maxpoll $maxpoll" ||
+	tap_skip_all "the daemon did not start: $(cat "$tmpdir/daemon.log")"
 if [ -n "${BENCH_NTP_PIN:-}" ]; then
 	# Experiment: the server on one CPU, both clients on the other.
 	taskset -apc "${BENCH_NTP_PIN#*,}" "$srv_pid" >/dev/null
