@@ -1,6 +1,6 @@
 #!/bin/sh
 # The error bound's width, timekeeperd against chronyd, side by side in one
-# run (issue 14). `make bench-bound` (or `make bench`) runs it as root;
+# run. `make bench-bound` (or `make bench`) runs it as root;
 # BENCH_BOUND_SECONDS (default 120) sets the length; polls as bench_ntp.sh
 # (minpoll -2, maxpoll 0, iburst).
 #

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The discipline's precision with reference = system (issue 14: timing lives
+# The discipline's precision with reference = system (timing lives
 # here, not in `make check`). `make bench-discipline` (or `make bench`) runs
 # it; BENCH_DISC_SETTLE (default 60 s) is how long the daemon runs before the
 # measurement, BENCH_DISC_SECONDS (default 10 s) how long it measures.

@@ -1,12 +1,12 @@
 /*
- * Timer queue throughput (libtkcore's hrt, issue 6): a queue holding 10^6
+ * Timer queue throughput (libtkcore's hrt): a queue holding 10^6
  * timers spread over the four bases with random expiries over one hour,
  * then, at that size, cancel+arm pairs (hrt_cancel of a random queued timer
  * and hrt_start of it at a new random expiry: the queue stays at 10^6, and
  * cancels hit random heap positions), re-arms (hrt_start on a queued
  * timer, which dequeues it itself), and next-event lookups
  * (hrt_next_hard). The same pairs at 10^3 queued timers give the O(log n)
- * ratio. Output: `bench: <name> <value> <unit>` lines (DESIGN §10).
+ * ratio. Output: `bench: <name> <value> <unit>` lines (doc/architecture.md, section 11).
  */
 #include "config.h"
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # NTP convergence, timekeeperd against chronyd, side by side in the same run
-# (issue 7, DESIGN.md §10). `make bench-ntp` (or `make bench`) runs it as root;
+# (doc/architecture.md, section 11). `make bench-ntp` (or `make bench`) runs it as root;
 # BENCH_NTP_SECONDS (default 180) sets the length, BENCH_NTP_MINPOLL and
 # BENCH_NTP_MAXPOLL (default -2 and 0: polls every 0.25..1 s) the polling;
 # BENCH_NTP_XLEAVE=1 puts both clients in interleaved mode (`xleave`);

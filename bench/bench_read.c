@@ -6,7 +6,7 @@
  * Each run times BATCH calls per sample, SAMPLES samples, alternating the two
  * readers run by run; the median is the median of the run averages, the p99
  * the 99th percentile of the batch averages over all runs. Output lines are
- * `bench: <name> <value> <unit>` (DESIGN §10).
+ * `bench: <name> <value> <unit>` (doc/architecture.md, section 11).
  */
 #include "config.h"
 

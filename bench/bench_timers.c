@@ -1,6 +1,6 @@
 /*
  * Expiry lateness of a zero-slack periodic client timer against a bare
- * kernel timerfd at the same cadence, in the same run (issue 6). The bench
+ * kernel timerfd at the same cadence, in the same run. The bench
  * starts timekeeperd itself (argv[1], run as the invoking user, on
  * simulated devices, reference = system, in a temporary runtime dir), arms
  * a CLOCK_MONOTONIC timer through libtimekeeper with slack 0 and a PERIOD

@@ -115,7 +115,7 @@ void daemon_bound_disrupted(struct daemon *d, const char *why);
 /* The daemon's MONOTONIC (the timekeeper's): the clock of d->q. */
 int64_t daemon_now(struct daemon *d);
 
-/* --- daemon_timers.c: client timers (issue 6) ------------------------------ */
+/* --- daemon_timers.c: client timers ---------------------------------------- */
 
 struct ctl_call;
 struct ctl_client;

@@ -1,5 +1,5 @@
 /*
- * Client timers (issue 6, control.h "Timers"): the daemon's side of
+ * Client timers (control.h "Timers"): the daemon's side of
  * TK_CTL_TIMER_CREATE/ARM/DISARM/DELETE and of the TK_CTL_EV_TIMER events.
  * Every timer is an hrt timer on the daemon's queue, which runs on the
  * timekeeper's clocks (evl_set_clock()), so REALTIME and TAI timers follow

@@ -322,7 +322,7 @@ struct tk_ctl_ntp_server {
 };
 
 /*
- * Timers (DESIGN.md §8). A connection creates timers on one of the
+ * Timers (libtimekeeper(3) TIMERS). A connection creates timers on one of the
  * daemon's clocks, arms them absolute or relative, one-shot or periodic,
  * with a slack, and is sent TK_CTL_EV_TIMER events on the same connection.
  * Timers belong to their connection: closing it deletes them and changes

@@ -1,7 +1,7 @@
 /*
  * TSC calibration against a reference counter (hpet, else acpi_pm, else
  * kclock: the best source that need not be verified; the caller may force
- * one). The kernel's two steps (facts §2.3-2.4): a quick value after
+ * one). The kernel's two steps (tsc-early, then tsc): a quick value after
  * CALIB_QUICK_NS, a refined one after CALIB_REFINE_NS accepted only within
  * 1 % of the quick one; then, beyond the kernel, continuous refinement over
  * a growing baseline from the first sample, with an uncertainty derived from

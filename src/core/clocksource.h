@@ -23,7 +23,7 @@
 /* Mask of a counter `bits` wide, as the kernel's CLOCKSOURCE_MASK(). */
 #define CS_MASK(bits) ((bits) >= 64 ? UINT64_MAX : ((UINT64_C(1) << (bits)) - 1))
 
-/* Kernel ratings (facts §1.1). */
+/* The kernel's ratings for these counters. */
 enum {
 	CS_RATING_TSC = 300,
 	CS_RATING_HPET = 250,

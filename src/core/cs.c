@@ -1,8 +1,8 @@
 /*
  * The clocksource registry (see cs.h): rating-ordered list, mult/shift
  * arithmetic, selection with override and unbind, the watchdog choice,
- * demotion and re-admission. The rules are the kernel's (facts §1.2-1.3,
- * §1.7-1.11); the code is our own.
+ * demotion and re-admission. The rules are the kernel's (kernel/time/clocksource.c:
+ * mult/shift, demotion, watchdog choice, selection, deltas); the code is our own.
  */
 #include "config.h"
 
@@ -68,7 +68,7 @@ int cs_arith_compute(struct cs_arith *a, uint64_t mask, uint64_t freq, uint32_t 
 	if (!freq || !scale || freq > UINT32_MAX || (scale != 1 && scale != 1000) || !mask)
 		return -EINVAL;
 
-	/* Facts §1.3: maxsec from the counter's wrap, at least 1 s, capped at
+	/* As the kernel's registration: maxsec from the counter's wrap, at least 1 s, capped at
 	 * 600 s only for counters wider than 32 bits. */
 	sec = mask / freq / scale;
 	if (!sec)
@@ -347,7 +347,7 @@ struct cs_entry *cs_register(struct cs_registry *r, struct clocksource *cs)
 	e->hz = cs->nominal_hz;
 	compute_arith(e);
 	if (!e->have_arith) {
-		/* A source without frequency gets WATCHDOG_THRESHOLD (facts §1.3). */
+		/* A source without frequency gets WATCHDOG_THRESHOLD, as in the kernel. */
 		e->ar.uncertainty_ns = cs->uncertainty_ns ? cs->uncertainty_ns
 							  : CS_WATCHDOG_THRESHOLD_NS;
 		e->ar.max_raw_delta = (cs->mask >> 1) + (cs->mask >> 2) + (cs->mask >> 3);

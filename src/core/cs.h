@@ -3,7 +3,7 @@
  * the kernel's rating order, with the core's arithmetic (mult/shift and the
  * limits derived from them), the selection of the current source (with an
  * override by name and unbind), the choice of the watchdog, and demotion and
- * re-admission. Faithful to kernel/time/clocksource.c (facts §1), except
+ * re-admission. Faithful to kernel/time/clocksource.c, except
  * that a demoted source can come back, but only through cs_readmit().
  *
  * The registry never reads a clock by itself; it holds no time. Everything
@@ -29,7 +29,8 @@
 /* The 600 s cap of maxsec, applied only to counters wider than 32 bits */
 #define CS_MAXSEC_CAP 600u
 
-/* What the core derives from a counter's frequency and mask (facts §1.3). */
+/* What the core derives from a counter's frequency and mask, as the kernel does at
+ * registration. */
 struct cs_arith {
 	uint32_t mult;
 	uint32_t shift;

@@ -1,5 +1,5 @@
 /*
- * evl: the daemon's one-threaded event loop (DESIGN.md §8). One epoll set
+ * evl: the daemon's one-threaded event loop (doc/architecture.md, section 6). One epoll set
  * watches three kinds of source: ONE timerfd (CLOCK_MONOTONIC, absolute)
  * that is always programmed for the earliest hard expiry of the loop's hrt
  * queue, so every daemon and client timer shares it; a signalfd for

@@ -1,5 +1,5 @@
 /*
- * hrt: the kernel-hrtimer-like timer queue (see hrt.h and facts §7). Each
+ * hrt: the kernel-hrtimer-like timer queue (see hrt.h). Each
  * clock base is an array-backed binary min-heap of timer pointers keyed by
  * (hard expiry, enqueue sequence): the sequence makes equal expiries FIFO,
  * as rb_add_cached does by inserting equal keys to the right. Each timer
@@ -419,7 +419,8 @@ unsigned int hrt_run(struct hrt_queue *q, int64_t now_mono)
 		int64_t basenow = add_safe(now_mono, q->offset[b]);
 
 		/* Ordered by hard expiry; stop at the first timer whose soft expiry is
-		 * still ahead, even if a later one's window has opened (facts §7.2). */
+		 * still ahead, even if a later one's window has opened, as the kernel does: the
+		 * earlier timer needs a wake-up anyway. */
 		while (h->n && basenow >= h->v[0]->softexpires) {
 			run_one(q, h->v[0], basenow);
 			ran++;

@@ -1,5 +1,5 @@
 /*
- * hrt: a timer queue modelled on the kernel's hrtimers (facts §7), for the
+ * hrt: a timer queue modelled on the kernel's hrtimers (kernel/time/hrtimer.c), for the
  * daemon's own timers and the timers clients arm over the control socket
  * (daemon_timers.c). Four clock bases in the kernel's index order (MONOTONIC, REALTIME,
  * BOOTTIME, TAI), each with an offset from MONOTONIC that the caller sets
@@ -240,7 +240,7 @@ size_t hrt_count(const struct hrt_queue *q);
  * -ENOMEM. */
 long hrt_snapshot(const struct hrt_queue *q, const struct hrt_timer **v, size_t skip, size_t cap);
 
-/* Prints the queues like /proc/timer_list (facts §7.8) at now_mono, timers
+/* Prints the queues like the kernel's /proc/timer_list at now_mono, timers
  * in expiry order. Returns 0 or -errno when writing failed / -ENOMEM. */
 int hrt_dump(const struct hrt_queue *q, FILE *f, int64_t now_mono);
 

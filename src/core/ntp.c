@@ -1,9 +1,9 @@
 /*
- * The kernel's NTP discipline (kernel/time/ntp.c, facts §6) for the daemon's
+ * The kernel's NTP discipline (kernel/time/ntp.c) for the daemon's
  * timekeeper: adjtimex modes applied in the kernel's order, the PLL/FLL, the
  * per-second slews and the leap second state machine. Fixed point as in the
  * kernel (ns << 32), with the interval frequency a parameter instead of HZ.
- * Written from the facts document, not from kernel code.
+ * Written from the kernel's documented behaviour, not from its code.
  */
 #include "config.h"
 

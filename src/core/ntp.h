@@ -1,5 +1,5 @@
 /*
- * The NTP discipline with the kernel's adjtimex semantics (facts §6): the
+ * The NTP discipline with the kernel's adjtimex semantics: the
  * state of kernel/time/ntp.c in one struct (no globals), the PLL/FLL of
  * ntp_update_offset, the once-per-second second_overflow (leap second state
  * machine, maxerror growth, phase and adjtime slews) and the adjtimex
@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 
-/* include/linux/timex.h (facts §6.1) */
+/* The kernel's constants (include/linux/timex.h). */
 #define NTP_SCALE_SHIFT 32
 #define NTP_SHIFT_PLL 2
 #define NTP_SHIFT_FLL 2
@@ -147,7 +147,7 @@ static inline int64_t ntp_shift_right(int64_t x, unsigned int s)
 	return x < 0 ? -(int64_t)((uint64_t)-x >> s) : (int64_t)((uint64_t)x >> s);
 }
 
-/* Initial state (facts §6.3) for hz intervals per second. Returns 0, or
+/* The kernel's initial NTP state for hz intervals per second. Returns 0, or
  * -EINVAL when hz is outside 1..1000. */
 int ntp_init(struct ntp_state *n, unsigned int hz);
 

@@ -2,7 +2,7 @@
  * The page writer (see pagew.h and timekeeper-page(7)). Everything a reader
  * can see is stored with relaxed atomic stores between the seqlock's odd and
  * even stores, and both blocks are odd for the whole update, like the
- * kernel's vdso_write_begin/end (facts §8.2, checklist item 17). The writer
+ * kernel's vdso_write_begin/end (doc/architecture.md, section 5). The writer
  * keeps a private copy of what it published last, so it never reads the
  * shared mapping back and can keep the KCLOCK mapping continuous.
  */

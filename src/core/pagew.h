@@ -3,7 +3,7 @@
  * memfd, holds its only writable mapping, mirrors it to <dir>/page, and
  * publishes the timekeeper's view (struct tkv) in it under the seqlock on
  * every update, the way the kernel's
- * update_vsyscall() fills the vDSO data page (facts §8.2).
+ * update_vsyscall() fills the vDSO data page.
  *
  * Clock mode of the page:
  *   TSC    the source is the TSC: the bases are the timekeeper's own;

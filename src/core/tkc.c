@@ -1,9 +1,9 @@
 /*
- * The kernel's timekeeper (kernel/time/timekeeping.c, facts §5) in user
+ * The kernel's timekeeper (kernel/time/timekeeping.c) in user
  * space: two read bases (mono, steered by NTP, and raw) over one counter,
  * logarithmic accumulation with the NTP error feedback, mult steering with
  * the xtime_nsec compensation, leap seconds, steps, the change of
- * clocksource and the readers. Written from the facts document.
+ * clocksource and the readers. Written from the kernel's documented behaviour.
  *
  * Kept deliberately as the kernel does it: settimeofday, ADJ_SETOFFSET and
  * a change of clocksource clear the NTP state (ntp_clear keeps the

@@ -1,6 +1,6 @@
 /*
  * The daemon's timekeeper: the kernel's struct timekeeper in user space
- * (facts §5) on one counter. It accumulates the counter in shifted ns with
+ * on one counter. It accumulates the counter in shifted ns with
  * the kernel's logarithmic accumulation, steers mult from the NTP tick
  * length (ntp.c) with the xtime_nsec compensation that keeps readers
  * continuous, applies leap seconds and steps to REALTIME only (MONOTONIC

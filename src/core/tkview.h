@@ -1,7 +1,7 @@
 /*
  * What the timekeeper hands the page writer on every update: its read bases
  * and offsets, exactly as the kernel's update_vsyscall() takes them from
- * struct timekeeper (facts §5, §8.2), plus the discipline's status. The
+ * struct timekeeper, plus the discipline's status. The
  * timekeeper (tkc.c) fills it; the page writer (pagew.c) publishes it.
  * Neither includes the other's header.
  */

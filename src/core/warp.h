@@ -1,5 +1,5 @@
 /*
- * The cross-CPU TSC warp test (facts §2.7, check_tsc_warp): two threads
+ * The cross-CPU TSC warp test (the kernel's check_tsc_warp): two threads
  * pinned to two CPUs take turns under one spinlock reading the counter and
  * storing it as the shared "last" value. If a thread ever reads a value
  * smaller than the last one stored by either thread, the counters of the two

@@ -5,8 +5,8 @@
  * else kclock) and the intervals since the last check are compared. A
  * counter whose interval differs by more than both margins is demoted and
  * the registry reselects. Disturbed readouts are retried, then skipped, and
- * never condemn a counter unless every attempt was disturbed (facts
- * §1.4-1.6, the v6.12 limits).
+ * never condemn a counter unless every attempt was disturbed (the kernel's
+ * clocksource watchdog, with its v6.12 limits).
  *
  * Explicit-now style: the module reads the counters but never the time;
  * now_ns is the caller's monotonic time and only decides cadence and

@@ -1,7 +1,7 @@
 /*
  * ACPI tables: load one table from the firmware directory, verify its header
  * (signature, length, checksum) and decode the HPET base address and the
- * ACPI PM timer port as Linux does (facts §3.2, §4.2). The tables are
+ * ACPI PM timer port as Linux does (acpi_parse_hpet, acpi_parse_fadt). The tables are
  * firmware input: every offset is checked against the length before it is
  * read, and nothing here trusts the header's own length field until it has
  * been compared with the bytes actually read.

@@ -36,7 +36,7 @@ enum {
 #define ACPI_FADT_TMR_VAL_EXT (UINT32_C(1) << 8)    /* 1 = 32-bit PM timer */
 #define ACPI_FADT_HW_REDUCED (UINT32_C(1) << 20)    /* no fixed hardware */
 
-/* x86-64 firmware bug: the base shifted into the high half (facts §3.2). */
+/* x86-64 firmware bug: the base shifted into the high half; Linux refuses it too. */
 #define ACPI_HPET_BOGUS_ADDRESS UINT64_C(0xfed0000000000000)
 
 struct acpi_hpet_info {

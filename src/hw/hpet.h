@@ -16,7 +16,7 @@
 
 #define HPET_MMAP_SIZE 1024 /* "timer register space is 1024 bytes" */
 
-/* Register offsets (facts §3.1). */
+/* Register offsets from the base, as the HPET specification lays them out. */
 enum {
 	HPET_REG_ID = 0x000,      /* GCAP_ID[31:0] */
 	HPET_REG_PERIOD = 0x004,  /* GCAP_ID[63:32]: counter period in fs */

@@ -1,6 +1,6 @@
 /*
  * PCI chipset quirks for the ACPI PM timer: the kernel's acpi_pm blacklist
- * and graylist (facts §4.3), applied to the devices libpci finds.
+ * and graylist, applied to the devices libpci finds.
  *
  * libpci is written for command-line tools: its default error handler
  * prints and calls exit(). A daemon cannot allow that, so the scan installs

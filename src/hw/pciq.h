@@ -1,7 +1,7 @@
 /*
  * PCI chipset quirks for the ACPI PM timer: decide, from the PCI devices
  * present, whether the PM timer must be read with the verified triple read.
- * Same lists as the kernel's acpi_pm driver (facts §4.3): a blacklist (PIIX4
+ * Same lists as the kernel's acpi_pm driver: a blacklist (PIIX4
  * before revision 3) and a graylist (ICH4 LPC, ServerWorks LE) where the
  * workaround is always applied.
  *

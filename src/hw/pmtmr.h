@@ -18,7 +18,7 @@
 #define PMTMR_BITS 24
 #define PMTMR_MASK 0xffffffu
 
-/* Start-up check (facts §4.4): 10 rounds of up to 10000 reads, 100*j µs apart. */
+/* Start-up check, the kernel's acpi_pm one: 10 rounds of up to 10000 reads, 100*j µs apart. */
 #define PMTMR_MONOTONICITY_CHECKS 10
 #define PMTMR_READ_CHECKS 10000
 /* A decrease to below this counts as a wrap of the 24-bit counter. */

@@ -3,7 +3,7 @@
  * the TSC exists, whether it is invariant, how to read it in order, and what
  * its nominal frequency is, then describes it as a clocksource.
  *
- * The frequency rules are the kernel's native_calibrate_tsc() (facts §2.3):
+ * The frequency rules are the kernel's native_calibrate_tsc():
  * CPUID 0x15 gives the TSC/crystal ratio and, when the crystal frequency is
  * given too, a frequency the kernel trusts without refinement (KNOWN_FREQ);
  * a crystal derived from the base frequency of CPUID 0x16 gives a frequency
@@ -197,7 +197,7 @@ void tsc_features_read(tsc_cpuid_fn fn, void *ctx, struct tsc_features *f)
 /* ---- ordered reads ---------------------------------------------------- */
 
 /*
- * The kernel patches rdtsc_ordered() at boot (facts §2.2); we choose a
+ * The kernel patches rdtsc_ordered() at boot (alternatives); we choose a
  * function once. RDTSCP waits for earlier instructions (it clobbers ECX with
  * TSC_AUX); LFENCE;RDTSC does the same on CPUs without it. The "memory"
  * clobber stops the compiler from moving loads across the read.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Client timers end to end (issue 6), through libtimekeeper only
+# Client timers end to end, through libtimekeeper only
 # (tk_timerload.c): 1000 connections x 10 periodic timers on all four
 # clocks run 10 s against the daemon on simulated devices with reference =
 # system, and no expiry is lost (overruns add up, expiries on the value +

@@ -1,5 +1,5 @@
-# Real NTP servers for the NTP tests and the convergence bench (DESIGN.md §10,
-# "Real peers"), sourced after lib.sh. Nothing is installed here: chronyd,
+# Real NTP servers for the NTP tests and the convergence bench (doc/architecture.md,
+# section 11), sourced after lib.sh. Nothing is installed here: chronyd,
 # chronyc and ntpsec's ntpd are found on PATH or, since the two packages
 # conflict (both provide time-daemon), unpacked by ./dev.sh into
 # $TK_PEERS_CACHE (default ~/.cache/timekeeperd-peers/{chrony,ntpsec});

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The client-timer service of the daemon (issue 6, server side), spoken raw
+# The client-timer service of the daemon (server side), spoken raw
 # by timers_srv.c: limits, disconnects, the minimum period, periodic
 # expiries and flow control, the REALTIME rules, and (as root, who may
 # change the clock) cancel-on-set and re-evaluation across a step. The

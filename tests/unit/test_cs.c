@@ -1,5 +1,5 @@
 /*
- * The registry: the kernel's mult/shift arithmetic (facts §1.3 table),
+ * The registry: the kernel's mult/shift arithmetic (its worked values as a table),
  * masked deltas, rating order, selection, override, unbind, demotion and
  * re-admission, on fake clocksources.
  */

@@ -1,9 +1,9 @@
 /*
  * The hrt timer queue in fake time: hrtimer_forward's overrun arithmetic as
- * a table (facts §7.4), the soft/hard expiry rule (§7.2), FIFO order for
+ * a table, the soft/hard expiry rule, FIFO order for
  * equal expiries, the POSIX rule for relative REALTIME timers, absolute
  * REALTIME/TAI/BOOTTIME timers moving with clock_was_set, the three-pass
- * interrupt and its hang back-off (§7.5) with a clock that races ahead,
+ * interrupt and its hang back-off with a clock that races ahead,
  * reprogramming of the owner, callbacks re-arming and cancelling timers,
  * 10^6 timers, and the /proc/timer_list-like dump.
  */
@@ -83,7 +83,7 @@ static void setup(void)
 	norder = 0;
 }
 
-/* ---- hrt_forward: facts §7.4 ---- */
+/* ---- hrt_forward: the kernel's hrtimer_forward() overrun arithmetic ---- */
 
 static const struct fwd_case {
 	int64_t soft, slack, now, interval; /* hard = soft + slack */
@@ -304,7 +304,7 @@ START_TEST(test_forward_queued_and_saturation)
 }
 END_TEST
 
-/* ---- soft/hard expiry: facts §7.2 ---- */
+/* ---- soft/hard expiry: run in hard-expiry order, stop at a soft expiry ahead ---- */
 
 START_TEST(test_soft_hard_order)
 {
@@ -526,7 +526,7 @@ START_TEST(test_callbacks_rearm_cancel)
 }
 END_TEST
 
-/* ---- hrtimer_interrupt: three passes and the hang rule, facts §7.5 ---- */
+/* ---- hrtimer_interrupt: three passes and the hang rule ---- */
 
 static int64_t race_step;
 

@@ -1,7 +1,7 @@
 /*
- * The NTP discipline against the kernel's documented behaviour (facts §6):
+ * The NTP discipline against the kernel's documented behaviour:
  * initial values, the ADJ_FREQUENCY round trip and clamp, the PLL/FLL
- * responses computed by hand from the §6.7 formulas, the per-second phase
+ * responses computed by hand from ntp_update_offset()'s formulas, the per-second phase
  * and adjtime slews, maxerror growth to STA_UNSYNC, the leap second state
  * machine and the adjtimex read-back fix-ups, and the validation rules.
  * Everything at the daemon's default rate of 100 intervals per second.
@@ -121,7 +121,7 @@ struct pll_case {
 	int64_t tc;        /* ADJ_TIMECONST value */
 	int64_t secs;      /* since the PLL was switched on */
 	int64_t offset;    /* ADJ_OFFSET value */
-	int64_t want_freq; /* time_freq, by hand from §6.7 */
+	int64_t want_freq; /* time_freq, by hand from ntp_update_offset() */
 	int64_t want_phase_ns; /* the phase kept in time_offset, ns */
 	bool fll;          /* STA_MODE */
 };

@@ -119,7 +119,7 @@ static void tkv_fill(struct tkv *v, const char *src, uint64_t cl, uint32_t mult,
 }
 
 /* The expected reading of clk at counter value c, computed from the tkv
- * alone (the kernel's formulas, facts §5.5 and §5.8). */
+ * alone (the kernel's reader and offset formulas). */
 static int64_t expect(const struct tkv *v, int clk, uint64_t c)
 {
 	const struct tkv_base *b = clk == CLOCK_MONOTONIC_RAW ? &v->raw : &v->mono;
@@ -642,9 +642,9 @@ static uint64_t rng_next(uint64_t *s)
 	return *s;
 }
 
-/* The kernel's accumulation (facts §5.6, one cycle_interval at a time
+/* The kernel's accumulation (timekeeping_advance, one cycle_interval at a time
  * here) up to c, then a new mult with the xtime_nsec compensation of
- * timekeeping_apply_adjustment (facts §5.7): time stays continuous at c. */
+ * timekeeping_apply_adjustment: time stays continuous at c. */
 static void tk_advance(struct torture *t, uint64_t c)
 {
 	struct tkv *v = &t->v;

@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/vm/check_probe.sh: check the JSON of `timekeeperd --probe --json` taken inside an
-# emulated machine against what that machine is known to have (DESIGN.md §10: QEMU's q35
+# emulated machine against what that machine is known to have (QEMU's q35
 # and pc both have an HPET at 0xfed00000 ticking at 100 MHz and the ACPI PM timer at port
 # 0x608). Prints one TAP result line per check (no plan: the caller numbers and counts);
 # the values seen are in each line. Exit status 0 when every check passed.

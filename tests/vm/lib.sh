@@ -1,6 +1,6 @@
 # shellcheck shell=sh
-# tests/vm/lib.sh: the emulated-hardware test bench (DESIGN.md §10), sourced by the
-# tests/vm/*.sh scripts. It fetches and caches a Debian kernel, packs an initramfs
+# tests/vm/lib.sh: the emulated-hardware test bench (doc/architecture.md, section 11),
+# sourced by the tests/vm/*.sh scripts. It fetches and caches a Debian kernel, packs an initramfs
 # holding busybox, the freshly built binaries and their shared libraries, boots it
 # under QEMU (TCG only) on a given machine type, and pulls the output of the guest's
 # commands back out of the serial log. Missing pieces make the test skip, except

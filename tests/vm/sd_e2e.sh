@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/vm/sd_e2e.sh: the systemd end-to-end test (issue 5, DESIGN.md §10). Boots a Debian
+# tests/vm/sd_e2e.sh: the systemd end-to-end test (doc/architecture.md, section 11). Boots a Debian
 # bookworm image with systemd as PID 1 (tests/vm/sd_image.sh, built once and cached) plus a
 # small cpio with the project as `make install` puts it, on QEMU's q35 machine (HPET and
 # ICH9 PM timer) under TCG, and runs tests/vm/sd_check.sh inside: systemctl start/stop,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/vm/sd_image.sh: builds the base image of the systemd end-to-end test (DESIGN.md §10):
+# tests/vm/sd_image.sh: builds the base image of the systemd end-to-end test:
 # a `debootstrap --variant=minbase bookworm` tree with systemd, systemd-sysv, dbus and the
 # project's runtime libraries, packed as one compressed cpio whose /init is systemd. The guest
 # boots it from the initramfs alone: no kernel modules, no disk. The image is configured to
