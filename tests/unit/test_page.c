@@ -628,7 +628,7 @@ struct torture {
 	uint32_t base_mult;
 	uint64_t rng;
 	atomic_bool stop;
-	atomic_llong max_mono;
+	_Atomic int64_t max_mono; /* int64_t: m0 is its compare-exchange slot */
 	atomic_ulong reads, torn, backwards, fallbacks, busy, updates, kclock_updates;
 	atomic_llong worst_back;
 	atomic_ulong big_back; /* backward steps beyond TORTURE_SKEW_NS */
