@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/hrt.h"
+#include "core/tunit.h"
 
 #define BIG 1000000
 #define SMALL 1000
@@ -38,7 +39,7 @@ static int64_t mono(void)
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+	return ts_to_ns(&t);
 }
 
 static enum hrt_restart fire(struct hrt_timer *t, int64_t now)

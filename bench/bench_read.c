@@ -18,17 +18,13 @@
 
 #include "core/cs.h"
 #include "core/pagew.h"
+#include "core/tunit.h"
 #include "hw/tsc.h"
 #include "timekeeper.h"
 
 #define RUNS 7
 #define SAMPLES 2000
 #define BATCH 64
-
-static uint64_t ns_of(const struct timespec *t)
-{
-	return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -58,7 +54,7 @@ static double run(struct timekeeper *tk, bool use_tk, double *out)
 				sink += ts.tv_nsec;
 			}
 		clock_gettime(CLOCK_MONOTONIC, &b);
-		out[s] = (double)(ns_of(&b) - ns_of(&a)) / BATCH;
+		out[s] = (double)(ts_to_ns_u(&b) - ts_to_ns_u(&a)) / BATCH;
 		sum += out[s];
 	}
 	return sum / SAMPLES;
@@ -87,7 +83,7 @@ int main(void)
 	usleep(200000);
 	clock_gettime(CLOCK_MONOTONIC, &m1);
 	c1 = tsc_read_ordered();
-	hz = (uint64_t)((double)(c1 - c0) * 1e9 / (double)(ns_of(&m1) - ns_of(&m0)));
+	hz = (uint64_t)((double)(c1 - c0) * 1e9 / (double)(ts_to_ns_u(&m1) - ts_to_ns_u(&m0)));
 	if (hz == 0 || hz > UINT32_MAX) {
 		fprintf(stderr, "bench_read: TSC at %llu Hz outside 1..%u\n",
 			(unsigned long long)hz, UINT32_MAX);
@@ -112,21 +108,17 @@ int main(void)
 	v.xtime_sec = r0.tv_sec;
 	v.raw_sec = raw.tv_sec;
 	{
-		int64_t wtm = (int64_t)ns_of(&m0) - (int64_t)ns_of(&r0);
-		int64_t s = wtm / 1000000000, n = wtm % 1000000000;
+		struct timespec wtm;
 
-		if (n < 0) {
-			n += 1000000000;
-			s--;
-		}
-		v.wall_to_monotonic.sec = s;
-		v.wall_to_monotonic.nsec = n;
+		ns_to_ts((int64_t)ts_to_ns_u(&m0) - (int64_t)ts_to_ns_u(&r0), &wtm);
+		v.wall_to_monotonic.sec = wtm.tv_sec;
+		v.wall_to_monotonic.nsec = wtm.tv_nsec;
 	}
 	v.coarse_nsec = (uint64_t)r0.tv_nsec;
 	strcpy(v.cs_name, "tsc");
 	v.cs_client_readable = true;
 	v.maxerror_us = 1000;
-	pagew_publish(pw, &v, ns_of(&m0), 3600ull * 1000000000u, NULL, NULL);
+	pagew_publish(pw, &v, ts_to_ns_u(&m0), 3600 * NSEC_PER_SEC_U, NULL, NULL);
 
 	if (tk_open(pagew_path(pw), &tk) < 0 || tk_status(tk, &st) < 0 || st.stale ||
 	    st.clock_mode != TK_PAGE_MODE_TSC) {

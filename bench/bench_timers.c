@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/tunit.h"
 #include "timekeeper.h"
 
 #define NS INT64_C(1000000000)
@@ -41,7 +42,7 @@ static int64_t kmono(void)
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * NS + t.tv_nsec;
+	return ts_to_ns(&t);
 }
 
 static int cmp64(const void *a, const void *b)
@@ -84,7 +85,7 @@ static int client_round(struct timekeeper *tk, struct tk_timers *tt, uint32_t id
 			int64_t exp = (int64_t)ev[i].expiry.tv_sec * NS + ev[i].expiry.tv_nsec;
 
 			*missed += ev[i].overruns - 1;
-			out[got++] = (int64_t)now.tv_sec * NS + now.tv_nsec - exp;
+			out[got++] = ts_to_ns(&now) - exp;
 		}
 	}
 	return tk_timer_disarm(tt, id);

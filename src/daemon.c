@@ -80,17 +80,12 @@
 #include "daemon_int.h"
 #include "hw/hw.h"
 
-static int64_t ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * NSEC_PER_SEC + ts->tv_nsec;
-}
-
 static uint64_t kraw_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
-	return (uint64_t)ts_ns(&ts);
+	return (uint64_t)ts_to_ns(&ts);
 }
 
 /* --- publishing ---------------------------------------------------------- */
@@ -138,7 +133,7 @@ int64_t daemon_now(struct daemon *d)
 
 	if (tkc_get(&d->tk, CLOCK_MONOTONIC, &ts) < 0)
 		return evl_now();
-	return ts_ns(&ts);
+	return ts_to_ns(&ts);
 }
 
 static int64_t queue_clock(void *ctx)
@@ -162,8 +157,8 @@ void daemon_sync_offsets(struct daemon *d)
 	tkc_get_at(&d->tk, CLOCK_BOOTTIME, cycles, &boot);
 	tkc_get_at(&d->tk, CLOCK_TAI, cycles, &tai);
 	memcpy(old, d->q->offset, sizeof(old));
-	hrt_set_offsets(d->q, ts_ns(&real) - ts_ns(&mono), ts_ns(&boot) - ts_ns(&mono),
-			ts_ns(&tai) - ts_ns(&mono));
+	hrt_set_offsets(d->q, ts_to_ns(&real) - ts_to_ns(&mono), ts_to_ns(&boot) - ts_to_ns(&mono),
+			ts_to_ns(&tai) - ts_to_ns(&mono));
 	daemon_timers_clock_was_set(d, old);
 }
 
@@ -343,10 +338,10 @@ static void measure_offset(struct daemon *d, int64_t *offset, int64_t *window)
 		tkc_get(&d->tk, CLOCK_REALTIME, &a);
 		clock_gettime(CLOCK_REALTIME, &k);
 		tkc_get(&d->tk, CLOCK_REALTIME, &b);
-		w = ts_ns(&b) - ts_ns(&a);
+		w = ts_to_ns(&b) - ts_to_ns(&a);
 		if (w >= 0 && w < *window) {
 			*window = w;
-			*offset = ts_ns(&k) - (ts_ns(&a) + w / 2);
+			*offset = ts_to_ns(&k) - (ts_to_ns(&a) + w / 2);
 		}
 	}
 }
@@ -414,7 +409,7 @@ static void system_bound(struct daemon *d, int64_t now, int64_t offset, int64_t 
 		return;
 	}
 	clock_getres(CLOCK_REALTIME, &res);
-	bound_sync(&d->bound, now, bound_system(maxerror_us, offset, window, ts_ns(&res) + 1),
+	bound_sync(&d->bound, now, bound_system(maxerror_us, offset, window, ts_to_ns(&res) + 1),
 		   bound_drift(d->conf.max_drift_ppb, rate_ppb, 1.0), 3 * DISC_INTERVAL_NS);
 }
 
@@ -680,7 +675,8 @@ static int start_timekeeper(struct daemon *d)
 		struct timespec tai;
 
 		clock_gettime(CLOCK_TAI, &tai);
-		st.tai_offset = (int32_t)llround((double)(ts_ns(&tai) - ts_ns(&st.real)) / 1e9);
+		st.tai_offset =
+			(int32_t)llround((double)(ts_to_ns(&tai) - ts_to_ns(&st.real)) / 1e9);
 	}
 	if (tkc_init(&d->tk, cur->cs, &cur->ar, (unsigned int)(NSEC_PER_SEC / d->update_ns), &st) < 0) {
 		log_err("%s: the timekeeper refused it", cur->cs->name);

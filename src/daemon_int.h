@@ -19,11 +19,10 @@
 #include "core/ntp.h"
 #include "core/pagew.h"
 #include "core/tkc.h"
+#include "core/tunit.h"
 #include "core/wdog.h"
 #include "hw/hw.h"
 
-#define NSEC_PER_SEC INT64_C(1000000000)
-#define NSEC_PER_MSEC INT64_C(1000000)
 #define CALIB_FAST_NS (50 * NSEC_PER_MSEC)
 #define CALIB_SLOW_NS NSEC_PER_SEC
 #define DISC_INTERVAL_NS NSEC_PER_SEC

@@ -113,7 +113,7 @@ static int64_t our_real(struct daemon *d)
 	struct timespec ts;
 
 	tkc_get(&d->tk, CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+	return ts_to_ns(&ts);
 }
 
 static int64_t kernel_real(void)
@@ -121,7 +121,7 @@ static int64_t kernel_real(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+	return ts_to_ns(&ts);
 }
 
 /* --- the clock ------------------------------------------------------------ */
@@ -406,8 +406,7 @@ static int64_t kernel_ts_to_ours(struct daemon *d, const struct timespec *kts, i
 		if (k2 >= k1 && k2 - k1 < best) {
 			best = k2 - k1;
 			ours = o;
-			age = k1 + (k2 - k1) / 2 -
-			      ((int64_t)kts->tv_sec * NSEC_PER_SEC + kts->tv_nsec);
+			age = k1 + (k2 - k1) / 2 - ts_to_ns(kts);
 		}
 	}
 	*width = best;

@@ -19,6 +19,7 @@
 #include "core/calib.h"
 #include "core/cs.h"
 #include "core/log.h"
+#include "core/tunit.h"
 #include "core/warp.h"
 #include "core/wdog.h"
 #include "hw/hw.h"
@@ -66,7 +67,7 @@ static uint64_t raw_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return ts_to_ns_u(&ts);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -161,7 +162,8 @@ static void track_start(struct track *t)
 
 static void sleep_ns(uint64_t ns)
 {
-	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
+	struct timespec ts = { .tv_sec = (time_t)(ns / NSEC_PER_SEC_U),
+			       .tv_nsec = (long)(ns % NSEC_PER_SEC_U) };
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;

@@ -78,13 +78,13 @@ int cs_arith_compute(struct cs_arith *a, uint64_t mask, uint64_t freq, uint32_t 
 	if (sec * scale > UINT32_MAX)
 		sec = UINT32_MAX / scale;
 	cs_calc_mult_shift(&a->mult, &a->shift, (uint32_t)freq,
-			   (uint32_t)(CS_NSEC_PER_SEC / scale), (uint32_t)(sec * scale));
+			   (uint32_t)(NSEC_PER_SEC_U / scale), (uint32_t)(sec * scale));
 
 	if (margin_ns) {
 		a->uncertainty_ns = margin_ns;
 	} else {
 		/* One period, floored at 2 * WATCHDOG_MAX_SKEW. */
-		a->uncertainty_ns = CS_NSEC_PER_SEC / (scale * freq);
+		a->uncertainty_ns = NSEC_PER_SEC_U / (scale * freq);
 		if (a->uncertainty_ns < 2 * CS_WATCHDOG_MAX_SKEW_NS)
 			a->uncertainty_ns = 2 * CS_WATCHDOG_MAX_SKEW_NS;
 	}

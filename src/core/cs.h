@@ -18,14 +18,14 @@
 #include <stdint.h>
 
 #include "core/clocksource.h"
+#include "core/tunit.h"
 
 #define CS_MAX_SOURCES 8
 
-#define CS_NSEC_PER_SEC UINT64_C(1000000000)
 /* WATCHDOG_MAX_SKEW (v6.3+ default of CONFIG_CLOCKSOURCE_WATCHDOG_MAX_SKEW_US), ns */
 #define CS_WATCHDOG_MAX_SKEW_NS UINT64_C(125000)
 /* WATCHDOG_THRESHOLD: the margin of a source without a frequency, ns */
-#define CS_WATCHDOG_THRESHOLD_NS (CS_NSEC_PER_SEC >> 5)
+#define CS_WATCHDOG_THRESHOLD_NS (NSEC_PER_SEC_U >> 5)
 /* The 600 s cap of maxsec, applied only to counters wider than 32 bits */
 #define CS_MAXSEC_CAP 600u
 

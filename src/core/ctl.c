@@ -29,6 +29,7 @@
 
 #include "core/ctl.h"
 #include "core/evl.h"
+#include "core/tunit.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
@@ -563,7 +564,7 @@ static int64_t mono_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return ts_to_ns(&ts);
 }
 
 /* Closing with unread packets queued resets the connection (the peer's next

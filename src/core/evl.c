@@ -23,10 +23,11 @@
 #include <unistd.h>
 
 #include "core/evl.h"
+#include "core/tunit.h"
 
 #define EVL_MAX_EVENTS 32
 /* Spinning is bounded: at most this much of each second (kernel time). */
-#define SPIN_WINDOW_NS INT64_C(1000000000)
+#define SPIN_WINDOW_NS NSEC_PER_SEC
 #define SPIN_BUDGET_NS (SPIN_WINDOW_NS / 4)
 /* evl.armed when the timerfd's state is not known; never a real expiry. */
 #define ARMED_UNKNOWN INT64_MIN
@@ -94,7 +95,7 @@ int64_t evl_now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return ts_to_ns(&ts);
 }
 
 /* The queue's clock. */
@@ -227,8 +228,7 @@ static void program(struct evl *l)
 			target = 1;
 		if (target > HRT_TIME_SAFE_MAX)
 			target = HRT_TIME_SAFE_MAX;
-		its.it_value.tv_sec = target / 1000000000;
-		its.it_value.tv_nsec = target % 1000000000;
+		ns_to_ts(target, &its.it_value);
 	}
 	if (timerfd_settime(l->tfd, TFD_TIMER_ABSTIME, &its, NULL)) {
 		l->last_err = -errno;

@@ -57,6 +57,11 @@ int log_to_journal(void)
 	return journal;
 }
 
+/* The callers' format strings are checked at their call sites (log.h);
+ * the attribute lets the compiler pass fmt on to vsnprintf() unwarned. */
+static void vlog(enum log_level level, const struct log_field *fields, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static void vlog(enum log_level level, const struct log_field *fields, const char *fmt, va_list ap)
 {
 	/* Each iovec is one "KEY=value" field; the line is formatted after

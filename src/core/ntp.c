@@ -11,10 +11,8 @@
 #include <string.h>
 
 #include "core/ntp.h"
+#include "core/tunit.h"
 
-#define NSEC_PER_USEC 1000
-#define USEC_PER_SEC INT64_C(1000000)
-#define NSEC_PER_SEC INT64_C(1000000000)
 #define SECS_PER_DAY 86400
 
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)

@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "core/ntpc.h"
+#include "core/tunit.h"
 
-#define NS_PER_S INT64_C(1000000000)
 #define POLL_LIMIT 30 /* the RFC's hysteresis limit */
 #define POLL_GATE 4   /* |offset| under this many jitters: poll may rise */
 
@@ -87,9 +87,9 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 uint64_t ntpc_ts_from_ns(int64_t unix_ns)
 {
-	int64_t s = floor_div(unix_ns, NS_PER_S);
-	uint64_t ns = (uint64_t)(unix_ns - s * NS_PER_S);
-	uint64_t frac = ((ns << 32) + NS_PER_S / 2) / NS_PER_S;
+	int64_t s = floor_div(unix_ns, NSEC_PER_SEC);
+	uint64_t ns = (uint64_t)(unix_ns - s * NSEC_PER_SEC);
+	uint64_t frac = ((ns << 32) + NSEC_PER_SEC / 2) / NSEC_PER_SEC;
 
 	if (frac > UINT32_MAX) /* rounded up to the next second */
 		frac = UINT32_MAX;
@@ -98,16 +98,17 @@ uint64_t ntpc_ts_from_ns(int64_t unix_ns)
 
 int64_t ntpc_ts_to_ns(uint64_t ts, int64_t ref_ns)
 {
-	int64_t ref_s = floor_div(ref_ns, NS_PER_S) + NTPC_UNIX_EPOCH;
+	int64_t ref_s = floor_div(ref_ns, NSEC_PER_SEC) + NTPC_UNIX_EPOCH;
 	int32_t diff = (int32_t)((uint32_t)(ts >> 32) - (uint32_t)ref_s);
-	int64_t frac_ns = (int64_t)(((ts & UINT32_MAX) * (uint64_t)NS_PER_S + (UINT64_C(1) << 31)) >> 32);
+	int64_t frac_ns =
+		(int64_t)(((ts & UINT32_MAX) * NSEC_PER_SEC_U + (UINT64_C(1) << 31)) >> 32);
 
-	return (ref_s + diff - NTPC_UNIX_EPOCH) * NS_PER_S + frac_ns;
+	return (ref_s + diff - NTPC_UNIX_EPOCH) * NSEC_PER_SEC + frac_ns;
 }
 
 int64_t ntpc_short_to_ns(uint32_t s)
 {
-	return (int64_t)(((uint64_t)s * (uint64_t)NS_PER_S + (1u << 15)) >> 16);
+	return (int64_t)(((uint64_t)s * NSEC_PER_SEC_U + (1u << 15)) >> 16);
 }
 
 uint32_t ntpc_short_from_ns(int64_t ns)
@@ -116,7 +117,7 @@ uint32_t ntpc_short_from_ns(int64_t ns)
 
 	if (ns <= 0)
 		return 0;
-	v = ((uint64_t)ns << 16) / (uint64_t)NS_PER_S;
+	v = ((uint64_t)ns << 16) / NSEC_PER_SEC_U;
 	if ((uint64_t)ns > (UINT64_MAX >> 16) || v > UINT32_MAX)
 		return UINT32_MAX;
 	return (uint32_t)v;
@@ -133,12 +134,12 @@ void ntpc_offset_delay(int64_t t1, int64_t t2, int64_t t3, int64_t t4, int64_t *
 
 static int64_t poll_ns(int poll)
 {
-	return (int64_t)ldexp((double)NS_PER_S, poll);
+	return (int64_t)ldexp((double)NSEC_PER_SEC, poll);
 }
 
 static int64_t phi(int64_t dt_ns)
 {
-	return dt_ns > 0 ? dt_ns / (NS_PER_S / NTPC_PHI_PPB) : 0;
+	return dt_ns > 0 ? dt_ns / (NSEC_PER_SEC / NTPC_PHI_PPB) : 0;
 }
 
 void ntpc_peer_init(struct ntpc_peer *p, int minpoll, int maxpoll, bool iburst)
@@ -206,7 +207,7 @@ void ntpc_request(struct ntpc_peer *p, uint64_t cookie, uint64_t cookie2, int64_
 
 void ntpc_transmitted(struct ntpc_peer *p, int64_t t1)
 {
-	if (p->outstanding && t1 >= p->t1 && t1 - p->t1 < INT64_C(1000000000))
+	if (p->outstanding && t1 >= p->t1 && t1 - p->t1 < NSEC_PER_SEC)
 		p->t1 = t1;
 }
 
@@ -451,9 +452,9 @@ enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, i
 	/* The server's precision is a signed byte of log2 s: 2^127 s does not
 	 * fit in ns (the conversion would be undefined). Past NTPC_MAXDISP_NS
 	 * the sample is worthless anyway: the filter drops it. */
-	s.disp = (int64_t)fmin(ldexp((double)NS_PER_S, r.precision), (double)NTPC_MAXDISP_NS) +
+	s.disp = (int64_t)fmin(ldexp((double)NSEC_PER_SEC, r.precision), (double)NTPC_MAXDISP_NS) +
 		 NTPC_PRECISION_NS + phi(t4 - t1) +
-		 (p->ts_unc_ns > 0 && p->ts_unc_ns < NS_PER_S ? p->ts_unc_ns : 0);
+		 (p->ts_unc_ns > 0 && p->ts_unc_ns < NSEC_PER_SEC ? p->ts_unc_ns : 0);
 	p->last_offset = s.offset;
 	memmove(&p->filt[1], &p->filt[0], sizeof(p->filt[0]) * (NTPC_FILTER - 1));
 	p->filt[0] = s;

@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "core/pagew.h"
+#include "core/tunit.h"
 
-#define NSEC_PER_SEC 1000000000ull
 #define KCLOCK_SHIFT 31 /* mult = rate << 31 fits u32 for rates below 2 */
 #define SLEW_MAX 1e-3   /* the KCLOCK mapping's rate is steered by at most 1000 ppm */
 #define STEP_NS 1000000 /* a KCLOCK mapping more than 1 ms behind is stepped (a stalled writer) */
@@ -84,7 +84,7 @@ static s128 rb_shifted(const struct rbase *b, uint64_t x)
 
 	if (delta > b->max_cycles && (delta & (1ull << 62 | 1ull << 63)))
 		delta = 0;
-	return (s128)b->sec * (s128)(NSEC_PER_SEC << b->shift) + (s128)b->nsec +
+	return (s128)b->sec * (s128)(NSEC_PER_SEC_U << b->shift) + (s128)b->nsec +
 	       (s128)((u128)delta * b->mult);
 }
 
@@ -106,7 +106,7 @@ static void rb_from_tkv(struct rbase *b, const struct tkv_base *t, int64_t sec)
 
 static void rb_set_shifted(struct rbase *b, s128 v)
 {
-	u128 unit = (u128)NSEC_PER_SEC << b->shift;
+	u128 unit = (u128)NSEC_PER_SEC_U << b->shift;
 
 	if (v < 0)
 		v = 0;
@@ -121,7 +121,7 @@ static uint64_t safe_max_cycles(uint32_t mult, uint32_t shift, uint64_t want)
 
 	if (!mult)
 		return want;
-	lim = (UINT64_MAX - ((NSEC_PER_SEC << shift) - 1)) / mult;
+	lim = (UINT64_MAX - ((NSEC_PER_SEC_U << shift) - 1)) / mult;
 	return want && want < lim ? want : lim;
 }
 
@@ -388,7 +388,7 @@ static struct tk_page_basetime bt_add(int64_t sec, uint64_t nsec, uint32_t shift
 				      const struct tkv_timespec *off)
 {
 	struct tk_page_basetime b;
-	uint64_t unit = NSEC_PER_SEC << shift;
+	uint64_t unit = NSEC_PER_SEC_U << shift;
 
 	sec += off->sec;
 	nsec += (uint64_t)off->nsec << shift;
@@ -565,13 +565,14 @@ static void fill_bound(struct tk_page_status *st, const struct tkv *v, const str
 		st->bound_drift_ppb = 500000; /* adjtimex's maxerror grows 500 us per s */
 		st->bound_ns = sync ? v->maxerror_us * 1000 : INT64_MAX;
 	} else {
-		s128 t_cl = (s128)b->sec * (s128)NSEC_PER_SEC + (s128)(b->nsec >> b->shift) + wtm_ns;
+		s128 t_cl = (s128)b->sec * (s128)NSEC_PER_SEC_U + (s128)(b->nsec >> b->shift) +
+			     wtm_ns;
 		s128 grow = 0;
 
 		ns = v->bound_ns < 0 ? 0 : v->bound_ns;
 		if (ns != INT64_MAX && t_cl > v->bound_t_ns)
 			grow = ((t_cl - v->bound_t_ns) * v->bound_drift_ppb + 999999999) /
-			       (s128)NSEC_PER_SEC;
+			       (s128)NSEC_PER_SEC_U;
 		/* KCLOCK: the mapping published is not the timekeeper exactly. */
 		if (ns != INT64_MAX)
 			grow += map_err_ns > 0 ? map_err_ns : 0;
@@ -620,7 +621,7 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	rb_from_tkv(&tb[0], &v->mono, v->xtime_sec);
 	rb_from_tkv(&tb[1], &v->raw, v->raw_sec);
 
-	wtm_ns = (s128)v->wall_to_monotonic.sec * (s128)NSEC_PER_SEC + v->wall_to_monotonic.nsec;
+	wtm_ns = (s128)v->wall_to_monotonic.sec * (s128)NSEC_PER_SEC_U + v->wall_to_monotonic.nsec;
 	/* The last mapping is a floor for this one only when it was a
 	 * mapping of kernel time (a TSC-mode base maps TSC cycles). */
 	was_kclock = pw->mode == TK_PAGE_MODE_KCLOCK && have_sample;

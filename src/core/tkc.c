@@ -17,11 +17,11 @@
 #include <string.h>
 
 #include "core/tkc.h"
+#include "core/tunit.h"
 
-#define NSEC_PER_SEC UINT64_C(1000000000)
 /* The latest settable time, in s: KTIME_SEC_MAX less 30 years, as the
  * kernel's TIME_SETTOD_SEC_MAX (a step's ns stay within int64_t). */
-#define TKC_SETTOD_SEC_MAX (INT64_MAX / 1000000000 - 30LL * 365 * 86400)
+#define TKC_SETTOD_SEC_MAX (INT64_MAX / NSEC_PER_SEC - 30LL * 365 * 86400)
 
 static unsigned int ilog2_u64(uint64_t x)
 {
@@ -30,12 +30,12 @@ static unsigned int ilog2_u64(uint64_t x)
 
 static void ts_norm(struct tkv_timespec *t)
 {
-	while (t->nsec >= (int64_t)NSEC_PER_SEC) {
-		t->nsec -= (int64_t)NSEC_PER_SEC;
+	while (t->nsec >= NSEC_PER_SEC) {
+		t->nsec -= NSEC_PER_SEC;
 		t->sec++;
 	}
 	while (t->nsec < 0) {
-		t->nsec += (int64_t)NSEC_PER_SEC;
+		t->nsec += NSEC_PER_SEC;
 		t->sec--;
 	}
 }
@@ -82,12 +82,12 @@ static void update_coarse(struct tkc *tk)
 /* tk_normalize_xtime(): whole seconds out of xtime_nsec, without NTP. */
 static void normalize_xtime(struct tkc *tk)
 {
-	while (tk->mono.xtime_nsec >= NSEC_PER_SEC << tk->mono.shift) {
-		tk->mono.xtime_nsec -= NSEC_PER_SEC << tk->mono.shift;
+	while (tk->mono.xtime_nsec >= NSEC_PER_SEC_U << tk->mono.shift) {
+		tk->mono.xtime_nsec -= NSEC_PER_SEC_U << tk->mono.shift;
 		tk->xtime_sec++;
 	}
-	while (tk->raw.xtime_nsec >= NSEC_PER_SEC << tk->raw.shift) {
-		tk->raw.xtime_nsec -= NSEC_PER_SEC << tk->raw.shift;
+	while (tk->raw.xtime_nsec >= NSEC_PER_SEC_U << tk->raw.shift) {
+		tk->raw.xtime_nsec -= NSEC_PER_SEC_U << tk->raw.shift;
 		tk->raw_sec++;
 	}
 }
@@ -112,7 +112,7 @@ static void setup_internals(struct tkc *tk, struct clocksource *cs, const struct
 		b->max_raw_delta = ar->max_raw_delta;
 	}
 
-	ntpinterval = (NSEC_PER_SEC / tk->ntp.hz) << ar->shift;
+	ntpinterval = (NSEC_PER_SEC_U / tk->ntp.hz) << ar->shift;
 	interval = (ntpinterval + ar->mult / 2) / ar->mult;
 	if (!interval)
 		interval = 1;
@@ -199,7 +199,7 @@ static void forward_now(struct tkc *tk)
  * a leap moves REALTIME and wall_to_monotonic oppositely. */
 static int accumulate_nsecs_to_secs(struct tkc *tk)
 {
-	uint64_t nsecps = NSEC_PER_SEC << tk->mono.shift;
+	uint64_t nsecps = NSEC_PER_SEC_U << tk->mono.shift;
 	int clock_set = 0;
 
 	while (tk->mono.xtime_nsec >= nsecps) {
@@ -227,7 +227,7 @@ static int accumulate_nsecs_to_secs(struct tkc *tk)
 static uint64_t accumulate(struct tkc *tk, uint64_t offset, unsigned int shift, int *clock_set)
 {
 	uint64_t interval = tk->cycle_interval << shift;
-	uint64_t snsec = NSEC_PER_SEC << tk->raw.shift;
+	uint64_t snsec = NSEC_PER_SEC_U << tk->raw.shift;
 
 	if (offset < interval)
 		return offset;
@@ -301,7 +301,7 @@ static void adjust(struct tkc *tk, uint64_t offset, bool accumulated)
 		tk->over_maxadj = true;
 
 	if ((int64_t)tk->mono.xtime_nsec < 0) {
-		tk->mono.xtime_nsec += NSEC_PER_SEC << tk->mono.shift;
+		tk->mono.xtime_nsec += NSEC_PER_SEC_U << tk->mono.shift;
 		tk->xtime_sec--;
 		tk->skip_second_overflow = true;
 	}
@@ -451,8 +451,8 @@ int tkc_adjtimex(struct tkc *tk, struct ntp_timex *tx)
 
 static void set_ts(struct timespec *ts, int64_t sec, uint64_t nsec)
 {
-	ts->tv_sec = (time_t)(sec + (int64_t)(nsec / NSEC_PER_SEC));
-	ts->tv_nsec = (long)(nsec % NSEC_PER_SEC);
+	ts->tv_sec = (time_t)(sec + (int64_t)(nsec / NSEC_PER_SEC_U));
+	ts->tv_nsec = (long)(nsec % NSEC_PER_SEC_U);
 }
 
 int tkc_get_at(const struct tkc *tk, clockid_t id, uint64_t cycles, struct timespec *ts)

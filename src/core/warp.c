@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/tunit.h"
 #include "core/warp.h"
 #include "hw/tsc.h"
 
@@ -48,7 +49,7 @@ static uint64_t mono_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return ts_to_ns_u(&ts);
 }
 
 static int pin(int cpu)

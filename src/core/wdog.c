@@ -121,7 +121,7 @@ static bool check_one(struct wdog *w, struct cs_entry *wd, struct cs_entry *e, u
 		verdict(e, CS_VERDICT_SKIP,
 			"wd-wd read-back delay %" PRIu64 " ns > limit %" PRIu64
 			" ns: system disturbed; baselines reset, watchdog paused %" PRIu64 " s",
-			seq, 2 * wd->ar.uncertainty_ns, w->backoff_ns / CS_NSEC_PER_SEC);
+			seq, 2 * wd->ar.uncertainty_ns, w->backoff_ns / NSEC_PER_SEC_U);
 		cs_reset_baselines(r);
 		w->backoff_until = now_ns + w->backoff_ns;
 		w->backoffs++;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/errbuf.h"
+#include "core/tunit.h"
 #include "hw/acpi.h"
 #include "hw/drivers.h"
 #include "hw/hpet.h"
@@ -148,7 +149,7 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return ts_to_ns_u(&ts);
 }
 
 /* The kernel allows 200000 TSC cycles (50..200 µs); a bounded wall-clock

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/tunit.h"
 #include "hw/drivers.h"
 
 static uint64_t kclock_read(struct clocksource *cs)
@@ -21,7 +22,7 @@ static uint64_t kclock_read(struct clocksource *cs)
 	(void)cs;
 	/* Cannot fail once the probe succeeded: the clock id is valid and ts is ours. */
 	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return ts_to_ns_u(&ts);
 }
 
 int kclock_probe(const struct hw_env *env, struct clocksource *cs)
@@ -51,6 +52,6 @@ int kclock_probe(const struct hw_env *env, struct clocksource *cs)
 	cs_attr_str(cs, "clock", "CLOCK_MONOTONIC_RAW");
 	if (clock_getres(CLOCK_MONOTONIC_RAW, &res) == 0)
 		cs_attr_u64(cs, "resolution_ns",
-			    (uint64_t)res.tv_sec * 1000000000u + (uint64_t)res.tv_nsec);
+			    ts_to_ns_u(&res));
 	return 0;
 }

@@ -25,16 +25,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/tunit.h"
 #include "hw/simhw.h"
 
-#define NS_PER_S UINT64_C(1000000000)
 /* A rate in nano-hertz times a time in ns is in units of 1e-18 cycles. */
-#define SUBCYCLES ((__int128)NS_PER_S * (__int128)NS_PER_S)
+#define SUBCYCLES ((__int128)NSEC_PER_SEC_U * (__int128)NSEC_PER_SEC_U)
 
 #define MAX_HZ UINT64_C(100000000000) /* 100 GHz: keeps every product far inside 128 bits */
 #define MAX_FAULT_S UINT64_C(1000000000)
 #define MAX_STEP_NS INT64_C(1000000000000) /* 1000 s */
-#define MAX_SPIKE_NS NS_PER_S
+#define MAX_SPIKE_NS NSEC_PER_SEC_U
 #define MAX_PPM 1000000.0 /* exclusive: -1e6 ppm would stop the oscillator */
 
 static const struct {
@@ -179,7 +179,7 @@ static int parse_at(const char **pp, const char *text, uint64_t *at_ns, char *er
 		return FAIL("time %" PRIu64 " s outside 0..%" PRIu64 " s", n.ip, MAX_FAULT_S);
 	if (!expect(pp, "s"))
 		return FAIL("expected \"s\" after the time, read \"%s\"", rest(*pp));
-	*at_ns = n.ip * NS_PER_S + n.frac * pow10u(9 - n.fdig);
+	*at_ns = n.ip * NSEC_PER_SEC_U + n.frac * pow10u(9 - n.fdig);
 	return 0;
 }
 
@@ -256,16 +256,16 @@ int simhw_parse_fault(const char *text, struct sim_fault *fault, char *err, size
 
 static int format_seconds(char *buf, size_t len, uint64_t ns)
 {
-	uint64_t frac = ns % NS_PER_S;
+	uint64_t frac = ns % NSEC_PER_SEC_U;
 	int digits = 9;
 
 	if (!frac)
-		return snprintf(buf, len, "%" PRIu64, ns / NS_PER_S);
+		return snprintf(buf, len, "%" PRIu64, ns / NSEC_PER_SEC_U);
 	while (frac % 10 == 0) {
 		frac /= 10;
 		digits--;
 	}
-	return snprintf(buf, len, "%" PRIu64 ".%0*" PRIu64, ns / NS_PER_S, digits, frac);
+	return snprintf(buf, len, "%" PRIu64 ".%0*" PRIu64, ns / NSEC_PER_SEC_U, digits, frac);
 }
 
 int simhw_format_fault(const struct sim_fault *f, char *buf, size_t len)
@@ -296,7 +296,7 @@ static uint64_t raw_now(void *ctx)
 
 	(void)ctx;
 	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+	return ts_to_ns_u(&ts);
 }
 
 /* A real device read that takes longer: the caller really waits. */

@@ -50,13 +50,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/tunit.h"
 #include "timekeeper.h"
 #include "timekeeper/control.h"
 #include "timekeeper/page.h"
 #include "lib/tkread.h"
 
 #define TK_EXPORT __attribute__((visibility("default")))
-#define NSEC_PER_SEC 1000000000ull
 #define DEFAULT_DIR "/run/timekeeper"
 
 /* Rounds of a seqlock loop (odd seq, or a changed one) before a read gives
@@ -68,7 +68,7 @@
 /* Mappings a handle may make (tk_open's included); later daemons are not
  * followed and the handle keeps reading its last page or the kernel. */
 #define MAPS_MAX 16
-#define REATTACH_EVERY_NS NSEC_PER_SEC
+#define REATTACH_EVERY_NS NSEC_PER_SEC_U
 /* How long tk_open() waits for the daemon's answer with the memfd. */
 #define SHARE_WAIT_MS 200
 
@@ -126,7 +126,7 @@ static inline uint64_t read_kraw(void)
 	struct timespec k;
 
 	clock_gettime(CLOCK_MONOTONIC_RAW, &k);
-	return (uint64_t)k.tv_sec * NSEC_PER_SEC + (uint64_t)k.tv_nsec;
+	return ts_to_ns_u(&k);
 }
 
 static inline uint64_t kernel_coarse_ns(void)
@@ -134,7 +134,7 @@ static inline uint64_t kernel_coarse_ns(void)
 	struct timespec k;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &k);
-	return (uint64_t)k.tv_sec * NSEC_PER_SEC + (uint64_t)k.tv_nsec;
+	return ts_to_ns_u(&k);
 }
 
 static inline bool seq_retry(const struct tk_page_clock *c, uint32_t seq)
@@ -320,13 +320,13 @@ static int kernel_gettime(clockid_t clock, struct timespec *ts)
 static inline __attribute__((always_inline)) void ts_split(uint64_t sec, uint64_t ns,
 							   struct timespec *ts)
 {
-	if (__builtin_expect(ns >= NSEC_PER_SEC, 0)) {
-		if (__builtin_expect(ns < 2 * NSEC_PER_SEC, 1)) {
-			ns -= NSEC_PER_SEC;
+	if (__builtin_expect(ns >= NSEC_PER_SEC_U, 0)) {
+		if (__builtin_expect(ns < 2 * NSEC_PER_SEC_U, 1)) {
+			ns -= NSEC_PER_SEC_U;
 			sec++;
 		} else {
-			sec += ns / NSEC_PER_SEC;
-			ns %= NSEC_PER_SEC;
+			sec += ns / NSEC_PER_SEC_U;
+			ns %= NSEC_PER_SEC_U;
 		}
 	}
 	ts->tv_sec = (time_t)sec;
@@ -536,7 +536,7 @@ int64_t tkr_bound_grow(int64_t b, uint64_t elapsed_ns, uint32_t ppb)
 
 	if (b < 0 || b == INT64_MAX)
 		return INT64_MAX; /* a negative bound is not one */
-	g = ((unsigned __int128)elapsed_ns * ppb + (NSEC_PER_SEC - 1)) / NSEC_PER_SEC;
+	g = ((unsigned __int128)elapsed_ns * ppb + (NSEC_PER_SEC_U - 1)) / NSEC_PER_SEC_U;
 	if (g >= (unsigned __int128)(INT64_MAX - b))
 		return INT64_MAX;
 	return b + (int64_t)g;
@@ -584,7 +584,7 @@ static void kernel_bound(int64_t *bound, int *status)
 /* t + sign * ns (ns >= 0), saturating at the ends of time_t. */
 void tkr_ts_offset(const struct timespec *t, int64_t ns, int sign, struct timespec *out)
 {
-	int64_t s = ns / (int64_t)NSEC_PER_SEC, n = ns % (int64_t)NSEC_PER_SEC;
+	int64_t s = ns / NSEC_PER_SEC, n = ns % NSEC_PER_SEC;
 	int64_t sec, nsec;
 	bool ovf;
 
@@ -592,7 +592,7 @@ void tkr_ts_offset(const struct timespec *t, int64_t ns, int sign, struct timesp
 		ovf = __builtin_sub_overflow((int64_t)t->tv_sec, s, &sec);
 		nsec = t->tv_nsec - n;
 		if (!ovf && nsec < 0) {
-			nsec += (int64_t)NSEC_PER_SEC;
+			nsec += NSEC_PER_SEC;
 			ovf = __builtin_sub_overflow(sec, 1, &sec);
 		}
 		if (ovf) {
@@ -603,8 +603,8 @@ void tkr_ts_offset(const struct timespec *t, int64_t ns, int sign, struct timesp
 	} else {
 		ovf = __builtin_add_overflow((int64_t)t->tv_sec, s, &sec);
 		nsec = t->tv_nsec + n;
-		if (!ovf && nsec >= (int64_t)NSEC_PER_SEC) {
-			nsec -= (int64_t)NSEC_PER_SEC;
+		if (!ovf && nsec >= NSEC_PER_SEC) {
+			nsec -= NSEC_PER_SEC;
 			ovf = __builtin_add_overflow(sec, 1, &sec);
 		}
 		if (ovf) {
@@ -777,7 +777,7 @@ TK_EXPORT int tk_status(struct timekeeper *tk, struct tk_status *st)
 
 	if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH)
 		st->source_kind = TK_SOURCE_GONE;
-	else if ((uint64_t)now.tv_sec * NSEC_PER_SEC + (uint64_t)now.tv_nsec > st->valid_until_ns)
+	else if (ts_to_ns_u(&now) > st->valid_until_ns)
 		st->source_kind = TK_SOURCE_STALE;
 	else if (r < 0)
 		st->source_kind = TK_SOURCE_BUSY;

@@ -25,12 +25,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/tunit.h"
 #include "timekeeper.h"
 #include "timekeeper/control.h"
 #include "lib/tktimers.h"
 
 #define TK_EXPORT __attribute__((visibility("default")))
-#define NSEC_PER_SEC 1000000000ll
 #define DEFAULT_CONTROL "/run/timekeeper/control"
 #define EVQ_MAX (1u << 22) /* events kept in the handle before the calls give -ENOBUFS */
 
@@ -63,30 +63,12 @@ int tkt_clock_to_ctl(clockid_t clock)
 
 int tkt_ts_to_ns(const struct timespec *ts, int64_t *ns)
 {
-	int64_t sec = (int64_t)ts->tv_sec, nsec = ts->tv_nsec, s;
-
-	if (nsec < 0 || nsec >= NSEC_PER_SEC)
-		return -EINVAL;
-	if (sec < 0 && nsec > 0) {
-		/* So that INT64_MIN itself is representable. */
-		sec++;
-		nsec -= NSEC_PER_SEC;
-	}
-	if (__builtin_mul_overflow(sec, NSEC_PER_SEC, &s) || __builtin_add_overflow(s, nsec, ns))
-		return -ERANGE;
-	return 0;
+	return ts_to_ns_checked(ts, ns);
 }
 
 void tkt_ns_to_ts(int64_t ns, struct timespec *ts)
 {
-	int64_t s = ns / NSEC_PER_SEC, r = ns % NSEC_PER_SEC;
-
-	if (r < 0) {
-		r += NSEC_PER_SEC;
-		s--;
-	}
-	ts->tv_sec = (time_t)s;
-	ts->tv_nsec = (long)r;
+	ns_to_ts(ns, ts);
 }
 
 int tkt_from_fd(int fd, struct tk_timers **out)

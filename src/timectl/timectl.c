@@ -22,6 +22,7 @@
 #include <sys/timex.h>
 #include <time.h>
 
+#include "core/tunit.h"
 #include "timekeeper.h"
 #include "timekeeper/control.h"
 #include "timekeeper/page.h"
@@ -355,7 +356,7 @@ static int64_t now_ns(clockid_t id)
 	struct timespec ts;
 
 	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return ts_to_ns(&ts);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1108,11 +1109,6 @@ static const struct {
 };
 #define NCLOCKS (sizeof(clocks) / sizeof(clocks[0]))
 
-static int64_t ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
 /* tk_reading.status, as timekeeper.h names it. */
 static const char *reading_status_name(int st)
 {
@@ -1185,17 +1181,17 @@ static int cmd_read(const char *which)
 			tk_close(tk);
 			return EX_ERROR;
 		}
-		mid = ts_ns(&k1) + (ts_ns(&k2) - ts_ns(&k1)) / 2;
-		diff = ts_ns(&p) - mid;
+		mid = ts_to_ns(&k1) + (ts_to_ns(&k2) - ts_to_ns(&k1)) / 2;
+		diff = ts_to_ns(&p) - mid;
 		if (json) {
 			jw_object(&w, NULL);
 			jw_str(&w, "clock", clocks[i].name);
 			jw_int(&w, "page_sec", p.tv_sec);
 			jw_int(&w, "page_nsec", p.tv_nsec);
-			jw_int(&w, "kernel_sec", mid / 1000000000);
-			jw_int(&w, "kernel_nsec", mid % 1000000000);
+			jw_int(&w, "kernel_sec", mid / NSEC_PER_SEC);
+			jw_int(&w, "kernel_nsec", mid % NSEC_PER_SEC);
 			jw_int(&w, "diff_ns", diff);
-			jw_int(&w, "window_ns", ts_ns(&k2) - ts_ns(&k1));
+			jw_int(&w, "window_ns", ts_to_ns(&k2) - ts_to_ns(&k1));
 			jw_str(&w, "source", liveness_name(rd.source_kind));
 			jw_bool(&w, "from_page", rd.source_kind == TK_SOURCE_PAGE);
 			jw_str(&w, "status", reading_status_name(rd.status));
@@ -1210,8 +1206,8 @@ static int cmd_read(const char *which)
 				snprintf(bound, sizeof(bound), "%" PRId64, rd.bound_ns);
 			printf("%-17s %12" PRId64 ".%09ld %12" PRId64 ".%09" PRId64 " %+14" PRId64
 			       " %10" PRId64 " %-9s %-12s %s\n",
-			       clocks[i].name, (int64_t)p.tv_sec, p.tv_nsec, mid / 1000000000,
-			       mid % 1000000000, diff, ts_ns(&k2) - ts_ns(&k1),
+			       clocks[i].name, (int64_t)p.tv_sec, p.tv_nsec, mid / NSEC_PER_SEC,
+			       mid % NSEC_PER_SEC, diff, ts_to_ns(&k2) - ts_to_ns(&k1),
 			       rd.source_kind == TK_SOURCE_PAGE ? "page" : liveness_name(rd.source_kind),
 			       reading_status_name(rd.status), bound);
 		}
@@ -1303,7 +1299,7 @@ static void ago_text(uint64_t ns, char *buf, size_t len)
 	if (ns == UINT64_MAX)
 		snprintf(buf, len, "-");
 	else if (ns < UINT64_C(1000000000000))
-		snprintf(buf, len, "%" PRIu64 "s", ns / UINT64_C(1000000000));
+		snprintf(buf, len, "%" PRIu64 "s", ns / NSEC_PER_SEC_U);
 	else
 		snprintf(buf, len, "%" PRIu64 "m", ns / UINT64_C(60000000000));
 }

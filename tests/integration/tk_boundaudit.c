@@ -29,16 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/tunit.h"
 #include "timekeeper.h"
 #include "timekeeper/page.h"
 
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define TRIES 20
-
-static int64_t ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -79,10 +75,10 @@ static int take(const struct tk_page *p, struct timekeeper *tk, struct sample *s
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&p->clock[TK_PAGE_BLOCK_HRES].seq, __ATOMIC_RELAXED) != seq)
 			continue;
-		s->a = ns(&a);
-		s->k = ns(&k);
-		s->b = ns(&b);
-		s->mono = ns(&m);
+		s->a = ts_to_ns(&a);
+		s->k = ts_to_ns(&k);
+		s->b = ts_to_ns(&b);
+		s->mono = ts_to_ns(&m);
 		if (!(compat & TK_PAGE_C_BOUND)) {
 			/* An older page: adjtimex's maxerror, 16 s = none. */
 			status = (flags & TK_PAGE_S_SYNC) ? TK_PAGE_BS_SYNCHRONIZED

@@ -16,10 +16,7 @@
 #include <sys/timex.h>
 #include <time.h>
 
-static int64_t ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
+#include "core/tunit.h"
 
 int main(void)
 {
@@ -39,6 +36,6 @@ int main(void)
 	printf("{\"freq\":%ld,\"tick\":%ld,\"status\":%d,\"constant\":%ld,\"state\":%d,"
 	       "\"realtime_minus_monotonic_ns\":%" PRId64 "}\n",
 	       (long)tx.freq, (long)tx.tick, tx.status, (long)tx.constant, state,
-	       ns(&r1) + (ns(&r2) - ns(&r1)) / 2 - ns(&m));
+	       ts_to_ns(&r1) + (ts_to_ns(&r2) - ts_to_ns(&r1)) / 2 - ts_to_ns(&m));
 	return 0;
 }

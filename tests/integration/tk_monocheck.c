@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/tunit.h"
 #include "timekeeper.h"
 
 static struct timekeeper *tk;
@@ -38,11 +39,6 @@ struct reader {
 	uint64_t reads, back_within, back_across, errors;
 	int64_t max_back_ns;
 };
-
-static int64_t ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
 
 static void *run(void *arg)
 {
@@ -56,7 +52,7 @@ static void *run(void *arg)
 			r->errors++;
 			continue;
 		}
-		v = ns(&ts);
+		v = ts_to_ns(&ts);
 		r->reads++;
 		if (v < last) {
 			r->back_within++;

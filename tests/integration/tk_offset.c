@@ -18,14 +18,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/tunit.h"
 #include "timekeeper.h"
 
 #define BRACKETS 5
-
-static int64_t ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
 
 static struct timekeeper *tk;
 static int kernel_only;
@@ -75,15 +71,16 @@ int main(int argc, char **argv)
 			read_rt(&a);
 			clock_gettime(CLOCK_REALTIME, &k);
 			read_rt(&b);
-			if (ns(&b) - ns(&a) >= 0 && ns(&b) - ns(&a) < best) {
-				best = ns(&b) - ns(&a);
-				off = ns(&k) - (ns(&a) + best / 2);
+			if (ts_to_ns(&b) - ts_to_ns(&a) >= 0 &&
+			    ts_to_ns(&b) - ts_to_ns(&a) < best) {
+				best = ts_to_ns(&b) - ts_to_ns(&a);
+				off = ts_to_ns(&k) - (ts_to_ns(&a) + best / 2);
 			}
 		}
 		clock_gettime(CLOCK_MONOTONIC, &mono);
 		if (!i)
-			t0 = ns(&mono);
-		x = ns(&mono) - t0;
+			t0 = ts_to_ns(&mono);
+		x = ts_to_ns(&mono) - t0;
 		sx += x / 1e9;
 		sy += off;
 		sxx += (x / 1e9) * (x / 1e9);

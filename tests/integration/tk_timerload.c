@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/tunit.h"
 #include "timekeeper.h"
 
 #define NS ((int64_t)1000000000)
@@ -124,12 +125,7 @@ static int64_t kmono(void)
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * NS + t.tv_nsec;
-}
-
-static int64_t tsns(const struct timespec *t)
-{
-	return (int64_t)t->tv_sec * NS + t->tv_nsec;
+	return ts_to_ns(&t);
 }
 
 static struct timespec nsts(int64_t ns)
@@ -144,7 +140,7 @@ static int64_t dnow(clockid_t c)
 	struct timespec t;
 
 	tk_gettime(tk, c, &t);
-	return tsns(&t);
+	return ts_to_ns(&t);
 }
 
 static void result(bool pass, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -177,7 +173,7 @@ static void bad(unsigned long *ctr, const char *fmt, ...)
 static void take(struct cli *c, int cidx, const struct tk_timer_event *e, int64_t recv)
 {
 	struct tmr *t = NULL;
-	int64_t exp = tsns(&e->expiry), ran = tsns(&e->ran);
+	int64_t exp = ts_to_ns(&e->expiry), ran = ts_to_ns(&e->ran);
 
 	for (int k = 0; k < PER; k++)
 		if (c->t[k].id == e->id)
@@ -505,8 +501,8 @@ static int cmd_step(void)
 	}
 	for (int i = 0; i < n; i++) {
 		printf("diag event %d: id %u kind %u overruns %" PRIu64 " expiry %" PRId64 " ran %"
-		       PRId64 "\n", i, ev[i].id, ev[i].kind, ev[i].overruns, tsns(&ev[i].expiry),
-		       tsns(&ev[i].ran));
+		       PRId64 "\n", i, ev[i].id, ev[i].kind, ev[i].overruns,
+		       ts_to_ns(&ev[i].expiry), ts_to_ns(&ev[i].ran));
 		if (ev[i].id == rt)
 			i_rt = i;
 		else if (ev[i].id == mono)
@@ -518,15 +514,15 @@ static int cmd_step(void)
 	       "step: one event for each of the three timers (%d events)", n);
 	result(i_cos >= 0 && ev[i_cos].kind == TK_TIMER_CANCELED && ev[i_cos].overruns == 0,
 	       "step: the cancel-on-set timer was cancelled (TK_TIMER_CANCELED)");
-	result(i_rt >= 0 && ev[i_rt].kind == TK_TIMER_EXPIRED && tsns(&ev[i_rt].expiry) == rt_val &&
-	       tsns(&ev[i_rt].ran) >= rt0 + 10 * NS,
+	result(i_rt >= 0 && ev[i_rt].kind == TK_TIMER_EXPIRED &&
+	       ts_to_ns(&ev[i_rt].expiry) == rt_val && ts_to_ns(&ev[i_rt].ran) >= rt0 + 10 * NS,
 	       "step: the REALTIME absolute timer expired at its time, ran after the 10 s step");
 	result(i_rt >= 0 && i_mono >= 0 && i_rt < i_mono && recv[i_rt] < recv[i_mono],
 	       "step: the REALTIME absolute timer expired before the MONOTONIC one (moved by the step)");
 	result(i_mono >= 0 && ev[i_mono].kind == TK_TIMER_EXPIRED &&
-	       tsns(&ev[i_mono].ran) >= tsns(&ev[i_mono].expiry) &&
-	       tsns(&ev[i_mono].expiry) >= mono_val - 500 * MS &&
-	       tsns(&ev[i_mono].expiry) <= mono_val + 500 * MS,
+	       ts_to_ns(&ev[i_mono].ran) >= ts_to_ns(&ev[i_mono].expiry) &&
+	       ts_to_ns(&ev[i_mono].expiry) >= mono_val - 500 * MS &&
+	       ts_to_ns(&ev[i_mono].expiry) <= mono_val + 500 * MS,
 	       "step: the MONOTONIC relative timer expired %d s after arming, not moved",
 	       (int)(STEP_AHEAD_NS / NS));
 	tk_timers_close(tt);

@@ -22,6 +22,7 @@
 
 #include "core/cs.h"
 #include "core/pagew.h"
+#include "core/tunit.h"
 #include "hw/tsc.h"
 #include "lib/tkread.h"
 #include "timekeeper.h"
@@ -37,7 +38,7 @@ static uint64_t kraw(void)
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC_RAW, &t);
-	return (uint64_t)t.tv_sec * NS + (uint64_t)t.tv_nsec;
+	return ts_to_ns_u(&t);
 }
 
 static uint64_t kmono(void)
@@ -45,7 +46,7 @@ static uint64_t kmono(void)
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * NS + (uint64_t)t.tv_nsec;
+	return ts_to_ns_u(&t);
 }
 
 static uint64_t kcoarse(void)
@@ -53,17 +54,12 @@ static uint64_t kcoarse(void)
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-	return (uint64_t)t.tv_sec * NS + (uint64_t)t.tv_nsec;
+	return ts_to_ns_u(&t);
 }
 
 static uint64_t tsc(void)
 {
 	return tsc_read_ordered() & INT64_MAX;
-}
-
-static int64_t ts_ns(const struct timespec *t)
-{
-	return (int64_t)t->tv_sec * NS + t->tv_nsec;
 }
 
 static void mkdir_tmp(void)
@@ -188,9 +184,10 @@ START_TEST(test_roundtrip_tsc)
 		c1 = tsc();
 		ck_assert_int_ge(ts.tv_nsec, 0);
 		ck_assert_int_lt(ts.tv_nsec, NS);
-		ck_assert_msg(ts_ns(&ts) >= expect(&v, clk, c0) && ts_ns(&ts) <= expect(&v, clk, c1),
+		ck_assert_msg(ts_to_ns(&ts) >= expect(&v, clk, c0) &&
+				      ts_to_ns(&ts) <= expect(&v, clk, c1),
 			      "clock %d: read %lld, expected %lld..%lld", clk,
-			      (long long)ts_ns(&ts), (long long)expect(&v, clk, c0),
+			      (long long)ts_to_ns(&ts), (long long)expect(&v, clk, c0),
 			      (long long)expect(&v, clk, c1));
 	}
 	ck_assert_int_eq(tk_status(tk, &st), 0);
@@ -217,12 +214,12 @@ START_TEST(test_roundtrip_tsc)
 		ck_assert_uint_eq(st.bound_drift_ppb, 500000);
 		grow = (expect(&v, CLOCK_REALTIME, c1) - expect(&v, CLOCK_REALTIME, v.mono.cycle_last)) *
 			       st.bound_drift_ppb / 1000000000 + 1;
-		half = (ts_ns(&hi) - ts_ns(&lo)) / 2;
+		half = (ts_to_ns(&hi) - ts_to_ns(&lo)) / 2;
 		ck_assert_int_ge(half, 1500000);
 		ck_assert_msg(half <= 1500000 + grow, "bound %lld ns, expected 1500000..%lld",
 			      (long long)half, (long long)(1500000 + grow));
-		ck_assert(ts_ns(&lo) + half >= expect(&v, CLOCK_REALTIME, c0));
-		ck_assert(ts_ns(&lo) + half <= expect(&v, CLOCK_REALTIME, c1));
+		ck_assert(ts_to_ns(&lo) + half >= expect(&v, CLOCK_REALTIME, c0));
+		ck_assert(ts_to_ns(&lo) + half <= expect(&v, CLOCK_REALTIME, c1));
 	}
 	/* Unsupported clocks and bad arguments. */
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_PROCESS_CPUTIME_ID, &ts), -EINVAL);
@@ -256,7 +253,7 @@ START_TEST(test_negative_motion)
 	pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL);
 	tk = open_page();
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
-	ck_assert_int_eq(ts_ns(&ts), expect(&v, CLOCK_MONOTONIC, v.mono.cycle_last));
+	ck_assert_int_eq(ts_to_ns(&ts), expect(&v, CLOCK_MONOTONIC, v.mono.cycle_last));
 	tk_close(tk);
 	pagew_close(pw, true);
 	rm_tmp();
@@ -283,9 +280,10 @@ START_TEST(test_roundtrip_kclock_source)
 
 		ck_assert_int_eq(tk_gettime(tk, clk, &ts), 0);
 		c1 = kraw();
-		ck_assert_msg(ts_ns(&ts) >= expect(&v, clk, c0) && ts_ns(&ts) <= expect(&v, clk, c1),
+		ck_assert_msg(ts_to_ns(&ts) >= expect(&v, clk, c0) &&
+				      ts_to_ns(&ts) <= expect(&v, clk, c1),
 			      "clock %d: read %lld, expected %lld..%lld", clk,
-			      (long long)ts_ns(&ts), (long long)expect(&v, clk, c0),
+			      (long long)ts_to_ns(&ts), (long long)expect(&v, clk, c0),
 			      (long long)expect(&v, clk, c1));
 	}
 	tk_close(tk);
@@ -337,12 +335,12 @@ START_TEST(test_kclock_interpolation)
 	ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL), TK_PAGE_MODE_NONE);
 	k0 = kmono();
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
-	ck_assert(ts_ns(&ts) >= (int64_t)k0 && ts_ns(&ts) <= (int64_t)kmono());
+	ck_assert(ts_to_ns(&ts) >= (int64_t)k0 && ts_to_ns(&ts) <= (int64_t)kmono());
 	ck_assert_int_eq(tk_status(tk, &st), 0);
 	ck_assert_int_eq(st.source_kind, TK_SOURCE_MODE_NONE);
 	/* The coarse clocks still come from the page in mode NONE. */
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_REALTIME_COARSE, &ts), 0);
-	ck_assert_int_eq(ts_ns(&ts), expect(&v, CLOCK_REALTIME_COARSE, 0));
+	ck_assert_int_eq(ts_to_ns(&ts), expect(&v, CLOCK_REALTIME_COARSE, 0));
 
 	/* With samples, KCLOCK: a few updates 20 ms apart (the first one with
 	 * a new epoch), then readings must follow the timekeeper through the
@@ -361,7 +359,7 @@ START_TEST(test_kclock_interpolation)
 		k0 = kraw();
 		ck_assert_int_eq(tk_gettime(tk, clk, &ts), 0);
 		k1 = kraw();
-		got = ts_ns(&ts);
+		got = ts_to_ns(&ts);
 		want = expect(&v, clk, sim_cycles(k0 + (k1 - k0) / 2));
 		/* The reading's kernel time is only known to within k1 - k0. */
 		ck_assert_msg(llabs(got - want) < 1000 + (int64_t)(k1 - k0),
@@ -393,7 +391,7 @@ START_TEST(test_fallback)
 	ck_assert_int_eq(tk_open("/nonexistent/timekeeper/page", &tk), 0);
 	k0 = (int64_t)kmono();
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
-	ck_assert(ts_ns(&ts) >= k0 && ts_ns(&ts) <= (int64_t)kmono());
+	ck_assert(ts_to_ns(&ts) >= k0 && ts_to_ns(&ts) <= (int64_t)kmono());
 	ck_assert_int_eq(tk_status(tk, &st), 0);
 	ck_assert_int_eq(st.stale, 1);
 	ck_assert_int_eq(st.source_kind, TK_SOURCE_NO_PAGE);
@@ -423,9 +421,10 @@ START_TEST(test_fallback)
 		clock_gettime(clk, &a);
 		ck_assert_int_eq(tk_gettime(tk, clk, &ts), 0);
 		clock_gettime(clk, &b);
-		ck_assert_msg(ts_ns(&ts) >= ts_ns(&a) && ts_ns(&ts) <= ts_ns(&b),
+		ck_assert_msg(ts_to_ns(&ts) >= ts_to_ns(&a) && ts_to_ns(&ts) <= ts_to_ns(&b),
 			      "clock %d: stale page read %lld, kernel %lld..%lld", clk,
-			      (long long)ts_ns(&ts), (long long)ts_ns(&a), (long long)ts_ns(&b));
+			      (long long)ts_to_ns(&ts), (long long)ts_to_ns(&a),
+			      (long long)ts_to_ns(&b));
 	}
 	ck_assert_int_eq(tk_status(tk, &st), 0);
 	ck_assert_int_eq(st.stale, 1);
@@ -439,7 +438,7 @@ START_TEST(test_fallback)
 	pagew_close(pw, false);
 	k0 = (int64_t)kmono();
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
-	ck_assert(ts_ns(&ts) >= k0 && ts_ns(&ts) <= (int64_t)kmono());
+	ck_assert(ts_to_ns(&ts) >= k0 && ts_to_ns(&ts) <= (int64_t)kmono());
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC_COARSE, &ts), 0);
 	ck_assert_int_lt(ts.tv_sec, KERNEL_MONO_MAX_SEC);
 	tk_close(tk);
@@ -510,7 +509,7 @@ static int64_t page_read(struct timekeeper *tk, int clk)
 	ck_assert_int_eq(tk_gettime(tk, clk, &ts), 0);
 	ck_assert_msg(clk != CLOCK_MONOTONIC || ts.tv_sec > KERNEL_MONO_MAX_SEC,
 		      "MONOTONIC %lld s came from the kernel", (long long)ts.tv_sec);
-	return ts_ns(&ts);
+	return ts_to_ns(&ts);
 }
 
 /* Moves the timekeeper's MONOTONIC by d ns at the counter now (a new source
@@ -628,7 +627,7 @@ struct torture {
 	uint32_t base_mult;
 	uint64_t rng;
 	atomic_bool stop;
-	atomic_llong max_mono;
+	_Atomic int64_t max_mono; /* int64_t: m0 is its compare-exchange slot */
 	atomic_ulong reads, torn, backwards, fallbacks, busy, updates, kclock_updates;
 	atomic_llong worst_back;
 	atomic_ulong big_back; /* backward steps beyond TORTURE_SKEW_NS */
@@ -748,7 +747,7 @@ static void *torture_reader(void *arg)
 	while (!atomic_load(&t->stop)) {
 		m0 = atomic_load(&t->max_mono);
 		ck_assert_int_eq(tk_read(tk, CLOCK_MONOTONIC, &rd), 0);
-		now = ts_ns(&rd.time);
+		now = ts_to_ns(&rd.time);
 		/* A writer preempted mid-update past the readers' spin bound
 		 * (readers on every CPU beside the writer) sends a reading to
 		 * the kernel, by design, as TK_SOURCE_BUSY; anything else that
@@ -773,9 +772,9 @@ static void *torture_reader(void *arg)
 		} else if (rd.source_kind != TK_SOURCE_PAGE) {
 			atomic_fetch_add(&t->fallbacks, 1);
 		} else {
-			if (ts_ns(&rd.time) < last_raw)
-				note_back(t, last_raw - ts_ns(&rd.time));
-			last_raw = ts_ns(&rd.time);
+			if (ts_to_ns(&rd.time) < last_raw)
+				note_back(t, last_raw - ts_to_ns(&rd.time));
+			last_raw = ts_to_ns(&rd.time);
 		}
 
 		if (tkr_snapshot(pagew_page(t->pw), (int)(n & 1), &blk, &st) == 0 &&
@@ -905,9 +904,10 @@ static void assert_kernel_readings(struct timekeeper *tk)
 		clock_gettime(clk, &a);
 		ck_assert_int_eq(tk_gettime(tk, clk, &ts), 0);
 		clock_gettime(clk, &b);
-		ck_assert_msg(ts_ns(&ts) >= ts_ns(&a) && ts_ns(&ts) <= ts_ns(&b),
+		ck_assert_msg(ts_to_ns(&ts) >= ts_to_ns(&a) && ts_to_ns(&ts) <= ts_to_ns(&b),
 			      "clock %d: odd page read %lld, kernel %lld..%lld", clk,
-			      (long long)ts_ns(&ts), (long long)ts_ns(&a), (long long)ts_ns(&b));
+			      (long long)ts_to_ns(&ts), (long long)ts_to_ns(&a),
+			      (long long)ts_to_ns(&b));
 	}
 }
 
@@ -942,7 +942,7 @@ START_TEST(test_odd_seq_never_hangs)
 	ck_assert_int_eq(r.source_kind, TK_SOURCE_BUSY);
 	ck_assert_int_lt(r.time.tv_sec, KERNEL_MONO_MAX_SEC);
 	ck_assert_int_eq(tk_gettime_bounds(tk, CLOCK_REALTIME, &lo, &hi), 0);
-	ck_assert(ts_ns(&lo) <= ts_ns(&hi));
+	ck_assert(ts_to_ns(&lo) <= ts_to_ns(&hi));
 	ck_assert_int_eq(tk_status(tk, &st), 0);
 	ck_assert_int_eq(st.source_kind, TK_SOURCE_BUSY);
 	ck_assert_int_eq(st.stale, 1);
@@ -995,8 +995,8 @@ static struct timekeeper *open_bound(const struct tk_page *good, uint32_t compat
 
 static void assert_interval(const struct tk_reading *r)
 {
-	ck_assert_int_eq(ts_ns(&r->earliest), ts_ns(&r->time) - r->bound_ns);
-	ck_assert_int_eq(ts_ns(&r->latest), ts_ns(&r->time) + r->bound_ns);
+	ck_assert_int_eq(ts_to_ns(&r->earliest), ts_to_ns(&r->time) - r->bound_ns);
+	ck_assert_int_eq(ts_to_ns(&r->latest), ts_to_ns(&r->time) + r->bound_ns);
 }
 
 START_TEST(test_read_bound)
@@ -1023,7 +1023,7 @@ START_TEST(test_read_bound)
 	ck_assert_int_eq(r.source_kind, TK_SOURCE_PAGE);
 	ck_assert_int_eq(r.status, TK_CLOCK_FREE_RUNNING);
 	growth = r.bound_ns - 1000000;
-	elapsed = ts_ns(&r.time) - base_real;
+	elapsed = ts_to_ns(&r.time) - base_real;
 	ck_assert_msg(growth >= elapsed - 1 && growth <= elapsed + 1,
 		      "bound grew %lld ns over %lld ns at 1e9 ppb", (long long)growth,
 		      (long long)elapsed);
@@ -1044,7 +1044,7 @@ START_TEST(test_read_bound)
 	ck_assert_int_eq(r.status, TK_CLOCK_SYNCHRONIZED);
 	assert_interval(&r);
 	ck_assert_int_eq(tk_gettime_bounds(tk, CLOCK_REALTIME, &lo, &hi), 0);
-	ck_assert_int_eq(ts_ns(&hi) - ts_ns(&lo), 10000);
+	ck_assert_int_eq(ts_to_ns(&hi) - ts_to_ns(&lo), 10000);
 	tk_close(tk);
 
 	/* INT64_MAX: no bound, the interval is everything. */

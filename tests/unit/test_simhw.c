@@ -10,10 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/tunit.h"
 #include "hw/simhw.h"
 #include "tk_check.h"
-
-#define NS_PER_S UINT64_C(1000000000)
 
 struct fake_clock {
 	uint64_t now;
@@ -36,7 +35,7 @@ static void fake_delay(void *ctx, uint64_t ns)
 }
 
 /* Arbitrary epoch: the devices must count from their creation, not from 0. */
-#define EPOCH (UINT64_C(123) * NS_PER_S + 456789)
+#define EPOCH (UINT64_C(123) * NSEC_PER_SEC_U + 456789)
 
 static struct fake_clock fc;
 static struct sim_clock clk;
@@ -189,20 +188,20 @@ START_TEST(test_frequency_exact)
 	make(SIM_HPET, &c, 0, &hpet);
 
 	/* 2.4e9 * 10 * (1 + 12.5e-6) is an integer: no rounding to hide behind. */
-	ck_assert_uint_eq(read_at(&tsc, 10 * NS_PER_S), UINT64_C(24000300000));
-	ck_assert_uint_eq(read_at(&hpet, 10 * NS_PER_S),
-			  expect_cycles(14318180, -3250, 10 * NS_PER_S));
+	ck_assert_uint_eq(read_at(&tsc, 10 * NSEC_PER_SEC_U), UINT64_C(24000300000));
+	ck_assert_uint_eq(read_at(&hpet, 10 * NSEC_PER_SEC_U),
+			  expect_cycles(14318180, -3250, 10 * NSEC_PER_SEC_U));
 
 	/* One hour at 2.4 GHz + 7.3 ppm: exact to the cycle. */
 	c.error_ppm[SIM_TSC] = 7.3;
 	cs_release(&tsc);
 	setup();
 	make(SIM_TSC, &c, 0, &tsc);
-	ck_assert_uint_eq(read_at(&tsc, 3600 * NS_PER_S), UINT64_C(8640063072000));
+	ck_assert_uint_eq(read_at(&tsc, 3600 * NSEC_PER_SEC_U), UINT64_C(8640063072000));
 
 	/* Nanosecond steps late in the run: 2 or 3 cycles each, never a jump. */
-	prev = read_at(&tsc, 3600 * NS_PER_S);
-	for (uint64_t t = 3600 * NS_PER_S + 1; t < 3600 * NS_PER_S + 1000; t++) {
+	prev = read_at(&tsc, 3600 * NSEC_PER_SEC_U);
+	for (uint64_t t = 3600 * NSEC_PER_SEC_U + 1; t < 3600 * NSEC_PER_SEC_U + 1000; t++) {
 		uint64_t now = read_at(&tsc, t);
 
 		ck_assert_msg(now - prev == 2 || now - prev == 3, "t=%" PRIu64 ": +%" PRIu64, t,
@@ -224,12 +223,12 @@ START_TEST(test_oscillator_shared)
 	c.error_ppm[SIM_PMTMR] = 10;
 	for (int i = 0; i < SIM_NDEV; i++)
 		make(i, &c, 0, &cs[i]);
-	at(10 * NS_PER_S);
+	at(10 * NSEC_PER_SEC_U);
 	for (int i = 0; i < SIM_NDEV; i++) {
 		int64_t ppb = i == SIM_PMTMR ? 60000 : 50000;
 		uint64_t got = cs_read(&cs[i]) & cs[i].mask;
-		uint64_t want = expect_cycles(c.hz[i], ppb, 10 * NS_PER_S) & cs[i].mask;
-		uint64_t none = expect_cycles(c.hz[i], 0, 10 * NS_PER_S) & cs[i].mask;
+		uint64_t want = expect_cycles(c.hz[i], ppb, 10 * NSEC_PER_SEC_U) & cs[i].mask;
+		uint64_t none = expect_cycles(c.hz[i], 0, 10 * NSEC_PER_SEC_U) & cs[i].mask;
 
 		ck_assert_msg(got == want, "%s: %" PRIu64 ", expected %" PRIu64, cs[i].name, got,
 			      want);
@@ -249,10 +248,10 @@ START_TEST(test_drift)
 	simhw_conf_default(&c);
 	ck_assert_int_eq(simhw_parse_fault("drift:1000ppm@2s", &c.fault[SIM_TSC], NULL, 0), 0);
 	make(SIM_TSC, &c, 0, &cs);
-	c1 = read_at(&cs, 1 * NS_PER_S);
-	c2 = read_at(&cs, 2 * NS_PER_S);
-	c2p = read_at(&cs, 2 * NS_PER_S + 1);
-	c3 = read_at(&cs, 3 * NS_PER_S);
+	c1 = read_at(&cs, 1 * NSEC_PER_SEC_U);
+	c2 = read_at(&cs, 2 * NSEC_PER_SEC_U);
+	c2p = read_at(&cs, 2 * NSEC_PER_SEC_U + 1);
+	c3 = read_at(&cs, 3 * NSEC_PER_SEC_U);
 	/* Before s: the nominal rate. */
 	ck_assert_uint_eq(c1, UINT64_C(2400000000));
 	ck_assert_uint_eq(c2 - c1, UINT64_C(2400000000));
@@ -261,7 +260,7 @@ START_TEST(test_drift)
 	ck_assert_uint_ge(c2p - c2, 2);
 	/* After s: 1000 ppm fast. */
 	ck_assert_uint_eq(c3 - c2, UINT64_C(2402400000));
-	ck_assert_uint_eq(read_at(&cs, 12 * NS_PER_S),
+	ck_assert_uint_eq(read_at(&cs, 12 * NSEC_PER_SEC_U),
 			  UINT64_C(4800000000) + UINT64_C(24024000000));
 	cs_release(&cs);
 
@@ -270,9 +269,9 @@ START_TEST(test_drift)
 			 0);
 	setup();
 	make(SIM_PMTMR, &c, 0, &cs);
-	c1 = read_at(&cs, NS_PER_S / 2);
-	c2 = read_at(&cs, NS_PER_S / 2 + NS_PER_S);
-	ck_assert_uint_eq(c1, expect_cycles(3579545, 0, NS_PER_S / 2));
+	c1 = read_at(&cs, NSEC_PER_SEC_U / 2);
+	c2 = read_at(&cs, NSEC_PER_SEC_U / 2 + NSEC_PER_SEC_U);
+	ck_assert_uint_eq(c1, expect_cycles(3579545, 0, NSEC_PER_SEC_U / 2));
 	ck_assert_uint_eq((c2 - c1) & cs.mask, 3579545 - 897); /* 3579545 * 250.5e-6 = 896.7 */
 	cs_release(&cs);
 }
@@ -287,9 +286,9 @@ START_TEST(test_step)
 	simhw_conf_default(&c);
 	ck_assert_int_eq(simhw_parse_fault("step:5000000ns@3s", &c.fault[SIM_HPET], NULL, 0), 0);
 	make(SIM_HPET, &c, 0, &cs);
-	before = read_at(&cs, 3 * NS_PER_S - 1);
-	after = read_at(&cs, 3 * NS_PER_S);
-	later = read_at(&cs, 4 * NS_PER_S);
+	before = read_at(&cs, 3 * NSEC_PER_SEC_U - 1);
+	after = read_at(&cs, 3 * NSEC_PER_SEC_U);
+	later = read_at(&cs, 4 * NSEC_PER_SEC_U);
 	ck_assert_uint_eq(before, 3 * 14318180 - 1);
 	/* 5 ms of 14.31818 MHz = 71590.9 cycles, on top of the 3 s count. */
 	ck_assert_uint_eq(after, 3 * 14318180 + 71590);
@@ -300,8 +299,8 @@ START_TEST(test_step)
 	ck_assert_int_eq(simhw_parse_fault("step:-1000000ns@1s", &c.fault[SIM_TSC], NULL, 0), 0);
 	setup();
 	make(SIM_TSC, &c, 0, &cs);
-	before = read_at(&cs, NS_PER_S - 5);
-	after = read_at(&cs, NS_PER_S);
+	before = read_at(&cs, NSEC_PER_SEC_U - 5);
+	after = read_at(&cs, NSEC_PER_SEC_U);
 	ck_assert_uint_eq(before, UINT64_C(2400000000) - 12);
 	ck_assert_uint_eq(after, UINT64_C(2400000000) - UINT64_C(2400000));
 	ck_assert_uint_lt(after, before);
@@ -317,11 +316,11 @@ START_TEST(test_stall)
 	simhw_conf_default(&c);
 	ck_assert_int_eq(simhw_parse_fault("stall@2s", &c.fault[SIM_PMTMR], NULL, 0), 0);
 	make(SIM_PMTMR, &c, 0, &cs);
-	ck_assert_uint_eq(read_at(&cs, NS_PER_S), 3579545);
-	ck_assert_uint_eq(read_at(&cs, 2 * NS_PER_S - 1), 2 * 3579545 - 1);
-	ck_assert_uint_eq(read_at(&cs, 2 * NS_PER_S), 2 * 3579545);
-	ck_assert_uint_eq(read_at(&cs, 2 * NS_PER_S + 1), 2 * 3579545);
-	ck_assert_uint_eq(read_at(&cs, 60 * NS_PER_S), 2 * 3579545);
+	ck_assert_uint_eq(read_at(&cs, NSEC_PER_SEC_U), 3579545);
+	ck_assert_uint_eq(read_at(&cs, 2 * NSEC_PER_SEC_U - 1), 2 * 3579545 - 1);
+	ck_assert_uint_eq(read_at(&cs, 2 * NSEC_PER_SEC_U), 2 * 3579545);
+	ck_assert_uint_eq(read_at(&cs, 2 * NSEC_PER_SEC_U + 1), 2 * 3579545);
+	ck_assert_uint_eq(read_at(&cs, 60 * NSEC_PER_SEC_U), 2 * 3579545);
 	cs_release(&cs);
 }
 END_TEST

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/tunit.h"
 #include "hw/drivers.h"
 #include "hw/tsc.h"
 #include "tk_check.h"
@@ -510,7 +511,7 @@ START_TEST(test_kclock)
 
 	a = cs_read(&cs);
 	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
-	k = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+	k = ts_to_ns_u(&ts);
 	b = cs_read(&cs);
 	ck_assert_uint_le(a, k);
 	ck_assert_uint_le(k, b);
