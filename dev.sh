@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # dev.sh — set up, build and run timekeeperd on a Debian 12 machine.
 #
 #   ./dev.sh run     install what is missing, build, run the main job: the

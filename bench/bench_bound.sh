@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The error bound's width, timekeeperd against chronyd, side by side in one
 # run. `make bench-bound` (or `make bench`) runs it as root;
 # BENCH_BOUND_SECONDS (default 120) sets the length; polls as bench_ntp.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The discipline's precision with reference = system (timing lives
 # here, not in `make check`). `make bench-discipline` (or `make bench`) runs
 # it; BENCH_DISC_SETTLE (default 60 s) is how long the daemon runs before the

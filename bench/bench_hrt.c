@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Timer queue throughput (libtkcore's hrt): a queue holding 10^6
  * timers spread over the four bases with random expiries over one hour,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NTP convergence, timekeeperd against chronyd, side by side in the same run
 # (doc/architecture.md, section 11). `make bench-ntp` (or `make bench`) runs it as root;
 # BENCH_NTP_SECONDS (default 180) sets the length, BENCH_NTP_MINPOLL and

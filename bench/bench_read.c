@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Read cost of libtimekeeper against the kernel's vDSO, in the same run:
  * tk_gettime(CLOCK_MONOTONIC) on a page in TSC mode (written by an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Expiry lateness of a zero-slack periodic client timer against a bare
  * kernel timerfd at the same cadence, in the same run. The bench

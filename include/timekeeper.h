@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libtimekeeper: read timekeeperd's clocks from its shared page
  * (timekeeper-page(7)) without a system call, with the kernel's clocks as

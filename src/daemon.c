@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The daemon. At start it acquires everything (the counters, the page) and
  * builds the clocksource framework on what it found, as the probe does; the

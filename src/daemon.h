@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The running daemon: the clock sources found at start, the clocksource
  * framework, the timekeeper, its discipline and the shared page, all driven

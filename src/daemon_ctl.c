@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The daemon's side of the control socket: opens the server of core/ctl.c
  * at <runtime_dir>/control and answers its requests from the daemon's state

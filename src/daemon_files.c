@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The daemon's directories and the files it keeps in them: the runtime and
  * state directories are opened once (O_DIRECTORY|O_NOFOLLOW) and judged on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The daemon's internals, shared by daemon.c (start, timers, discipline),
  * daemon_ctl.c (the control socket and its handlers) and daemon_sys.c

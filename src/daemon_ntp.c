@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * reference = ntp: the daemon's NTP client. Per configured server: an
  * address (resolved off the loop at start and on SIGHUP, core/rsv.c: a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Privileges and the service manager. daemon_priv_drop() runs once
  * everything privileged is held (the counters, the page, the control

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Client timers (control.h "Timers"): the daemon's side of
  * TK_CTL_TIMER_CREATE/ARM/DISARM/DELETE and of the TK_CTL_EV_TIMER events.

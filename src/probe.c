@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The probe: discovery, then --seconds of the clocksource framework running
  * for real on what was found. Every usable counter is registered and sampled

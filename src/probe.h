@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * `timekeeperd --probe`: discover every counter, read each for a while
  * against the best other reference, and report what was found.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * timekeeperd: the entry point. Parses the command line, reads the
  * configuration and runs the daemon, or the probe.

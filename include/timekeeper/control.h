@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * timekeeper/control.h: the control protocol of timekeeperd, spoken over
  * the Unix SOCK_SEQPACKET socket <runtime_dir>/control (default

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The shared page ABI of timekeeperd: one 4096-byte page that the daemon
  * keeps in a sealed memfd (mapped read-write by it alone, handed to clients

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The error bound (see bound.h): anchors, growth, status, and the sums of
  * the model's parts, all saturating at BOUND_NONE so that no input (a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The error bound of the daemon's clock: one model for every reference,
  * what the page publishes as bound_ns, bound_drift_ppb and bound_status

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * TSC calibration (see calib.h). Every sample is a TSC-reference-TSC
  * bracket; the frequency is always measured from the first good sample (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * TSC calibration against a reference counter (hpet, else acpi_pm, else
  * kclock: the best source that need not be verified; the caller may force

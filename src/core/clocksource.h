@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The contract between the hardware layer (src/hw) and the core: one
  * struct clocksource per counter. A driver's probe function fills it in and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The configuration file. Every option is one row of `options[]`: where it
  * lives in struct tk_conf, its type, its default and its range. Parsing,

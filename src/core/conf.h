@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Configuration: one table of typed options (section, key, type, default,
  * range), read with inih. Errors come back as "file:line: message"; unknown

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The clocksource registry (see cs.h): rating-ordered list, mult/shift
  * arithmetic, selection with override and unbind, the watchdog choice,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The clocksource registry: every counter the hardware layer found, kept in
  * the kernel's rating order, with the core's arithmetic (mult/shift and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * ctl: the control socket's server (see ctl.h). Two halves: ctl_handle(),
  * which turns one received packet into one reply without touching any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ctl: the server side of the control protocol (<timekeeper/control.h>),
  * generic over what it controls. It owns the listening Unix SOCK_SEQPACKET

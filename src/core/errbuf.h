@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Error buffers: the one-line messages library code hands back to its
  * caller (what was wrong, what was read, what was expected) instead of

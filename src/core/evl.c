@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * evl: epoll + one timerfd + signalfd + caller fds (see evl.h). The hrt
  * queue tells the loop through its reprogram hook whenever its earliest

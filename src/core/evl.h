@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * evl: the daemon's one-threaded event loop (doc/architecture.md, section 6). One epoll set
  * watches three kinds of source: ONE timerfd (CLOCK_MONOTONIC, absolute)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * hrt: the kernel-hrtimer-like timer queue (see hrt.h). Each
  * clock base is an array-backed binary min-heap of timer pointers keyed by

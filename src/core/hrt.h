@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * hrt: a timer queue modelled on the kernel's hrtimers (kernel/time/hrtimer.c), for the
  * daemon's own timers and the timers clients arm over the control socket

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Logging to stderr, or to the journal with structured fields when stderr
  * is the journal's stream. systemd passes JOURNAL_STREAM=<dev>:<inode> of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Logging: one line per event, to stderr, or to the journal when stderr is
  * the journal's stream (systemd sets JOURNAL_STREAM to its device:inode):

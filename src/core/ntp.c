@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The kernel's NTP discipline (kernel/time/ntp.c) for the daemon's
  * timekeeper: adjtimex modes applied in the kernel's order, the PLL/FLL, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The NTP discipline with the kernel's adjtimex semantics: the
  * state of kernel/time/ntp.c in one struct (no globals), the PLL/FLL of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The NTP client's core (RFC 5905): packets, the per-server peer process
  * (request, checks, clock filter, reach, poll, kiss-o'-death), selection

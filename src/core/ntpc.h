@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The NTP client's core (RFC 5905), pure: no I/O and no clock of its own,
  * every time is passed in. It holds

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The page writer (see pagew.h and timekeeper-page(7)). Everything a reader
  * can see is stored with relaxed atomic stores between the seqlock's odd and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The page writer: creates the page (include/timekeeper/page.h) in a sealed
  * memfd, holds its only writable mapping, mirrors it to <dir>/page, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Privileges: resolve the user, then drop everything in an order in which
  * each step still has the capability it needs: supplementary groups and the

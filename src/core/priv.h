@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Privileges: the one-way step from root to an unprivileged user. Started as
  * root, the daemon acquires everything privileged first (the HPET mapping,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Host names resolved off the loop with glibc's getaddrinfo_a (see rsv.h
  * for why this and not c-ares, and its limits).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * rsv: host names resolved off the event loop. A lookup runs in glibc's
  * getaddrinfo_a() (GAI_NOWAIT); when it ends, glibc starts a notification

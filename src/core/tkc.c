@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The kernel's timekeeper (kernel/time/timekeeping.c) in user
  * space: two read bases (mono, steered by NTP, and raw) over one counter,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The daemon's timekeeper: the kernel's struct timekeeper in user space
  * on one counter. It accumulates the counter in shifted ns with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What the timekeeper hands the page writer on every update: its read bases
  * and offsets, exactly as the kernel's update_vsyscall() takes them from

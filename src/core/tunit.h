@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Time units: the per-second constants and the timespec <-> nanoseconds
  * conversions, in one place. Header-only (static inline, no libtkcore

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The cross-CPU warp test (see warp.h). The lock and the last value share
  * one cache line on purpose: the line bounces between the two CPUs, so each

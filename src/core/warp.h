@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The cross-CPU TSC warp test (the kernel's check_tsc_warp): two threads
  * pinned to two CPUs take turns under one spinlock reading the counter and

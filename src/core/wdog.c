@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The clocksource watchdog (see wdog.h). A check is watchdog-counter-
  * watchdog-watchdog: the first two watchdog reads bound when the counter was

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The clocksource watchdog: every 0.5 s (a fixed cadence the caller
  * schedules with wdog_next_due()), each counter that must be verified (the

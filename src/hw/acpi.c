@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * ACPI tables: load one table from the firmware directory, verify its header
  * (signature, length, checksum) and decode the HPET base address and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ACPI table discovery for the hardware drivers: load a table from the
  * firmware's table directory (/sys/firmware/acpi/tables, or a directory of

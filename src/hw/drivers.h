@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Probe functions of the real drivers, called by hw.c only. Each one
  * initialises *cs with its name, fills it in, and returns 0 when the counter

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * HPET driver. The base address comes from the ACPI HPET table; the 1 KiB
  * register block is mapped read-only, through /dev/hpet when its mmap works

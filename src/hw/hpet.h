@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * HPET driver: finds the HPET through the ACPI HPET table, maps its 1 KiB
  * register block read-only (/dev/hpet when its mmap works, else /dev/mem),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Discovery: one pass over the counters the daemon knows, in a fixed order.
  * A device named in the [sim] section is simulated instead of probed, and the

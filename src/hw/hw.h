@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Discovery of every counter the daemon can use: the hardware layer's one
  * entry point for the core.

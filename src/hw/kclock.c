@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The kernel's CLOCK_MONOTONIC_RAW as a counter of nanoseconds: the
  * reference of last resort. It is always there (no privileges, no device),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * PCI chipset quirks for the ACPI PM timer: the kernel's acpi_pm blacklist
  * and graylist, applied to the devices libpci finds.

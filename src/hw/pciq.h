@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * PCI chipset quirks for the ACPI PM timer: decide, from the PCI devices
  * present, whether the PM timer must be read with the verified triple read.

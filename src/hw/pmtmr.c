@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * ACPI PM timer driver. The port comes from the FADT (acpi.c decides between
  * X_PM_TMR_BLK and PM_TMR_BLK as the kernel does); access is ioperm() on the

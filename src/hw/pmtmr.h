@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ACPI PM timer driver: the 3.579545 MHz counter at the I/O port the FADT
  * names, reached with ioperm() (iopl(3) as the fallback) and read with inl(),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Simulated HPET, ACPI PM timer and TSC. Each is a pure function of one
  * clock: the count t ns after creation is start + t * hz_eff / 1e9, wrapped

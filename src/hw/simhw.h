@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Simulated HPET, ACPI PM timer and TSC: counters with the real widths and
  * wraps, driven by one clock (CLOCK_MONOTONIC_RAW by default, a fake clock in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The Time Stamp Counter driver: decodes the CPUID leaves that say whether
  * the TSC exists, whether it is invariant, how to read it in order, and what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The Time Stamp Counter: CPUID features and ordered reads.
  */

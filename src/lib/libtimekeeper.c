@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * libtimekeeper: the page reader (timekeeper.h, timekeeper-page(7)).
  *

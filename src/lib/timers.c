@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * libtimekeeper: client timers (timekeeper.h, libtimekeeper(3) TIMERS) over
  * timekeeperd's control socket (timekeeper/control.h, "Timers").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libtimekeeper internals shared with its unit test: the seqlock snapshot of
  * one page block. Hidden symbols (the library is built with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libtimekeeper internals of the timer API (timers.c) shared with its unit
  * test: a handle over an already connected socket, the reply timeout, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * ctlc: the control protocol client of timectl (see ctlc.h). One request
  * is outstanding at a time; a reply whose seq is not ours is a protocol

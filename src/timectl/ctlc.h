@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ctlc: timectl's side of the control protocol (timekeeper/control.h).
  * It connects to the daemon's SOCK_SEQPACKET socket, sends one request at

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * jw: the minimal JSON writer of timectl (see jw.h). Escaping follows
  * RFC 8259: '"' and '\\' escaped, U+0000..U+001F and U+007F as \u00XX (or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * jw: the minimal JSON writer of timectl. It writes one document to a
  * stdio stream, keeps track of commas and nesting, and escapes strings

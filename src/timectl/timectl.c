@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * timectl: the command-line client of timekeeperd. It speaks the control
  * protocol of timekeeper/control.h over <runtime_dir>/control for the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fuzz_conf: conf_load_string() on arbitrary text. Whatever the input, the
  * loader returns 0 or -errno, and an error comes back as one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fuzz_ctl: ctl_handle() on arbitrary packets from arbitrary peers. The
  * first input byte chooses the peer's credentials and whether the packet

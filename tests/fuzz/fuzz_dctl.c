@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fuzz_dctl: the daemon's side of the control requests, behind the framing
  * that fuzz_ctl covers. A real control server with one real connection

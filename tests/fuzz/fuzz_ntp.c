@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fuzz_ntp: the NTP client's packet decoder and everything a reply reaches
  * (core/ntpc.c): ntpc_decode() and ntpc_encode() round-trip the 48 bytes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * replay: runs a fuzz target's LLVMFuzzerTestOneInput() over every file of
  * its committed corpus without libFuzzer, as a TAP test of `make check`

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Bad input gets one clear line and loses nothing: malformed configs and
 # command lines stop with exit 2 and a file:line message; malformed or
 # missing ACPI tables make the probe refuse that one device, say why, and go

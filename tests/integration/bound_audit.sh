@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The bound audit: in every NTP scenario tk_boundaudit samples true time
 # (the host clock, which the local servers serve) against the page's
 # [earliest, latest] at 100 Hz from the daemon's start, and no sample may

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # reference = system and the host clock's own state, which [sim]
 # host_adjtimex stands in for (the test machine's real kernel clock cannot
 # be made unsynchronized safely). An unsynchronized host (TIME_ERROR,

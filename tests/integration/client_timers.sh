@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Client timers end to end, through libtimekeeper only
 # (tk_timerload.c): 1000 connections x 10 periodic timers on all four
 # clocks run 10 s against the daemon on simulated devices with reference =

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The configuration is read only from a regular file of at most 1 MiB:
 # `-c /dev/zero`, a FIFO, a directory or a 2 MB file refuse the start with
 # one clear line instead of hanging it; a SIGHUP reload onto a FIFO keeps

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The control socket against the running daemon (unprivileged where it can
 # be, on simulated devices, in a temporary runtime dir): a second daemon
 # refuses to start while the first answers; malformed packets get their

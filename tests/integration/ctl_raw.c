@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * ctl_raw: a test client speaking the control protocol byte by byte, for
  * what timectl never sends: malformed packets, floods, and the plain

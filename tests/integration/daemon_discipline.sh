@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The daemon as in the README, unprivileged, on simulated devices whose
 # shared crystal runs 50 ppm fast, in a temporary runtime and state dir.
 # reference = system: the daemon finds the crystal's -50 ppm correction and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The daemon's privileges and service-manager protocol, without booting
 # systemd (the QEMU test tests/vm does that): sd_notify against a datagram
 # socket of our own (READY=1 with STATUS=, STATUS= refreshed, WATCHDOG=1 at

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Hostile directories, files and values, against the daemon on simulated
 # devices: a runtime or state directory others can write, or owned by
 # another user (nobody, as root), is refused with one line (path, owner,

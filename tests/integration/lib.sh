@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Shared by the integration tests: a TAP writer and the daemon's path.
 # The test harness exports top_srcdir and top_builddir (absolute).
 

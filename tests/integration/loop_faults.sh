@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The daemon's own work runs on the kernel's clock, not on the counter it
 # judges: with the current source (the simulated TSC) stalled, running 10 %
 # fast or stepped back by 100 s while the daemon runs, the watchdog demotes

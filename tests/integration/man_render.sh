@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Every man page under man/ renders with man -l and groff's warnings on,
 # and prints none: a warning (unknown macro, bad escape, a line groff
 # cannot fit) fails the page.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Bad NTP configurations stop the daemon at start with one line saying what
 # was wrong and a non-zero exit: a server line without a host, minpoll above
 # maxpoll, a poll out of -6..17, and reference = ntp without any server.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The daemon (simulated devices 50 ppm fast, reference = ntp) follows a local
 # chronyd serving the host clock on 127.0.0.1 (tests/integration/ntp_lib.sh
 # starts it so it cannot touch the host clock): the server is selected, the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Two good chronyd servers and a third one serving a time 2 s ahead (chronyd
 # under libfaketime, FAKETIME=+2s), all on 127.0.0.1: the daemon marks the
 # third a falseticker, keeps following the two good ones (its offset and the

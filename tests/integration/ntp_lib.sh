@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Real NTP servers for the NTP tests and the convergence bench (doc/architecture.md,
 # section 11), sourced after lib.sh. Nothing is installed here: chronyd,
 # chronyc and ntpsec's ntpd are found on PATH or, since the two packages

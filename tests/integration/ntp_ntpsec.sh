@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The daemon (simulated devices 50 ppm fast, reference = ntp) follows a local
 # ntpsec ntpd on 127.0.0.1:123 in orphan mode (stratum 8, serving the host
 # clock; tests/integration/ntp_lib.sh starts it with its clock discipline off

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The panic threshold. A chronyd serving a time 10^6 s ahead (libfaketime)
 # as the only server: with the defaults (panic_threshold = 1000,
 # allow_panic_step = no) its offset is refused: the server is flagged

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Under CI=true (or TK_REQUIRE_NTP=1) an NTP test whose servers are missing
 # fails instead of skipping, as the VM tests do; outside CI it skips. Runs
 # ntp_chrony.sh and ntp_ntpsec.sh with the peers cache pointed at an empty

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A server whose name lookup is never answered, beside a good one, blocks
 # nothing. The daemon runs in a mount namespace of its own whose
 # /etc/resolv.conf names a local UDP sink that swallows every query

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A server that stops answering (its chronyd gets SIGSTOP once the daemon has
 # locked to it) is marked unreachable after its polls, with reach 0; the
 # daemon keeps the frequency it had found (timectl status frequency before

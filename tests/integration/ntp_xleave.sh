@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Interleaved mode (RFC 9769, `xleave`) against a local chronyd serving the
 # host clock on 127.0.0.1: the daemon (simulated devices 50 ppm fast) syncs
 # as in ntp_chrony.sh and its newest sample came in interleaved mode: the

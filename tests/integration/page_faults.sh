@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The page's faults never stop a reader or the daemon:
 # - a libtimekeeper handle opened before the daemon starts takes up its page
 #   once it exists, and follows a restarted daemon to its new page;

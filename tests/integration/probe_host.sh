@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The probe on the machine running the tests, with the shipped config: tsc and
 # kclock must be usable everywhere we run; every source that is not usable
 # must say why, in one line starting with its name. On a host like the CI

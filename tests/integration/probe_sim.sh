@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The probe on simulated devices: only the simulated devices and kclock are
 # registered, each with the real width, and each is measured at its nominal
 # frequency times the crystal's error.

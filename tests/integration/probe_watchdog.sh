@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The clocksource framework inside `timekeeperd --probe --seconds 5` on
 # simulated devices: the watchdog demotes a TSC that drifts from 2 s on,
 # steps by 5 ms or stalls, and hpet takes over; read-delay spikes do not

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Switching the clocksource while clients read the page never shows
 # CLOCK_MONOTONIC going back: tk_monocheck reads it through libtimekeeper on
 # every CPU (within-thread and cross-thread checks) while timectl switches

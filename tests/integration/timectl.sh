@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # timectl against the daemon on simulated devices in a temporary runtime
 # dir: every command in text and JSON (values checked with jq), a switch to
 # the TSC after the watchdog demoted it refused with the reason, switch

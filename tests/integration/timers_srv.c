@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * timers_srv: the daemon's client-timer service over the raw protocol
  * (<timekeeper/control.h> only, no libtimekeeper), printing TAP. Run by

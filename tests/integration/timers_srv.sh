@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The client-timer service of the daemon (server side), spoken raw
 # by timers_srv.c: limits, disconnects, the minimum period, periodic
 # expiries and flow control, the REALTIME rules, and (as root, who may

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Test helper: the bound audit. For SECONDS at about HZ (default 100) it
  * reads CLOCK_REALTIME through libtimekeeper, the kernel's (true time in

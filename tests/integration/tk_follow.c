@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Test helper: one libtimekeeper handle held for the whole run, read every
  * 10 ms with tk_read(CLOCK_REALTIME) and tk_status(). After each round it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Test helper: prints the host clock's discipline state as one JSON object,
  * read only (adjtimex with modes 0): the kernel's frequency offset, tick,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Test helper: N reader threads (default one per CPU) read CLOCK_MONOTONIC
  * through libtimekeeper (tk_gettime) in a loop for SECONDS and count

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Test helper: reads CLOCK_REALTIME through libtimekeeper beside the
  * kernel's for --seconds at 100 Hz and prints one JSON object: the offset

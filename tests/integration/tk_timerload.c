@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The client side of tests/integration/client_timers.sh: drives timekeeperd's
  * client timers through libtimekeeper alone and checks what comes back.

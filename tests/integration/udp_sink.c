@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Test helper: a UDP "server" that never answers, as a resolver whose
  * replies are lost. Binds ADDR:PORT, creates READY once bound, then appends

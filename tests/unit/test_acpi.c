@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Tests for ACPI table discovery (acpi) and the probes that use it (hpet,
  * acpi_pm): good tables shaped like QEMU's q35 and pc (captured copies under

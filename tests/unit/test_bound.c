@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The error bound (core/bound.c): the model's sums, growth and status, and
  * what the page writer publishes from it (bound_ns at the HRES block's

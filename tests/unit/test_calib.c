@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * TSC calibration in simulated time: a simulated TSC with a known error
  * calibrated against simulated hpet and acpi_pm (with wraps), spikes that

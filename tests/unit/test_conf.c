@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The configuration table: defaults, every option type, range checks, and
  * the "file:line: message" form of every kind of error.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The registry: the kernel's mult/shift arithmetic (its worked values as a table),
  * masked deltas, rating order, selection, override, unbind, demotion and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * ctl: the control socket's server. ctl_handle() against every framing
  * error, the exact payload sizes, the version rule, NUL-terminated names

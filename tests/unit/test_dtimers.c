@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The daemon's client-timer service (src/daemon_timers.c) driven
  * deterministically: a real event loop whose queue runs on a fake clock

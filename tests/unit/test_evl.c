@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The event loop against the real kernel: hrt timers fire from the timerfd
  * (checked for having fired and never early, never for tight timing), a

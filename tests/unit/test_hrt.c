@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The hrt timer queue in fake time: hrtimer_forward's overrun arithmetic as
  * a table, the soft/hard expiry rule, FIFO order for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The NTP discipline against the kernel's documented behaviour:
  * initial values, the ADJ_FREQUENCY round trip and clamp, the PLL/FLL

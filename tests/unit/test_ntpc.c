@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The NTP client's core: the packet codec and its eras, the offset/delay
  * formula, the anti-spoof and sanity checks, the clock filter, reach and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The shared page: pagew (writer) and libtimekeeper (reader) together.
  * Round trips for every clock id against values computed here from the

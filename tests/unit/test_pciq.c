@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Tests for the PM timer chipset decision (pciq) and the PM timer's pure
  * parts: the kernel's blacklist/graylist by vendor:device:revision, the

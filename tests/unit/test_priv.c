@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The privilege drop, for real: as root, a forked child drops to `nobody`
  * and reports what it became from the kernel's own view (getres[ug]id,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * rsv: lookups run off the caller's thread and end through the eventfd; a
  * lookup that glibc refuses ends with its EAI_* code; lookups let go of

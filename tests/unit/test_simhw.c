@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Simulated devices: widths and wraps, frequency and error arithmetic over
  * long simulated spans, every fault kind, and the fault text parser. All

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * libtimekeeper's timer API (src/lib/timers.c) against a scripted server:
  * a socketpair whose other end a thread plays, answering each request as

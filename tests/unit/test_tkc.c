@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The timekeeper in simulated time: simulated hpet, acpi_pm and tsc (simhw)
  * on a fake clock, the registry's arithmetic, and tkc_advance() at 100 Hz.

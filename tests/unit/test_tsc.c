@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * TSC feature decoding from fake CPUID tables (Intel with and without a
  * crystal, AMD, hypervisors, no TSC at all), the probe's description built

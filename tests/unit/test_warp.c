@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The cross-CPU warp test: an injected counter that steps back once is
  * caught (one warp, its size), a clean one is not, the real run covers

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The watchdog in simulated time: simulated hpet/acpi_pm/tsc (simhw) on a
  * fake clock demote a TSC that drifts, steps or stalls and tolerate read

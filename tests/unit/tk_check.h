@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Shared scaffolding for the Check suites: a main that runs one suite and
  * reports through TAP (the environment sets CK_TAP_LOG_FILE_NAME=-), and a

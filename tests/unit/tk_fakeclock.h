@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A fake clock for the suites that run simulated devices in simulated time:
  * fake_now is the time, a device's read delay advances it. Each test file

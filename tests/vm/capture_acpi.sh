@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/vm/capture_acpi.sh: capture the HPET and FACP (FADT) ACPI tables of QEMU's q35 and
 # pc machines as test fixtures (tests/data/acpi/{q35,pc}/{HPET,FACP}) for the ACPI unit
 # tests, and show what the guest kernel sees of the timekeeping hardware: CPU flags, its

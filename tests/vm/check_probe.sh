@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/vm/check_probe.sh: check the JSON of `timekeeperd --probe --json` taken inside an
 # emulated machine against what that machine is known to have (QEMU's q35
 # and pc both have an HPET at 0xfed00000 ticking at 100 MHz and the ACPI PM timer at port

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # /init of the VM test initramfs (copied there by tests/vm/lib.sh; runs as PID 1 under
 # busybox sh). Mounts the pseudo filesystems, runs the test commands in /tk/tests.sh as
 # root and powers the machine off. Everything the host wants back is printed on the

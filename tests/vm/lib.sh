@@ -1,4 +1,5 @@
 # shellcheck shell=sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/vm/lib.sh: the emulated-hardware test bench (doc/architecture.md, section 11),
 # sourced by the tests/vm/*.sh scripts. It fetches and caches a Debian kernel, packs an initramfs
 # holding busybox, the freshly built binaries and their shared libraries, boots it

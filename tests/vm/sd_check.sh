@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/vm/sd_check.sh: the checks of the systemd end-to-end test, run as root inside the
 # QEMU guest by the oneshot tk-e2e.service once the system reached multi-user.target
 # (installed there by tests/vm/lib.sh, vm_sd_overlay, as /tk/check.sh; run by /bin/sh).

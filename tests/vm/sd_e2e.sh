@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/vm/sd_e2e.sh: the systemd end-to-end test (doc/architecture.md, section 11). Boots a Debian
 # bookworm image with systemd as PID 1 (tests/vm/sd_image.sh, built once and cached) plus a
 # small cpio with the project as `make install` puts it, on QEMU's q35 machine (HPET and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/vm/sd_image.sh: builds the base image of the systemd end-to-end test:
 # a `debootstrap --variant=minbase bookworm` tree with systemd, systemd-sysv, dbus and the
 # project's runtime libraries, packed as one compressed cpio whose /init is systemd. The guest

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/vm/vm_pc.sh: timekeeperd's hardware probe on QEMU's pc machine (i440FX + PIIX4, whose
 # ACPI function 8086:7113 decides the PM timer workaround), under TCG. See tests/vm/lib.sh.
 # shellcheck source=lib.sh
