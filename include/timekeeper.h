@@ -12,6 +12,7 @@
 #define TIMEKEEPER_H
 
 #include <stdint.h>
+#include <sys/types.h> /* clockid_t, which <time.h> declares only for POSIX */
 #include <time.h>
 
 #ifdef __cplusplus
