@@ -2,7 +2,7 @@
 /*
  * hrt: a timer queue modelled on the kernel's hrtimers (kernel/time/hrtimer.c), for the
  * daemon's own timers and the timers clients arm over the control socket
- * (daemon_timers.c). Four clock bases in the kernel's index order (MONOTONIC, REALTIME,
+ * (daemon/timers.c). Four clock bases in the kernel's index order (MONOTONIC, REALTIME,
  * BOOTTIME, TAI), each with an offset from MONOTONIC that the caller sets
  * whenever the timekeeper's clocks move (clock_was_set). Every timer has a
  * soft and a hard expiry (hard = soft + slack) so that nearby timers share

@@ -3,7 +3,7 @@
  * The daemon's timekeeper: the kernel's struct timekeeper in user space
  * on one counter. It accumulates the counter in shifted ns with
  * the kernel's logarithmic accumulation, steers mult from the NTP tick
- * length (ntp.c) with the xtime_nsec compensation that keeps readers
+ * length (adjtimex.c) with the xtime_nsec compensation that keeps readers
  * continuous, applies leap seconds and steps to REALTIME only (MONOTONIC
  * never moves back), and survives a change of clocksource without a jump.
  *
@@ -24,7 +24,7 @@
 
 #include "core/clocksource.h"
 #include "core/cs.h"
-#include "core/ntp.h"
+#include "core/adjtimex.h"
 #include "core/tkview.h"
 
 #define TKC_HZ 100 /* default accumulation rate: NTP_INTERVAL_FREQ of the daemon */

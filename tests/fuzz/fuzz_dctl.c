@@ -2,7 +2,7 @@
 /*
  * fuzz_dctl: the daemon's side of the control requests, behind the framing
  * that fuzz_ctl covers. A real control server with one real connection
- * feeds the client-timer handlers of src/daemon_timers.c (create, arm,
+ * feeds the client-timer handlers of src/daemon/timers.c (create, arm,
  * disarm, delete) on an event loop whose queue runs on a fake clock; the
  * input also moves that clock (timers expire, their events are sent) and
  * sets the clocks (cancel-on-set, as daemon_sync_offsets() does); and it
@@ -35,7 +35,7 @@
 #include "core/evl.h"
 #include "core/hrt.h"
 #include "core/tkc.h"
-#include "daemon_int.h"
+#include "daemon/internal.h"
 #include "hw/simhw.h"
 #include "timekeeper/control.h"
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fuzz_ntp: the NTP client's packet decoder and everything a reply reaches
- * (core/ntpc.c): ntpc_decode() and ntpc_encode() round-trip the 48 bytes
+ * (core/ntpclient.c): ntpc_decode() and ntpc_encode() round-trip the 48 bytes
  * exactly; ntpc_receive() on a peer with a request in flight; then
  * selection, the panic rule, poll adaptation and a clock correction over
  * that peer and two well-behaved ones. The input is a series of records:
@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/ntpc.h"
+#include "core/ntpclient.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

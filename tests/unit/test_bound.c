@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "core/bound.h"
-#include "core/ntpc.h"
+#include "core/ntpclient.h"
 #include "core/pagew.h"
 #include "core/tkview.h"
 #include "tk_check.h"

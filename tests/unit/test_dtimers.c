@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The daemon's client-timer service (src/daemon_timers.c) driven
+ * The daemon's client-timer service (src/daemon/timers.c) driven
  * deterministically: a real event loop whose queue runs on a fake clock
  * (evl_set_clock()), a real control server with clients connected over
  * its socket in this process, and the clock steps and leap seconds made
@@ -27,7 +27,7 @@
 #include "core/ctl.h"
 #include "core/evl.h"
 #include "core/hrt.h"
-#include "daemon_int.h"
+#include "daemon/internal.h"
 #include "timekeeper/control.h"
 #include "tk_check.h"
 

@@ -7,7 +7,7 @@
  * fatal, never blocking the loop or the other servers), a poll timer on the loop's queue and
  * a new connected UDP socket for each request, on a new ephemeral port;
  * and the discipline that feeds the timekeeper from the selected servers
- * (core/ntpc.c does the RFC 5905 work, interleaved mode included). T1 is
+ * (core/ntpclient.c does the RFC 5905 work, interleaved mode included). T1 is
  * the kernel's software transmit timestamp (SO_TIMESTAMPING, read from the
  * socket's error queue; our REALTIME just before send() when there is
  * none), T4 its receive timestamp (SO_TIMESTAMPNS); both are
@@ -47,9 +47,9 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/ntpc.h"
+#include "core/ntpclient.h"
 #include "core/rsv.h"
-#include "daemon_int.h"
+#include "daemon/internal.h"
 #include "timekeeper/control.h"
 
 /* The core's states and flags go out as the protocol's values, unchanged. */

@@ -4,7 +4,7 @@
  * everything privileged is held (the counters, the page, the control
  * socket): it hands the state directory to [daemon] user, the only place
  * written after the drop (the frequency file, replaced by rename relative to
- * the directory descriptor daemon_files.c checked),
+ * the directory descriptor daemon/files.c checked),
  * then drops to that user for good (core/priv.c). What the daemon does
  * afterwards needs no privilege: the counters are read through mappings,
  * the port bitmap and the TSC; the page through its mapping (also when it
@@ -32,7 +32,7 @@
 
 #include "core/log.h"
 #include "core/priv.h"
-#include "daemon_int.h"
+#include "daemon/internal.h"
 
 #define STATUS_INTERVAL_NS (5 * NSEC_PER_SEC)
 

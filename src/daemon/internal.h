@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The daemon's internals, shared by daemon.c (start, timers, discipline),
- * daemon_ctl.c (the control socket and its handlers) and daemon_sys.c
+ * daemon/control.c (the control socket and its handlers) and daemon/system.c
  * (privileges and the service manager). Nothing outside src/daemon*.c
  * includes this.
  */
-#ifndef TK_DAEMON_INT_H
-#define TK_DAEMON_INT_H
+#ifndef TK_DAEMON_INTERNAL_H
+#define TK_DAEMON_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,7 +17,7 @@
 #include "core/cs.h"
 #include "core/evl.h"
 #include "core/hrt.h"
-#include "core/ntp.h"
+#include "core/adjtimex.h"
 #include "core/pagew.h"
 #include "core/tkc.h"
 #include "core/tunit.h"
@@ -69,12 +69,12 @@ struct daemon {
 	int64_t bound_prev_offset, bound_prev_t; /* reference = system: the last measurement */
 	int host_state;                          /* the host's last adjtimex answer, for its log line */
 	uint32_t bound_slew_ppb; /* a phase slew runs at this rate: readers' growth covers it */
-	/* Owned by daemon_ctl.c, daemon_sys.c and daemon_ntp.c, opaque here. */
+	/* Owned by daemon/control.c, daemon/system.c and daemon/ref_ntp.c, opaque here. */
 	struct daemon_ctl *ctl;
 	struct daemon_sys *sys;
 	struct daemon_ntp *ntp; /* reference = ntp: the client, NULL otherwise */
-	struct daemon_timers *timers; /* daemon_timers.c: client timers */
-	/* daemon_files.c: the checked directories and the lock, -1 when not open */
+	struct daemon_timers *timers; /* daemon/timers.c: client timers */
+	/* daemon/files.c: the checked directories and the lock, -1 when not open */
 	int runtime_fd, state_fd, lock_fd;
 };
 
@@ -86,7 +86,7 @@ void daemon_publish(struct daemon *d, int64_t now);
 void daemon_sync_offsets(struct daemon *d);
 /* Makes the timekeeper follow the registry's current source (no step). */
 void daemon_follow_current(struct daemon *d);
-/* daemon_files.c: opens and checks the runtime and state directories (owned by root, the
+/* daemon/files.c: opens and checks the runtime and state directories (owned by root, the
  * daemon's euid or [daemon] user; not group/other-writable), takes
  * <runtime_dir>/lock. < 0 (after one line): do not start. */
 int daemon_files_open(struct daemon *d);
@@ -115,7 +115,7 @@ void daemon_bound_disrupted(struct daemon *d, const char *why);
 /* The daemon's MONOTONIC (the timekeeper's): the clock of d->q. */
 int64_t daemon_now(struct daemon *d);
 
-/* --- daemon_timers.c: client timers ---------------------------------------- */
+/* --- daemon/timers.c: client timers ---------------------------------------- */
 
 struct ctl_call;
 struct ctl_client;
@@ -139,7 +139,7 @@ bool daemon_timer_info(const struct hrt_timer *t, int32_t *pid, int64_t *period)
 void daemon_timers_stats(const struct daemon *d, size_t *total, uint64_t *sent,
 			 uint64_t *deferred);
 
-/* --- daemon_ctl.c: the control socket ------------------------------------ */
+/* --- daemon/control.c: the control socket ------------------------------------ */
 
 /* Before anything is acquired: -EADDRINUSE (logged, with the other pid)
  * when another daemon answers on <runtime_dir>/control; a stale socket
@@ -152,7 +152,7 @@ int daemon_ctl_attach(struct daemon *d);
 /* Closes every client and the socket, unlinks the socket file. */
 void daemon_ctl_close(struct daemon *d);
 
-/* --- daemon_sys.c: privileges and the service manager --------------------- */
+/* --- daemon/system.c: privileges and the service manager --------------------- */
 
 /* After everything privileged is acquired: become [daemon] user with no
  * capabilities and no_new_privs when started as root. 0 or -errno (logged). */
@@ -164,7 +164,7 @@ void daemon_sys_ready(struct daemon *d);
 /* Stopping: STOPPING=1. Frees what daemon_sys_ready() made. */
 void daemon_sys_stopping(struct daemon *d);
 
-/* --- daemon_ntp.c: reference = ntp ---------------------------------------- */
+/* --- daemon/ref_ntp.c: reference = ntp ---------------------------------------- */
 
 /* Starts (or restarts, keeping its counters) the NTP client on the servers
  * of d->conf: sockets, poll timers, the discipline. 0 or -ENOMEM (logged). */

@@ -18,7 +18,7 @@
 #include "core/ctl.h"
 #include "core/log.h"
 #include "core/priv.h"
-#include "daemon_int.h"
+#include "daemon/internal.h"
 #include "timekeeper/control.h"
 #include "timekeeper/page.h"
 

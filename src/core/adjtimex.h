@@ -15,8 +15,8 @@
  * read either: the caller passes REALTIME where the kernel reads it. The
  * timekeeper (tkc.c) drives this and owns the TAI offset.
  */
-#ifndef TK_CORE_NTP_H
-#define TK_CORE_NTP_H
+#ifndef TK_CORE_ADJTIMEX_H
+#define TK_CORE_ADJTIMEX_H
 
 #include <stdint.h>
 

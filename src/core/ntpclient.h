@@ -20,8 +20,8 @@
  * ntpc_disc_correct()) so that every stored sample stays in the frame of the
  * corrected clock.
  */
-#ifndef TK_CORE_NTPC_H
-#define TK_CORE_NTPC_H
+#ifndef TK_CORE_NTPCLIENT_H
+#define TK_CORE_NTPCLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>

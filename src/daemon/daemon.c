@@ -12,7 +12,7 @@
  *               go to the registry (and the timekeeper, if the TSC is current);
  *   discipline  every 1 s with reference = system: measure the offset to the
  *               host's CLOCK_REALTIME with bracketed reads and steer;
- *   ntp         with reference = ntp, daemon_ntp.c: a poll timer per server;
+ *   ntp         with reference = ntp, daemon/ref_ntp.c: a poll timer per server;
  *   save        every 10 min: persist the frequency estimate.
  *
  * Clocks. The daemon's own work (update, watchdog, calibration, discipline,
@@ -28,7 +28,7 @@
  * way. The quick calibration before the timekeeper runs uses the kernel's
  * clock too.
  *
- * The timers clients arm on the daemon's clocks (daemon_timers.c) and the
+ * The timers clients arm on the daemon's clocks (daemon/timers.c) and the
  * NTP client's poll timers run on the other queue (evl_timers(), d->q), on
  * the timekeeper's MONOTONIC (daemon_now()), as the kernel's hrtimer bases
  * run on the kernel's timekeeper; the loop converts their expiries to the
@@ -73,12 +73,12 @@
 #include "core/evl.h"
 #include "core/hrt.h"
 #include "core/log.h"
-#include "core/ntp.h"
+#include "core/adjtimex.h"
 #include "core/pagew.h"
 #include "core/tkc.h"
 #include "core/wdog.h"
-#include "daemon.h"
-#include "daemon_int.h"
+#include "daemon/daemon.h"
+#include "daemon/internal.h"
 #include "hw/hw.h"
 
 static uint64_t kraw_ns(void)

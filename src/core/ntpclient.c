@@ -2,7 +2,7 @@
 /*
  * The NTP client's core (RFC 5905): packets, the per-server peer process
  * (request, checks, clock filter, reach, poll, kiss-o'-death), selection
- * and clustering, and the discipline's line fit. Pure: see ntpc.h.
+ * and clustering, and the discipline's line fit. Pure: see ntpclient.h.
  */
 #include "config.h"
 
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/ntpc.h"
+#include "core/ntpclient.h"
 #include "core/tunit.h"
 
 #define POLL_LIMIT 30 /* the RFC's hysteresis limit */

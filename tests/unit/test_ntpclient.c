@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/ntpc.h"
+#include "core/ntpclient.h"
 #include "tk_check.h"
 
 #define S INT64_C(1000000000)

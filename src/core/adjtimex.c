@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/ntp.h"
+#include "core/adjtimex.h"
 #include "core/tunit.h"
 
 #define SECS_PER_DAY 86400

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "core/ntp.h"
+#include "core/adjtimex.h"
 #include "tk_check.h"
 
 #define HZ 100

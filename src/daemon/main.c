@@ -13,8 +13,8 @@
 
 #include "core/conf.h"
 #include "core/log.h"
-#include "daemon.h"
-#include "probe.h"
+#include "daemon/daemon.h"
+#include "daemon/probe.h"
 
 enum { EXIT_NOTHING_USABLE = 1, EXIT_USAGE = 2 };
 

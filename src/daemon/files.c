@@ -43,7 +43,7 @@
 
 #include "core/log.h"
 #include "core/priv.h"
-#include "daemon_int.h"
+#include "daemon/internal.h"
 
 #define STATE_NAME "frequency"
 #define STATE_TMP  "frequency.tmp"

@@ -34,7 +34,7 @@
 
 #include "core/ctl.h"
 #include "core/log.h"
-#include "daemon_int.h"
+#include "daemon/internal.h"
 #include "timekeeper/control.h"
 
 #define EV_MAX                                                                                     \

@@ -24,7 +24,7 @@
 #include "core/warp.h"
 #include "core/wdog.h"
 #include "hw/hw.h"
-#include "probe.h"
+#include "daemon/probe.h"
 
 enum {
 	SAMPLE_PERIOD_NS = 20 * 1000 * 1000,
