@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/cs.h"
+#include "core/clocksource.h"
 #include "core/pagew.h"
 #include "core/tunit.h"
 #include "hw/tsc.h"

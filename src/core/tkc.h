@@ -23,7 +23,6 @@
 #include <time.h>
 
 #include "core/clocksource.h"
-#include "core/cs.h"
 #include "core/adjtimex.h"
 #include "core/tkview.h"
 

@@ -17,7 +17,6 @@
 #include <stdint.h>
 
 #include "core/clocksource.h"
-#include "core/cs.h"
 
 #define WARP_DURATION_NS UINT64_C(20000000) /* per pair, like loop_timeout */
 

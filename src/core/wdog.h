@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "core/cs.h"
+#include "core/clocksource.h"
 
 #define WDOG_INTERVAL_NS UINT64_C(500000000)      /* WATCHDOG_INTERVAL, HZ >> 1 */
 #define WDOG_INTERVAL_MAX_NS UINT64_C(1000000000) /* WATCHDOG_INTERVAL_MAX_NS (v6.8+) */

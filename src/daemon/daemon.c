@@ -69,7 +69,7 @@
 #include <unistd.h>
 
 #include "core/calib.h"
-#include "core/cs.h"
+#include "core/clocksource.h"
 #include "core/evl.h"
 #include "core/hrt.h"
 #include "core/log.h"

@@ -14,7 +14,7 @@
 #include "core/bound.h"
 #include "core/calib.h"
 #include "core/conf.h"
-#include "core/cs.h"
+#include "core/clocksource.h"
 #include "core/evl.h"
 #include "core/hrt.h"
 #include "core/adjtimex.h"

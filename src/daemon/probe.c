@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "core/calib.h"
-#include "core/cs.h"
+#include "core/clocksource.h"
 #include "core/log.h"
 #include "core/tunit.h"
 #include "core/warp.h"

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/cs.h"
+#include "core/clocksource.h"
 #include "tk_check.h"
 
 static uint64_t fake_val;

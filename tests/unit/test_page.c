@@ -21,7 +21,7 @@
 #include <sys/timex.h>
 #include <unistd.h>
 
-#include "core/cs.h"
+#include "core/clocksource.h"
 #include "core/pagew.h"
 #include "core/tunit.h"
 #include "hw/tsc.h"

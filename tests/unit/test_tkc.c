@@ -14,7 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/cs.h"
+#include "core/clocksource.h"
 #include "core/tkc.h"
 #include "hw/simhw.h"
 #include "tk_check.h"

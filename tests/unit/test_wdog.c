@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/calib.h"
-#include "core/cs.h"
+#include "core/clocksource.h"
 #include "core/wdog.h"
 #include "hw/simhw.h"
 #include "tk_check.h"
