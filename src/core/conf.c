@@ -27,7 +27,7 @@ enum opt_type {
 	OPT_U64,     /* unsigned integer within [min, max] */
 	OPT_DOUBLE,  /* real within [min, max] */
 	OPT_DEVICES, /* comma-separated simulated device names -> bitmask */
-	OPT_FAULT,   /* a simulated device's fault (simhw_parse_fault) */
+	OPT_FAULT,   /* a simulated device's fault (simconf_parse_fault) */
 	OPT_ENUM,    /* one word of `choices` -> its index (uint32_t) */
 	OPT_I64,     /* signed integer within [min, max] */
 	OPT_NTP_SERVER, /* list: one [ntp] server per line, appended */
@@ -152,7 +152,7 @@ static int parse_devices(const char *value, uint32_t *mask, char *err, size_t er
 	}
 	strcpy(buf, value);
 	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-		int dev = simhw_dev_from_name(tok);
+		int dev = simconf_dev_from_name(tok);
 
 		if (dev < 0) {
 			snprintf(err, errlen, "unknown device '%s', expected a list of hpet, acpi_pm, tsc",
@@ -319,7 +319,7 @@ static int apply(struct tk_conf *conf, const struct opt *o, const char *value, c
 	case OPT_FAULT: {
 		char why[256];
 
-		if (simhw_parse_fault(value, (struct sim_fault *)p, why, sizeof(why)) < 0) {
+		if (simconf_parse_fault(value, (struct sim_fault *)p, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s = '%s': %s", o->key, value, why);
 			return -EINVAL;
 		}
@@ -368,7 +368,7 @@ void conf_defaults(struct tk_conf *conf)
 	char err[256];
 
 	memset(conf, 0, sizeof(*conf));
-	simhw_conf_default(&conf->sim);
+	simconf_default(&conf->sim);
 	for (size_t i = 0; i < NOPTS; i++)
 		if (options[i].type != OPT_NTP_SERVER && /* a list: empty by default */
 		    apply(conf, &options[i], options[i].def, err, sizeof(err)) < 0)
@@ -583,7 +583,7 @@ void conf_dump(const struct tk_conf *conf, FILE *out)
 
 			for (int d = 0; d < SIM_NDEV; d++)
 				if (m & (1u << d)) {
-					fprintf(out, "%s%s", sep, simhw_dev_name(d));
+					fprintf(out, "%s%s", sep, simconf_dev_name(d));
 					sep = ",";
 				}
 			fputc('\n', out);

@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #include "core/clocksource.h"
-#include "hw/simhw.h"
+#include "core/simconf.h"
 
 #define CONF_DEFAULT_PATH SYSCONFDIR "/timekeeperd.conf"
 

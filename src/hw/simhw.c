@@ -33,21 +33,17 @@
 #define SUBCYCLES ((__int128)NSEC_PER_SEC_U * (__int128)NSEC_PER_SEC_U)
 
 #define MAX_HZ UINT64_C(100000000000) /* 100 GHz: keeps every product far inside 128 bits */
-#define MAX_FAULT_S UINT64_C(1000000000)
-#define MAX_STEP_NS INT64_C(1000000000000) /* 1000 s */
-#define MAX_SPIKE_NS NSEC_PER_SEC_U
 #define MAX_PPM 1000000.0 /* exclusive: -1e6 ppm would stop the oscillator */
 
 static const struct {
-	const char *name;
 	unsigned int bits;
 	int rating;
 	uint32_t flags;
 } devices[SIM_NDEV] = {
-	[SIM_HPET] = { "hpet", 32, CS_RATING_HPET, CS_F_CONTINUOUS },
-	[SIM_PMTMR] = { "acpi_pm", 24, CS_RATING_PMTMR, CS_F_CONTINUOUS },
+	[SIM_HPET] = { 32, CS_RATING_HPET, CS_F_CONTINUOUS },
+	[SIM_PMTMR] = { 24, CS_RATING_PMTMR, CS_F_CONTINUOUS },
 	/* Not CLIENT_READ: a client's rdtsc would read the real TSC, not this one. */
-	[SIM_TSC] = { "tsc", 64, CS_RATING_TSC, CS_F_CONTINUOUS | CS_F_MUST_VERIFY },
+	[SIM_TSC] = { 64, CS_RATING_TSC, CS_F_CONTINUOUS | CS_F_MUST_VERIFY },
 };
 
 struct sim_state {
@@ -61,233 +57,6 @@ struct sim_state {
 	uint64_t spike_key;
 	_Atomic uint64_t nreads;
 };
-
-void simhw_conf_default(struct sim_conf *conf)
-{
-	memset(conf, 0, sizeof(*conf));
-	conf->hz[SIM_HPET] = 14318180;
-	conf->hz[SIM_PMTMR] = 3579545;
-	conf->hz[SIM_TSC] = 2400000000u;
-	for (int i = 0; i < SIM_NDEV; i++)
-		conf->fault[i].kind = SIM_FAULT_NONE;
-}
-
-int simhw_dev_from_name(const char *name)
-{
-	for (int i = 0; i < SIM_NDEV; i++)
-		if (name && strcmp(name, devices[i].name) == 0)
-			return i;
-	return -1;
-}
-
-const char *simhw_dev_name(enum sim_dev dev)
-{
-	return (unsigned int)dev < SIM_NDEV ? devices[dev].name : "?";
-}
-
-/* ---- fault text ------------------------------------------------------- */
-
-#define FAULT_FORMS "none | drift:<ppm>ppm@<s>s | step:<ns>ns@<s>s | stall@<s>s | spikes:<ns>ns"
-
-struct number {
-	bool neg;
-	uint64_t ip;       /* integer part */
-	uint64_t frac;     /* fraction digits as an integer */
-	unsigned int fdig; /* how many fraction digits */
-};
-
-/* [-]digits[.digits], at most 18 integer and 9 fraction digits. */
-static bool scan_number(const char **pp, bool sign_ok, bool frac_ok, struct number *n)
-{
-	const char *p = *pp;
-	unsigned int idig = 0;
-
-	memset(n, 0, sizeof(*n));
-	if (sign_ok && (*p == '-' || *p == '+'))
-		n->neg = *p++ == '-';
-	while (*p >= '0' && *p <= '9') {
-		if (++idig > 18)
-			return false;
-		n->ip = n->ip * 10 + (uint64_t)(*p++ - '0');
-	}
-	if (frac_ok && *p == '.') {
-		p++;
-		while (*p >= '0' && *p <= '9') {
-			if (++n->fdig > 9)
-				return false;
-			n->frac = n->frac * 10 + (uint64_t)(*p++ - '0');
-		}
-		if (n->fdig == 0)
-			return false;
-	}
-	if (idig == 0 && n->fdig == 0)
-		return false;
-	*pp = p;
-	return true;
-}
-
-static uint64_t pow10u(unsigned int e)
-{
-	uint64_t v = 1;
-
-	while (e--)
-		v *= 10;
-	return v;
-}
-
-static bool expect(const char **pp, const char *lit)
-{
-	size_t len = strlen(lit);
-
-	if (strncmp(*pp, lit, len) != 0)
-		return false;
-	*pp += len;
-	return true;
-}
-
-static int fail(char *err, size_t errlen, const char *text, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, const char *text, const char *fmt, ...)
-{
-	char what[160];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	if (err && errlen)
-		snprintf(err, errlen, "sim fault \"%s\": %s; expected %s", text, what, FAULT_FORMS);
-	return -EINVAL;
-}
-
-static const char *rest(const char *p)
-{
-	return *p ? p : "end of text";
-}
-
-/* Every parser below has err, errlen and text in scope. */
-#define FAIL(...) fail(err, errlen, text, __VA_ARGS__)
-
-/* "<s>s": seconds with up to 9 decimals, to exact ns. */
-static int parse_at(const char **pp, const char *text, uint64_t *at_ns, char *err, size_t errlen)
-{
-	struct number n;
-
-	if (!scan_number(pp, false, true, &n))
-		return FAIL("expected a time in seconds at \"%s\"", rest(*pp));
-	if (n.ip > MAX_FAULT_S || (n.ip == MAX_FAULT_S && n.frac))
-		return FAIL("time %" PRIu64 " s outside 0..%" PRIu64 " s", n.ip, MAX_FAULT_S);
-	if (!expect(pp, "s"))
-		return FAIL("expected \"s\" after the time, read \"%s\"", rest(*pp));
-	*at_ns = n.ip * NSEC_PER_SEC_U + n.frac * pow10u(9 - n.fdig);
-	return 0;
-}
-
-int simhw_parse_fault(const char *text, struct sim_fault *fault, char *err, size_t errlen)
-{
-	struct sim_fault f = { .kind = SIM_FAULT_NONE };
-	const char *p = text;
-	struct number n;
-	int rc;
-
-	if (!text)
-		return fail(err, errlen, "", "no text");
-	if (strcmp(text, "none") == 0) {
-		*fault = f;
-		return 0;
-	}
-
-	if (expect(&p, "drift:")) {
-		const char *num = p;
-
-		f.kind = SIM_FAULT_DRIFT;
-		if (!scan_number(&p, true, true, &n))
-			return FAIL("expected a ppm value at \"%s\"", rest(num));
-		if (n.ip >= 1000000)
-			return FAIL("drift %.*s ppm outside -999999..999999", (int)(p - num), num);
-		/* Both parts are exact in a double below 2^53, so the quotient is
-		 * correctly rounded, as strtod would give without its locale. */
-		f.ppm = (double)(n.ip * pow10u(n.fdig) + n.frac) / (double)pow10u(n.fdig);
-		if (n.neg)
-			f.ppm = -f.ppm;
-		if (!expect(&p, "ppm@"))
-			return FAIL("expected \"ppm@\" after the ppm value, read \"%s\"", rest(p));
-		rc = parse_at(&p, text, &f.at_ns, err, errlen);
-	} else if (expect(&p, "step:")) {
-		const char *num = p;
-
-		f.kind = SIM_FAULT_STEP;
-		if (!scan_number(&p, true, false, &n))
-			return FAIL("expected a whole number of ns at \"%s\"", rest(num));
-		if (n.ip > (uint64_t)MAX_STEP_NS)
-			return FAIL("step %.*s ns outside -%" PRId64 "..%" PRId64,
-				    (int)(p - num), num, MAX_STEP_NS, MAX_STEP_NS);
-		f.step_ns = n.neg ? -(int64_t)n.ip : (int64_t)n.ip;
-		if (!expect(&p, "ns@"))
-			return FAIL("expected \"ns@\" after the step, read \"%s\"", rest(p));
-		rc = parse_at(&p, text, &f.at_ns, err, errlen);
-	} else if (expect(&p, "stall@")) {
-		f.kind = SIM_FAULT_STALL;
-		rc = parse_at(&p, text, &f.at_ns, err, errlen);
-	} else if (expect(&p, "spikes:")) {
-		f.kind = SIM_FAULT_SPIKES;
-		if (!scan_number(&p, false, false, &n))
-			return FAIL("expected a whole number of ns at \"%s\"", rest(p));
-		if (n.ip < 1 || n.ip > MAX_SPIKE_NS)
-			return FAIL("spike %" PRIu64 " ns outside 1..%" PRIu64, n.ip, MAX_SPIKE_NS);
-		f.spike_ns = n.ip;
-		if (!expect(&p, "ns"))
-			return FAIL("expected \"ns\" after the spike length, read \"%s\"", rest(p));
-		rc = 0;
-	} else {
-		size_t len = strcspn(text, ":@");
-
-		return FAIL("unknown fault kind \"%.*s\"", (int)(len > 32 ? 32 : len), text);
-	}
-	if (rc < 0)
-		return rc;
-	if (*p)
-		return FAIL("unexpected \"%s\" at the end", p);
-	*fault = f;
-	return 0;
-}
-
-#undef FAIL
-
-static int format_seconds(char *buf, size_t len, uint64_t ns)
-{
-	uint64_t frac = ns % NSEC_PER_SEC_U;
-	int digits = 9;
-
-	if (!frac)
-		return snprintf(buf, len, "%" PRIu64, ns / NSEC_PER_SEC_U);
-	while (frac % 10 == 0) {
-		frac /= 10;
-		digits--;
-	}
-	return snprintf(buf, len, "%" PRIu64 ".%0*" PRIu64, ns / NSEC_PER_SEC_U, digits, frac);
-}
-
-int simhw_format_fault(const struct sim_fault *f, char *buf, size_t len)
-{
-	char at[32];
-
-	format_seconds(at, sizeof(at), f->at_ns);
-	switch (f->kind) {
-	case SIM_FAULT_DRIFT:
-		return snprintf(buf, len, "drift:%.9gppm@%ss", f->ppm, at);
-	case SIM_FAULT_STEP:
-		return snprintf(buf, len, "step:%" PRId64 "ns@%ss", f->step_ns, at);
-	case SIM_FAULT_STALL:
-		return snprintf(buf, len, "stall@%ss", at);
-	case SIM_FAULT_SPIKES:
-		return snprintf(buf, len, "spikes:%" PRIu64 "ns", f->spike_ns);
-	case SIM_FAULT_NONE:
-	default:
-		return snprintf(buf, len, "none");
-	}
-}
 
 /* ---- the counter ------------------------------------------------------ */
 
@@ -416,34 +185,34 @@ int simhw_create(enum sim_dev dev, const struct sim_conf *conf, const struct sim
 		cs_set_unusable(cs, "sim: device %d outside 0..%d", (int)dev, SIM_NDEV - 1);
 		return -EINVAL;
 	}
-	cs_init(cs, devices[dev].name);
+	cs_init(cs, simconf_dev_name(dev));
 	if (!conf) {
-		cs_set_unusable(cs, "sim %s: no configuration", devices[dev].name);
+		cs_set_unusable(cs, "sim %s: no configuration", simconf_dev_name(dev));
 		return -EINVAL;
 	}
 	ppm = conf->oscillator_error_ppm + conf->error_ppm[dev];
 	if (conf->hz[dev] == 0 || conf->hz[dev] > MAX_HZ) {
 		cs_set_unusable(cs, "sim %s: frequency %" PRIu64 " Hz outside 1..%" PRIu64,
-				devices[dev].name, conf->hz[dev], MAX_HZ);
+				simconf_dev_name(dev), conf->hz[dev], MAX_HZ);
 		return -EINVAL;
 	}
 	if (!(ppm > -MAX_PPM && ppm < MAX_PPM)) {
 		cs_set_unusable(cs, "sim %s: total error %g ppm outside -999999..999999",
-				devices[dev].name, ppm);
+				simconf_dev_name(dev), ppm);
 		return -EINVAL;
 	}
 	if (clk && !clk->now_ns) {
-		cs_set_unusable(cs, "sim %s: the clock has no now_ns", devices[dev].name);
+		cs_set_unusable(cs, "sim %s: the clock has no now_ns", simconf_dev_name(dev));
 		return -EINVAL;
 	}
 	if (clk && !clk->delay_ns && conf->fault[dev].kind == SIM_FAULT_SPIKES) {
-		cs_set_unusable(cs, "sim %s: spikes need a clock with delay_ns", devices[dev].name);
+		cs_set_unusable(cs, "sim %s: spikes need a clock with delay_ns", simconf_dev_name(dev));
 		return -EINVAL;
 	}
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		cs_set_unusable(cs, "sim %s: out of memory", devices[dev].name);
+		cs_set_unusable(cs, "sim %s: out of memory", simconf_dev_name(dev));
 		return -ENOMEM;
 	}
 	if (clk)
@@ -460,7 +229,7 @@ int simhw_create(enum sim_dev dev, const struct sim_conf *conf, const struct sim
 	if (s->rate < 0 || s->rate_after < 0) {
 		free(s);
 		cs_set_unusable(cs, "sim %s: error %g ppm with the drift fault stops the counter",
-				devices[dev].name, ppm);
+				simconf_dev_name(dev), ppm);
 		return -EINVAL;
 	}
 	s->spike_key = mix64((conf->seed ? conf->seed : UINT64_C(0x5eed)) ^
@@ -480,7 +249,7 @@ int simhw_create(enum sim_dev dev, const struct sim_conf *conf, const struct sim
 
 	cs_attr_bool(cs, "simulated", true);
 	cs_attr_str(cs, "error_ppm", "%g", ppm);
-	simhw_format_fault(&s->fault, text, sizeof(text));
+	simconf_format_fault(&s->fault, text, sizeof(text));
 	cs_attr_str(cs, "fault", "%s", text);
 	return 0;
 }

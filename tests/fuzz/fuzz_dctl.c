@@ -158,7 +158,7 @@ static void setup(void)
 	unlink(sockpath);
 	rmdir(tmpdir);
 
-	simhw_conf_default(&sc);
+	simconf_default(&sc);
 	fake_ns = 1000 * SEC;
 	cs_registry_init(&reg);
 	if (simhw_create(SIM_HPET, &sc, &hwclk, 0, &hpet) < 0)

@@ -64,7 +64,7 @@ static void make(enum sim_dev dev, const struct sim_conf *conf, uint64_t start,
 {
 	int rc = simhw_create(dev, conf, &clk, start, cs);
 
-	ck_assert_msg(rc == 0, "simhw_create(%s): %d %s", simhw_dev_name(dev), rc, cs->reason);
+	ck_assert_msg(rc == 0, "simhw_create(%s): %d %s", simconf_dev_name(dev), rc, cs->reason);
 	ck_assert(cs->usable);
 }
 
@@ -80,7 +80,7 @@ START_TEST(test_defaults_and_names)
 {
 	struct sim_conf c;
 
-	simhw_conf_default(&c);
+	simconf_default(&c);
 	ck_assert_uint_eq(c.hz[SIM_HPET], 14318180);
 	ck_assert_uint_eq(c.hz[SIM_PMTMR], 3579545);
 	ck_assert_uint_eq(c.hz[SIM_TSC], 2400000000u);
@@ -88,15 +88,15 @@ START_TEST(test_defaults_and_names)
 	for (int i = 0; i < SIM_NDEV; i++) {
 		ck_assert_int_eq(c.fault[i].kind, SIM_FAULT_NONE);
 		ck_assert(c.error_ppm[i] == 0.0);
-		ck_assert_int_eq(simhw_dev_from_name(simhw_dev_name(i)), i);
+		ck_assert_int_eq(simconf_dev_from_name(simconf_dev_name(i)), i);
 	}
 	ck_assert(c.oscillator_error_ppm == 0.0);
-	ck_assert_str_eq(simhw_dev_name(SIM_HPET), "hpet");
-	ck_assert_str_eq(simhw_dev_name(SIM_PMTMR), "acpi_pm");
-	ck_assert_str_eq(simhw_dev_name(SIM_TSC), "tsc");
-	ck_assert_int_eq(simhw_dev_from_name("kclock"), -1);
-	ck_assert_int_eq(simhw_dev_from_name("HPET"), -1);
-	ck_assert_int_eq(simhw_dev_from_name(NULL), -1);
+	ck_assert_str_eq(simconf_dev_name(SIM_HPET), "hpet");
+	ck_assert_str_eq(simconf_dev_name(SIM_PMTMR), "acpi_pm");
+	ck_assert_str_eq(simconf_dev_name(SIM_TSC), "tsc");
+	ck_assert_int_eq(simconf_dev_from_name("kclock"), -1);
+	ck_assert_int_eq(simconf_dev_from_name("HPET"), -1);
+	ck_assert_int_eq(simconf_dev_from_name(NULL), -1);
 }
 END_TEST
 
@@ -114,16 +114,16 @@ START_TEST(test_description)
 	};
 	struct sim_conf c;
 
-	simhw_conf_default(&c);
+	simconf_default(&c);
 	c.oscillator_error_ppm = 1.5;
 	c.error_ppm[SIM_HPET] = -0.25;
-	ck_assert_int_eq(simhw_parse_fault("drift:1000ppm@2s", &c.fault[SIM_TSC], NULL, 0), 0);
+	ck_assert_int_eq(simconf_parse_fault("drift:1000ppm@2s", &c.fault[SIM_TSC], NULL, 0), 0);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		struct clocksource cs;
 		const struct cs_attr *a;
 
 		make(want[i].dev, &c, 0, &cs);
-		ck_assert_str_eq(cs.name, simhw_dev_name(want[i].dev));
+		ck_assert_str_eq(cs.name, simconf_dev_name(want[i].dev));
 		ck_assert_uint_eq(cs.bits, want[i].bits);
 		ck_assert_uint_eq(cs.mask, CS_MASK(want[i].bits));
 		ck_assert_int_eq(cs.rating, want[i].rating);
@@ -160,7 +160,7 @@ START_TEST(test_wrap)
 	struct clocksource cs;
 	uint64_t before, after, want;
 
-	simhw_conf_default(&c);
+	simconf_default(&c);
 	make(dev, &c, CS_MASK(64) - 1000, &cs); /* masked to the width by create */
 	before = read_at(&cs, 0);
 	ck_assert_uint_eq(before, cs.mask - 1000);
@@ -182,7 +182,7 @@ START_TEST(test_frequency_exact)
 	struct clocksource tsc, hpet;
 	uint64_t prev;
 
-	simhw_conf_default(&c);
+	simconf_default(&c);
 	c.error_ppm[SIM_TSC] = 12.5;
 	c.error_ppm[SIM_HPET] = -3.25;
 	make(SIM_TSC, &c, 0, &tsc);
@@ -219,7 +219,7 @@ START_TEST(test_oscillator_shared)
 	struct sim_conf c;
 	struct clocksource cs[SIM_NDEV];
 
-	simhw_conf_default(&c);
+	simconf_default(&c);
 	c.oscillator_error_ppm = 50;
 	c.error_ppm[SIM_PMTMR] = 10;
 	for (int i = 0; i < SIM_NDEV; i++)
@@ -246,8 +246,8 @@ START_TEST(test_drift)
 	struct clocksource cs;
 	uint64_t c1, c2, c2p, c3;
 
-	simhw_conf_default(&c);
-	ck_assert_int_eq(simhw_parse_fault("drift:1000ppm@2s", &c.fault[SIM_TSC], NULL, 0), 0);
+	simconf_default(&c);
+	ck_assert_int_eq(simconf_parse_fault("drift:1000ppm@2s", &c.fault[SIM_TSC], NULL, 0), 0);
 	make(SIM_TSC, &c, 0, &cs);
 	c1 = read_at(&cs, 1 * NSEC_PER_SEC_U);
 	c2 = read_at(&cs, 2 * NSEC_PER_SEC_U);
@@ -266,7 +266,7 @@ START_TEST(test_drift)
 	cs_release(&cs);
 
 	/* A negative drift, with decimals, on the 24-bit timer. */
-	ck_assert_int_eq(simhw_parse_fault("drift:-250.5ppm@0.5s", &c.fault[SIM_PMTMR], NULL, 0),
+	ck_assert_int_eq(simconf_parse_fault("drift:-250.5ppm@0.5s", &c.fault[SIM_PMTMR], NULL, 0),
 			 0);
 	setup();
 	make(SIM_PMTMR, &c, 0, &cs);
@@ -284,8 +284,8 @@ START_TEST(test_step)
 	struct clocksource cs;
 	uint64_t before, after, later;
 
-	simhw_conf_default(&c);
-	ck_assert_int_eq(simhw_parse_fault("step:5000000ns@3s", &c.fault[SIM_HPET], NULL, 0), 0);
+	simconf_default(&c);
+	ck_assert_int_eq(simconf_parse_fault("step:5000000ns@3s", &c.fault[SIM_HPET], NULL, 0), 0);
 	make(SIM_HPET, &c, 0, &cs);
 	before = read_at(&cs, 3 * NSEC_PER_SEC_U - 1);
 	after = read_at(&cs, 3 * NSEC_PER_SEC_U);
@@ -297,7 +297,7 @@ START_TEST(test_step)
 	cs_release(&cs);
 
 	/* A negative step moves the 64-bit counter back. */
-	ck_assert_int_eq(simhw_parse_fault("step:-1000000ns@1s", &c.fault[SIM_TSC], NULL, 0), 0);
+	ck_assert_int_eq(simconf_parse_fault("step:-1000000ns@1s", &c.fault[SIM_TSC], NULL, 0), 0);
 	setup();
 	make(SIM_TSC, &c, 0, &cs);
 	before = read_at(&cs, NSEC_PER_SEC_U - 5);
@@ -314,8 +314,8 @@ START_TEST(test_stall)
 	struct sim_conf c;
 	struct clocksource cs;
 
-	simhw_conf_default(&c);
-	ck_assert_int_eq(simhw_parse_fault("stall@2s", &c.fault[SIM_PMTMR], NULL, 0), 0);
+	simconf_default(&c);
+	ck_assert_int_eq(simconf_parse_fault("stall@2s", &c.fault[SIM_PMTMR], NULL, 0), 0);
 	make(SIM_PMTMR, &c, 0, &cs);
 	ck_assert_uint_eq(read_at(&cs, NSEC_PER_SEC_U), 3579545);
 	ck_assert_uint_eq(read_at(&cs, 2 * NSEC_PER_SEC_U - 1), 2 * 3579545 - 1);
@@ -333,9 +333,9 @@ static unsigned int spike_pattern(uint64_t seed, enum sim_dev dev, bool pattern[
 	unsigned int spikes = 0;
 
 	setup();
-	simhw_conf_default(&c);
+	simconf_default(&c);
 	c.seed = seed;
-	ck_assert_int_eq(simhw_parse_fault("spikes:200000ns", &c.fault[dev], NULL, 0), 0);
+	ck_assert_int_eq(simconf_parse_fault("spikes:200000ns", &c.fault[dev], NULL, 0), 0);
 	make(dev, &c, 0, &cs);
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t t = (uint64_t)i * 1000000; /* 1 ms apart */
@@ -388,8 +388,8 @@ START_TEST(test_real_clock)
 	struct timespec t0, t1;
 	uint64_t a, b, max_ns = 0, min_ns = UINT64_MAX;
 
-	simhw_conf_default(&c);
-	ck_assert_int_eq(simhw_parse_fault("spikes:300000ns", &c.fault[SIM_HPET], NULL, 0), 0);
+	simconf_default(&c);
+	ck_assert_int_eq(simconf_parse_fault("spikes:300000ns", &c.fault[SIM_HPET], NULL, 0), 0);
 	ck_assert_int_eq(simhw_create(SIM_HPET, &c, NULL, 0, &cs), 0);
 	a = cs_read(&cs);
 	nanosleep(&ts, NULL);
@@ -422,7 +422,7 @@ START_TEST(test_create_errors)
 	struct clocksource cs;
 	struct sim_clock noclk = { .now_ns = NULL };
 
-	simhw_conf_default(&c);
+	simconf_default(&c);
 	c.hz[SIM_HPET] = 0;
 	ck_assert_int_eq(simhw_create(SIM_HPET, &c, &clk, 0, &cs), -EINVAL);
 	ck_assert(!cs.usable);
@@ -430,13 +430,13 @@ START_TEST(test_create_errors)
 	ck_assert_str_eq(cs.name, "hpet");
 	ck_assert_ptr_nonnull(strstr(cs.reason, "frequency 0 Hz outside 1.."));
 
-	simhw_conf_default(&c);
+	simconf_default(&c);
 	c.oscillator_error_ppm = -600000;
 	c.error_ppm[SIM_TSC] = -500000;
 	ck_assert_int_eq(simhw_create(SIM_TSC, &c, &clk, 0, &cs), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(cs.reason, "total error -1.1e+06 ppm"));
 
-	simhw_conf_default(&c);
+	simconf_default(&c);
 	ck_assert_int_eq(simhw_create(SIM_NDEV, &c, &clk, 0, &cs), -EINVAL);
 	ck_assert(!cs.usable);
 	ck_assert_int_eq(simhw_create(SIM_PMTMR, &c, &noclk, 0, &cs), -EINVAL);
@@ -472,14 +472,14 @@ START_TEST(test_parse_good)
 		char err[256] = "", buf[64];
 
 		memset(&f, 0xa5, sizeof(f));
-		ck_assert_msg(simhw_parse_fault(cases[i].text, &f, err, sizeof(err)) == 0, "%s: %s",
+		ck_assert_msg(simconf_parse_fault(cases[i].text, &f, err, sizeof(err)) == 0, "%s: %s",
 			      cases[i].text, err);
 		ck_assert_int_eq(f.kind, cases[i].kind);
 		ck_assert_msg(f.ppm == cases[i].ppm, "%s: ppm %g", cases[i].text, f.ppm);
 		ck_assert_int_eq(f.step_ns, cases[i].step_ns);
 		ck_assert_uint_eq(f.at_ns, cases[i].at_ns);
 		ck_assert_uint_eq(f.spike_ns, cases[i].spike_ns);
-		simhw_format_fault(&f, buf, sizeof(buf));
+		simconf_format_fault(&f, buf, sizeof(buf));
 		ck_assert_str_eq(buf, cases[i].formatted ? cases[i].formatted : cases[i].text);
 	}
 }
@@ -521,7 +521,7 @@ START_TEST(test_parse_bad)
 		char err[320] = "";
 		char head[96];
 
-		ck_assert_int_eq(simhw_parse_fault(cases[i].text, &f, err, sizeof(err)), -EINVAL);
+		ck_assert_int_eq(simconf_parse_fault(cases[i].text, &f, err, sizeof(err)), -EINVAL);
 		ck_assert_msg(strstr(err, cases[i].what), "%s: got \"%s\", wanted \"%s\"",
 			      cases[i].text, err, cases[i].what);
 		/* Names what was read, and the forms that are accepted. */
@@ -538,10 +538,10 @@ START_TEST(test_parse_bad)
 		struct sim_fault f;
 		char small[8];
 
-		ck_assert_int_eq(simhw_parse_fault("bogus", &f, small, sizeof(small)), -EINVAL);
+		ck_assert_int_eq(simconf_parse_fault("bogus", &f, small, sizeof(small)), -EINVAL);
 		ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
-		ck_assert_int_eq(simhw_parse_fault("bogus", &f, NULL, 0), -EINVAL);
-		ck_assert_int_eq(simhw_parse_fault(NULL, &f, NULL, 0), -EINVAL);
+		ck_assert_int_eq(simconf_parse_fault("bogus", &f, NULL, 0), -EINVAL);
+		ck_assert_int_eq(simconf_parse_fault(NULL, &f, NULL, 0), -EINVAL);
 	}
 }
 END_TEST

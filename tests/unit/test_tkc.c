@@ -50,7 +50,7 @@ static void devices(uint64_t hpet_start, uint64_t pm_start)
 	release_devices();
 	have_devices = true;
 	fake_now = 1000 * MS;
-	simhw_conf_default(&conf);
+	simconf_default(&conf);
 	conf.seed = tk_test_seed();
 	cs_registry_init(&reg);
 	ck_assert_int_eq(simhw_create(SIM_HPET, &conf, &fclk, hpet_start, &hpet), 0);

@@ -46,10 +46,10 @@ static void world_init_ppm(struct world *x, const char *fault, bool use_pm, doub
 	memset(x, 0, sizeof(*x));
 	x->use_pm = use_pm;
 	fake_now = 0;
-	simhw_conf_default(&x->conf);
+	simconf_default(&x->conf);
 	x->conf.seed = tk_test_seed();
 	x->conf.error_ppm[SIM_TSC] = tsc_ppm;
-	ck_assert_msg(simhw_parse_fault(fault, &x->conf.fault[SIM_TSC], err, sizeof(err)) == 0,
+	ck_assert_msg(simconf_parse_fault(fault, &x->conf.fault[SIM_TSC], err, sizeof(err)) == 0,
 		      "%s", err);
 	cs_registry_init(&x->r);
 	if (use_pm) {
