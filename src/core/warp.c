@@ -18,7 +18,6 @@
 
 #include "core/tunit.h"
 #include "core/warp.h"
-#include "hw/tsc.h"
 
 struct shared {
 	_Alignas(64) atomic_flag lock;
@@ -38,12 +37,6 @@ struct worker {
 	int cpu;
 	int err;
 };
-
-static uint64_t read_tsc(void *ctx)
-{
-	(void)ctx;
-	return tsc_read_ordered();
-}
 
 static uint64_t mono_ns(void)
 {
@@ -101,13 +94,13 @@ static int run_pair(const struct warp_conf *conf, int a, int b, struct warp_resu
 	struct shared sh;
 	struct worker w[2] = { { &sh, a, 0 }, { &sh, b, 0 } };
 	pthread_t th[2];
-	uint64_t dur = conf && conf->duration_ns ? conf->duration_ns : WARP_DURATION_NS;
+	uint64_t dur = conf->duration_ns ? conf->duration_ns : WARP_DURATION_NS;
 	int err;
 
 	memset(&sh, 0, sizeof(sh));
 	atomic_flag_clear(&sh.lock);
-	sh.read = conf && conf->read ? conf->read : read_tsc;
-	sh.ctx = conf ? conf->ctx : NULL;
+	sh.read = conf->read;
+	sh.ctx = conf->ctx;
 	sh.end_ns = UINT64_MAX;
 	for (int i = 0; i < 2; i++) {
 		err = pthread_create(&th[i], NULL, loop, &w[i]);
@@ -151,7 +144,11 @@ int warp_run(const struct warp_conf *conf, struct warp_result *res)
 
 	memset(res, 0, sizeof(*res));
 	res->warp_cpu_a = res->warp_cpu_b = -1;
-	if (conf && conf->cpu_a >= 0 && conf->cpu_b >= 0) {
+	if (!conf || !conf->read) {
+		snprintf(res->note, sizeof(res->note), "warp: no counter to read");
+		return -EINVAL;
+	}
+	if (conf->cpu_a >= 0 && conf->cpu_b >= 0) {
 		err = run_pair(conf, conf->cpu_a, conf->cpu_b, res);
 		goto out;
 	}

@@ -8,7 +8,9 @@
  * The first online CPU is tested against every other one, 20 ms per pair.
  *
  * Unlike the rest of the core this runs in real time (it must: it measures
- * the machine), but the read function is injectable for tests.
+ * the machine). The counter is the caller's: the daemon passes the read
+ * function of the clocksource under test (the probe's ordered TSC read),
+ * tests pass a fake one.
  */
 #ifndef TK_CORE_WARP_H
 #define TK_CORE_WARP_H
@@ -21,7 +23,7 @@
 #define WARP_DURATION_NS UINT64_C(20000000) /* per pair, like loop_timeout */
 
 struct warp_conf {
-	/* The counter; NULL = tsc_read_ordered(). Called under the lock. */
+	/* The counter; required. Called under the lock. */
 	uint64_t (*read)(void *ctx);
 	void *ctx;
 	uint64_t duration_ns; /* per pair; 0 = WARP_DURATION_NS */
@@ -38,12 +40,12 @@ struct warp_result {
 	char note[CS_REASON_LEN];   /* "not run: 1 CPU", an error, or a summary */
 };
 
-/* conf may be NULL for the defaults. Returns 0 (also when not run on a
- * 1-CPU machine; res->run says) or -errno when threads cannot be created or
- * pinned (res->note says which). */
+/* conf->read is required. Returns 0 (also when not run on a 1-CPU machine;
+ * res->run says), -EINVAL without a read function, or -errno when threads
+ * cannot be created or pinned (res->note says which). */
 int warp_run(const struct warp_conf *conf, struct warp_result *res);
 
-/* When res saw a warp, marks the registry's `name` source (the TSC)
+/* When res saw a warp, marks the registry's `name` source (the one tested)
  * unstable with the reason. Returns true when it did. */
 bool warp_apply(struct cs_registry *r, const char *name, const struct warp_result *res);
 

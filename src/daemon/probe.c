@@ -170,8 +170,15 @@ static void sleep_ns(uint64_t ns)
 		;
 }
 
+static uint64_t warp_read(void *ctx)
+{
+	return cs_read(ctx);
+}
+
 static void run_warp_test(struct probe *p)
 {
+	struct warp_conf wc = { .read = warp_read, .cpu_a = -1, .cpu_b = -1 };
+
 	if (!p->tsc)
 		return;
 	if (p->tsc->flags & CS_F_SIMULATED) {
@@ -179,7 +186,8 @@ static void run_warp_test(struct probe *p)
 		return;
 	}
 	p->warp_tried = true;
-	if (warp_run(NULL, &p->warp) < 0) {
+	wc.ctx = p->tsc;
+	if (warp_run(&wc, &p->warp) < 0) {
 		log_warn("tsc: warp test failed to run: %s", p->warp.note);
 		return;
 	}

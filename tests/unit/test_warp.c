@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -118,6 +119,19 @@ START_TEST(test_bad_cpu)
 }
 END_TEST
 
+/* The counter is the caller's: without a read function nothing runs. */
+START_TEST(test_no_read)
+{
+	struct warp_conf conf = { NULL, NULL, 1000000, -1, -1 };
+	struct warp_result res;
+
+	ck_assert_int_eq(warp_run(&conf, &res), -EINVAL);
+	ck_assert(!res.run);
+	ck_assert_ptr_nonnull(strstr(res.note, "no counter"));
+	ck_assert_int_eq(warp_run(NULL, &res), -EINVAL);
+}
+END_TEST
+
 static uint64_t one_read(struct clocksource *cs)
 {
 	(void)cs;
@@ -170,6 +184,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_all_pairs);
 	tcase_add_test(tc, test_bad_cpu);
 	tcase_add_test(tc, test_apply_demotes_tsc);
+	tcase_add_test(tc, test_no_read);
 	suite_add_tcase(s, tc);
 	return s;
 }
