@@ -118,6 +118,7 @@ int main(void)
 	v.coarse_nsec = (uint64_t)r0.tv_nsec;
 	strcpy(v.cs_name, "tsc");
 	v.cs_client_readable = true;
+	v.cs_page_tsc = true;
 	v.maxerror_us = 1000;
 	pagew_publish(pw, &v, ts_to_ns_u(&m0), 3600 * NSEC_PER_SEC_U, NULL, NULL);
 

@@ -49,12 +49,28 @@ enum {
 	CS_RATING_KCLOCK = 50,       /* "unfit" band: a reference of last resort */
 };
 
+/* What a counter is and can do, declared by its driver. The core and the
+ * daemon decide on these, never on a counter's name. The first five are
+ * shown by name in the probe's report and in `timectl sources`. */
 enum cs_flags {
 	CS_F_CONTINUOUS = 1u << 0,  /* counts through idle states */
-	CS_F_MUST_VERIFY = 1u << 1, /* the watchdog must check it (the TSC) */
+	/* Must be verified before and while it is trusted: the watchdog
+	 * checks it against a reference, the probe warp-tests it across CPUs
+	 * (the TSC); it can never be the watchdog itself. */
+	CS_F_MUST_VERIFY = 1u << 1,
 	CS_F_CLIENT_READ = 1u << 2, /* unprivileged clients can read it themselves */
 	CS_F_SIMULATED = 1u << 3,   /* a simulated device, not the hardware */
 	CS_F_KNOWN_FREQ = 1u << 4,  /* nominal_hz comes from firmware/CPUID crystal */
+	/* Readers read this very counter with RDTSC: with CS_F_CLIENT_READ the
+	 * page may publish in TSC mode (readers compute time from their own
+	 * reads); otherwise readers fall back to the kernel-clock mappings. */
+	CS_F_PAGE_TSC = 1u << 5,
+	/* Derived from the kernel's clock (CLOCK_MONOTONIC_RAW in ns): the page
+	 * maps kernel time directly, without sampling pairs. */
+	CS_F_KERNEL_CLOCK = 1u << 6,
+	/* Its frequency is measured against the reference counters while the
+	 * daemon runs (the TSC: nominal_hz is absent or only approximate). */
+	CS_F_CALIBRATE = 1u << 7,
 };
 
 enum cs_attr_kind {

@@ -605,8 +605,8 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	if (sample && sample(ctx, &s) == 0 && s.kraw_after >= s.kraw_before)
 		have_sample = true;
 
-	is_tsc = v->cs_client_readable && strcmp(v->cs_name, "tsc") == 0;
-	is_kclock = strcmp(v->cs_name, "kclock") == 0;
+	is_tsc = v->cs_client_readable && v->cs_page_tsc;
+	is_kclock = v->cs_kernel_clock;
 	want = pw->force_mode;
 	if (want == TK_PAGE_MODE_TSC && !is_tsc)
 		want = -1;

@@ -7,9 +7,11 @@
  * update_vsyscall() fills the vDSO data page.
  *
  * Clock mode of the page:
- *   TSC    the source is the TSC: the bases are the timekeeper's own;
- *   KCLOCK the source is kclock (bases used as they are: the counter is the
- *          kernel's CLOCK_MONOTONIC_RAW), or a counter clients cannot read
+ *   TSC    the source is client-readable with RDTSC (tkv cs_client_readable
+ *          and cs_page_tsc: the TSC): the bases are the timekeeper's own;
+ *   KCLOCK the source is derived from the kernel's clock (cs_kernel_clock:
+ *          kclock; bases used as they are, the counter is the kernel's
+ *          CLOCK_MONOTONIC_RAW), or a counter clients cannot read
  *          (HPET, PM timer): the page then publishes a mapping from the
  *          kernel's CLOCK_MONOTONIC_RAW to the timekeeper, rebuilt on every
  *          update from a sample (source counter, kernel raw ns before and
@@ -60,8 +62,10 @@ int pagew_open(const char *dir, struct pagew **out, char *err, size_t errlen);
 void pagew_close(struct pagew *pw, bool remove);
 
 /* Forces a clock mode (TK_PAGE_MODE_*), or -1 (default) for the automatic
- * choice above. TSC is honoured only when the source is "tsc", KCLOCK only
- * with a sample function or the kclock source. For tests and operators. */
+ * choice above. TSC is honoured only when the source is client-readable with
+ * RDTSC (CS_F_CLIENT_READ and CS_F_PAGE_TSC), KCLOCK only with a sample
+ * function or a source derived from the kernel's clock (CS_F_KERNEL_CLOCK).
+ * For tests and operators. */
 void pagew_set_mode(struct pagew *pw, int mode);
 
 /* Publishes one update: v is read after sample() returned (see above);

@@ -518,6 +518,8 @@ void tkc_view(const struct tkc *tk, struct tkv *v)
 	v->coarse_nsec = tk->coarse_nsec;
 	snprintf(v->cs_name, sizeof(v->cs_name), "%s", tk->cs->name);
 	v->cs_client_readable = (tk->cs->flags & CS_F_CLIENT_READ) != 0;
+	v->cs_page_tsc = (tk->cs->flags & CS_F_PAGE_TSC) != 0;
+	v->cs_kernel_clock = (tk->cs->flags & CS_F_KERNEL_CLOCK) != 0;
 	v->ntp_status = (uint32_t)tk->ntp.time_status;
 	v->ntp_state = ntp_result(&tk->ntp);
 	v->maxerror_us = tk->ntp.time_maxerror;

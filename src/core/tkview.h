@@ -42,7 +42,9 @@ struct tkv {
 
 	/* The counter behind the bases. */
 	char cs_name[CS_NAME_LEN];
-	bool cs_client_readable; /* clients may read it themselves (the TSC) */
+	bool cs_client_readable; /* clients may read it themselves (CS_F_CLIENT_READ) */
+	bool cs_page_tsc;        /* readers read it with RDTSC (CS_F_PAGE_TSC) */
+	bool cs_kernel_clock;    /* it is the kernel's clock (CS_F_KERNEL_CLOCK) */
 
 	/* Discipline status (adjtimex view). */
 	uint32_t ntp_status;     /* STA_* bits */

@@ -46,7 +46,7 @@ int kclock_probe(const struct hw_env *env, struct clocksource *cs)
 	cs->bits = 64;
 	cs->mask = CS_MASK(64);
 	cs->nominal_hz = 1000000000u;
-	cs->flags = CS_F_CONTINUOUS | CS_F_CLIENT_READ;
+	cs->flags = CS_F_CONTINUOUS | CS_F_CLIENT_READ | CS_F_KERNEL_CLOCK;
 	cs->read = kclock_read;
 	cs->usable = true;
 

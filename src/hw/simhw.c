@@ -42,8 +42,9 @@ static const struct {
 } devices[SIM_NDEV] = {
 	[SIM_HPET] = { 32, CS_RATING_HPET, CS_F_CONTINUOUS },
 	[SIM_PMTMR] = { 24, CS_RATING_PMTMR, CS_F_CONTINUOUS },
-	/* Not CLIENT_READ: a client's rdtsc would read the real TSC, not this one. */
-	[SIM_TSC] = { 64, CS_RATING_TSC, CS_F_CONTINUOUS | CS_F_MUST_VERIFY },
+	/* Not CLIENT_READ nor PAGE_TSC: a client's rdtsc would read the real
+	 * TSC, not this one. */
+	[SIM_TSC] = { 64, CS_RATING_TSC, CS_F_CONTINUOUS | CS_F_MUST_VERIFY | CS_F_CALIBRATE },
 };
 
 struct sim_state {

@@ -274,7 +274,8 @@ int tsc_probe_features(const struct tsc_features *f, struct clocksource *cs)
 	cs->bits = 64;
 	cs->mask = CS_MASK(64);
 	cs->nominal_hz = hz;
-	cs->flags = CS_F_CONTINUOUS | CS_F_MUST_VERIFY | CS_F_CLIENT_READ;
+	cs->flags = CS_F_CONTINUOUS | CS_F_MUST_VERIFY | CS_F_CLIENT_READ | CS_F_PAGE_TSC |
+		    CS_F_CALIBRATE;
 	if (f->known_freq)
 		cs->flags |= CS_F_KNOWN_FREQ;
 	cs->read = tsc_cs_read;

@@ -107,7 +107,11 @@ static void tkv_fill(struct tkv *v, const char *src, uint64_t cl, uint32_t mult,
 	v->tai_offset = 37;
 	v->coarse_nsec = 111111111;
 	snprintf(v->cs_name, sizeof(v->cs_name), "%s", src);
+	/* What the tsc and kclock drivers declare (CS_F_CLIENT_READ, CS_F_PAGE_TSC,
+	 * CS_F_KERNEL_CLOCK). */
 	v->cs_client_readable = strcmp(src, "tsc") == 0 || strcmp(src, "kclock") == 0;
+	v->cs_page_tsc = strcmp(src, "tsc") == 0;
+	v->cs_kernel_clock = strcmp(src, "kclock") == 0;
 	v->ntp_status = STA_PLL;
 	v->maxerror_us = 1500;
 	v->esterror_us = 20;

@@ -170,8 +170,8 @@ START_TEST(test_intel_crystal)
 	ck_assert_uint_eq(cs.bits, 64);
 	ck_assert_uint_eq(cs.mask, UINT64_MAX);
 	ck_assert_uint_eq(cs.nominal_hz, UINT64_C(2592000000));
-	ck_assert_uint_eq(cs.flags,
-			  CS_F_CONTINUOUS | CS_F_MUST_VERIFY | CS_F_CLIENT_READ | CS_F_KNOWN_FREQ);
+	ck_assert_uint_eq(cs.flags, CS_F_CONTINUOUS | CS_F_MUST_VERIFY | CS_F_CLIENT_READ |
+					    CS_F_PAGE_TSC | CS_F_CALIBRATE | CS_F_KNOWN_FREQ);
 	ck_assert_ptr_nonnull(cs.read);
 	ck_assert(attr(&cs, "invariant")->v.b);
 	ck_assert(attr(&cs, "rdtscp")->v.b);
@@ -298,7 +298,8 @@ START_TEST(test_amd)
 	cs_init(&cs, "tsc");
 	ck_assert_int_eq(tsc_probe_features(&f, &cs), 0);
 	ck_assert_uint_eq(cs.nominal_hz, 0);
-	ck_assert_uint_eq(cs.flags, CS_F_CONTINUOUS | CS_F_MUST_VERIFY | CS_F_CLIENT_READ);
+	ck_assert_uint_eq(cs.flags, CS_F_CONTINUOUS | CS_F_MUST_VERIFY | CS_F_CLIENT_READ |
+					     CS_F_PAGE_TSC | CS_F_CALIBRATE);
 }
 END_TEST
 
@@ -507,7 +508,7 @@ START_TEST(test_kclock)
 	ck_assert_uint_eq(cs.bits, 64);
 	ck_assert_uint_eq(cs.mask, UINT64_MAX);
 	ck_assert_uint_eq(cs.nominal_hz, 1000000000);
-	ck_assert_uint_eq(cs.flags, CS_F_CONTINUOUS | CS_F_CLIENT_READ);
+	ck_assert_uint_eq(cs.flags, CS_F_CONTINUOUS | CS_F_CLIENT_READ | CS_F_KERNEL_CLOCK);
 	ck_assert_str_eq(attr(&cs, "clock")->v.s, "CLOCK_MONOTONIC_RAW");
 
 	a = cs_read(&cs);
