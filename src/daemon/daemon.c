@@ -79,7 +79,7 @@
 #include "core/wdog.h"
 #include "daemon/daemon.h"
 #include "daemon/internal.h"
-#include "hw/hw.h"
+#include "daemon/sources.h"
 
 static uint64_t kraw_ns(void)
 {
@@ -205,23 +205,8 @@ static enum hrt_restart on_watchdog(struct hrt_timer *t, int64_t now)
 	struct daemon *d = t->data;
 
 	if (wdog_tick(&d->wd, (uint64_t)now) > 0) {
-		for (unsigned int i = 0; i < d->reg.n; i++) {
-			struct cs_entry *e = d->reg.list[i];
-
-			char skew[24];
-
-			if (!e->unstable || e->wd.last_verdict != CS_VERDICT_UNSTABLE)
-				continue;
-			snprintf(skew, sizeof(skew), "%" PRIu64, e->wd.max_skew_ns);
-			log_fields(LOG_LVL_WARN,
-				   (const struct log_field[]){ { "TK_SOURCE", e->cs->name },
-							       { "TK_VERDICT", cs_verdict_name(e->wd.last_verdict) },
-							       { "TK_SKEW_NS", skew },
-							       { NULL, NULL } },
-				   "%s: demoted by the watchdog: %s", e->cs->name, e->wd.last_reason);
-			if (d->tk_entry == e)
-				daemon_bound_disrupted(d, "the clock's source was demoted");
-		}
+		if (sources_log_demoted(&d->reg, d->tk_entry))
+			daemon_bound_disrupted(d, "the clock's source was demoted");
 		daemon_follow_current(d);
 	}
 	t->softexpires = t->expires = (int64_t)wdog_next_due(&d->wd);
@@ -237,14 +222,9 @@ static void apply_calibration(struct daemon *d)
 	struct cs_entry *e;
 	char hz[32], ppb[32];
 
-	calib_result(&d->cal, &res);
-	if (res.state == CALIB_STATE_NONE || d->cal_applied >= CALIB_STATE_REFINED ||
-	    res.state == d->cal_applied || !calib_hz(&d->cal))
+	e = sources_apply_calibration(&d->reg, d->tsc, &d->cal, &d->cal_applied, &res);
+	if (!e)
 		return;
-	e = cs_find(&d->reg, d->tsc->name);
-	if (!e || cs_set_freq(&d->reg, e, calib_hz(&d->cal)) < 0)
-		return;
-	d->cal_applied = res.state >= CALIB_STATE_REFINED ? CALIB_STATE_REFINED : res.state;
 	snprintf(hz, sizeof(hz), "%.0f", res.calibrated_hz);
 	snprintf(ppb, sizeof(ppb), "%.0f", res.uncertainty_ppb);
 	log_fields(LOG_LVL_NOTICE,
@@ -254,10 +234,11 @@ static void apply_calibration(struct daemon *d)
 					       { "TK_UNCERTAINTY_PPB", ppb },
 					       { "TK_REFERENCE", res.calibrated_against },
 					       { NULL, NULL } },
-		   "tsc: %s calibration %.0f Hz +- %.0f ppb against %s", calib_state_name(res.state),
-		   res.calibrated_hz, res.uncertainty_ppb, res.calibrated_against);
+		   "%s: %s calibration %.0f Hz +- %.0f ppb against %s", d->tsc->name,
+		   calib_state_name(res.state), res.calibrated_hz, res.uncertainty_ppb,
+		   res.calibrated_against);
 	if (res.warning[0])
-		log_warn("tsc: %s", res.warning);
+		log_warn("%s: %s", d->tsc->name, res.warning);
 	if (d->tk_entry == e && tkc_change_clocksource(&d->tk, e->cs, &e->ar) == 0 &&
 	    d->phase == DISC_PLL)
 		d->phase = DISC_START;
@@ -298,7 +279,7 @@ int daemon_recalibrate(struct daemon *d, char *why, size_t whylen)
 	hrt_cancel(&d->t_calib);
 	hrt_start(d->kq, &d->t_calib, now + CALIB_FAST_NS, 0, HRT_MODE_ABS);
 	snprintf(why, whylen, "TSC calibration restarted against %s", ref->name);
-	log_notice("tsc: %s", why);
+	log_notice("%s: %s", d->tsc->name, why);
 	return 0;
 }
 
@@ -603,35 +584,14 @@ static void on_reload(struct evl *l, int signo, void *ctx)
 
 static int acquire_sources(struct daemon *d)
 {
-	struct hw_env env = {
-		.acpi_dir = d->conf.acpi_tables,
-		.dev_hpet = d->conf.hpet_device,
-		.dev_mem = d->conf.mem_device,
-		.sim = &d->conf.sim,
-	};
-	char why[CS_REASON_LEN];
-	size_t usable = 0;
+	size_t usable;
 
-	d->n = hw_discover(&env, d->src);
-	cs_registry_init(&d->reg);
-	for (size_t i = 0; i < d->n; i++) {
-		struct clocksource *cs = &d->src[i];
-
-		cs_register(&d->reg, cs);
-		if (!cs->usable) {
-			log_notice("%s", cs->reason);
-			continue;
-		}
-		usable++;
-		if (!strcmp(cs->name, "tsc"))
-			d->tsc = cs;
-	}
+	d->n = sources_acquire(&d->conf, d->src, &d->reg, LOG_LVL_NOTICE, &usable);
+	d->tsc = sources_to_calibrate(d->src, d->n);
 	if (!usable) {
 		log_err("no usable clock source: every counter was refused (reasons above)");
 		return -ENODEV;
 	}
-	if (d->conf.clocksource[0] && cs_override(&d->reg, d->conf.clocksource, why, sizeof(why)) < 0)
-		log_warn("clocksource = %s: %s", d->conf.clocksource, why);
 	return 0;
 }
 
@@ -805,7 +765,7 @@ out:
 		evl_free(d->loop);
 	if (d->pw)
 		pagew_close(d->pw, false);
-	hw_release_all(d->src, d->n);
+	sources_release(d->src, d->n);
 	daemon_files_close(d);
 	free(d);
 	return rc;

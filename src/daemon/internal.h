@@ -45,7 +45,7 @@ struct daemon {
 	size_t n;
 	struct cs_registry reg;
 	struct wdog wd;
-	struct clocksource *tsc;
+	struct clocksource *tsc; /* calibrated at run time (CS_F_CALIBRATE), or NULL */
 	struct calib cal;
 	bool calibrating;
 	enum calib_state cal_applied;

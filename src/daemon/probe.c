@@ -23,8 +23,8 @@
 #include "core/tunit.h"
 #include "core/warp.h"
 #include "core/wdog.h"
-#include "hw/hw.h"
 #include "daemon/probe.h"
+#include "daemon/sources.h"
 
 enum {
 	SAMPLE_PERIOD_NS = 20 * 1000 * 1000,
@@ -55,12 +55,11 @@ struct probe {
 	size_t nt;
 	struct cs_registry reg;
 	struct wdog wd;
-	struct clocksource *tsc; /* the usable TSC, if any */
+	struct clocksource *tsc; /* the usable counter to calibrate (CS_F_CALIBRATE), if any */
 	struct calib cal[MAX_CALIB]; /* cal[0] is against the best reference */
 	size_t ncal;
 	enum calib_state freq_applied; /* the last TSC frequency given to the registry */
 	struct warp_result warp;
-	bool warp_tried;
 };
 
 static uint64_t raw_ns(void)
@@ -102,25 +101,10 @@ static double read_cost_ns(struct clocksource *cs)
 	return fmax(0.0, (batch[READ_BATCHES / 2] - empty[READ_BATCHES / 2]) / READ_BATCH);
 }
 
-/* A reference is a usable counter that need not be verified and whose
- * frequency is stated: hpet, acpi_pm, kclock. */
-static bool is_reference(const struct clocksource *r)
-{
-	return r->usable && !(r->flags & CS_F_MUST_VERIFY) && r->nominal_hz;
-}
-
 /* The reference for cs: the best-rated other reference; NULL when none. */
 static struct clocksource *pick_reference(struct probe *p, struct clocksource *cs)
 {
-	struct clocksource *best = NULL;
-
-	for (size_t i = 0; i < p->n; i++) {
-		struct clocksource *r = &p->src[i];
-
-		if (r != cs && is_reference(r) && (!best || r->rating > best->rating))
-			best = r;
-	}
-	return best;
+	return sources_best_reference(p->src, p->n, cs);
 }
 
 /* One bracketed sample: reference, source, reference. The source reading is
@@ -170,29 +154,10 @@ static void sleep_ns(uint64_t ns)
 		;
 }
 
-static uint64_t warp_read(void *ctx)
-{
-	return cs_read(ctx);
-}
-
 static void run_warp_test(struct probe *p)
 {
-	struct warp_conf wc = { .read = warp_read, .cpu_a = -1, .cpu_b = -1 };
-
-	if (!p->tsc)
-		return;
-	if (p->tsc->flags & CS_F_SIMULATED) {
-		snprintf(p->warp.note, sizeof(p->warp.note), "not run: simulated TSC");
-		return;
-	}
-	p->warp_tried = true;
-	wc.ctx = p->tsc;
-	if (warp_run(&wc, &p->warp) < 0) {
-		log_warn("tsc: warp test failed to run: %s", p->warp.note);
-		return;
-	}
-	if (warp_apply(&p->reg, "tsc", &p->warp))
-		log_warn("tsc: %s", p->warp.note);
+	if (p->tsc)
+		sources_warp_test(&p->reg, p->tsc, &p->warp);
 }
 
 static void start_calibration(struct probe *p, uint64_t now)
@@ -207,7 +172,7 @@ static void start_calibration(struct probe *p, uint64_t now)
 	for (size_t i = 0; i < p->n && p->ncal < MAX_CALIB; i++) {
 		struct clocksource *r = &p->src[i];
 
-		if (r != best && r != p->tsc && is_reference(r) &&
+		if (r != best && r != p->tsc && sources_is_reference(r) &&
 		    calib_start(&p->cal[p->ncal], p->tsc, r, now) == 0)
 			p->ncal++;
 	}
@@ -221,18 +186,12 @@ static void start_calibration(struct probe *p, uint64_t now)
 static void apply_calibration(struct probe *p)
 {
 	struct calib_result res;
-	struct cs_entry *e;
 
-	if (p->freq_applied == CALIB_STATE_REFINED || !p->ncal)
+	if (!p->ncal)
 		return;
-	calib_result(&p->cal[0], &res);
-	if (res.state == CALIB_STATE_NONE || res.state == p->freq_applied || !calib_hz(&p->cal[0]))
-		return;
-	e = cs_find(&p->reg, p->tsc->name);
-	if (e && cs_set_freq(&p->reg, e, calib_hz(&p->cal[0])) == 0)
-		log_info("tsc: %.0f Hz against %s (%s), given to the registry", res.calibrated_hz,
-			 res.calibrated_against, calib_state_name(res.state));
-	p->freq_applied = res.state >= CALIB_STATE_REFINED ? CALIB_STATE_REFINED : res.state;
+	if (sources_apply_calibration(&p->reg, p->tsc, &p->cal[0], &p->freq_applied, &res))
+		log_info("%s: %.0f Hz against %s (%s), given to the registry", p->tsc->name,
+			 res.calibrated_hz, res.calibrated_against, calib_state_name(res.state));
 }
 
 static void run(struct probe *p, double seconds)
@@ -258,14 +217,8 @@ static void run(struct probe *p, double seconds)
 		for (size_t i = 0; i < p->ncal; i++)
 			calib_poll(&p->cal[i], now);
 		apply_calibration(p);
-		if (now >= wdog_next_due(&p->wd) && wdog_tick(&p->wd, now) > 0) {
-			for (unsigned int i = 0; i < p->reg.n; i++) {
-				struct cs_entry *e = p->reg.list[i];
-
-				if (e->unstable && e->wd.last_verdict == CS_VERDICT_UNSTABLE)
-					log_warn("%s: demoted by the watchdog: %s", e->cs->name, e->wd.last_reason);
-			}
-		}
+		if (now >= wdog_next_due(&p->wd) && wdog_tick(&p->wd, now) > 0)
+			sources_log_demoted(&p->reg, NULL);
 	}
 	for (size_t i = 0; i < p->nt; i++) {
 		struct track *t = &p->tr[i];
@@ -538,39 +491,24 @@ static void print_text(FILE *out, struct probe *p, const struct probe_opts *opts
 
 int probe_run(const struct tk_conf *conf, const struct probe_opts *opts, FILE *out)
 {
-	struct hw_env env = {
-		.acpi_dir = conf->acpi_tables,
-		.dev_hpet = conf->hpet_device,
-		.dev_mem = conf->mem_device,
-		.sim = &conf->sim,
-	};
 	struct probe *p = calloc(1, sizeof(*p));
-	char why[CS_REASON_LEN];
 	int rc = 0;
 
 	if (!p) {
 		log_err("out of memory");
 		return 1;
 	}
-	p->n = hw_discover(&env, p->src);
-	cs_registry_init(&p->reg);
+	p->n = sources_acquire(conf, p->src, &p->reg, LOG_LVL_INFO, NULL);
+	p->tsc = sources_to_calibrate(p->src, p->n);
 	for (size_t i = 0; i < p->n; i++) {
 		struct clocksource *cs = &p->src[i];
 
-		if (!cs_register(&p->reg, cs))
-			log_warn("%s: not registered (duplicate name or registry full)", cs->name);
-		if (!cs->usable) {
-			log_info("%s", cs->reason);
+		if (!cs->usable)
 			continue;
-		}
-		if (!strcmp(cs->name, "tsc"))
-			p->tsc = cs;
 		p->tr[p->nt] = (struct track){ .cs = cs, .ref = pick_reference(p, cs) };
 		p->tr[p->nt].read_ns = read_cost_ns(cs);
 		p->nt++;
 	}
-	if (conf->clocksource[0] && cs_override(&p->reg, conf->clocksource, why, sizeof(why)) < 0)
-		log_warn("clocksource = %s: %s", conf->clocksource, why);
 
 	if (p->nt)
 		run(p, opts->seconds);
@@ -583,7 +521,7 @@ int probe_run(const struct tk_conf *conf, const struct probe_opts *opts, FILE *o
 		log_err("no usable clock source: every counter was refused (see the report for why)");
 		rc = 1;
 	}
-	hw_release_all(p->src, p->n);
+	sources_release(p->src, p->n);
 	free(p);
 	return rc;
 }
