@@ -24,8 +24,8 @@
 #define MS UINT64_C(1000000)
 #define SEC UINT64_C(1000000000)
 
-#define ROLE_FLAGS (CS_F_MUST_VERIFY | CS_F_CLIENT_READ | CS_F_PAGE_TSC | CS_F_KERNEL_CLOCK | \
-		    CS_F_CALIBRATE)
+#define ROLE_FLAGS                                                                                 \
+	(CS_F_MUST_VERIFY | CS_F_CLIENT_READ | CS_F_PAGE_TSC | CS_F_KERNEL_CLOCK | CS_F_CALIBRATE)
 
 /* ---- what each driver declares ---------------------------------------- */
 
@@ -58,8 +58,8 @@ START_TEST(test_caps_tsc)
 	cs_init(&cs, "tsc");
 	ck_assert_int_eq(tsc_probe_features(&f, &cs), 0);
 	/* Verified, calibrated, read by clients with RDTSC from the page. */
-	ck_assert_uint_eq(cs.flags & ROLE_FLAGS, CS_F_MUST_VERIFY | CS_F_CLIENT_READ |
-							 CS_F_PAGE_TSC | CS_F_CALIBRATE);
+	ck_assert_uint_eq(cs.flags & ROLE_FLAGS,
+			  CS_F_MUST_VERIFY | CS_F_CLIENT_READ | CS_F_PAGE_TSC | CS_F_CALIBRATE);
 	ck_assert(cs.flags & CS_F_KNOWN_FREQ);
 	ck_assert(!(cs.flags & CS_F_SIMULATED));
 
@@ -67,8 +67,8 @@ START_TEST(test_caps_tsc)
 	f.cpuid_tsc_hz = 0;
 	cs_init(&cs, "tsc");
 	ck_assert_int_eq(tsc_probe_features(&f, &cs), 0);
-	ck_assert_uint_eq(cs.flags & ROLE_FLAGS, CS_F_MUST_VERIFY | CS_F_CLIENT_READ |
-							 CS_F_PAGE_TSC | CS_F_CALIBRATE);
+	ck_assert_uint_eq(cs.flags & ROLE_FLAGS,
+			  CS_F_MUST_VERIFY | CS_F_CLIENT_READ | CS_F_PAGE_TSC | CS_F_CALIBRATE);
 	ck_assert(!(cs.flags & CS_F_KNOWN_FREQ));
 }
 END_TEST
