@@ -96,33 +96,30 @@ void tkt_set_timeout(struct tk_timers *tt, int ms)
 
 TK_EXPORT int tk_timers_open(const char *path, struct tk_timers **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t n;
+	char def[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int fd, r;
 
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (path) {
-		if (strlen(path) >= sizeof(sa.sun_path))
-			return -ENAMETOOLONG;
-		strcpy(sa.sun_path, path);
-	} else {
+	if (!path) {
 		/* secure_getenv, like tk_open(): a setuid program must not be
 		 * pointed at a daemon of its caller's choosing. */
 		const char *dir = secure_getenv("TIMEKEEPER_RUNTIME_DIR");
+		size_t n = dir ? strlen(dir) : 0;
 
-		if (dir && *dir) {
-			n = strlen(dir);
-			if (n + sizeof("/" TK_CTL_SOCKET_NAME) > sizeof(sa.sun_path))
-				return -ENAMETOOLONG;
-			memcpy(sa.sun_path, dir, n);
-			memcpy(sa.sun_path + n, "/" TK_CTL_SOCKET_NAME, sizeof("/" TK_CTL_SOCKET_NAME));
+		if (n + sizeof("/" TK_CTL_SOCKET_NAME) > sizeof(def))
+			return -ENAMETOOLONG;
+		if (n) {
+			memcpy(def, dir, n);
+			memcpy(def + n, "/" TK_CTL_SOCKET_NAME, sizeof("/" TK_CTL_SOCKET_NAME));
 		} else {
-			strcpy(sa.sun_path, DEFAULT_CONTROL);
+			memcpy(def, DEFAULT_CONTROL, sizeof(DEFAULT_CONTROL));
 		}
+		path = def;
 	}
-	fd = ctlw_connect(sa.sun_path, 0);
+	/* -ENAMETOOLONG for a path that does not fit a socket address. */
+	fd = ctlw_connect(path, 0);
 	if (fd < 0)
 		return fd;
 	r = tkt_from_fd(fd, out);
