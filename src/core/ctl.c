@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,7 +21,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timex.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -31,13 +29,14 @@
 #include "core/ctl.h"
 #include "core/evl.h"
 #include "core/tunit.h"
+#include "proto/ctlwire.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
 #endif
 
-#define HDR_LEN		    sizeof(struct tk_ctl_hdr)
-#define RES_LEN		    sizeof(struct tk_ctl_result)
+#define HDR_LEN		    CTLW_HDR_LEN
+#define RES_LEN		    CTLW_RES_LEN
 #define PRECHECK_TIMEOUT_MS 1000
 #define ACCEPT_BATCH	    64	 /* connections accepted per wake-up */
 #define DRAIN_MAX	    1024 /* unread packets discarded before a close */
@@ -92,30 +91,28 @@ union ctl_payload {
 	struct tk_ctl_timer_id tid;
 };
 
-/* Every request type the server knows: its name for messages, the exact
- * size of its payload and its handler in struct ctl_ops. */
-#define T(type, name, size, fn) { type, name, size, offsetof(struct ctl_ops, fn) }
+/* The handler in struct ctl_ops of every request type the server knows
+ * (names and sizes are the protocol's, in proto/ctlwire.c). */
+#define T(type, fn) { type, offsetof(struct ctl_ops, fn) }
 static const struct ctl_type {
 	uint16_t type;
-	const char *name;
-	size_t req_size;
 	size_t handler; /* offset of a ctl_fn in struct ctl_ops */
 } ctl_types[] = {
-	T(TK_CTL_HELLO, "HELLO", 0, hello),
-	T(TK_CTL_STATUS, "STATUS", 0, status),
-	T(TK_CTL_SOURCES, "SOURCES", 0, sources),
-	T(TK_CTL_TIMERS, "TIMERS", sizeof(struct tk_ctl_timers_req), timers),
-	T(TK_CTL_ADJTIME, "ADJTIME", sizeof(struct tk_ctl_timex), adjtime),
-	T(TK_CTL_NTP, "NTP", 0, ntp),
-	T(TK_CTL_PAGE_FD, "PAGE_FD", 0, page_fd),
-	T(TK_CTL_TIMER_CREATE, "TIMER_CREATE", sizeof(struct tk_ctl_timer_create), timer_create),
-	T(TK_CTL_TIMER_ARM, "TIMER_ARM", sizeof(struct tk_ctl_timer_arm), timer_arm),
-	T(TK_CTL_TIMER_DISARM, "TIMER_DISARM", sizeof(struct tk_ctl_timer_id), timer_disarm),
-	T(TK_CTL_TIMER_DELETE, "TIMER_DELETE", sizeof(struct tk_ctl_timer_id), timer_delete),
-	T(TK_CTL_SWITCH, "SWITCH", sizeof(struct tk_ctl_name), switch_source),
-	T(TK_CTL_UNBIND, "UNBIND", sizeof(struct tk_ctl_name), unbind),
-	T(TK_CTL_READMIT, "READMIT", sizeof(struct tk_ctl_name), readmit),
-	T(TK_CTL_RECALIBRATE, "RECALIBRATE", 0, recalibrate),
+	T(TK_CTL_HELLO, hello),
+	T(TK_CTL_STATUS, status),
+	T(TK_CTL_SOURCES, sources),
+	T(TK_CTL_TIMERS, timers),
+	T(TK_CTL_ADJTIME, adjtime),
+	T(TK_CTL_NTP, ntp),
+	T(TK_CTL_PAGE_FD, page_fd),
+	T(TK_CTL_TIMER_CREATE, timer_create),
+	T(TK_CTL_TIMER_ARM, timer_arm),
+	T(TK_CTL_TIMER_DISARM, timer_disarm),
+	T(TK_CTL_TIMER_DELETE, timer_delete),
+	T(TK_CTL_SWITCH, switch_source),
+	T(TK_CTL_UNBIND, unbind),
+	T(TK_CTL_READMIT, readmit),
+	T(TK_CTL_RECALIBRATE, recalibrate),
 };
 #undef T
 
@@ -127,18 +124,9 @@ static const struct ctl_type *type_of(unsigned int type)
 	return NULL;
 }
 
-static const char *type_name(unsigned int type)
-{
-	const struct ctl_type *t = type_of(type);
-
-	return t ? t->name : "unknown";
-}
-
 long ctl_request_size(unsigned int type)
 {
-	const struct ctl_type *t = type_of(type);
-
-	return t ? (long)t->req_size : -1;
+	return ctlw_request_size(type);
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -226,23 +214,7 @@ void ctl_peer_decide(const struct ctl_server *s, struct ctl_peer *p)
 
 size_t ctl_refusal(void *reply, int status, const char *message)
 {
-	struct tk_ctl_hdr h = {.magic = TK_CTL_MAGIC,
-			       .version = TK_CTL_VERSION,
-			       .flags = TK_CTL_F_REPLY,
-			       .length = HDR_LEN + RES_LEN};
-	struct tk_ctl_result r = {.status = status};
-
-	copy_str(r.message, sizeof(r.message), message);
-	memcpy(reply, &h, sizeof(h));
-	memcpy((unsigned char *)reply + HDR_LEN, &r, sizeof(r));
-	return HDR_LEN + RES_LEN;
-}
-
-static bool is_change(unsigned int type, const union ctl_payload *p)
-{
-	if (TK_CTL_T_IS_CHANGE(type))
-		return true;
-	return type == TK_CTL_ADJTIME && p->tx.modes != 0 && p->tx.modes != ADJ_OFFSET_SS_READ;
+	return ctlw_build_result(reply, 0, 0, status, message);
 }
 
 static ctl_fn handler_of(const struct ctl_ops *ops, unsigned int type)
@@ -269,24 +241,19 @@ static void fill_hello(const struct ctl_server *s, const struct ctl_peer *peer,
 static int handle(struct ctl_server *s, const struct ctl_peer *peer, struct ctl_client *client,
 		  const void *msg, size_t len, void *reply, size_t *reply_len)
 {
-	struct tk_ctl_hdr h = {0};
+	struct tk_ctl_hdr h;
 	struct tk_ctl_hdr *rh = reply;
 	struct tk_ctl_result *res = (struct tk_ctl_result *)(rh + 1);
 	unsigned char *out = (unsigned char *)(res + 1);
 	union ctl_payload p;
 	struct ctl_call c = {0};
-	size_t avail = len < TK_CTL_MAX_MSG ? len : TK_CTL_MAX_MSG;
 	long want;
 	int close_after = CTL_KEEP;
 	int status;
 	ctl_fn fn;
 
-	memset(reply, 0, HDR_LEN + RES_LEN);
+	*reply_len = ctlw_build_result(reply, 0, 0, 0, NULL);
 	memset(&p, 0, sizeof(p));
-	rh->magic = TK_CTL_MAGIC;
-	rh->version = TK_CTL_VERSION;
-	rh->flags = TK_CTL_F_REPLY;
-	*reply_len = HDR_LEN + RES_LEN;
 	s->tx_fd = -1;
 
 #define FAIL(st, cl, ...)                                                                          \
@@ -297,44 +264,26 @@ static int handle(struct ctl_server *s, const struct ctl_peer *peer, struct ctl_
 		goto done;                                                                         \
 	} while (0)
 
-	if (avail < HDR_LEN)
-		FAIL(-EBADMSG, CTL_CLOSE, "message of %zu bytes, shorter than the %zu-byte header",
-		     len, HDR_LEN);
-	memcpy(&h, msg, HDR_LEN);
+	/* An unusable header (short, magic, version, size, length) closes the
+	 * connection; a request the header frames but that is wrong does not. */
+	status = ctlw_check_hdr(msg, len, &h, res->message, sizeof(res->message));
 	rh->type = h.type;
 	rh->seq = h.seq;
-	if (h.magic != TK_CTL_MAGIC)
-		FAIL(-EBADMSG, CTL_CLOSE, "bad magic 0x%04x, expected 0x%04x", h.magic,
-		     TK_CTL_MAGIC);
-	if (h.version != TK_CTL_VERSION)
-		FAIL(-EPROTONOSUPPORT, CTL_CLOSE,
-		     "protocol version %u not supported, this server speaks %u..%u", h.version,
-		     TK_CTL_VERSION, TK_CTL_VERSION);
-	if (len > TK_CTL_MAX_MSG)
-		FAIL(-EMSGSIZE, CTL_CLOSE, "message of %zu bytes, larger than the %u-byte maximum",
-		     len, TK_CTL_MAX_MSG);
-	if (h.length != len)
-		FAIL(-EBADMSG, CTL_CLOSE, "header length %u, but the packet has %zu bytes",
-		     h.length, len);
-	if (h.flags != 0)
-		FAIL(-EBADMSG, CTL_KEEP, "flags 0x%04x in a request, expected 0", h.flags);
-	want = ctl_request_size(h.type);
-	if (want < 0)
-		FAIL(-EOPNOTSUPP, CTL_KEEP, "unknown message type 0x%x", h.type);
-	if (len - HDR_LEN != (size_t)want)
-		FAIL(-EBADMSG, CTL_KEEP, "%s request with %zu payload bytes, expected %ld",
-		     type_name(h.type), len - HDR_LEN, want);
+	if (status == -EPROTONOSUPPORT)
+		snprintf(res->message, sizeof(res->message),
+			 "protocol version %u not supported, this server speaks %u..%u", h.version,
+			 TK_CTL_VERSION, TK_CTL_VERSION);
+	if (status < 0) {
+		close_after = CTL_CLOSE;
+		goto done;
+	}
+	status = ctlw_check_request(msg, len, &h, res->message, sizeof(res->message));
+	if (status < 0)
+		goto done;
+	want = ctlw_request_size(h.type);
 	if (want)
 		memcpy(&p, (const unsigned char *)msg + HDR_LEN, (size_t)want);
-	if ((h.type == TK_CTL_SWITCH || h.type == TK_CTL_UNBIND || h.type == TK_CTL_READMIT) &&
-	    !memchr(p.name.name, '\0', sizeof(p.name.name)))
-		FAIL(-EBADMSG, CTL_KEEP, "%s: name not NUL-terminated within its %d bytes",
-		     type_name(h.type), TK_CTL_NAME_LEN);
-	if (h.type == TK_CTL_TIMER_CREATE &&
-	    !memchr(p.tcreate.name, '\0', sizeof(p.tcreate.name)))
-		FAIL(-EBADMSG, CTL_KEEP, "%s: name not NUL-terminated within its %d bytes",
-		     type_name(h.type), TK_CTL_NAME_LEN);
-	if (is_change(h.type, &p) && !peer->may_change)
+	if (ctlw_is_change(h.type, &p, (size_t)want) && !peer->may_change)
 		FAIL(-EPERM, CTL_KEEP,
 		     "permission denied: uid %u is not root and not in group %s%s", peer->uid,
 		     s->group[0] ? s->group : "(none)",
@@ -357,7 +306,7 @@ static int handle(struct ctl_server *s, const struct ctl_peer *peer, struct ctl_
 		status = fn ? fn(s->ctx, &c) : 0;
 	} else if (!fn) {
 		FAIL(-EOPNOTSUPP, CTL_KEEP, "%s is not supported by this server",
-		     type_name(h.type));
+		     ctlw_type_name(h.type));
 	} else {
 		status = fn(s->ctx, &c);
 	}
@@ -436,47 +385,28 @@ static int make_addr(struct sockaddr_un *sa, const char *path)
 
 int ctl_precheck(const char *path, pid_t *other_pid)
 {
-	struct sockaddr_un sa;
-	struct tk_ctl_hdr hello = {.magic = TK_CTL_MAGIC,
-				   .version = TK_CTL_VERSION,
-				   .type = TK_CTL_HELLO,
-				   .length = HDR_LEN,
-				   .seq = 1};
-	unsigned char buf[HDR_LEN + RES_LEN + sizeof(struct tk_ctl_hello)];
-	struct pollfd pfd;
-	struct ucred uc;
-	socklen_t ul = sizeof(uc);
-	int fd, r;
+	_Alignas(8) unsigned char buf[CTLW_REPLY_MIN + sizeof(struct tk_ctl_hello)];
+	struct tk_ctl_hdr rh;
+	struct tk_ctl_result res;
+	struct tk_ctl_hello hl;
+	pid_t pid;
+	ssize_t n;
+	int fd;
 
 	*other_pid = 0;
-	r = make_addr(&sa, path);
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	fd = ctlw_connect(path, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = errno;
-		close(fd);
-		return r == ENOENT || r == ECONNREFUSED ? 0 : -r;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
-		*other_pid = uc.pid;
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	if (send(fd, &hello, sizeof(hello), MSG_NOSIGNAL) == (ssize_t)sizeof(hello) &&
-	    poll(&pfd, 1, PRECHECK_TIMEOUT_MS) == 1) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		struct tk_ctl_hdr rh;
-		struct tk_ctl_result res;
-		struct tk_ctl_hello hl;
-
-		if (n == (ssize_t)sizeof(buf)) {
-			memcpy(&rh, buf, sizeof(rh));
-			memcpy(&res, buf + HDR_LEN, sizeof(res));
-			memcpy(&hl, buf + HDR_LEN + RES_LEN, sizeof(hl));
-			if (rh.magic == TK_CTL_MAGIC && rh.type == TK_CTL_HELLO &&
-			    res.status == 0 && hl.pid > 0)
+		return fd == -ENOENT || fd == -ECONNREFUSED ? 0 : fd;
+	if (ctlw_peer_cred(fd, NULL, NULL, &pid) == 0)
+		*other_pid = pid;
+	if (ctlw_send(fd, TK_CTL_HELLO, 0, 1, NULL, 0) == 0 &&
+	    ctlw_wait(fd, PRECHECK_TIMEOUT_MS) == 1) {
+		n = ctlw_recv(fd, buf, sizeof(buf), MSG_DONTWAIT, NULL);
+		if (n == (ssize_t)sizeof(buf) && ctlw_check_hdr(buf, (size_t)n, &rh, NULL, 0) == 0 &&
+		    ctlw_check_reply(buf, (size_t)n, &rh, TK_CTL_HELLO, 1, &res, NULL, 0) == 0 &&
+		    res.status == 0) {
+			memcpy(&hl, buf + CTLW_REPLY_MIN, sizeof(hl));
+			if (hl.pid > 0)
 				*other_pid = hl.pid;
 		}
 	}
@@ -622,19 +552,18 @@ static void refuse(int fd, int status, const char *fmt, ...)
  * first CTL_MAX_GROUPS even when the peer has more groups. */
 static int read_peer(const struct ctl_server *s, int fd, struct ctl_peer *p)
 {
-	struct ucred uc;
-	socklen_t len = sizeof(uc);
 	gid_t small[CTL_MAX_GROUPS];
 	gid_t *g = small;
 	socklen_t glen = sizeof(small);
+	pid_t pid;
 	size_t n;
+	int r;
 
 	memset(p, 0, sizeof(*p));
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
-		return -errno;
-	p->uid = uc.uid;
-	p->gid = uc.gid;
-	p->pid = uc.pid;
+	r = ctlw_peer_cred(fd, &p->uid, &p->gid, &pid);
+	if (r < 0)
+		return r;
+	p->pid = (int32_t)pid;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &glen) < 0) {
 		if (errno != ERANGE)
 			glen = 0;
@@ -732,10 +661,7 @@ static bool flush_pending(struct ctl_client *c)
 
 int ctl_send_event(struct ctl_client *c, uint16_t type, const void *payload, size_t len)
 {
-	struct tk_ctl_hdr h = {.magic = TK_CTL_MAGIC,
-			       .version = TK_CTL_VERSION,
-			       .type = type,
-			       .flags = TK_CTL_F_EVENT};
+	struct tk_ctl_hdr h;
 	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, len}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
 	ssize_t n;
@@ -744,7 +670,7 @@ int ctl_send_event(struct ctl_client *c, uint16_t type, const void *payload, siz
 		return -EMSGSIZE;
 	if (c->pending)
 		return -EAGAIN;
-	h.length = (uint32_t)(HDR_LEN + len);
+	ctlw_hdr_init(&h, type, TK_CTL_F_EVENT, 0, len);
 	n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n == (ssize_t)h.length)
 		return 0;
@@ -797,12 +723,9 @@ static void on_client(struct evl *l, int fd, uint32_t revents, void *ctx)
 			 "rate limit: more than %llu messages/s (burst %llu) on this connection; "
 			 "disconnected",
 			 (unsigned long long)s->rate_limit, (unsigned long long)s->rate_burst);
-		out_len = ctl_refusal(s->tx, -ENOBUFS, msg);
-		if ((size_t)n >= sizeof(h)) {
+		if ((size_t)n >= sizeof(h))
 			memcpy(&h, s->rx, sizeof(h));
-			memcpy(s->tx + offsetof(struct tk_ctl_hdr, type), &h.type, sizeof(h.type));
-			memcpy(s->tx + offsetof(struct tk_ctl_hdr, seq), &h.seq, sizeof(h.seq));
-		}
+		out_len = ctlw_build_result(s->tx, h.type, h.seq, -ENOBUFS, msg);
 		(void)!send(fd, s->tx, out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		drop_client(s, c);
 		return;

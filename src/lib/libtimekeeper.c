@@ -38,7 +38,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -52,6 +51,7 @@
 #include <unistd.h>
 
 #include "core/tunit.h"
+#include "proto/ctlwire.h"
 #include "timekeeper.h"
 #include "timekeeper/control.h"
 #include "timekeeper/page.h"
@@ -846,75 +846,39 @@ int tkr_page_path(char *buf, size_t cap, bool secure)
  */
 static int shared_page_fd(const char *page_path)
 {
-	struct tk_ctl_hdr req = { .magic = TK_CTL_MAGIC,
-				  .version = TK_CTL_VERSION,
-				  .type = TK_CTL_PAGE_FD,
-				  .length = sizeof(struct tk_ctl_hdr),
-				  .seq = 1 };
-	union {
-		unsigned char b[sizeof(struct tk_ctl_hdr) + sizeof(struct tk_ctl_result)];
-		struct tk_ctl_hdr h;
-	} rep;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct iovec iov = { rep.b, sizeof(rep.b) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-			     .msg_controllen = sizeof(cm.buf) };
+	_Alignas(8) unsigned char rep[CTLW_REPLY_MIN];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct tk_ctl_hdr h;
 	struct tk_ctl_result res;
-	struct cmsghdr *ch;
-	struct pollfd pfd;
-	struct ucred uc;
-	socklen_t ul = sizeof(uc);
 	struct stat sb;
 	const char *slash = strrchr(page_path, '/');
 	size_t dl = slash ? (size_t)(slash - page_path) + 1 : 0;
+	uint32_t uid;
 	ssize_t n;
 	int s, fd = -1, seals;
 
-	if (dl + sizeof(TK_CTL_SOCKET_NAME) > sizeof(sa.sun_path))
+	if (dl + sizeof(TK_CTL_SOCKET_NAME) > sizeof(path))
 		return -1;
-	memcpy(sa.sun_path, page_path, dl);
-	memcpy(sa.sun_path + dl, TK_CTL_SOCKET_NAME, sizeof(TK_CTL_SOCKET_NAME));
-	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	memcpy(path, page_path, dl);
+	memcpy(path + dl, TK_CTL_SOCKET_NAME, sizeof(TK_CTL_SOCKET_NAME));
+	s = ctlw_connect(path, SOCK_NONBLOCK);
 	if (s < 0)
 		return -1;
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (ctlw_peer_cred(s, &uid, NULL, NULL) < 0)
 		goto out;
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0)
+	if (uid != 0 && uid != geteuid() && (stat(page_path, &sb) < 0 || sb.st_uid != uid))
 		goto out;
-	if (uc.uid != 0 && uc.uid != geteuid() &&
-	    (stat(page_path, &sb) < 0 || sb.st_uid != uc.uid))
+	if (ctlw_send(s, TK_CTL_PAGE_FD, 0, 1, NULL, 0) < 0)
 		goto out;
-	if (send(s, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
+	if (ctlw_wait(s, SHARE_WAIT_MS) != 1)
 		goto out;
-	pfd.fd = s;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, SHARE_WAIT_MS) != 1)
-		goto out;
-	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-	for (ch = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; ch; ch = CMSG_NXTHDR(&mh, ch)) {
-		if (ch->cmsg_level != SOL_SOCKET || ch->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int got;
-
-			memcpy(&got, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
-			if (fd < 0)
-				fd = got;
-			else
-				close(got); /* one was asked for */
-		}
-	}
+	n = ctlw_recv(s, rep, sizeof(rep), 0, &fd);
 	if (fd < 0)
 		goto out;
-	memcpy(&res, rep.b + sizeof(struct tk_ctl_hdr), sizeof(res));
 	seals = fcntl(fd, F_GET_SEALS);
-	if (n != (ssize_t)sizeof(rep.b) || (mh.msg_flags & MSG_CTRUNC) ||
-	    rep.h.magic != TK_CTL_MAGIC || rep.h.type != TK_CTL_PAGE_FD || res.status != 0 ||
-	    seals < 0 || !(seals & F_SEAL_SHRINK)) {
+	if (n != (ssize_t)sizeof(rep) || ctlw_check_hdr(rep, (size_t)n, &h, NULL, 0) < 0 ||
+	    ctlw_check_reply(rep, (size_t)n, &h, TK_CTL_PAGE_FD, 1, &res, NULL, 0) < 0 ||
+	    res.status != 0 || seals < 0 || !(seals & F_SEAL_SHRINK)) {
 		close(fd);
 		fd = -1;
 	}

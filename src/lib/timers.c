@@ -7,19 +7,22 @@
  * fresh seq and waits, up to a deadline, for the reply with that seq;
  * TK_CTL_EV_TIMER events that arrive meanwhile are converted and kept in a
  * FIFO inside the handle, which tk_timers_read() drains before it reads the
- * socket without blocking. Every packet is checked before anything of it is
+ * socket without blocking. Every packet is checked, with the framing shared
+ * with the server and timectl (proto/ctlwire.h), before anything of it is
  * used: the whole packet arrived, its length field matches, magic, version,
  * reply/event flag, echoed type and seq, result status, exact payload size,
  * and for events the count against the length and each record's kind and
- * id. A packet that fails is -EPROTO and none of it is kept. A reply that
+ * id. A packet of another protocol version is -EPROTONOSUPPORT (what the
+ * daemon answers a request of another version), any other that fails is
+ * -EPROTO, and none of it is kept. A reply that
  * comes after its call gave up (-ETIMEDOUT) is recognised by its older seq
  * and dropped. Library-style: 0 or -errno, nothing printed.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,6 +30,7 @@
 #include <unistd.h>
 
 #include "core/tunit.h"
+#include "proto/ctlwire.h"
 #include "timekeeper.h"
 #include "timekeeper/control.h"
 #include "lib/tktimers.h"
@@ -43,7 +47,7 @@ struct tk_timers {
 	int dead;              /* 0, or -ECONNRESET once the daemon closed */
 	struct tk_timer_event *evq; /* FIFO: evq[head .. head + n) */
 	size_t head, n, cap;
-	uint8_t buf[TK_CTL_MAX_MSG + 1];
+	uint8_t buf[CTLW_RX_LEN];
 };
 
 int tkt_clock_to_ctl(clockid_t clock)
@@ -92,40 +96,32 @@ void tkt_set_timeout(struct tk_timers *tt, int ms)
 
 TK_EXPORT int tk_timers_open(const char *path, struct tk_timers **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t n;
+	char def[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int fd, r;
 
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (path) {
-		if (strlen(path) >= sizeof(sa.sun_path))
-			return -ENAMETOOLONG;
-		strcpy(sa.sun_path, path);
-	} else {
+	if (!path) {
 		/* secure_getenv, like tk_open(): a setuid program must not be
 		 * pointed at a daemon of its caller's choosing. */
 		const char *dir = secure_getenv("TIMEKEEPER_RUNTIME_DIR");
+		size_t n = dir ? strlen(dir) : 0;
 
-		if (dir && *dir) {
-			n = strlen(dir);
-			if (n + sizeof("/" TK_CTL_SOCKET_NAME) > sizeof(sa.sun_path))
-				return -ENAMETOOLONG;
-			memcpy(sa.sun_path, dir, n);
-			memcpy(sa.sun_path + n, "/" TK_CTL_SOCKET_NAME, sizeof("/" TK_CTL_SOCKET_NAME));
+		if (n + sizeof("/" TK_CTL_SOCKET_NAME) > sizeof(def))
+			return -ENAMETOOLONG;
+		if (n) {
+			memcpy(def, dir, n);
+			memcpy(def + n, "/" TK_CTL_SOCKET_NAME, sizeof("/" TK_CTL_SOCKET_NAME));
 		} else {
-			strcpy(sa.sun_path, DEFAULT_CONTROL);
+			memcpy(def, DEFAULT_CONTROL, sizeof(DEFAULT_CONTROL));
 		}
+		path = def;
 	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	/* -ENAMETOOLONG for a path that does not fit a socket address. */
+	fd = ctlw_connect(path, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
+		return fd;
 	r = tkt_from_fd(fd, out);
 	if (r < 0)
 		close(fd);
@@ -181,16 +177,14 @@ static int evq_reserve(struct tk_timers *tt, size_t add)
  * then, and only then, appends its events to the FIFO. */
 static int take_events(struct tk_timers *tt, size_t n)
 {
-	const size_t head = sizeof(struct tk_ctl_hdr) + sizeof(struct tk_ctl_timer_events);
+	const size_t head = CTLW_HDR_LEN + sizeof(struct tk_ctl_timer_events);
 	struct tk_ctl_timer_events evs;
 	struct tk_ctl_timer_event e;
 	int r;
 
-	if (n < head)
-		return -EPROTO;
-	memcpy(&evs, tt->buf + sizeof(struct tk_ctl_hdr), sizeof(evs));
-	if (evs.count == 0 || evs.count > (n - head) / sizeof(e) ||
-	    n - head != (size_t)evs.count * sizeof(e))
+	r = ctlw_check_payload(tt->buf + CTLW_HDR_LEN, n - CTLW_HDR_LEN, sizeof(evs), sizeof(e),
+			       offsetof(struct tk_ctl_timer_events, count), &evs.count, NULL, 0);
+	if (r < 0 || evs.count == 0)
 		return -EPROTO;
 	for (uint32_t i = 0; i < evs.count; i++) {
 		memcpy(&e, tt->buf + head + i * sizeof(e), sizeof(e));
@@ -234,24 +228,17 @@ static int recv_one(struct tk_timers *tt, int flags, size_t *len)
 
 	if (tt->dead)
 		return tt->dead;
-	do
-		n = recv(tt->fd, tt->buf, sizeof(tt->buf), flags | MSG_TRUNC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return PKT_NONE;
-		if (errno == ECONNRESET || errno == EPIPE)
-			return tt->dead = -ECONNRESET;
-		return -errno;
-	}
-	if (n == 0)
+	n = ctlw_recv(tt->fd, tt->buf, sizeof(tt->buf), flags, NULL);
+	if (n == -EAGAIN)
+		return PKT_NONE;
+	if (n == -ECONNRESET)
 		return tt->dead = -ECONNRESET;
-	/* MSG_TRUNC: n is the packet's length even when it did not fit. */
-	if ((size_t)n > TK_CTL_MAX_MSG || (size_t)n < sizeof(h))
-		return -EPROTO;
-	memcpy(&h, tt->buf, sizeof(h));
-	if (h.magic != TK_CTL_MAGIC || h.version != TK_CTL_VERSION || h.length != (uint32_t)n)
-		return -EPROTO;
+	if (n < 0)
+		return (int)n;
+	/* -EPROTONOSUPPORT for another version, -EPROTO for the rest. */
+	r = ctlw_check_hdr(tt->buf, (size_t)n, &h, NULL, 0);
+	if (r < 0)
+		return ctlw_client_err(r);
 	if (h.flags & TK_CTL_F_EVENT) {
 		if (h.flags & TK_CTL_F_REPLY)
 			return -EPROTO;
@@ -277,7 +264,7 @@ static int64_t mono_ms(void)
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	return ts_to_ns(&t) / NSEC_PER_MSEC;
 }
 
 /*
@@ -288,55 +275,37 @@ static int64_t mono_ms(void)
 static int call(struct tk_timers *tt, uint16_t type, const void *req, size_t req_len, void *out,
 		size_t out_len)
 {
-	const size_t min = sizeof(struct tk_ctl_hdr) + sizeof(struct tk_ctl_result);
-	struct tk_ctl_hdr h = { 0 };
+	struct tk_ctl_hdr h;
 	struct tk_ctl_result res;
-	uint8_t pkt[sizeof(h) + 64];
 	int64_t deadline;
 	size_t len = 0;
-	ssize_t n;
 	int r;
 
 	if (tt->dead)
 		return tt->dead;
-	h.magic = TK_CTL_MAGIC;
-	h.version = TK_CTL_VERSION;
-	h.type = type;
-	h.length = (uint32_t)(sizeof(h) + req_len);
 	if (++tt->seq == 0)
 		tt->seq = 1;
-	h.seq = tt->seq;
-	memcpy(pkt, &h, sizeof(h));
-	memcpy(pkt + sizeof(h), req, req_len);
-	do
-		n = send(tt->fd, pkt, sizeof(h) + req_len, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return (errno == EPIPE || errno == ECONNRESET) ? (tt->dead = -ECONNRESET) : -errno;
-	if ((size_t)n != sizeof(h) + req_len)
-		return -EPROTO;
+	r = ctlw_send(tt->fd, type, 0, tt->seq, req, req_len);
+	if (r == -ECONNRESET)
+		return tt->dead = -ECONNRESET;
+	if (r < 0)
+		return r;
 
 	deadline = mono_ms() + tt->timeout_ms;
 	for (;;) {
-		struct pollfd pfd = { .fd = tt->fd, .events = POLLIN };
 		int64_t left = deadline - mono_ms();
-		int pr;
 
-		if (left < 0)
-			left = 0;
-		pr = poll(&pfd, 1, (int)left);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr < 0)
-			return -errno;
-		if (pr == 0) {
+		r = ctlw_wait(tt->fd, left < 0 ? 0 : (int)left);
+		if (r < 0)
+			return r;
+		if (r == 0) {
 			tt->abandoned++;
 			return -ETIMEDOUT;
 		}
 		r = recv_one(tt, MSG_DONTWAIT, &len);
 		if (r < 0) {
 			/* The reply may still come after a bad packet: drop it then. */
-			if (r == -EPROTO)
+			if (r == -EPROTO || r == -EPROTONOSUPPORT)
 				tt->abandoned++;
 			return r;
 		}
@@ -344,17 +313,17 @@ static int call(struct tk_timers *tt, uint16_t type, const void *req, size_t req
 			break;
 	}
 	memcpy(&h, tt->buf, sizeof(h));
-	if (h.type != type || len < min)
-		return -EPROTO;
-	memcpy(&res, tt->buf + sizeof(h), sizeof(res));
-	if (res.status > 0)
-		return -EPROTO;
+	r = ctlw_check_reply(tt->buf, len, &h, type, tt->seq, &res, NULL, 0);
+	if (r < 0)
+		return ctlw_client_err(r);
 	if (res.status < 0)
 		return res.status;
-	if (len - min != out_len)
-		return -EPROTO;
+	r = ctlw_check_payload(tt->buf + CTLW_REPLY_MIN, len - CTLW_REPLY_MIN, out_len, 0, 0, NULL,
+			       NULL, 0);
+	if (r < 0)
+		return ctlw_client_err(r);
 	if (out_len)
-		memcpy(out, tt->buf + min, out_len);
+		memcpy(out, tt->buf + CTLW_REPLY_MIN, out_len);
 	return 0;
 }
 

@@ -2,11 +2,13 @@
 /*
  * ctlc: timectl's side of the control protocol (timekeeper/control.h).
  * It connects to the daemon's SOCK_SEQPACKET socket, sends one request at
- * a time and checks every reply before anything reads it: the whole packet
- * arrived (not truncated), length matches it, magic, version, the reply
- * flag, the echoed type and seq, the result block, and the payload size the
- * caller expects. The daemon's message is copied out NUL-terminated and
- * with non-printable bytes replaced, whatever the daemon put in the array.
+ * a time and checks every reply with the shared framing (proto/ctlwire.h)
+ * before anything reads it: the whole packet arrived (not truncated),
+ * length matches it, magic, version, the reply flag, the echoed type and
+ * seq, the result block, and the payload size the caller expects. The
+ * daemon's message is copied out NUL-terminated and with non-printable
+ * bytes replaced (ctlw_copy_str(), which timectl also uses for the
+ * payloads' strings), whatever the daemon put in the array.
  * Library-style: returns 0 or -errno and leaves printing to the caller,
  * with a description of what was wrong in ctlc_reply.error.
  */
@@ -16,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/ctlwire.h"
 #include "timekeeper/control.h"
 
 #define CTLC_TIMEOUT_MS 5000 /* a daemon that does not answer within this is reported */
@@ -46,15 +49,11 @@ void ctlc_close(struct ctlc *c);
  * non-zero, fixed_len + count * elem_len where count is the uint32_t at
  * count_off of the payload. Errors: -ETIMEDOUT (no reply), -ECONNRESET
  * (the daemon closed), -EPROTO (a malformed reply, r->error says how),
- * -EPROTONOSUPPORT (the daemon speaks another protocol version), or the
- * errno of send/recv.
+ * -EPROTONOSUPPORT (the daemon speaks another protocol version: r->error
+ * says which, r->message holds the daemon's refusal when it could be
+ * read), or the errno of send/recv.
  */
 int ctlc_call(struct ctlc *c, uint16_t type, const void *req, size_t req_len, size_t fixed_len,
 	      size_t elem_len, size_t count_off, struct ctlc_reply *r);
-
-/* Copies a fixed-size string field of the daemon into dst (size dst_len),
- * stopping at the first NUL or at the array's end and replacing bytes that
- * are not printable ASCII with '?'. */
-void ctlc_copy_str(char *dst, size_t dst_len, const char *src, size_t src_len);
 
 #endif

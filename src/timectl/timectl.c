@@ -384,9 +384,9 @@ static int cmd_status(void)
 	if (rc)
 		return rc;
 	memcpy(&s, r.payload, sizeof(s));
-	ctlc_copy_str(source, sizeof(source), s.source, sizeof(s.source));
-	ctlc_copy_str(override, sizeof(override), s.override, sizeof(s.override));
-	ctlc_copy_str(version, sizeof(version), hello.version, sizeof(hello.version));
+	ctlw_copy_str(source, sizeof(source), s.source, sizeof(s.source));
+	ctlw_copy_str(override, sizeof(override), s.override, sizeof(s.override));
+	ctlw_copy_str(version, sizeof(version), hello.version, sizeof(hello.version));
 	freq_ppm = (double)s.freq_scaled_ppm / 65536.0;
 	sta_text(s.ntp_status, sta, sizeof(sta));
 
@@ -397,7 +397,7 @@ static int cmd_status(void)
 		tk_close(tk);
 	}
 	mono = now_ns(CLOCK_MONOTONIC);
-	ctlc_copy_str(pagesrc, sizeof(pagesrc), ps.source, sizeof(ps.source));
+	ctlw_copy_str(pagesrc, sizeof(pagesrc), ps.source, sizeof(ps.source));
 
 	if (json) {
 		struct jw w;
@@ -564,9 +564,9 @@ static int cmd_sources(void)
 		char rating[32], unc[32];
 
 		memcpy(&s, r.payload + sizeof(head) + i * sizeof(s), sizeof(s));
-		ctlc_copy_str(name, sizeof(name), s.name, sizeof(s.name));
-		ctlc_copy_str(reason, sizeof(reason), s.reason, sizeof(s.reason));
-		ctlc_copy_str(last, sizeof(last), s.last_verdict, sizeof(s.last_verdict));
+		ctlw_copy_str(name, sizeof(name), s.name, sizeof(s.name));
+		ctlw_copy_str(reason, sizeof(reason), s.reason, sizeof(s.reason));
+		ctlw_copy_str(last, sizeof(last), s.last_verdict, sizeof(s.last_verdict));
 		if (s.state == TK_CTL_SRC_CURRENT)
 			memcpy(current, name, sizeof(name));
 		if (json) {
@@ -771,7 +771,7 @@ static int cmd_timers(void)
 		for (size_t i = 0; i < n; i++) {
 			char name[TK_CTL_NAME_LEN];
 
-			ctlc_copy_str(name, sizeof(name), rows[i].t.name, sizeof(rows[i].t.name));
+			ctlw_copy_str(name, sizeof(name), rows[i].t.name, sizeof(rows[i].t.name));
 			jw_object(&w, NULL);
 			jw_str(&w, "name", name);
 			jw_str(&w, "base", base_name(rows[i].t.base));
@@ -811,7 +811,7 @@ static int cmd_timers(void)
 
 			if (row->t.base != b)
 				continue;
-			ctlc_copy_str(name, sizeof(name), row->t.name, sizeof(row->t.name));
+			ctlw_copy_str(name, sizeof(name), row->t.name, sizeof(row->t.name));
 			printf(" #%d: %s, S:%02x, owner pid %d (%s)", k++, name[0] ? name : "<unnamed>",
 			       row->t.state, row->t.owner_pid,
 			       row->t.owner_pid ? "a client" : "the daemon");
@@ -1150,7 +1150,7 @@ static int cmd_read(const char *which)
 	if (json) {
 		char src[sizeof(st.source)];
 
-		ctlc_copy_str(src, sizeof(src), st.source, sizeof(st.source));
+		ctlw_copy_str(src, sizeof(src), st.source, sizeof(st.source));
 		jw_init(&w, stdout);
 		jw_object(&w, NULL);
 		jw_str(&w, "page", page_path);
@@ -1347,9 +1347,9 @@ static int cmd_ntp(void)
 		char name[TK_CTL_HOST_LEN + TK_CTL_ADDR_LEN + 4], ago[24], off[24], del[24], jit[24];
 
 		memcpy(&s, r.payload + sizeof(h) + i * sizeof(s), sizeof(s));
-		ctlc_copy_str(host, sizeof(host), s.host, sizeof(s.host));
-		ctlc_copy_str(addr, sizeof(addr), s.address, sizeof(s.address));
-		ctlc_copy_str(msg, sizeof(msg), s.message, sizeof(s.message));
+		ctlw_copy_str(host, sizeof(host), s.host, sizeof(s.host));
+		ctlw_copy_str(addr, sizeof(addr), s.address, sizeof(s.address));
+		ctlw_copy_str(msg, sizeof(msg), s.message, sizeof(s.message));
 		if (json) {
 			jw_object(&w, NULL);
 			jw_str(&w, "host", host);
