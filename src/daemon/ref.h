@@ -36,8 +36,8 @@ struct ref_report {
 };
 
 struct ref_ops {
-	const char *name;  /* as in [discipline] reference */
-	uint32_t ctl_ref;  /* TK_CTL_REF_*, for TK_CTL_STATUS */
+	const char *name; /* as in [discipline] reference */
+	uint32_t ctl_ref; /* TK_CTL_REF_*, for TK_CTL_STATUS */
 	/* Starts it, or restarts it when it already runs (SIGHUP, with the
 	 * configuration in d->conf). 0 or -errno (logged). */
 	int (*start)(struct daemon *d);
@@ -73,7 +73,7 @@ void ref_shutdown(struct daemon *d);
 
 static inline void ref_report(const struct daemon *d, struct ref_report *r)
 {
-	*r = (struct ref_report){ .sd_state = REF_SD_FREE };
+	*r = (struct ref_report){.sd_state = REF_SD_FREE};
 	if (d->ref && d->ref->report)
 		d->ref->report(d, r);
 }
