@@ -169,8 +169,7 @@ static enum hrt_restart on_calibration(struct hrt_timer *t, int64_t now)
 	return HRT_RESTART;
 }
 
-/* daemon_hooks.recalibrate: `timectl recalibrate`. */
-static int recalibrate(struct daemon *d, char *why, size_t whylen)
+static int daemon_recalibrate(struct daemon *d, char *why, size_t whylen)
 {
 	struct clocksource *ref = d->reg.watchdog ? d->reg.watchdog->cs : NULL;
 	int64_t now = evl_now(); /* the kernel's clock, as on_calibration's */
@@ -228,7 +227,7 @@ static int64_t timer_period(const struct daemon *d, const struct hrt_timer *t)
 }
 
 static const struct daemon_hooks hooks = {
-	.recalibrate = recalibrate,
+	.recalibrate = daemon_recalibrate, /* `timectl recalibrate` */
 	.calib_report = calib_report,
 	.timer_period = timer_period,
 };
