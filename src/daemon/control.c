@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The daemon's side of the control socket: opens the server of core/ctl.c
- * at <runtime_dir>/control and answers its requests from the daemon's state
- * (timekeeper, registry, watchdog, calibration, page, timer queue). The
+ * at <runtime_dir>/control and answers its requests from the clock's report
+ * (daemon/clock.h), the running reference's (daemon/ref.h), the services of
+ * daemon.c (struct daemon_hooks: calibration, its timers' periods,
+ * recalibrate), the registry and the timer queues. The
  * server has already checked framing, sizes, NUL-terminated names and the
  * peer's right to change things; the handlers here only act, say what they
  * did in one line, and log every change with the peer's uid and pid.
@@ -18,7 +20,9 @@
 #include "core/ctl.h"
 #include "core/log.h"
 #include "core/priv.h"
+#include "daemon/clock.h"
 #include "daemon/internal.h"
+#include "daemon/ref.h"
 #include "timekeeper/control.h"
 #include "timekeeper/page.h"
 
@@ -45,49 +49,43 @@ static int on_status(void *ctx, struct ctl_call *c)
 {
 	struct daemon *d = ctx;
 	struct tk_ctl_status *st = c->out;
-	const struct tk_page *pg = d->pw ? pagew_page(d->pw) : NULL;
-	const struct ntp_state *n = &d->tk.ntp;
+	struct clock_report cr;
+	struct ref_report rr;
+	struct daemon_calib_report cal;
 
+	clock_report(d, &cr);
+	ref_report(d, &rr);
+	d->hooks->calib_report(d, &cal);
 	memset(st, 0, sizeof(*st));
-	if (d->tk_entry)
-		name_copy(st->source, sizeof(st->source), d->tk_entry->cs->name);
+	name_copy(st->source, sizeof(st->source), cr.source);
 	name_copy(st->override, sizeof(st->override), d->reg.override);
-	st->reference = d->conf.reference == CONF_REF_SYSTEM ? TK_CTL_REF_SYSTEM :
-			d->conf.reference == CONF_REF_NTP    ? TK_CTL_REF_NTP :
-							       TK_CTL_REF_NONE;
-	/* With ntp, the estimate without the phase slew (the kernel's freq
-	 * leaves its phase correction out too). */
-	if (!daemon_ntp_frequency(d, &st->freq_scaled_ppm))
-		st->freq_scaled_ppm = ntp_freq_scaled_ppm(n);
-	st->last_offset_ns = d->last_offset_ns;
-	st->last_window_ns = d->last_window_ns;
-	st->maxerror_us = n->time_maxerror;
-	st->esterror_us = n->time_esterror;
-	st->ntp_status = n->time_status;
-	st->time_state = ntp_result(n);
-	st->tai_offset = d->tk.tai_offset;
-	st->time_constant = (int32_t)n->time_constant;
-	st->update_interval_ns = (uint64_t)d->update_ns;
-	if (pg) {
-		st->clock_mode = pg->clock[TK_PAGE_BLOCK_HRES].clock_mode;
-		st->disruption = pg->status.disruption;
-		st->page_last_update_ns = pg->status.last_update_ns;
-		st->page_valid_until_ns = pg->status.valid_until_ns;
+	st->reference = d->ref ? d->ref->ctl_ref : TK_CTL_REF_NONE;
+	st->freq_scaled_ppm = rr.have_freq ? rr.freq_scaled_ppm : cr.freq_scaled_ppm;
+	st->last_offset_ns = cr.last_offset_ns;
+	st->last_window_ns = cr.last_window_ns;
+	st->maxerror_us = cr.maxerror_us;
+	st->esterror_us = cr.esterror_us;
+	st->ntp_status = cr.ntp_status;
+	st->time_state = cr.time_state;
+	st->tai_offset = cr.tai_offset;
+	st->time_constant = cr.time_constant;
+	st->update_interval_ns = (uint64_t)cr.update_interval_ns;
+	if (cr.have_page) {
+		st->clock_mode = cr.clock_mode;
+		st->disruption = cr.disruption;
+		st->page_last_update_ns = cr.page_last_update_ns;
+		st->page_valid_until_ns = cr.page_valid_until_ns;
 	}
-	st->uptime_ns = (uint64_t)(evl_now() - d->started_ns);
-	if (d->tsc && d->cal.tsc) {
-		struct calib_result res;
-
-		calib_result(&d->cal, &res);
-		st->tsc_calibrated_hz = calib_hz(&d->cal);
+	st->uptime_ns = cr.uptime_ns;
+	if (cal.tsc && cal.running) {
+		st->tsc_calibrated_hz = cal.hz;
 		st->tsc_uncertainty_ppb =
-		    res.uncertainty_ppb > 0 ? (uint64_t)res.uncertainty_ppb : 0;
+		    cal.uncertainty_ppb > 0 ? (uint64_t)cal.uncertainty_ppb : 0;
 	}
-	st->bound_status = (uint32_t)bound_status_at(&d->bound, daemon_now(d));
-	st->bound_drift_ppb = bound_drift_at(&d->bound, daemon_now(d));
-	st->bound_ns = bound_at(&d->bound, daemon_now(d));
-	st->synchronized = !(n->time_status & NTP_STA_UNSYNC) && n->time_maxerror < NTP_PHASE_LIMIT &&
-			   st->bound_status == TK_PAGE_BS_SYNCHRONIZED;
+	st->bound_status = cr.bound_status;
+	st->bound_drift_ppb = cr.bound_drift_ppb;
+	st->bound_ns = cr.bound_ns;
+	st->synchronized = cr.synchronized;
 	if (d->loop)
 		evl_lateness(d->loop, &st->loop_late_recent_ns, &st->loop_late_max_ns);
 	c->out_len = sizeof(*st);
@@ -95,7 +93,8 @@ static int on_status(void *ctx, struct ctl_call *c)
 	return 0;
 }
 
-static void fill_source(const struct daemon *d, const struct cs_entry *e, struct tk_ctl_source *o)
+static void fill_source(const struct daemon *d, const struct daemon_calib_report *cal,
+			const struct cs_entry *e, struct tk_ctl_source *o)
 {
 	const struct clocksource *cs = e->cs;
 
@@ -123,12 +122,9 @@ static void fill_source(const struct daemon *d, const struct cs_entry *e, struct
 	o->verdict = (uint32_t)e->wd.last_verdict;
 	o->nominal_hz = cs->nominal_hz;
 	o->hz = e->hz;
-	if (cs == d->tsc && d->cal_applied != CALIB_STATE_NONE) {
-		struct calib_result res;
-
-		calib_result(&d->cal, &res);
+	if (cal->tsc && cs == cal->tsc && cal->applied) {
 		o->flags |= TK_CTL_SRCF_CALIBRATED;
-		o->uncertainty_ppb = res.uncertainty_ppb > 0 ? (uint64_t)res.uncertainty_ppb : 0;
+		o->uncertainty_ppb = cal->uncertainty_ppb > 0 ? (uint64_t)cal->uncertainty_ppb : 0;
 	}
 	o->wd_checks = e->wd.checks;
 	o->wd_skips = e->wd.skips;
@@ -146,11 +142,13 @@ static int on_sources(void *ctx, struct ctl_call *c)
 	struct tk_ctl_sources head = {0};
 	unsigned char *out = c->out;
 	size_t room = (c->out_cap - sizeof(head)) / sizeof(struct tk_ctl_source);
+	struct daemon_calib_report cal;
 
+	d->hooks->calib_report(d, &cal);
 	for (unsigned int i = 0; i < d->reg.n && head.count < room; i++) {
 		struct tk_ctl_source o;
 
-		fill_source(d, d->reg.list[i], &o);
+		fill_source(d, &cal, d->reg.list[i], &o);
 		memcpy(out + sizeof(head) + head.count * sizeof(o), &o, sizeof(o));
 		head.count++;
 	}
@@ -158,22 +156,6 @@ static int on_sources(void *ctx, struct ctl_call *c)
 	c->out_len = sizeof(head) + head.count * sizeof(struct tk_ctl_source);
 	snprintf(c->msg, TK_CTL_MESSAGE_LEN, "%u sources, current %s", head.count,
 		 d->reg.current ? d->reg.current->cs->name : "none");
-	return 0;
-}
-
-/* The period of the daemon's own periodic timers; 0 for one-shots and others. */
-static int64_t period_of(const struct daemon *d, const struct hrt_timer *t)
-{
-	if (t == &d->t_update)
-		return d->update_ns;
-	if (t == &d->t_wdog)
-		return (int64_t)d->wd.interval_ns;
-	if (t == &d->t_disc)
-		return DISC_INTERVAL_NS;
-	if (t == &d->t_save)
-		return SAVE_INTERVAL_NS;
-	if (t == &d->t_calib)
-		return d->cal.res.state >= CALIB_STATE_REFINED ? CALIB_SLOW_NS : CALIB_FAST_NS;
 	return 0;
 }
 
@@ -234,7 +216,7 @@ static int on_timers(void *ctx, struct ctl_call *c)
 		o.state = v[i]->state;
 		o.soft_expires_ns = v[i]->softexpires + (i < kgot ? kshift : 0);
 		o.expires_ns = v[i]->expires + (i < kgot ? kshift : 0);
-		o.period_ns = period_of(d, v[i]);
+		o.period_ns = d->hooks->timer_period(d, v[i]);
 		if (daemon_timer_info(v[i], &pid, &period)) {
 			o.owner_pid = pid;
 			o.period_ns = period;
@@ -254,7 +236,7 @@ static int on_timers(void *ctx, struct ctl_call *c)
 
 static int on_ntp(void *ctx, struct ctl_call *c)
 {
-	return daemon_ntp_fill(ctx, c->out, c->out_cap, &c->out_len, c->msg);
+	return ref_fill_ntp(ctx, c->out, c->out_cap, &c->out_len, c->msg);
 }
 
 /* --- adjtime ----------------------------------------------------------------- */
@@ -345,14 +327,6 @@ static int on_adjtime(void *ctx, struct ctl_call *c)
 
 /* --- changes to the registry ------------------------------------------------- */
 
-/* After the registry changed: the timekeeper follows, the page shows it. */
-static void follow(struct daemon *d)
-{
-	daemon_follow_current(d);
-	if (d->pw && d->tk_entry)
-		daemon_publish(d, evl_now());
-}
-
 static void log_change(const struct ctl_call *c, const char *what, const char *name, int r)
 {
 	log_notice("control: uid %u pid %d: %s %s%s%s: %s", c->peer->uid, c->peer->pid, what,
@@ -368,7 +342,7 @@ static int change_source(struct daemon *d, struct ctl_call *c, const char *what,
 	const struct tk_ctl_name *n = c->req;
 	int r = fn(&d->reg, n->name, c->msg, TK_CTL_MESSAGE_LEN);
 
-	follow(d);
+	clock_follow_registry(d); /* the timekeeper follows, the page shows it */
 	log_change(c, what, n->name, r);
 	return r;
 }
@@ -391,7 +365,7 @@ static int on_readmit(void *ctx, struct ctl_call *c)
 static int on_recalibrate(void *ctx, struct ctl_call *c)
 {
 	struct daemon *d = ctx;
-	int r = daemon_recalibrate(d, c->msg, TK_CTL_MESSAGE_LEN);
+	int r = d->hooks->recalibrate(d, c->msg, TK_CTL_MESSAGE_LEN);
 
 	log_change(c, "recalibrate", "tsc", r);
 	return r;
@@ -402,7 +376,7 @@ static int on_recalibrate(void *ctx, struct ctl_call *c)
 static int on_page_fd(void *ctx, struct ctl_call *c)
 {
 	struct daemon *d = ctx;
-	int fd = d->pw ? pagew_share_fd(d->pw) : -1;
+	int fd = clock_page_fd(d);
 
 	if (fd < 0) {
 		snprintf(c->msg, TK_CTL_MESSAGE_LEN,

@@ -10,8 +10,8 @@
  *   watchdog    every 0.5 s on a fixed cadence: check what must be verified;
  *   calibration 50 ms, then 1 s: refine the TSC; quick and refined values
  *               go to the registry (and the timekeeper, if the TSC is current);
- *   discipline  every 1 s with reference = system: measure the offset to the
- *               host's CLOCK_REALTIME with bracketed reads and steer;
+ *   discipline  every 1 s with reference = system, daemon/ref_system.c:
+ *               measure the offset to the host's CLOCK_REALTIME and steer;
  *   ntp         with reference = ntp, daemon/ref_ntp.c: a poll timer per server;
  *   save        every 10 min: persist the frequency estimate.
  *
@@ -77,116 +77,11 @@
 #include "core/pagew.h"
 #include "core/tkc.h"
 #include "core/wdog.h"
+#include "daemon/clock.h"
 #include "daemon/daemon.h"
 #include "daemon/internal.h"
+#include "daemon/ref.h"
 #include "daemon/sources.h"
-
-static uint64_t kraw_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
-	return (uint64_t)ts_to_ns(&ts);
-}
-
-/* --- publishing ---------------------------------------------------------- */
-
-static int sample_source(void *ctx, struct pagew_sample *s)
-{
-	struct daemon *d = ctx;
-
-	s->kraw_before = kraw_ns();
-	s->cycles = cs_read(d->tk_entry->cs);
-	s->kraw_after = kraw_ns();
-	return 0;
-}
-
-void daemon_publish(struct daemon *d, int64_t now)
-{
-	struct tkv v;
-	int64_t valid = 4 * d->update_ns > PAGE_VALID_MIN_NS ? 4 * d->update_ns : PAGE_VALID_MIN_NS;
-
-	int64_t mono = daemon_now(d);
-	uint64_t drift = (uint64_t)bound_drift_at(&d->bound, mono) + d->bound_slew_ppb;
-
-	tkc_view(&d->tk, &v);
-	/* The bound now (cycle_last is not later: never an underestimate);
-	 * readers grow it at the drift, plus the rate of a phase slew that
-	 * runs, which a late loop could let run past its end. */
-	v.bound_valid = true;
-	v.bound_status = (uint32_t)bound_status_at(&d->bound, mono);
-	v.bound_drift_ppb = drift > UINT32_MAX ? UINT32_MAX : (uint32_t)drift;
-	v.bound_ns = bound_at(&d->bound, mono);
-	v.bound_t_ns = mono;
-	pagew_publish(d->pw, &v, (uint64_t)now, (uint64_t)valid, sample_source, d);
-}
-
-void daemon_bound_disrupted(struct daemon *d, const char *why)
-{
-	if (d->bound.status != TK_PAGE_BS_DISRUPTED)
-		log_warn("bound: disrupted until the next good reference sample: %s", why);
-	bound_disrupt(&d->bound);
-}
-
-int64_t daemon_now(struct daemon *d)
-{
-	struct timespec ts;
-
-	if (tkc_get(&d->tk, CLOCK_MONOTONIC, &ts) < 0)
-		return evl_now();
-	return ts_to_ns(&ts);
-}
-
-static int64_t queue_clock(void *ctx)
-{
-	return daemon_now(ctx);
-}
-
-/* Moves the hrtimer bases with the timekeeper (clock_was_set). The four
- * clocks are read at one counter value, so the offsets are exact: they
- * change only when a clock is set (a step, a leap second), never by the
- * time between reads. Cancel-on-set client timers of a base that moved are
- * canceled first, before anything can run them at the new time. */
-void daemon_sync_offsets(struct daemon *d)
-{
-	struct timespec mono, real, boot, tai;
-	int64_t old[HRT_NR_BASES];
-	uint64_t cycles = cs_read(d->tk.cs);
-
-	tkc_get_at(&d->tk, CLOCK_MONOTONIC, cycles, &mono);
-	tkc_get_at(&d->tk, CLOCK_REALTIME, cycles, &real);
-	tkc_get_at(&d->tk, CLOCK_BOOTTIME, cycles, &boot);
-	tkc_get_at(&d->tk, CLOCK_TAI, cycles, &tai);
-	memcpy(old, d->q->offset, sizeof(old));
-	hrt_set_offsets(d->q, ts_to_ns(&real) - ts_to_ns(&mono), ts_to_ns(&boot) - ts_to_ns(&mono),
-			ts_to_ns(&tai) - ts_to_ns(&mono));
-	daemon_timers_clock_was_set(d, old);
-}
-
-/* Follows the registry: a demotion or an override may have changed the
- * current source; the timekeeper forwards on the old counter and rebases on
- * the new one, so no reader sees a step. */
-void daemon_follow_current(struct daemon *d)
-{
-	struct cs_entry *cur = d->reg.current;
-
-	if (!cur || cur == d->tk_entry || !cur->have_arith)
-		return;
-	if (tkc_change_clocksource(&d->tk, cur->cs, &cur->ar) < 0) {
-		log_err("%s: cannot switch the timekeeper to it", cur->cs->name);
-		return;
-	}
-	log_fields(LOG_LVL_NOTICE,
-		   (const struct log_field[]){ { "TK_SOURCE", cur->cs->name },
-					       { "TK_PREVIOUS_SOURCE", d->tk_entry->cs->name },
-					       { NULL, NULL } },
-		   "clocksource: switched from %s to %s", d->tk_entry->cs->name, cur->cs->name);
-	d->tk_entry = cur;
-	/* The new counter's frequency error is not measured yet. */
-	d->bound.drift_ppb = BOUND_DRIFT_MAX_PPB;
-	if (d->phase == DISC_PLL)
-		d->phase = DISC_START; /* ntp_clear() dropped the phase: measure again */
-}
 
 static enum hrt_restart on_update(struct hrt_timer *t, int64_t now)
 {
@@ -239,9 +134,8 @@ static void apply_calibration(struct daemon *d)
 		   res.calibrated_against);
 	if (res.warning[0])
 		log_warn("%s: %s", d->tsc->name, res.warning);
-	if (d->tk_entry == e && tkc_change_clocksource(&d->tk, e->cs, &e->ar) == 0 &&
-	    d->phase == DISC_PLL)
-		d->phase = DISC_START;
+	if (d->tk_entry == e)
+		clock_rebase(d); /* announced: a discipline measures again */
 }
 
 static enum hrt_restart on_calibration(struct hrt_timer *t, int64_t now)
@@ -256,7 +150,7 @@ static enum hrt_restart on_calibration(struct hrt_timer *t, int64_t now)
 	return HRT_RESTART;
 }
 
-int daemon_recalibrate(struct daemon *d, char *why, size_t whylen)
+static int daemon_recalibrate(struct daemon *d, char *why, size_t whylen)
 {
 	struct clocksource *ref = d->reg.watchdog ? d->reg.watchdog->cs : NULL;
 	int64_t now = evl_now(); /* the kernel's clock, as on_calibration's */
@@ -283,227 +177,41 @@ int daemon_recalibrate(struct daemon *d, char *why, size_t whylen)
 	return 0;
 }
 
-int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx)
+static void calib_report(const struct daemon *d, struct daemon_calib_report *r)
 {
-	struct ntp_timex asked = *tx; /* the read-back overwrites time_sec and time_frac */
-	uint64_t cws = d->tk.clock_was_set_seq;
-	int r = tkc_adjtimex(&d->tk, tx);
+	struct calib_result res;
 
-	if (r >= 0 && (tx->modes & NTP_ADJ_SETOFFSET) && !(tx->modes & NTP_ADJ_ADJTIME)) {
-		bound_moved(&d->bound, asked.time_sec > 9000000000 || asked.time_sec < -9000000000
-					       ? INT64_MAX
-					       : asked.time_sec * NSEC_PER_SEC +
-							 ((asked.modes & NTP_ADJ_NANO) ? asked.time_frac
-										      : asked.time_frac * 1000));
-		daemon_ntp_stepped(d, &asked);
-		daemon_sync_offsets(d);
-		if (d->phase != DISC_OFF)
-			d->phase = DISC_START;
-		daemon_publish(d, evl_now());
-	} else if (r >= 0 && d->tk.clock_was_set_seq != cws) {
-		daemon_sync_offsets(d); /* e.g. ADJ_TAI: TAI moved, its timers follow */
-	}
-	return r;
-}
-
-/* --- discipline: reference = system -------------------------------------- */
-
-/* offset = host CLOCK_REALTIME - our REALTIME, from the narrowest of a few
- * bracketed readings (ours, the kernel's, ours). */
-static void measure_offset(struct daemon *d, int64_t *offset, int64_t *window)
-{
-	*window = INT64_MAX;
-	for (int i = 0; i < DISC_READS; i++) {
-		struct timespec a, k, b;
-		int64_t w;
-
-		tkc_get(&d->tk, CLOCK_REALTIME, &a);
-		clock_gettime(CLOCK_REALTIME, &k);
-		tkc_get(&d->tk, CLOCK_REALTIME, &b);
-		w = ts_to_ns(&b) - ts_to_ns(&a);
-		if (w >= 0 && w < *window) {
-			*window = w;
-			*offset = ts_to_ns(&k) - (ts_to_ns(&a) + w / 2);
-		}
-	}
-}
-
-/* The host clock's own state: adjtimex()'s result (TIME_OK..TIME_ERROR)
- * with *maxerror_us, or -errno when it cannot be read (a seccomp filter
- * without @clock). [sim] host_adjtimex replaces it in tests. */
-static int host_adjtimex(const struct daemon *d, int64_t *maxerror_us)
-{
-	struct timex tx = { 0 };
-	int r;
-
-	switch (d->conf.sim_host_adjtimex) {
-	case CONF_HOST_SYNCED:
-		*maxerror_us = (int64_t)d->conf.sim_host_maxerror_us;
-		return TIME_OK;
-	case CONF_HOST_UNSYNCED:
-		*maxerror_us = NTP_PHASE_LIMIT;
-		return TIME_ERROR;
-	case CONF_HOST_UNREADABLE:
-		return -EPERM;
-	}
-	r = adjtimex(&tx);
-	if (r < 0)
-		return -errno;
-	*maxerror_us = tx.maxerror;
-	return (tx.status & STA_UNSYNC) ? TIME_ERROR : r;
-}
-
-/* reference = system, after a measurement at now: the host's bound plus
- * our tracking error, growing at the floor plus the rate at which the last
- * two offsets differ. An unsynchronized or unreadable host: no bound. */
-static void system_bound(struct daemon *d, int64_t now, int64_t offset, int64_t window,
-			 bool claim)
-{
-	struct timespec res = { 0, 1 };
-	int64_t maxerror_us = 0, dt = now - d->bound_prev_t;
-	int host = host_adjtimex(d, &maxerror_us);
-	double rate_ppb = -1;
-
-	if (host != d->host_state) {
-		if (host < 0)
-			log_warn("bound: the host's adjtimex() cannot be read (%s): no error bound",
-				 strerror(-host));
-		else if (host == TIME_ERROR)
-			log_warn("bound: the host clock is unsynchronized (adjtimex: TIME_ERROR, "
-				 "maxerror %" PRId64 " us): so is the page, no error bound",
-				 maxerror_us);
-		else if (d->host_state < 0 || d->host_state == TIME_ERROR)
-			log_notice("bound: the host clock is synchronized (maxerror %" PRId64 " us)",
-				   maxerror_us);
-		d->host_state = host;
-	}
-	/* The rate needs two offsets in one frame: none across a step. */
-	if (claim && d->bound_prev_t != INT64_MIN && dt > 0)
-		rate_ppb = fabs((double)(offset - d->bound_prev_offset)) * 1e9 / (double)dt;
-	d->bound_prev_offset = offset;
-	d->bound_prev_t = claim ? now : INT64_MIN;
-	if (host < 0 || host == TIME_ERROR || maxerror_us >= NTP_PHASE_LIMIT) {
-		bound_unknown(&d->bound);
+	*r = (struct daemon_calib_report){ .tsc = d->tsc };
+	if (!d->tsc)
 		return;
-	}
-	if (!claim) {
-		bound_lost(&d->bound); /* the frequency is being measured: no claim yet */
+	r->running = d->cal.tsc != NULL;
+	r->applied = d->cal_applied != CALIB_STATE_NONE;
+	if (!r->running)
 		return;
-	}
-	clock_getres(CLOCK_REALTIME, &res);
-	bound_sync(&d->bound, now, bound_system(maxerror_us, offset, window, ts_to_ns(&res) + 1),
-		   bound_drift(d->conf.max_drift_ppb, rate_ppb, 1.0), 3 * DISC_INTERVAL_NS);
+	calib_result(&d->cal, &res);
+	r->hz = calib_hz(&d->cal);
+	r->uncertainty_ppb = res.uncertainty_ppb;
 }
 
-static void adjtimex_or_log(struct daemon *d, struct ntp_timex *tx, const char *what)
+/* The period of the daemon's own periodic timers; 0 for one-shots and others. */
+static int64_t timer_period(const struct daemon *d, const struct hrt_timer *t)
 {
-	if (tkc_adjtimex(&d->tk, tx) < 0)
-		log_warn("discipline: %s refused by the timekeeper", what);
+	if (t == &d->t_update)
+		return d->update_ns;
+	if (t == &d->t_wdog)
+		return (int64_t)d->wd.interval_ns;
+	if (t == &d->t_save)
+		return SAVE_INTERVAL_NS;
+	if (t == &d->t_calib)
+		return d->cal.res.state >= CALIB_STATE_REFINED ? CALIB_SLOW_NS : CALIB_FAST_NS;
+	return ref_timer_period(d, t);
 }
 
-int daemon_step(struct daemon *d, int64_t offset_ns)
-{
-	struct ntp_timex tx = { .modes = NTP_ADJ_SETOFFSET | NTP_ADJ_NANO };
-
-	tx.time_sec = offset_ns / NSEC_PER_SEC;
-	tx.time_frac = offset_ns % NSEC_PER_SEC;
-	if (tx.time_frac < 0) {
-		tx.time_sec--;
-		tx.time_frac += NSEC_PER_SEC;
-	}
-	return daemon_adjtimex(d, &tx);
-}
-
-static void step(struct daemon *d, int64_t offset)
-{
-	if (daemon_step(d, offset) < 0) {
-		log_warn("discipline: step refused by the timekeeper");
-		daemon_bound_disrupted(d, "a step was refused");
-	} else
-		log_notice("discipline: stepped REALTIME by %+.6f s", (double)offset / 1e9);
-}
-
-static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
-{
-	struct daemon *d = t->data;
-	int64_t offset = 0, window;
-	enum disc_phase ph0 = d->phase;
-	bool bounded = false;
-
-	measure_offset(d, &offset, &window);
-	d->last_offset_ns = offset;
-	d->last_window_ns = window;
-	if (llabs(offset) > DISC_STEP_NS) {
-		step(d, offset);
-		d->phase = DISC_START;
-		goto out;
-	}
-	switch (d->phase) {
-	case DISC_OFF:
-		return HRT_NORESTART;
-	case DISC_START:
-		/* The refined TSC value rebases the timekeeper: measure the
-		 * frequency on the final arithmetic only. */
-		if (d->calibrating && d->tk_entry->cs == d->tsc && d->cal_applied < CALIB_STATE_REFINED)
-			break;
-		d->disc_t0 = now;
-		d->disc_off0 = offset;
-		d->phase = DISC_FREQ;
-		break;
-	case DISC_FREQ: {
-		struct ntp_timex tx = { 0 };
-		double slope_ppm;
-
-		if (now - d->disc_t0 < DISC_FREQ_WINDOW_NS)
-			break;
-		/* offset falls as fast as our clock gains: correct the
-		 * frequency by the slope, then let the PLL hold the phase. */
-		slope_ppm = (double)(offset - d->disc_off0) * 1e6 / (double)(now - d->disc_t0);
-		tkc_adjtimex(&d->tk, &tx); /* read */
-		tx.modes = NTP_ADJ_FREQUENCY | NTP_ADJ_STATUS | NTP_ADJ_NANO | NTP_ADJ_TIMECONST;
-		tx.freq = tx.freq + (int64_t)llround(slope_ppm * 65536.0);
-		tx.status = NTP_STA_PLL;
-		tx.constant = (int64_t)d->conf.time_constant;
-		adjtimex_or_log(d, &tx, "frequency");
-		log_notice("discipline: frequency %+.3f ppm from the host clock (offset %+" PRId64 " ns)",
-			   tx.freq / 65536.0, offset);
-		/* The phase error built up while measuring is stepped out, once,
-		 * so the PLL starts near zero instead of overshooting. */
-		if (llabs(offset) > (int64_t)(2 * d->last_window_ns + 1000))
-			step(d, offset);
-		d->phase = DISC_PLL;
-		daemon_save_frequency(d);
-		break;
-	}
-	case DISC_PLL: {
-		struct ntp_timex tx = {
-			.modes = NTP_ADJ_OFFSET | NTP_ADJ_STATUS | NTP_ADJ_NANO | NTP_ADJ_MAXERROR |
-				 NTP_ADJ_ESTERROR | NTP_ADJ_TIMECONST,
-			.offset = offset,
-			.status = NTP_STA_PLL,
-			.constant = (int64_t)d->conf.time_constant,
-			.esterror = window / 2000 + 1,
-		};
-		int64_t b;
-
-		/* maxerror (us): the model's bound; an unsynchronized host
-		 * leaves us unsynchronized too. */
-		system_bound(d, now, offset, window, ph0 == DISC_PLL);
-		bounded = true;
-		b = bound_at(&d->bound, now);
-		tx.maxerror = b >= NTP_PHASE_LIMIT * 1000 ? NTP_PHASE_LIMIT : (b + 999) / 1000;
-		if (bound_status_at(&d->bound, now) != TK_PAGE_BS_SYNCHRONIZED)
-			tx.status |= NTP_STA_UNSYNC;
-		adjtimex_or_log(d, &tx, "offset");
-		break;
-	}
-	}
-out:
-	if (!bounded)
-		system_bound(d, now, offset, window, false);
-	hrt_forward(t, now, DISC_INTERVAL_NS);
-	return HRT_RESTART;
-}
+static const struct daemon_hooks hooks = {
+	.recalibrate = daemon_recalibrate, /* `timectl recalibrate` */
+	.calib_report = calib_report,
+	.timer_period = timer_period,
+};
 
 static enum hrt_restart on_save(struct hrt_timer *t, int64_t now)
 {
@@ -514,25 +222,13 @@ static enum hrt_restart on_save(struct hrt_timer *t, int64_t now)
 	return HRT_RESTART;
 }
 
-static void start_discipline(struct daemon *d, int64_t now)
+/* The configured reference, started or restarted (ref.h). */
+static void start_reference(struct daemon *d)
 {
-	if (d->conf.reference != CONF_REF_NTP)
-		daemon_ntp_stop(d);
-	if (d->conf.reference == CONF_REF_NTP) {
-		d->phase = DISC_OFF;
-		hrt_cancel(&d->t_disc);
-		daemon_ntp_start(d);
-	} else if (d->conf.reference == CONF_REF_SYSTEM) {
-		if (d->phase == DISC_OFF)
-			d->phase = DISC_START;
-		if (!hrt_is_queued(&d->t_disc))
-			hrt_start(d->kq, &d->t_disc, now + DISC_INTERVAL_NS, 0, HRT_MODE_ABS);
-	} else {
-		d->phase = DISC_OFF;
-		hrt_cancel(&d->t_disc);
-	}
-	if (d->conf.reference == CONF_REF_NONE)
-		bound_lost(&d->bound); /* free-running from the last good bound, if any */
+	const struct ref_ops *r = ref_lookup(ref_conf_name(d->conf.reference));
+
+	if (r)
+		ref_apply(d, r);
 }
 
 /* --- signals ----------------------------------------------------------- */
@@ -573,7 +269,7 @@ static void on_reload(struct evl *l, int signo, void *ctx)
 	d->conf.panic_threshold = next->panic_threshold;
 	d->conf.allow_panic_step = next->allow_panic_step;
 	snprintf(d->conf.clocksource, sizeof(d->conf.clocksource), "%s", next->clocksource);
-	start_discipline(d, evl_now());
+	start_reference(d);
 	log_notice("reload: %s re-read (clocksource, reference, time_constant and [ntp] applied, "
 		   "servers resolved again; devices, directories and intervals need a restart)",
 		   d->conf_path);
@@ -686,11 +382,14 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	d->update_ns = (int64_t)conf->update_interval_ms * NSEC_PER_MSEC;
 	bound_init(&d->bound);
 	d->bound.drift_ppb = BOUND_DRIFT_MAX_PPB;
-	d->bound_prev_t = INT64_MIN;
-	d->host_state = TIME_OK;
 	d->runtime_fd = d->state_fd = d->lock_fd = -1;
+	d->hooks = &hooks;
 
 	raise_nofile();
+	if (clock_init(d) < 0) {
+		log_err("out of memory");
+		goto out;
+	}
 	if (daemon_files_open(d) < 0) /* checked directories, and the lock: one daemon */
 		goto out;
 	if (daemon_ctl_precheck(d) < 0)
@@ -717,7 +416,7 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	d->kq = evl_ktimers(d->loop);
 	/* The clients' queue runs on the timekeeper's MONOTONIC, as the
 	 * kernel's hrtimer bases do; the daemon's own on the kernel's. */
-	evl_set_clock(d->loop, queue_clock, d);
+	evl_set_clock(d->loop, clock_queue_now, d);
 	evl_set_margin(d->loop, (int64_t)d->conf.timer_margin_us * 1000);
 	if (daemon_timers_init(d) < 0) {
 		log_err("timers: out of memory");
@@ -733,33 +432,30 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	hrt_timer_init(&d->t_update, HRT_BASE_MONOTONIC, on_update, "update");
 	hrt_timer_init(&d->t_wdog, HRT_BASE_MONOTONIC, on_watchdog, "watchdog");
 	hrt_timer_init(&d->t_calib, HRT_BASE_MONOTONIC, on_calibration, "calibration");
-	hrt_timer_init(&d->t_disc, HRT_BASE_MONOTONIC, on_discipline, "discipline");
 	hrt_timer_init(&d->t_save, HRT_BASE_MONOTONIC, on_save, "save");
-	d->t_update.data = d->t_wdog.data = d->t_calib.data = d->t_disc.data = d->t_save.data = d;
+	d->t_update.data = d->t_wdog.data = d->t_calib.data = d->t_save.data = d;
 	daemon_publish(d, know);
 	hrt_start(d->kq, &d->t_update, now + d->update_ns, 0, HRT_MODE_ABS);
 	hrt_start(d->kq, &d->t_wdog, (int64_t)wdog_next_due(&d->wd), 0, HRT_MODE_ABS);
 	if (d->calibrating)
 		hrt_start(d->kq, &d->t_calib, now + CALIB_FAST_NS, 0, HRT_MODE_ABS);
 	hrt_start(d->kq, &d->t_save, now + SAVE_INTERVAL_NS, 0, HRT_MODE_ABS);
-	start_discipline(d, now);
+	start_reference(d);
 	d->started_ns = know;
 	if (daemon_ctl_attach(d) < 0)
 		goto out;
 	daemon_sys_ready(d);
 	log_notice("running: page %s, reference %s, pid %d", pagew_path(d->pw),
-		   d->conf.reference == CONF_REF_SYSTEM ? "system" :
-		   d->conf.reference == CONF_REF_NTP	? "ntp" :
-							  "none",
-		   (int)getpid());
+		   ref_conf_name(d->conf.reference), (int)getpid());
 
 	rc = evl_run(d->loop) < 0 ? 1 : 0;
 
 	daemon_sys_stopping(d);
-	daemon_ntp_stop(d);
+	ref_shutdown(d); /* the clock left on its frequency estimate */
 	daemon_save_frequency(d);
 out:
 	daemon_ctl_close(d); /* the clients' timers go with them */
+	ref_shutdown(d);     /* after an error: what a reference started */
 	daemon_timers_free(d);
 	if (d->loop)
 		evl_free(d->loop);
@@ -767,6 +463,7 @@ out:
 		pagew_close(d->pw, false);
 	sources_release(d->src, d->n);
 	daemon_files_close(d);
+	clock_free(d);
 	free(d);
 	return rc;
 }

@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The daemon's internals, shared by daemon.c (start, timers, discipline),
- * daemon/control.c (the control socket and its handlers) and daemon/system.c
- * (privileges and the service manager). Nothing outside src/daemon*.c
- * includes this.
+ * The daemon's shared state and the interfaces of its parts. The parts,
+ * from the bottom up (no file calls a function of a file above it; the
+ * layering test, tests/integration/layering.sh, checks the object files):
+ *
+ *   clock       daemon/clock.[ch]: the timekeeper's follow-ups (page,
+ *               offsets, steps, adjtimex) and the listeners of its events;
+ *   references  daemon/ref*.[ch]: none, system, ntp behind struct ref_ops;
+ *   services    daemon/control.c, timers.c, files.c, system.c;
+ *   start-up    daemon/daemon.c (acquisition, calibration, watchdog, the
+ *               loop) and main.c: they wire the others together.
+ *
+ * Upward, a part speaks only through function pointers: the clock's
+ * listeners, struct ref_ops, struct daemon_hooks. A part's own state is an
+ * opaque struct in its .c (struct daemon_ctl, daemon_sys, daemon_timers,
+ * daemon_ntp, ref_system, clock_listeners). Nothing outside src/daemon/
+ * includes this but the tests of daemon/timers.c (test_dtimers, fuzz_dctl).
  */
 #ifndef TK_DAEMON_INTERNAL_H
 #define TK_DAEMON_INTERNAL_H
@@ -26,17 +38,13 @@
 
 #define CALIB_FAST_NS (50 * NSEC_PER_MSEC)
 #define CALIB_SLOW_NS NSEC_PER_SEC
-#define DISC_INTERVAL_NS NSEC_PER_SEC
 #define SAVE_INTERVAL_NS (600 * NSEC_PER_SEC)
 /* Readers may use a page update this long; past it they fall back. */
 #define PAGE_VALID_MIN_NS (250 * NSEC_PER_MSEC)
-/* The discipline measures the frequency for this long before the PLL. */
-#define DISC_FREQ_WINDOW_NS (4 * NSEC_PER_SEC)
-/* Offsets beyond this are stepped instead of slewed (ntpd's 128 ms). */
-#define DISC_STEP_NS (128 * NSEC_PER_MSEC)
-#define DISC_READS 5
 
-enum disc_phase { DISC_OFF, DISC_START, DISC_FREQ, DISC_PLL };
+struct daemon;
+struct daemon_hooks;
+struct ref_ops;
 
 struct daemon {
 	struct tk_conf conf;
@@ -55,38 +63,65 @@ struct daemon {
 	struct evl *loop;
 	struct hrt_queue *q;  /* clients' and NTP timers: on daemon_now() */
 	struct hrt_queue *kq; /* the daemon's own timers: on the kernel's MONOTONIC */
-	struct hrt_timer t_update, t_wdog, t_calib, t_disc, t_save;
+	struct hrt_timer t_update, t_wdog, t_calib, t_save;
 	int64_t update_ns;
 	bool state_warned;
-	/* discipline */
-	enum disc_phase phase;
-	int64_t disc_t0, disc_off0; /* start of the frequency measurement */
+	/* The clock (daemon/clock.c): the last reference measurement
+	 * (clock_note_offset()), the listeners. */
 	int64_t last_offset_ns, last_window_ns;
-	int status;
+	struct clock_listeners *listeners;
 	int64_t started_ns; /* evl_now() when the loop started */
 	/* The error bound (core/bound.h) the page publishes. */
 	struct bound bound;
-	int64_t bound_prev_offset, bound_prev_t; /* reference = system: the last measurement */
-	int host_state;                          /* the host's last adjtimex answer, for its log line */
 	uint32_t bound_slew_ppb; /* a phase slew runs at this rate: readers' growth covers it */
-	/* Owned by daemon/control.c, daemon/system.c and daemon/ref_ntp.c, opaque here. */
-	struct daemon_ctl *ctl;
-	struct daemon_sys *sys;
-	struct daemon_ntp *ntp; /* reference = ntp: the client, NULL otherwise */
+	/* The running reference (daemon/ref.h), NULL before the start. */
+	const struct ref_ops *ref;
+	/* daemon.c's services to the parts above the clock. */
+	const struct daemon_hooks *hooks;
+	/* Owned by their files, opaque here. */
+	struct daemon_ctl *ctl;	      /* daemon/control.c */
+	struct daemon_sys *sys;	      /* daemon/system.c */
+	struct daemon_ntp *ntp;	      /* daemon/ref_ntp.c: the client while it runs */
+	struct ref_system *sysref;    /* daemon/ref_system.c: once started */
 	struct daemon_timers *timers; /* daemon/timers.c: client timers */
 	/* daemon/files.c: the checked directories and the lock, -1 when not open */
 	int runtime_fd, state_fd, lock_fd;
 };
 
-/* --- daemon.c, for the other parts ------------------------------------ */
+/* --- daemon.c, for the parts above the clock ------------------------------ */
 
-/* Publishes the timekeeper in the page (now: evl_now()). */
-void daemon_publish(struct daemon *d, int64_t now);
-/* Moves the hrtimer bases with the timekeeper (clock_was_set). */
-void daemon_sync_offsets(struct daemon *d);
-/* Makes the timekeeper follow the registry's current source (no step). */
-void daemon_follow_current(struct daemon *d);
-/* daemon/files.c: opens and checks the runtime and state directories (owned by root, the
+/* The TSC's calibration, for the control socket. */
+struct daemon_calib_report {
+	const struct clocksource *tsc; /* NULL: no usable TSC */
+	bool running;		       /* a calibration was started */
+	bool applied;		       /* a value went to the registry */
+	uint64_t hz;		       /* calib_hz() */
+	double uncertainty_ppb;
+};
+
+/* Services of daemon.c (the start-up part) to the parts above the clock,
+ * which cannot call it directly: daemon.c calls them. */
+struct daemon_hooks {
+	/* Restarts the TSC calibration from the quick phase. -ENODEV without
+	 * a TSC or a reference, -EBUSY while the warm-up calibration still
+	 * runs; why gets one line. */
+	int (*recalibrate)(struct daemon *d, char *why, size_t whylen);
+	void (*calib_report)(const struct daemon *d, struct daemon_calib_report *r);
+	/* The period of one of the daemon's own timers (the running
+	 * reference's included), 0 for one-shots and others. */
+	int64_t (*timer_period)(const struct daemon *d, const struct hrt_timer *t);
+};
+
+/* The refined TSC calibration will rebase the timekeeper: a frequency
+ * measured now would be measured on the wrong arithmetic. */
+static inline bool daemon_calib_settling(const struct daemon *d)
+{
+	return d->calibrating && d->tk_entry->cs == d->tsc && d->cal_applied < CALIB_STATE_REFINED;
+}
+
+/* --- daemon/files.c ---------------------------------------------------------- */
+
+/* Opens and checks the runtime and state directories (owned by root, the
  * daemon's euid or [daemon] user; not group/other-writable), takes
  * <runtime_dir>/lock. < 0 (after one line): do not start. */
 int daemon_files_open(struct daemon *d);
@@ -95,32 +130,14 @@ void daemon_files_close(struct daemon *d);
 void daemon_load_frequency(struct daemon *d);
 /* Persists the frequency estimate in the state directory. */
 void daemon_save_frequency(struct daemon *d);
-/* Restarts the TSC calibration from the quick phase. -ENODEV without a TSC
- * or a reference, -EBUSY while the warm-up calibration still runs. */
-int daemon_recalibrate(struct daemon *d, char *why, size_t whylen);
-/* adjtimex on the timekeeper, with the daemon's follow-ups: a step
- * (ADJ_SETOFFSET) moves the timer bases, restarts the discipline's phase
- * measurement and republishes; any other clock_was_set (ADJ_TAI) moves
- * the bases too. Returns the clock state or -errno. */
-int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx);
-/* Steps REALTIME by offset_ns through daemon_adjtimex() (ADJ_SETOFFSET,
- * nanoseconds). Returns its result. */
-int daemon_step(struct daemon *d, int64_t offset_ns);
-
-/* The clock misbehaved (its source demoted by the watchdog, a step
- * refused): the page's bound status is DISRUPTED until the reference gives
- * the next good sample. why: one line for the log. */
-void daemon_bound_disrupted(struct daemon *d, const char *why);
-
-/* The daemon's MONOTONIC (the timekeeper's): the clock of d->q. */
-int64_t daemon_now(struct daemon *d);
 
 /* --- daemon/timers.c: client timers ---------------------------------------- */
 
 struct ctl_call;
 struct ctl_client;
 
-/* After the loop exists: the service and its after-interrupt hook. 0 or -ENOMEM. */
+/* After the loop exists: the service, its after-interrupt hook and, when the
+ * clock has its listeners (clock_init()), its CLOCK_EV_SET listener. 0 or -ENOMEM. */
 int daemon_timers_init(struct daemon *d);
 void daemon_timers_free(struct daemon *d);
 /* The ctl handlers of TK_CTL_TIMER_CREATE/ARM/DISARM/DELETE (ctx: the daemon). */
@@ -134,6 +151,9 @@ void daemon_timers_gone(void *ctx, struct ctl_client *c);
 /* The queue's offsets moved from old[] (daemon_sync_offsets): cancel-on-set
  * timers on a base that moved are canceled and reported. */
 void daemon_timers_clock_was_set(struct daemon *d, const int64_t old[HRT_NR_BASES]);
+/* The same as the clock's CLOCK_EV_SET listener (clock.h; ctx: the daemon). */
+struct clock_event;
+void daemon_timers_on_clock(void *ctx, const struct clock_event *ev);
 /* For listings: true for a client timer, with its owner's pid and period. */
 bool daemon_timer_info(const struct hrt_timer *t, int32_t *pid, int64_t *period);
 void daemon_timers_stats(const struct daemon *d, size_t *total, uint64_t *sent,
@@ -163,23 +183,5 @@ int daemon_priv_lookup(struct daemon *d, uid_t *uid, gid_t *gid);
 void daemon_sys_ready(struct daemon *d);
 /* Stopping: STOPPING=1. Frees what daemon_sys_ready() made. */
 void daemon_sys_stopping(struct daemon *d);
-
-/* --- daemon/ref_ntp.c: reference = ntp ---------------------------------------- */
-
-/* Starts (or restarts, keeping its counters) the NTP client on the servers
- * of d->conf: sockets, poll timers, the discipline. 0 or -ENOMEM (logged). */
-int daemon_ntp_start(struct daemon *d);
-/* Stops it: sockets closed, the clock left on its frequency estimate. */
-void daemon_ntp_stop(struct daemon *d);
-/* The clock was stepped by tx (ADJ_SETOFFSET, applied): the NTP samples
- * move with it. Nothing when no client runs. */
-void daemon_ntp_stepped(struct daemon *d, const struct ntp_timex *tx);
-/* The client's frequency estimate (ppm << 16, as adjtimex freq) into
- * *scaled_ppm, without the phase slew it adds for a fraction of a poll;
- * false when no client runs. */
-bool daemon_ntp_frequency(const struct daemon *d, int64_t *scaled_ppm);
-/* TK_CTL_NTP's reply into out (cap bytes): tk_ctl_ntp + its servers.
- * 0 with *len set, or -ENOENT when no client runs; msg gets one line. */
-int daemon_ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *msg);
 
 #endif

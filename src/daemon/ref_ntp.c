@@ -49,7 +49,8 @@
 #include "core/log.h"
 #include "core/ntpclient.h"
 #include "core/rsv.h"
-#include "daemon/internal.h"
+#include "daemon/clock.h"
+#include "daemon/ref.h"
 #include "timekeeper/control.h"
 
 /* The core's states and flags go out as the protocol's values, unchanged. */
@@ -178,7 +179,7 @@ static int64_t shortest_poll(const struct daemon_ntp *n)
 	return best == INT64_MAX ? SLEW_MAX_NS : best;
 }
 
-/* daemon_adjtimex() moves the samples with the step (daemon_ntp_stepped());
+/* daemon_adjtimex() moves the samples with the step (ntp_on_clock());
  * after a step of our own the line fit starts again. */
 static int step_clock(struct daemon *d, int64_t offset)
 {
@@ -320,8 +321,7 @@ static void clock_update(struct daemon *d, int64_t now)
 	if (sys->t <= n->last_t)
 		return; /* nothing new from the system peer */
 	n->last_t = sys->t;
-	d->last_offset_ns = sys->offset;
-	d->last_window_ns = n->peer[sys->selected].chosen.delay;
+	clock_note_offset(d, sys->offset, n->peer[sys->selected].chosen.delay);
 	if (threshold > 0 && llabs(sys->offset) > threshold &&
 	    (d->conf.step_limit < 0 || n->updates < (uint64_t)d->conf.step_limit)) {
 		n->updates++;
@@ -747,7 +747,9 @@ static enum hrt_restart on_poll(struct hrt_timer *t, int64_t now)
 
 /* --- start, stop, reload ------------------------------------------------- */
 
-void daemon_ntp_stop(struct daemon *d)
+static void ntp_on_clock(void *ctx, const struct clock_event *ev);
+
+static void ntp_stop(struct daemon *d)
 {
 	struct daemon_ntp *n = d->ntp;
 	unsigned int left;
@@ -767,11 +769,12 @@ void daemon_ntp_stop(struct daemon *d)
 	hrt_cancel(&n->t_slew);
 	d->bound_slew_ppb = 0;
 	set_freq(d, n->base_ppb, 0, NULL);
+	clock_unlisten(d, ntp_on_clock, d);
 	free(n);
 	d->ntp = NULL;
 }
 
-int daemon_ntp_start(struct daemon *d)
+static int ntp_start(struct daemon *d)
 {
 	struct daemon_ntp *n;
 	struct ntp_timex tx = { 0 };
@@ -782,12 +785,18 @@ int daemon_ntp_start(struct daemon *d)
 	if (d->ntp) {
 		updates = d->ntp->updates;
 		steps = d->ntp->steps;
-		daemon_ntp_stop(d);
+		ntp_stop(d);
 	}
 	n = calloc(1, sizeof(*n));
 	if (!n) {
 		log_err("ntp: out of memory");
 		return -ENOMEM;
+	}
+	/* Its samples move with every step of the clock. */
+	if (clock_listen(d, CLOCK_EV_STEP, ntp_on_clock, d) < 0) {
+		free(n);
+		log_err("ntp: cannot follow the clock's steps");
+		return -ENOSPC;
 	}
 	d->ntp = n;
 	n->updates = updates;
@@ -832,12 +841,16 @@ int daemon_ntp_start(struct daemon *d)
 	return 0;
 }
 
-void daemon_ntp_stepped(struct daemon *d, const struct ntp_timex *tx)
+/* The clock was stepped by ev->tx (ADJ_SETOFFSET, applied): the samples
+ * move with it. */
+static void ntp_on_clock(void *ctx, const struct clock_event *ev)
 {
+	struct daemon *d = ctx;
+	const struct ntp_timex *tx = ev->tx;
 	struct daemon_ntp *n = d->ntp;
 	int64_t delta;
 
-	if (!n)
+	if (!n || ev->kind != CLOCK_EV_STEP)
 		return;
 	delta = tx->time_sec * NSEC_PER_SEC +
 		((tx->modes & NTP_ADJ_NANO) ? tx->time_frac : tx->time_frac * 1000);
@@ -845,15 +858,17 @@ void daemon_ntp_stepped(struct daemon *d, const struct ntp_timex *tx)
 	ntpc_disc_correct(&n->disc, daemon_now(d), 0, delta);
 }
 
-bool daemon_ntp_frequency(const struct daemon *d, int64_t *scaled_ppm)
+/* The frequency estimate without the phase slew it adds for a fraction of
+ * a poll (the kernel's freq leaves its phase correction out too). */
+static void ntp_report(const struct daemon *d, struct ref_report *r)
 {
 	if (!d->ntp)
-		return false;
-	*scaled_ppm = (int64_t)llround(d->ntp->base_ppb * 65.536);
-	return true;
+		return;
+	r->have_freq = true;
+	r->freq_scaled_ppm = (int64_t)llround(d->ntp->base_ppb * 65.536);
 }
 
-int daemon_ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *msg)
+static int ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *msg)
 {
 	struct daemon_ntp *n = d->ntp;
 	struct tk_ctl_ntp head = { 0 };
@@ -926,3 +941,12 @@ int daemon_ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *
 		 n->sys.selected >= 0 ? n->conf[n->sys.selected].host : "none");
 	return 0;
 }
+
+const struct ref_ops ref_ntp_ops = {
+	.name = "ntp",
+	.ctl_ref = TK_CTL_REF_NTP,
+	.start = ntp_start,
+	.stop = ntp_stop,
+	.report = ntp_report,
+	.fill_ntp = ntp_fill,
+};

@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "core/priv.h"
 #include "daemon/internal.h"
+#include "daemon/ref.h"
 
 #define STATUS_INTERVAL_NS (5 * NSEC_PER_SEC)
 
@@ -186,6 +187,7 @@ static void status_line(struct daemon *d, char *buf, size_t len)
 {
 	struct ntp_timex tx = { 0 };
 	int state = tkc_adjtimex(&d->tk, &tx); /* modes 0: a read */
+	struct ref_report rr;
 	unsigned int demoted = 0;
 	size_t n;
 
@@ -194,9 +196,10 @@ static void status_line(struct daemon *d, char *buf, size_t len)
 	n = (size_t)snprintf(buf, len, "STATUS=%s, ", d->tk_entry ? d->tk_entry->cs->name : "no source");
 	if (n >= len)
 		return;
-	if (d->conf.reference != CONF_REF_SYSTEM)
+	ref_report(d, &rr);
+	if (rr.sd_state == REF_SD_FREE)
 		n += (size_t)snprintf(buf + n, len - n, "free-running (reference none)");
-	else if (d->phase != DISC_PLL)
+	else if (rr.sd_state == REF_SD_MEASURING)
 		n += (size_t)snprintf(buf + n, len - n, "measuring the frequency, offset %+" PRId64 " ns",
 				      d->last_offset_ns);
 	else

@@ -19,7 +19,8 @@
  * Arming or disarming a timer drops what it had not yet reported, as
  * timerfd_settime() resets the expiry count.
  *
- * Clock steps: daemon_timers_clock_was_set() is called with the offsets
+ * Clock steps: daemon_timers_clock_was_set() (the clock's CLOCK_EV_SET
+ * listener, daemon_timers_on_clock()) is called with the offsets
  * before and after; a timer armed with CANCEL_ON_SET on a base whose
  * offset moved (REALTIME on a step or a leap second, TAI on a step) is
  * disarmed and reported CANCELED; the others are re-evaluated by the queue.
@@ -34,6 +35,7 @@
 
 #include "core/ctl.h"
 #include "core/log.h"
+#include "daemon/clock.h"
 #include "daemon/internal.h"
 #include "timekeeper/control.h"
 
@@ -587,6 +589,12 @@ int daemon_timers_init(struct daemon *d)
 
 	if (!s)
 		return -ENOMEM;
+	/* Cancel-on-set follows the clock's clock_was_set (tests without the
+	 * clock's listeners call daemon_timers_clock_was_set() themselves). */
+	if (d->listeners && clock_listen(d, CLOCK_EV_SET, daemon_timers_on_clock, d) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	s->d = d;
 	LIST_INIT(&s->cos);
 	s->min_interval = (int64_t)d->conf.min_timer_interval_us * 1000;
@@ -600,6 +608,8 @@ void daemon_timers_free(struct daemon *d)
 	/* The connections (and with them the timers) are gone by now. */
 	if (d->loop && d->timers)
 		evl_on_timers_done(d->loop, NULL, NULL);
+	if (d->timers)
+		clock_unlisten(d, daemon_timers_on_clock, d);
 	free(d->timers);
 	d->timers = NULL;
 }
@@ -634,6 +644,12 @@ void daemon_timers_clock_was_set(struct daemon *d, const int64_t old[HRT_NR_BASE
 		/* Outside the timer interrupt nobody else sends them. */
 		timers_done(s);
 	}
+}
+
+void daemon_timers_on_clock(void *ctx, const struct clock_event *ev)
+{
+	if (ev->kind == CLOCK_EV_SET)
+		daemon_timers_clock_was_set(ctx, ev->old_offsets);
 }
 
 bool daemon_timer_info(const struct hrt_timer *ht, int32_t *pid, int64_t *period)
