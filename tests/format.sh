@@ -24,11 +24,16 @@ if ! command -v "$cf" >/dev/null 2>&1; then
 	exit 2
 fi
 
-# The committed files in a git checkout, else (a release tarball) what is here.
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+# The committed files in a git checkout of the tree, else (a release
+# tarball) what is here.
+if [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ]; then
 	files=$(git ls-files -- 'src/*.[ch]' 'include/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]')
 else
-	files=$(find src include tests bench -name '*.[ch]' | LC_ALL=C sort)
+	dirs=
+	for d in src include tests bench; do
+		[ -d "$d" ] && dirs="$dirs $d"
+	done
+	files=$(find $dirs -name '*.[ch]' | LC_ALL=C sort)
 fi
 
 tmp=$(mktemp)
