@@ -842,26 +842,27 @@ static void fake_hpet_create(struct fake_hpet *f, const char *dir, const char *n
 static void *fake_hpet_tick(void *arg)
 {
 	struct fake_hpet *f = arg;
-	volatile uint32_t *ctr = (volatile uint32_t *)(f->regs + HPET_REG_COUNTER);
+	uint32_t *ctr = (uint32_t *)(f->regs + HPET_REG_COUNTER);
 
-	/* Busy: the probe allows the counter only 1 ms to move. */
+	/* Busy: the probe allows the counter only 1 ms to move. Relaxed
+	 * atomics: fake_hpet_start() polls the counter meanwhile. */
 	while (!atomic_load(&f->stop))
-		*ctr = *ctr + 1;
+		__atomic_store_n(ctr, __atomic_load_n(ctr, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 	return NULL;
 }
 
 static void fake_hpet_start(struct fake_hpet *f)
 {
-	volatile uint32_t *ctr = (volatile uint32_t *)(f->regs + HPET_REG_COUNTER);
-	uint32_t first = *ctr;
+	uint32_t *ctr = (uint32_t *)(f->regs + HPET_REG_COUNTER);
+	uint32_t first = __atomic_load_n(ctr, __ATOMIC_RELAXED);
 
 	atomic_store(&f->stop, false);
 	ck_assert_int_eq(pthread_create(&f->thread, NULL, fake_hpet_tick, f), 0);
 	f->running = true;
 	/* Probe only once the "hardware" is seen to run. */
-	for (int i = 0; i < 1000000 && *ctr == first; i++)
+	for (int i = 0; i < 1000000 && __atomic_load_n(ctr, __ATOMIC_RELAXED) == first; i++)
 		sched_yield();
-	ck_assert_uint_ne(*ctr, first);
+	ck_assert_uint_ne(__atomic_load_n(ctr, __ATOMIC_RELAXED), first);
 }
 
 static void fake_hpet_destroy(struct fake_hpet *f)
