@@ -133,8 +133,10 @@ static pid_t start_daemon(const char *tkd, const char *dir)
 	f = fopen(conf, "w");
 	if (!f)
 		return -1;
-	fprintf(f, "[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\nuser =\n"
-		   "[discipline]\nreference = system\n[sim]\ndevices = hpet,acpi_pm,tsc\n", dir, dir);
+	fprintf(f,
+		"[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\nuser =\n"
+		"[discipline]\nreference = system\n[sim]\ndevices = hpet,acpi_pm,tsc\n",
+		dir, dir);
 	fclose(f);
 	pid = fork();
 	if (pid == 0) {
@@ -214,7 +216,8 @@ int main(int argc, char **argv)
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	if (r < 0) {
-		fprintf(stderr, "bench_timers: %s (daemon log in %s/daemon.log)\n", strerror(-r), dir);
+		fprintf(stderr, "bench_timers: %s (daemon log in %s/daemon.log)\n", strerror(-r),
+			dir);
 		return 1;
 	}
 	printf("bench: timer_period %" PRId64 " ns\n", PERIOD_NS);
@@ -223,8 +226,10 @@ int main(int argc, char **argv)
 	report("timerfd", tf, EXPIRIES, t);
 	printf("bench: timer_client_missed %" PRIu64 " count\n", cl_missed);
 	printf("bench: timer_timerfd_missed %" PRIu64 " count\n", tf_missed);
-	printf("bench: timer_lateness_p50_ratio %.3f\n", t[0] > 0 ? (double)c[0] / (double)t[0] : 0);
-	printf("bench: timer_lateness_p99_ratio %.3f\n", t[1] > 0 ? (double)c[1] / (double)t[1] : 0);
+	printf("bench: timer_lateness_p50_ratio %.3f\n",
+	       t[0] > 0 ? (double)c[0] / (double)t[0] : 0);
+	printf("bench: timer_lateness_p99_ratio %.3f\n",
+	       t[1] > 0 ? (double)c[1] / (double)t[1] : 0);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (system(path) != 0)
 		fprintf(stderr, "bench_timers: could not remove %s\n", dir);

@@ -23,53 +23,53 @@ struct timekeeper;
 
 /* Where a reading comes from (tk_status.source_kind). */
 enum tk_source {
-	TK_SOURCE_PAGE = 0,      /* the daemon's page */
-	TK_SOURCE_NO_PAGE = 1,   /* fallback: the page did not exist at tk_open() */
-	TK_SOURCE_STALE = 2,     /* fallback: the page's valid-until has passed */
-	TK_SOURCE_GONE = 3,      /* fallback: the writer process no longer exists */
+	TK_SOURCE_PAGE = 0,	 /* the daemon's page */
+	TK_SOURCE_NO_PAGE = 1,	 /* fallback: the page did not exist at tk_open() */
+	TK_SOURCE_STALE = 2,	 /* fallback: the page's valid-until has passed */
+	TK_SOURCE_GONE = 3,	 /* fallback: the writer process no longer exists */
 	TK_SOURCE_MODE_NONE = 4, /* fallback: the daemon's counter cannot be read by clients */
-	TK_SOURCE_BUSY = 5,      /* fallback: the page stayed mid-update past the read's wait */
+	TK_SOURCE_BUSY = 5,	 /* fallback: the page stayed mid-update past the read's wait */
 };
 
 /* The state of a clock's error bound (as ClockBound names them). */
 enum tk_clock_status {
-	TK_CLOCK_UNKNOWN = 0,      /* time is not known: no reference has given a bound */
+	TK_CLOCK_UNKNOWN = 0,	   /* time is not known: no reference has given a bound */
 	TK_CLOCK_SYNCHRONIZED = 1, /* the reference gives a bound, and it holds */
 	TK_CLOCK_FREE_RUNNING = 2, /* reference lost: holdover, the bound keeps growing */
-	TK_CLOCK_DISRUPTED = 3,    /* the clock misbehaved: do not trust the bound */
+	TK_CLOCK_DISRUPTED = 3,	   /* the clock misbehaved: do not trust the bound */
 };
 
 /* One reading with its bound and status, from one read of the page
  * (tk_read). When the kernel answers, the bound and status are the kernel's
  * (adjtimex maxerror; STA_UNSYNC means UNKNOWN). */
 struct tk_reading {
-	struct timespec time;     /* the reading */
+	struct timespec time;	  /* the reading */
 	struct timespec earliest; /* time - bound (saturated when unbounded) */
-	struct timespec latest;   /* time + bound (saturated when unbounded) */
-	int64_t bound_ns;         /* INT64_MAX: no bound */
-	int status;               /* enum tk_clock_status */
-	int source_kind;          /* enum tk_source: TK_SOURCE_PAGE, or why the kernel answered */
-	uint64_t disruption;      /* the page's disruption counter (0 from the kernel) */
+	struct timespec latest;	  /* time + bound (saturated when unbounded) */
+	int64_t bound_ns;	  /* INT64_MAX: no bound */
+	int status;		  /* enum tk_clock_status */
+	int source_kind;	  /* enum tk_source: TK_SOURCE_PAGE, or why the kernel answered */
+	uint64_t disruption;	  /* the page's disruption counter (0 from the kernel) */
 	uint64_t reserved[4];
 };
 
 struct tk_status {
-	int synchronized;          /* 1: the daemon is synchronized (STA_UNSYNC clear) */
-	int stale;                 /* 1: readings come from the kernel (source_kind != PAGE) */
-	int source_kind;           /* enum tk_source */
-	int clock_mode;            /* TK_PAGE_MODE_* of the page (0 when none) */
-	int leap;                  /* +1 insert, -1 delete a leap second at the end of the day */
-	int32_t tai_offset;        /* s */
-	int64_t maxerror_ns;       /* bound on |REALTIME - UTC| (adjtimex maxerror) */
-	int64_t esterror_ns;       /* estimated error */
-	uint64_t disruption;       /* changes on every clocksource change, step and leap */
-	int32_t writer_pid;        /* the daemon, 0 when no page */
-	uint64_t last_update_ns;   /* kernel CLOCK_MONOTONIC of the last update */
-	uint64_t valid_until_ns;   /* kernel CLOCK_MONOTONIC after which the page is stale */
-	char source[32];           /* the daemon's clocksource ("tsc", "hpet", ...), or "" */
-	int32_t clock_status;      /* enum tk_clock_status of the page */
-	uint32_t bound_drift_ppb;  /* how fast the bound grows between updates, ns per s */
-	int64_t bound_ns;          /* the bound at the last update, ns (INT64_MAX: none) */
+	int synchronized;	  /* 1: the daemon is synchronized (STA_UNSYNC clear) */
+	int stale;		  /* 1: readings come from the kernel (source_kind != PAGE) */
+	int source_kind;	  /* enum tk_source */
+	int clock_mode;		  /* TK_PAGE_MODE_* of the page (0 when none) */
+	int leap;		  /* +1 insert, -1 delete a leap second at the end of the day */
+	int32_t tai_offset;	  /* s */
+	int64_t maxerror_ns;	  /* bound on |REALTIME - UTC| (adjtimex maxerror) */
+	int64_t esterror_ns;	  /* estimated error */
+	uint64_t disruption;	  /* changes on every clocksource change, step and leap */
+	int32_t writer_pid;	  /* the daemon, 0 when no page */
+	uint64_t last_update_ns;  /* kernel CLOCK_MONOTONIC of the last update */
+	uint64_t valid_until_ns;  /* kernel CLOCK_MONOTONIC after which the page is stale */
+	char source[32];	  /* the daemon's clocksource ("tsc", "hpet", ...), or "" */
+	int32_t clock_status;	  /* enum tk_clock_status of the page */
+	uint32_t bound_drift_ppb; /* how fast the bound grows between updates, ns per s */
+	int64_t bound_ns;	  /* the bound at the last update, ns (INT64_MAX: none) */
 	uint64_t reserved[2];
 };
 
@@ -112,8 +112,9 @@ void tk_close(struct timekeeper *tk);
 struct tk_timers;
 
 /* tk_timer_arm() flags */
-#define TK_TIMER_ABSTIME 0x01       /* value is a time of the clock (else a delay) */
-#define TK_TIMER_CANCEL_ON_SET 0x02 /* ABSTIME REALTIME/TAI: a step cancels it (TK_TIMER_CANCELED) */
+#define TK_TIMER_ABSTIME 0x01 /* value is a time of the clock (else a delay) */
+#define TK_TIMER_CANCEL_ON_SET                                                                     \
+	0x02 /* ABSTIME REALTIME/TAI: a step cancels it (TK_TIMER_CANCELED) */
 
 /* struct tk_timer_event.kind */
 #define TK_TIMER_EXPIRED 1
@@ -121,11 +122,11 @@ struct tk_timers;
 
 struct tk_timer_event {
 	uint32_t id;
-	uint32_t kind;          /* TK_TIMER_EXPIRED or TK_TIMER_CANCELED */
-	uint64_t overruns;      /* expiries this event stands for (>= 1; 0 when CANCELED) */
+	uint32_t kind;		/* TK_TIMER_EXPIRED or TK_TIMER_CANCELED */
+	uint64_t overruns;	/* expiries this event stands for (>= 1; 0 when CANCELED) */
 	struct timespec expiry; /* the (last) expiry reported, on the timer's clock
 				 * (CANCELED: the expiry canceled) */
-	struct timespec ran;    /* the timer's clock when the daemon ran it (CANCELED: canceled it) */
+	struct timespec ran; /* the timer's clock when the daemon ran it (CANCELED: canceled it) */
 };
 
 /* Connects to the daemon's control socket: path NULL means

@@ -44,13 +44,13 @@ extern "C" {
 /* Header. */
 #define TK_PAGE_MAGIC "TKPAGE\0\1" /* 8 bytes: "TKPAGE", 0, 1 (little-endian x86-64 layout) */
 #define TK_PAGE_MAGIC_LEN 8
-#define TK_PAGE_SIZE 4096u        /* size of the file and of the mapping */
-#define TK_PAGE_VERSION 1u        /* incompatible layout changes bump it */
-#define TK_PAGE_HEADER_SIZE 64u   /* struct tk_page_header */
+#define TK_PAGE_SIZE 4096u	/* size of the file and of the mapping */
+#define TK_PAGE_VERSION 1u	/* incompatible layout changes bump it */
+#define TK_PAGE_HEADER_SIZE 64u /* struct tk_page_header */
 
 /* Feature bits (tk_page_header.features). A reader refuses a page that has
  * a bit it does not know; compatible additions get a new bit. */
-#define TK_PAGE_F_CHECK 0x1ull    /* clock blocks carry tk_page_clock.check */
+#define TK_PAGE_F_CHECK 0x1ull /* clock blocks carry tk_page_clock.check */
 #define TK_PAGE_FEATURES_V1 TK_PAGE_F_CHECK
 
 /* Compatible features (tk_page_header.compat): fields that a reader may use
@@ -59,10 +59,10 @@ extern "C" {
 #define TK_PAGE_C_BOUND 0x1u /* status carries bound_ns, bound_drift_ppb, bound_status */
 
 /* Clock status (tk_page_status.bound_status), as ClockBound names them. */
-#define TK_PAGE_BS_UNKNOWN 0      /* no reference has ever given a bound: time is not known */
+#define TK_PAGE_BS_UNKNOWN 0	  /* no reference has ever given a bound: time is not known */
 #define TK_PAGE_BS_SYNCHRONIZED 1 /* the reference gives a bound; it holds */
 #define TK_PAGE_BS_FREE_RUNNING 2 /* reference lost: holdover, the bound keeps growing */
-#define TK_PAGE_BS_DISRUPTED 3    /* the clock itself misbehaved: do not trust the bound */
+#define TK_PAGE_BS_DISRUPTED 3	  /* the clock itself misbehaved: do not trust the bound */
 
 /* Clock modes (tk_page_clock.clock_mode): how a reader gets "cycles". */
 #define TK_PAGE_MODE_NONE 0   /* no usable counter: read the kernel's clocks */
@@ -84,7 +84,7 @@ extern "C" {
 #define TK_PAGE_BLOCK_RAW 1  /* MONOTONIC_RAW */
 
 /* Status flags (tk_page_status.flags). */
-#define TK_PAGE_S_SYNC 0x1u     /* the discipline is synchronized (STA_UNSYNC clear) */
+#define TK_PAGE_S_SYNC 0x1u	/* the discipline is synchronized (STA_UNSYNC clear) */
 #define TK_PAGE_S_LEAP_INS 0x2u /* a leap second will be inserted at the end of the UTC day */
 #define TK_PAGE_S_LEAP_DEL 0x4u /* a leap second will be deleted at the end of the UTC day */
 
@@ -92,13 +92,13 @@ extern "C" {
 
 struct tk_page_header {
 	uint8_t magic[TK_PAGE_MAGIC_LEN]; /*  0: TK_PAGE_MAGIC */
-	uint32_t size;                    /*  8: TK_PAGE_SIZE */
-	uint16_t version;                 /* 12: TK_PAGE_VERSION */
-	uint16_t header_size;             /* 14: TK_PAGE_HEADER_SIZE */
-	uint64_t features;                /* 16: TK_PAGE_F_* */
-	int32_t writer_pid;               /* 24: pid of the daemon that writes the page */
-	uint32_t compat;                  /* 28: TK_PAGE_C_* (0 in pages of older daemons) */
-	uint64_t reserved[4];             /* 32: 0 */
+	uint32_t size;			  /*  8: TK_PAGE_SIZE */
+	uint16_t version;		  /* 12: TK_PAGE_VERSION */
+	uint16_t header_size;		  /* 14: TK_PAGE_HEADER_SIZE */
+	uint64_t features;		  /* 16: TK_PAGE_F_* */
+	int32_t writer_pid;		  /* 24: pid of the daemon that writes the page */
+	uint32_t compat;		  /* 28: TK_PAGE_C_* (0 in pages of older daemons) */
+	uint64_t reserved[4];		  /* 32: 0 */
 };
 
 /* {sec, nsec}: for the high-resolution clocks nsec is in shifted ns
@@ -127,34 +127,34 @@ struct tk_page_basetime {
  * high-resolution base times: the coarse base times remain valid.
  */
 struct tk_page_clock {
-	uint32_t seq;          /*   0: odd while an update is in progress */
-	int32_t clock_mode;    /*   4: TK_PAGE_MODE_* */
-	uint64_t cycle_last;   /*   8: counter value at which the base times hold */
-	uint64_t max_cycles;   /*  16: larger deltas need 128-bit math (or are negative motion) */
-	uint64_t mask;         /*  24: counter mask (INT64_MAX for TSC, UINT64_MAX for KCLOCK) */
-	uint32_t mult;         /*  32: ns << shift per cycle */
-	uint32_t shift;        /*  36 */
+	uint32_t seq;	     /*   0: odd while an update is in progress */
+	int32_t clock_mode;  /*   4: TK_PAGE_MODE_* */
+	uint64_t cycle_last; /*   8: counter value at which the base times hold */
+	uint64_t max_cycles; /*  16: larger deltas need 128-bit math (or are negative motion) */
+	uint64_t mask;	     /*  24: counter mask (INT64_MAX for TSC, UINT64_MAX for KCLOCK) */
+	uint32_t mult;	     /*  32: ns << shift per cycle */
+	uint32_t shift;	     /*  36 */
 	struct tk_page_basetime basetime[TK_PAGE_BASES]; /* 40: indexed by clock id */
 	/* 232: liveness on the fast path: a delta above valid_cycles means the
 	 * daemon missed the update it promised (valid_for after this one), and
 	 * the reader falls back to the kernel. Always <= max_cycles, so a live
 	 * reading never needs the 128-bit path; 0 in mode NONE. */
 	uint64_t valid_cycles;
-	uint64_t check;        /* 240: mix of the fields above but seq (TK_PAGE_F_CHECK) */
-	uint64_t reserved[1];  /* 248: 0 */
+	uint64_t check;	      /* 240: mix of the fields above but seq (TK_PAGE_F_CHECK) */
+	uint64_t reserved[1]; /* 248: 0 */
 };
 
 /* Status: protected by clock[TK_PAGE_BLOCK_HRES].seq (written in the same
  * update as that block; as both blocks are odd for the whole update, block
  * 1's seq protects it as well). */
 struct tk_page_status {
-	uint64_t disruption;      /*  0: bumped on every clocksource change, step and leap */
-	int64_t maxerror_us;      /*  8: adjtimex maxerror: bound on |REALTIME - UTC|, us */
-	int64_t esterror_us;      /* 16: adjtimex esterror, us */
-	uint32_t flags;           /* 24: TK_PAGE_S_* */
-	int32_t tai_offset;       /* 28: TAI - UTC, s */
-	uint64_t last_update_ns;  /* 32: kernel CLOCK_MONOTONIC of the last update, ns */
-	uint64_t valid_until_ns;  /* 40: kernel CLOCK_MONOTONIC after which the page is stale,
+	uint64_t disruption;	 /*  0: bumped on every clocksource change, step and leap */
+	int64_t maxerror_us;	 /*  8: adjtimex maxerror: bound on |REALTIME - UTC|, us */
+	int64_t esterror_us;	 /* 16: adjtimex esterror, us */
+	uint32_t flags;		 /* 24: TK_PAGE_S_* */
+	int32_t tai_offset;	 /* 28: TAI - UTC, s */
+	uint64_t last_update_ns; /* 32: kernel CLOCK_MONOTONIC of the last update, ns */
+	uint64_t valid_until_ns; /* 40: kernel CLOCK_MONOTONIC after which the page is stale,
 				   * ns; 0 once the daemon has closed the page */
 	char source[TK_PAGE_SOURCE_LEN]; /* 48: the daemon's clocksource, NUL-terminated */
 	/* 80..95: valid when hdr.compat has TK_PAGE_C_BOUND (0 otherwise).
@@ -164,15 +164,15 @@ struct tk_page_status {
 	 * (delta as in the read recipe above; valid_for after an update it is
 	 * the kernel's CLOCK_MONOTONIC - last_update_ns). INT64_MAX: no bound.
 	 * maxerror_us stays the same bound rounded up to us, for old readers. */
-	uint32_t bound_status;    /* 80: TK_PAGE_BS_* */
+	uint32_t bound_status;	  /* 80: TK_PAGE_BS_* */
 	uint32_t bound_drift_ppb; /* 84: growth of the bound, ns per s */
-	int64_t bound_ns;         /* 88: bound at cycle_last, ns */
+	int64_t bound_ns;	  /* 88: bound at cycle_last, ns */
 };
 
 struct tk_page {
-	struct tk_page_header hdr;       /*    0 */
-	struct tk_page_clock clock[2];   /*   64: TK_PAGE_BLOCK_HRES, TK_PAGE_BLOCK_RAW */
-	struct tk_page_status status;    /*  576 */
+	struct tk_page_header hdr;	    /*    0 */
+	struct tk_page_clock clock[2];	    /*   64: TK_PAGE_BLOCK_HRES, TK_PAGE_BLOCK_RAW */
+	struct tk_page_status status;	    /*  576 */
 	uint8_t unused[TK_PAGE_SIZE - 672]; /* 672: 0 */
 };
 

@@ -28,19 +28,19 @@
 #define NTP_SHIFT_USEC 16
 #define NTP_PPM_SCALE (INT64_C(1000) << (NTP_SCALE_SHIFT - NTP_SHIFT_USEC))
 #define NTP_PPM_SCALE_INV_SHIFT 19
-#define NTP_PPM_SCALE_INV \
+#define NTP_PPM_SCALE_INV                                                                          \
 	((INT64_C(1) << (NTP_PPM_SCALE_INV_SHIFT + NTP_SCALE_SHIFT)) / NTP_PPM_SCALE + 1)
-#define NTP_MAXPHASE INT64_C(500000000)           /* ns */
-#define NTP_MAXFREQ INT64_C(500000)               /* ns/s: 500 ppm */
+#define NTP_MAXPHASE INT64_C(500000000) /* ns */
+#define NTP_MAXFREQ INT64_C(500000)	/* ns/s: 500 ppm */
 #define NTP_MAXFREQ_SCALED (NTP_MAXFREQ << NTP_SCALE_SHIFT)
-#define NTP_MINSEC 256                            /* s: no FLL below */
-#define NTP_MAXSEC 2048                           /* s: FLL forced above */
+#define NTP_MINSEC 256				     /* s: no FLL below */
+#define NTP_MAXSEC 2048				     /* s: FLL forced above */
 #define NTP_PHASE_LIMIT ((NTP_MAXPHASE / 1000) << 5) /* us: 16 s, the maxerror ceiling */
-#define NTP_MAX_TICKADJ 500                       /* us per second (adjtime) */
+#define NTP_MAX_TICKADJ 500			     /* us per second (adjtime) */
 #define NTP_MAX_TAI_OFFSET 100000
 #define NTP_USER_HZ 100
 #define NTP_USER_TICK_USEC ((1000000 + NTP_USER_HZ / 2) / NTP_USER_HZ)
-#define NTP_TIME_MAX INT64_MAX                    /* "no leap pending" */
+#define NTP_TIME_MAX INT64_MAX /* "no leap pending" */
 
 /* Modes (include/uapi/linux/timex.h): the same values as <sys/timex.h>. */
 #define NTP_ADJ_OFFSET 0x0001
@@ -55,7 +55,7 @@
 #define NTP_ADJ_NANO 0x2000
 #define NTP_ADJ_TICK 0x4000
 #define NTP_ADJ_OFFSET_SINGLESHOT 0x8001 /* old adjtime() */
-#define NTP_ADJ_OFFSET_SS_READ 0xa001    /* adjtime() read-only */
+#define NTP_ADJ_OFFSET_SS_READ 0xa001	 /* adjtime() read-only */
 /* How the kernel reads the singleshot values. */
 #define NTP_ADJ_ADJTIME 0x8000
 #define NTP_ADJ_OFFSET_READONLY 0x2000
@@ -77,8 +77,8 @@
 #define NTP_STA_NANO 0x2000
 #define NTP_STA_MODE 0x4000
 #define NTP_STA_CLK 0x8000
-#define NTP_STA_RONLY                                                                 \
-	(NTP_STA_PPSSIGNAL | NTP_STA_PPSJITTER | NTP_STA_PPSWANDER | NTP_STA_PPSERROR | \
+#define NTP_STA_RONLY                                                                              \
+	(NTP_STA_PPSSIGNAL | NTP_STA_PPSJITTER | NTP_STA_PPSWANDER | NTP_STA_PPSERROR |            \
 	 NTP_STA_CLOCKERR | NTP_STA_NANO | NTP_STA_MODE | NTP_STA_CLK)
 
 /* Clock states (adjtimex results). */

@@ -26,7 +26,8 @@ static int64_t sat_abs(int64_t a)
 
 void bound_init(struct bound *b)
 {
-	*b = (struct bound){ .status = TK_PAGE_BS_UNKNOWN, .ns = BOUND_NONE,
+	*b = (struct bound){ .status = TK_PAGE_BS_UNKNOWN,
+			     .ns = BOUND_NONE,
 			     .stale_ns = BOUND_NONE };
 }
 

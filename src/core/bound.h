@@ -21,7 +21,7 @@
 
 #include "timekeeper/page.h"
 
-#define BOUND_NONE INT64_MAX          /* no bound */
+#define BOUND_NONE INT64_MAX	      /* no bound */
 #define BOUND_DRIFT_MAX_PPB 500000u   /* what an unmeasured frequency may be off by: 500 ppm */
 #define BOUND_DRIFT_DEFAULT_PPB 1000u /* max_drift_ppb's default: 1 ppm */
 /* The least a bound grows at once no reference checks it (FREE_RUNNING,
@@ -32,10 +32,10 @@
 #define BOUND_HOLDOVER_PPB 5000u
 
 struct bound {
-	int status;         /* TK_PAGE_BS_* */
-	bool have;          /* a finite anchor exists */
-	int64_t ns;         /* the bound at t */
-	int64_t t;          /* MONOTONIC ns of the anchor */
+	int status;	    /* TK_PAGE_BS_* */
+	bool have;	    /* a finite anchor exists */
+	int64_t ns;	    /* the bound at t */
+	int64_t t;	    /* MONOTONIC ns of the anchor */
 	uint32_t drift_ppb; /* growth from t */
 	int64_t stale_ns;   /* FREE_RUNNING once t + stale_ns has passed */
 };
@@ -78,12 +78,12 @@ int64_t bound_system(int64_t host_maxerror_us, int64_t offset_ns, int64_t window
 /* reference = ntp: one sample of the selected server. */
 struct bound_ntp_sample {
 	int64_t root_delay_ns, root_disp_ns; /* the server's, from its packet */
-	int64_t delay_ns;                    /* the sample's round trip */
-	int64_t disp_ns;                     /* the sample's dispersion (precision, reading) */
-	double asymmetry;                    /* the delay asymmetry estimate in use, -0.5..0.5 */
-	int64_t asym_delay_ns;               /* the delay it was applied to: over the lowest */
-	int64_t jitter_ns;                   /* the clock filter's jitter */
-	int64_t residual_ns;                 /* the offset not yet corrected */
+	int64_t delay_ns;		     /* the sample's round trip */
+	int64_t disp_ns;		     /* the sample's dispersion (precision, reading) */
+	double asymmetry;		     /* the delay asymmetry estimate in use, -0.5..0.5 */
+	int64_t asym_delay_ns;		     /* the delay it was applied to: over the lowest */
+	int64_t jitter_ns;		     /* the clock filter's jitter */
+	int64_t residual_ns;		     /* the offset not yet corrected */
 };
 
 /* root delay / 2 + root dispersion (RFC 5905's root distance of the server)

@@ -100,8 +100,7 @@ static bool sample(struct calib *c, struct calib_sample *s)
 	return false;
 }
 
-int calib_start(struct calib *c, struct clocksource *tsc, struct clocksource *ref,
-		uint64_t now_ns)
+int calib_start(struct calib *c, struct clocksource *tsc, struct clocksource *ref, uint64_t now_ns)
 {
 	memset(c, 0, sizeof(*c));
 	if (!tsc || !ref || !tsc->usable || !tsc->read || !ref->usable || !ref->read ||

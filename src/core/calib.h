@@ -27,40 +27,40 @@
 
 #include "core/clocksource.h"
 
-#define CALIB_QUICK_NS UINT64_C(50000000)       /* quick value after 50 ms */
-#define CALIB_REFINE_NS UINT64_C(1000000000)    /* refined value after 1 s */
+#define CALIB_QUICK_NS UINT64_C(50000000)	 /* quick value after 50 ms */
+#define CALIB_REFINE_NS UINT64_C(1000000000)	 /* refined value after 1 s */
 #define CALIB_CONTINUOUS_NS UINT64_C(2000000000) /* continuous from 2 s on */
-#define CALIB_MAX_RETRIES 5                      /* tsc_read_refs() MAX_RETRIES */
-#define CALIB_DEFAULT_THRESH 0x20000u            /* TSC_DEFAULT_THRESHOLD, cycles */
+#define CALIB_MAX_RETRIES 5			 /* tsc_read_refs() MAX_RETRIES */
+#define CALIB_DEFAULT_THRESH 0x20000u		 /* TSC_DEFAULT_THRESHOLD, cycles */
 
 enum calib_state {
-	CALIB_STATE_NONE,       /* no value yet */
-	CALIB_STATE_QUICK,      /* quick value only */
-	CALIB_STATE_REFINED,    /* refined value (1 s baseline) */
+	CALIB_STATE_NONE,	/* no value yet */
+	CALIB_STATE_QUICK,	/* quick value only */
+	CALIB_STATE_REFINED,	/* refined value (1 s baseline) */
 	CALIB_STATE_CONTINUOUS, /* refined further over a growing baseline */
 };
 const char *calib_state_name(enum calib_state s);
 
 struct calib_result {
 	enum calib_state state;
-	double calibrated_hz;   /* our best measurement of the TSC, Hz (0 = none yet) */
+	double calibrated_hz;	/* our best measurement of the TSC, Hz (0 = none yet) */
 	double uncertainty_ppb; /* bound on calibrated_hz's error, parts per billion */
-	double quick_hz;        /* Hz; 0 = none */
-	double refined_hz;      /* Hz; 0 = none */
-	bool refined_accepted;  /* refined within 1 % of quick */
+	double quick_hz;	/* Hz; 0 = none */
+	double refined_hz;	/* Hz; 0 = none */
+	bool refined_accepted;	/* refined within 1 % of quick */
 	/* What the kernel would run the TSC at, Hz: the firmware value with
 	 * CS_F_KNOWN_FREQ, else refined when accepted, else quick. */
 	uint64_t kernel_hz;
 	char calibrated_against[CS_NAME_LEN];
-	double baseline_s;         /* reference seconds between anchor and last sample */
-	uint64_t samples;          /* bracketed samples taken */
-	uint64_t retries;          /* reference reads repeated: window too wide */
-	uint64_t disturbed;        /* samples given up after CALIB_MAX_RETRIES */
+	double baseline_s;	     /* reference seconds between anchor and last sample */
+	uint64_t samples;	     /* bracketed samples taken */
+	uint64_t retries;	     /* reference reads repeated: window too wide */
+	uint64_t disturbed;	     /* samples given up after CALIB_MAX_RETRIES */
 	char warning[CS_REASON_LEN]; /* "" or one line (disagreeing values, ...) */
 };
 
 struct calib_sample {
-	uint64_t tsc;     /* middle of the window, cycles */
+	uint64_t tsc;	  /* middle of the window, cycles */
 	uint64_t window;  /* TSC cycles between the two TSC reads */
 	uint64_t ref_ext; /* reference count extended past wraps */
 };
@@ -71,9 +71,9 @@ struct calib {
 	uint64_t ref_hz;
 	uint64_t start_ns;
 	uint64_t last_poll_ns;
-	uint64_t ref_last;    /* last raw reference reading */
-	uint64_t tsc_last;    /* TSC at that reading */
-	uint64_t ref_ext;     /* extended reference count at ref_last */
+	uint64_t ref_last; /* last raw reference reading */
+	uint64_t tsc_last; /* TSC at that reading */
+	uint64_t ref_ext;  /* extended reference count at ref_last */
 	bool have_anchor;
 	uint64_t anchor_ns;
 	struct calib_sample anchor, last;
@@ -82,8 +82,7 @@ struct calib {
 
 /* Starts calibrating tsc against ref (which must be usable, with a known
  * nominal_hz). The anchor sample is taken now. Returns 0, or -EINVAL. */
-int calib_start(struct calib *c, struct clocksource *tsc, struct clocksource *ref,
-		uint64_t now_ns);
+int calib_start(struct calib *c, struct clocksource *tsc, struct clocksource *ref, uint64_t now_ns);
 
 /* Call periodically (every 10-100 ms; at most every second or so once
  * continuous). Takes a sample when one is due. Returns 1 when the result

@@ -170,8 +170,8 @@ int cs_arith_compute(struct cs_arith *a, uint64_t mask, uint64_t freq, uint32_t 
 		sec = CS_MAXSEC_CAP;
 	if (sec * scale > UINT32_MAX)
 		sec = UINT32_MAX / scale;
-	cs_calc_mult_shift(&a->mult, &a->shift, (uint32_t)freq,
-			   (uint32_t)(NSEC_PER_SEC_U / scale), (uint32_t)(sec * scale));
+	cs_calc_mult_shift(&a->mult, &a->shift, (uint32_t)freq, (uint32_t)(NSEC_PER_SEC_U / scale),
+			   (uint32_t)(sec * scale));
 
 	if (margin_ns) {
 		a->uncertainty_ns = margin_ns;

@@ -46,14 +46,14 @@ enum {
 	CS_RATING_HPET = 250,
 	CS_RATING_PMTMR = 200,
 	CS_RATING_PMTMR_QUIRK = 120, /* verified triple read in force */
-	CS_RATING_KCLOCK = 50,       /* "unfit" band: a reference of last resort */
+	CS_RATING_KCLOCK = 50,	     /* "unfit" band: a reference of last resort */
 };
 
 /* What a counter is and can do, declared by its driver. The core and the
  * daemon decide on these, never on a counter's name. The first five are
  * shown by name in the probe's report and in `timectl sources`. */
 enum cs_flags {
-	CS_F_CONTINUOUS = 1u << 0,  /* counts through idle states */
+	CS_F_CONTINUOUS = 1u << 0, /* counts through idle states */
 	/* Must be verified before and while it is trusted: the watchdog
 	 * checks it against a reference, the probe warp-tests it across CPUs
 	 * (the TSC); it can never be the watchdog itself. */
@@ -99,8 +99,8 @@ struct clocksource {
 	int rating;
 	unsigned int bits;
 	uint64_t mask;
-	uint64_t nominal_hz;     /* 0 = unknown (a TSC without CPUID frequency) */
-	uint32_t flags;          /* enum cs_flags */
+	uint64_t nominal_hz;	 /* 0 = unknown (a TSC without CPUID frequency) */
+	uint32_t flags;		 /* enum cs_flags */
 	uint64_t uncertainty_ns; /* watchdog margin; 0 = let the core compute it */
 
 	/* Reads the counter; the result is already masked. Only when usable. */
@@ -146,13 +146,13 @@ void cs_release(struct clocksource *cs);
 struct cs_arith {
 	uint32_t mult;
 	uint32_t shift;
-	uint32_t maxadj;         /* 11 % of mult, the NTP steering headroom */
-	uint64_t max_cycles;     /* largest delta cycles*mult cannot overflow for */
-	uint64_t max_idle_ns;    /* half the ns of max_cycles: accumulate before this */
+	uint32_t maxadj;	 /* 11 % of mult, the NTP steering headroom */
+	uint64_t max_cycles;	 /* largest delta cycles*mult cannot overflow for */
+	uint64_t max_idle_ns;	 /* half the ns of max_cycles: accumulate before this */
 	uint64_t uncertainty_ns; /* the watchdog margin */
-	uint64_t max_raw_delta;  /* 0.875 * mask: larger deltas are negative motion */
-	uint64_t freq;           /* the frequency as registered, in units of scale Hz */
-	uint32_t scale;          /* 1 (Hz) or 1000 (kHz) */
+	uint64_t max_raw_delta;	 /* 0.875 * mask: larger deltas are negative motion */
+	uint64_t freq;		 /* the frequency as registered, in units of scale Hz */
+	uint32_t scale;		 /* 1 (Hz) or 1000 (kHz) */
 };
 
 /* clocks_calc_mult_shift(): mult/shift converting `from` Hz to `to` Hz with
@@ -185,7 +185,7 @@ const char *cs_verdict_name(enum cs_verdict v);
 /* Per-source watchdog statistics and baselines; written by wdog.c. */
 struct cs_wd_stats {
 	uint64_t checks;      /* samples taken (ok + baseline + skip + unstable) */
-	uint64_t skips;       /* samples skipped: disturbed readout or long interval */
+	uint64_t skips;	      /* samples skipped: disturbed readout or long interval */
 	uint64_t failures;    /* verdicts "unstable" */
 	uint64_t retries;     /* readouts repeated because the wd window was too wide */
 	uint64_t max_skew_ns; /* largest |cs interval - wd interval| compared, ns */
@@ -198,7 +198,7 @@ struct cs_wd_stats {
 
 enum cs_state {
 	CS_STATE_CURRENT,  /* the selected source */
-	CS_STATE_OK,       /* selectable */
+	CS_STATE_OK,	   /* selectable */
 	CS_STATE_UNSTABLE, /* demoted by the watchdog, the warp test or an operator */
 	CS_STATE_UNBOUND,  /* unbound by an operator */
 	CS_STATE_UNUSABLE, /* the driver said no, or no frequency known yet */
@@ -208,12 +208,12 @@ const char *cs_state_name(enum cs_state s);
 /* The core's view of one registered counter. */
 struct cs_entry {
 	struct clocksource *cs; /* the driver's; owned by the caller */
-	int rating;             /* effective: 0 while unstable */
+	int rating;		/* effective: 0 while unstable */
 	bool unstable;
 	bool unbound;
 	char reason[CS_REASON_LEN]; /* why unstable/unusable; empty otherwise */
-	uint64_t hz;                /* frequency the arithmetic uses (nominal or calibrated), Hz */
-	bool have_arith;            /* false until a frequency is known */
+	uint64_t hz;		    /* frequency the arithmetic uses (nominal or calibrated), Hz */
+	bool have_arith;	    /* false until a frequency is known */
 	struct cs_arith ar;
 	struct cs_wd_stats wd;
 };

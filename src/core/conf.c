@@ -23,13 +23,13 @@
 #include "core/conf.h"
 
 enum opt_type {
-	OPT_STRING,  /* bounded string */
-	OPT_U64,     /* unsigned integer within [min, max] */
-	OPT_DOUBLE,  /* real within [min, max] */
-	OPT_DEVICES, /* comma-separated simulated device names -> bitmask */
-	OPT_FAULT,   /* a simulated device's fault (simconf_parse_fault) */
-	OPT_ENUM,    /* one word of `choices` -> its index (uint32_t) */
-	OPT_I64,     /* signed integer within [min, max] */
+	OPT_STRING,	/* bounded string */
+	OPT_U64,	/* unsigned integer within [min, max] */
+	OPT_DOUBLE,	/* real within [min, max] */
+	OPT_DEVICES,	/* comma-separated simulated device names -> bitmask */
+	OPT_FAULT,	/* a simulated device's fault (simconf_parse_fault) */
+	OPT_ENUM,	/* one word of `choices` -> its index (uint32_t) */
+	OPT_I64,	/* signed integer within [min, max] */
 	OPT_NTP_SERVER, /* list: one [ntp] server per line, appended */
 };
 
@@ -75,11 +75,14 @@ static const struct opt options[] = {
 	{ "control", "max_clients_per_uid", OPT_U64, F(max_clients_per_uid), "16", 1, 4096, NULL },
 	{ "control", "rate_limit", OPT_U64, F(rate_limit), "200", 1, 1000000, NULL },
 	{ "control", "rate_burst", OPT_U64, F(rate_burst), "50", 1, 1000000, NULL },
-	{ "control", "max_timers_per_client", OPT_U64, F(max_timers_per_client), "4096", 1, 1048576, NULL },
+	{ "control", "max_timers_per_client", OPT_U64, F(max_timers_per_client), "4096", 1, 1048576,
+	  NULL },
 	{ "control", "max_timers", OPT_U64, F(max_timers), "1048576", 1, 16777216, NULL },
-	{ "control", "min_timer_interval_us", OPT_U64, F(min_timer_interval_us), "50", 1, 1000000, NULL },
+	{ "control", "min_timer_interval_us", OPT_U64, F(min_timer_interval_us), "50", 1, 1000000,
+	  NULL },
 
-	{ "hw", "acpi_tables", OPT_STRING, F(acpi_tables), "/sys/firmware/acpi/tables", 0, 0, NULL },
+	{ "hw", "acpi_tables", OPT_STRING, F(acpi_tables), "/sys/firmware/acpi/tables", 0, 0,
+	  NULL },
 	{ "hw", "hpet_device", OPT_STRING, F(hpet_device), "/dev/hpet", 0, 0, NULL },
 	{ "hw", "mem_device", OPT_STRING, F(mem_device), "/dev/mem", 0, 0, NULL },
 
@@ -87,9 +90,11 @@ static const struct opt options[] = {
 	{ "sim", "hpet_hz", OPT_U64, F(sim.hz[SIM_HPET]), "14318180", 1e6, 1e9, NULL },
 	{ "sim", "acpi_pm_hz", OPT_U64, F(sim.hz[SIM_PMTMR]), "3579545", 1e5, 1e8, NULL },
 	{ "sim", "tsc_hz", OPT_U64, F(sim.hz[SIM_TSC]), "2400000000", 1e6, 1e11, NULL },
-	{ "sim", "oscillator_error_ppm", OPT_DOUBLE, F(sim.oscillator_error_ppm), "0", -1000, 1000, NULL },
+	{ "sim", "oscillator_error_ppm", OPT_DOUBLE, F(sim.oscillator_error_ppm), "0", -1000, 1000,
+	  NULL },
 	{ "sim", "hpet_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_HPET]), "0", -1000, 1000, NULL },
-	{ "sim", "acpi_pm_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_PMTMR]), "0", -1000, 1000, NULL },
+	{ "sim", "acpi_pm_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_PMTMR]), "0", -1000, 1000,
+	  NULL },
 	{ "sim", "tsc_error_ppm", OPT_DOUBLE, F(sim.error_ppm[SIM_TSC]), "0", -1000, 1000, NULL },
 	{ "sim", "hpet_fault", OPT_FAULT, offsetof(struct tk_conf, sim.fault[SIM_HPET]), SIM_HPET,
 	  "none", 0, 0, NULL },
@@ -98,7 +103,8 @@ static const struct opt options[] = {
 	{ "sim", "tsc_fault", OPT_FAULT, offsetof(struct tk_conf, sim.fault[SIM_TSC]), SIM_TSC,
 	  "none", 0, 0, NULL },
 	{ "sim", "seed", OPT_U64, F(sim.seed), "1", 0, 1.8e19, NULL },
-	{ "sim", "host_adjtimex", OPT_ENUM, F(sim_host_adjtimex), "real", 0, 0, host_adjtimex_choices },
+	{ "sim", "host_adjtimex", OPT_ENUM, F(sim_host_adjtimex), "real", 0, 0,
+	  host_adjtimex_choices },
 	{ "sim", "host_maxerror_us", OPT_U64, F(sim_host_maxerror_us), "0", 0, 16000000, NULL },
 };
 
@@ -123,7 +129,8 @@ static const struct opt *find_opt(const char *section, const char *key, bool *se
 	return NULL;
 }
 
-static int set_msg(struct parse_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int set_msg(struct parse_state *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static int set_msg(struct parse_state *st, const char *fmt, ...)
 {
 	va_list ap;
@@ -155,8 +162,8 @@ static int parse_devices(const char *value, uint32_t *mask, char *err, size_t er
 		int dev = simconf_dev_from_name(tok);
 
 		if (dev < 0) {
-			snprintf(err, errlen, "unknown device '%s', expected a list of hpet, acpi_pm, tsc",
-				 tok);
+			snprintf(err, errlen,
+				 "unknown device '%s', expected a list of hpet, acpi_pm, tsc", tok);
 			return -EINVAL;
 		}
 		*mask |= 1u << dev;
@@ -176,8 +183,8 @@ static int parse_poll(const char *opt, const char *tok, int8_t *out, char *err, 
 	errno = 0;
 	v = strtol(tok, &end, 10);
 	if (errno || end == tok || *end || v < CONF_NTP_MINPOLL || v > CONF_NTP_MAXPOLL) {
-		snprintf(err, errlen, "server: %s '%s': expected an integer in %d..%d (log2 s)", opt,
-			 tok, CONF_NTP_MINPOLL, CONF_NTP_MAXPOLL);
+		snprintf(err, errlen, "server: %s '%s': expected an integer in %d..%d (log2 s)",
+			 opt, tok, CONF_NTP_MINPOLL, CONF_NTP_MAXPOLL);
 		return -EINVAL;
 	}
 	*out = (int8_t)v;
@@ -196,19 +203,22 @@ static int parse_server(struct tk_conf *conf, const char *value, char *err, size
 		return -EINVAL;
 	}
 	if (strlen(value) >= sizeof(buf)) {
-		snprintf(err, errlen, "server: line too long (%zu bytes, at most %zu)", strlen(value),
-			 sizeof(buf) - 1);
+		snprintf(err, errlen, "server: line too long (%zu bytes, at most %zu)",
+			 strlen(value), sizeof(buf) - 1);
 		return -EINVAL;
 	}
 	strcpy(buf, value);
 	tok = strtok_r(buf, " \t", &save);
 	if (!tok) {
-		snprintf(err, errlen, "server: expected 'HOST [port N] [iburst] [xleave] [minpoll N] [maxpoll N]'");
+		snprintf(
+			err, errlen,
+			"server: expected 'HOST [port N] [iburst] [xleave] [minpoll N] [maxpoll N]'");
 		return -EINVAL;
 	}
 	if (strlen(tok) >= sizeof(sv.host)) {
-		snprintf(err, errlen, "server: host '%.32s...' is %zu bytes long, at most %zu allowed",
-			 tok, strlen(tok), sizeof(sv.host) - 1);
+		snprintf(err, errlen,
+			 "server: host '%.32s...' is %zu bytes long, at most %zu allowed", tok,
+			 strlen(tok), sizeof(sv.host) - 1);
 		return -EINVAL;
 	}
 	strcpy(sv.host, tok);
@@ -223,24 +233,28 @@ static int parse_server(struct tk_conf *conf, const char *value, char *err, size
 
 			errno = 0;
 			v = arg ? strtoul(arg, &end, 10) : 0;
-			if (!arg || errno || end == arg || *end || arg[0] == '-' || v < 1 || v > 65535) {
+			if (!arg || errno || end == arg || *end || arg[0] == '-' || v < 1 ||
+			    v > 65535) {
 				snprintf(err, errlen, "server: port '%s': expected 1..65535",
 					 arg ? arg : "");
 				return -EINVAL;
 			}
 			sv.port = (uint16_t)v;
 		} else if (!strcmp(tok, "minpoll")) {
-			if (parse_poll(tok, strtok_r(NULL, " \t", &save), &sv.minpoll, err, errlen) < 0)
+			if (parse_poll(tok, strtok_r(NULL, " \t", &save), &sv.minpoll, err,
+				       errlen) < 0)
 				return -EINVAL;
 			set_min = true;
 		} else if (!strcmp(tok, "maxpoll")) {
-			if (parse_poll(tok, strtok_r(NULL, " \t", &save), &sv.maxpoll, err, errlen) < 0)
+			if (parse_poll(tok, strtok_r(NULL, " \t", &save), &sv.maxpoll, err,
+				       errlen) < 0)
 				return -EINVAL;
 			set_max = true;
 		} else {
-			snprintf(err, errlen,
-				 "server %s: unknown option '%s', expected port, iburst, xleave, minpoll or maxpoll",
-				 sv.host, tok);
+			snprintf(
+				err, errlen,
+				"server %s: unknown option '%s', expected port, iburst, xleave, minpoll or maxpoll",
+				sv.host, tok);
 			return -EINVAL;
 		}
 	}
@@ -267,8 +281,8 @@ static int apply(struct tk_conf *conf, const struct opt *o, const char *value, c
 	switch (o->type) {
 	case OPT_STRING:
 		if (strlen(value) >= o->size) {
-			snprintf(err, errlen, "%s: value is %zu bytes long, at most %zu allowed", o->key,
-				 strlen(value), o->size - 1);
+			snprintf(err, errlen, "%s: value is %zu bytes long, at most %zu allowed",
+				 o->key, strlen(value), o->size - 1);
 			return -EINVAL;
 		}
 		strcpy(p, value);
@@ -279,7 +293,8 @@ static int apply(struct tk_conf *conf, const struct opt *o, const char *value, c
 		errno = 0;
 		v = strtoull(value, &end, 10);
 		if (errno || end == value || *end || value[0] == '-') {
-			snprintf(err, errlen, "%s = '%s': expected an unsigned integer", o->key, value);
+			snprintf(err, errlen, "%s = '%s': expected an unsigned integer", o->key,
+				 value);
 			return -EINVAL;
 		}
 		if ((double)v < o->min || (double)v > o->max) {
@@ -323,7 +338,8 @@ static int apply(struct tk_conf *conf, const struct opt *o, const char *value, c
 			snprintf(err, errlen, "%s = '%s': %s", o->key, value, why);
 			return -EINVAL;
 		}
-		snprintf(conf->sim_fault_text[o->size], sizeof(conf->sim_fault_text[0]), "%s", value);
+		snprintf(conf->sim_fault_text[o->size], sizeof(conf->sim_fault_text[0]), "%s",
+			 value);
 		return 0;
 	}
 	case OPT_ENUM: {
@@ -334,8 +350,8 @@ static int apply(struct tk_conf *conf, const struct opt *o, const char *value, c
 				*(uint32_t *)p = i;
 				return 0;
 			}
-			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
-				 o->choices[i]);
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 i ? ", " : "", o->choices[i]);
 		}
 		snprintf(err, errlen, "%s = '%s': expected one of %s", o->key, value, list);
 		return -EINVAL;
@@ -387,12 +403,14 @@ static int handler(void *user, const char *section, const char *key, const char 
 	o = find_opt(section, key, &section_known);
 	if (!o) {
 		if (section[0] == '\0')
-			return set_msg(st, "'%s' outside any section, expected it under a [section]", key);
+			return set_msg(
+				st, "'%s' outside any section, expected it under a [section]", key);
 		if (!section_known)
-			return set_msg(st,
-				       "unknown section [%s], expected [daemon], [discipline], [ntp], "
-				       "[clocksource], [control], [hw] or [sim]",
-				       section);
+			return set_msg(
+				st,
+				"unknown section [%s], expected [daemon], [discipline], [ntp], "
+				"[clocksource], [control], [hw] or [sim]",
+				section);
 		return set_msg(st, "unknown key '%s' in [%s]", key, section);
 	}
 	if (st->seen[o - options] && o->type != OPT_NTP_SERVER)
@@ -415,11 +433,13 @@ static int finish(const char *name, int rc, struct parse_state *st, char *err, s
 	if (rc == 0)
 		return 0;
 	if (rc < 0) {
-		snprintf(err, errlen, "%s: cannot read: %s", name, rc == -2 ? "out of memory" : strerror(errno));
+		snprintf(err, errlen, "%s: cannot read: %s", name,
+			 rc == -2 ? "out of memory" : strerror(errno));
 		return rc == -2 ? -ENOMEM : -errno;
 	}
 	if (st->msg[0] == '\0')
-		snprintf(st->msg, sizeof(st->msg), "syntax error, expected '[section]' or 'key = value'");
+		snprintf(st->msg, sizeof(st->msg),
+			 "syntax error, expected '[section]' or 'key = value'");
 	snprintf(err, errlen, "%s:%d: %s", name, rc, st->msg);
 	return -EINVAL;
 }

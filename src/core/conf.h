@@ -20,32 +20,32 @@
 #define CONF_DEFAULT_PATH SYSCONFDIR "/timekeeperd.conf"
 
 enum conf_reference {
-	CONF_REF_NONE,   /* free-run on the counter */
+	CONF_REF_NONE,	 /* free-run on the counter */
 	CONF_REF_SYSTEM, /* follow the host's CLOCK_REALTIME */
-	CONF_REF_NTP,    /* follow the [ntp] servers */
+	CONF_REF_NTP,	 /* follow the [ntp] servers */
 };
 
 /* [sim] host_adjtimex: what the daemon takes the host's adjtimex() to say. */
 enum conf_host_adjtimex {
-	CONF_HOST_REAL,       /* the real adjtimex() */
+	CONF_HOST_REAL,	      /* the real adjtimex() */
 	CONF_HOST_SYNCED,     /* TIME_OK, synchronized, maxerror host_maxerror_us */
 	CONF_HOST_UNSYNCED,   /* TIME_ERROR, STA_UNSYNC, maxerror 16 s */
 	CONF_HOST_UNREADABLE, /* EPERM, as under a seccomp filter without @clock */
 };
 
 #define CONF_NTP_MAX_SERVERS 64 /* TK_CTL_NTP_MAX_SERVERS */
-#define CONF_NTP_HOST_LEN 64    /* TK_CTL_HOST_LEN */
-#define CONF_NTP_MINPOLL (-6)   /* log2 s: the range of minpoll and maxpoll */
+#define CONF_NTP_HOST_LEN 64	/* TK_CTL_HOST_LEN */
+#define CONF_NTP_MINPOLL (-6)	/* log2 s: the range of minpoll and maxpoll */
 #define CONF_NTP_MAXPOLL 17
 
 /* One `server = HOST [port N] [iburst] [xleave] [minpoll N] [maxpoll N]` line. */
 struct conf_ntp_server {
 	char host[CONF_NTP_HOST_LEN];
-	uint16_t port;   /* default 123 */
-	bool iburst;     /* a burst of 4 requests 2 s apart at start */
-	bool xleave;     /* interleaved mode (RFC 9769) */
-	int8_t minpoll;  /* log2 s, default 6 */
-	int8_t maxpoll;  /* log2 s, default 10, >= minpoll */
+	uint16_t port;	/* default 123 */
+	bool iburst;	/* a burst of 4 requests 2 s apart at start */
+	bool xleave;	/* interleaved mode (RFC 9769) */
+	int8_t minpoll; /* log2 s, default 6 */
+	int8_t maxpoll; /* log2 s, default 10, >= minpoll */
 };
 
 struct tk_conf {
@@ -53,29 +53,29 @@ struct tk_conf {
 	char runtime_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 	uint64_t update_interval_ms; /* accumulation and page update */
-	char user[64];               /* drop to this user after start as root; "" = stay */
+	char user[64];		     /* drop to this user after start as root; "" = stay */
 	uint64_t timer_margin_us;    /* early wake-up for zero-slack timers (0 = none) */
-	uint64_t max_drift_ppb;      /* the error bound's growth floor, ns per s */
+	uint64_t max_drift_ppb;	     /* the error bound's growth floor, ns per s */
 	/* [discipline] */
-	uint32_t reference;      /* enum conf_reference */
-	uint64_t time_constant;  /* PLL time constant, adjtimex units with STA_NANO */
+	uint32_t reference;	/* enum conf_reference */
+	uint64_t time_constant; /* PLL time constant, adjtimex units with STA_NANO */
 	/* [ntp] */
 	struct conf_ntp_server ntp_servers[CONF_NTP_MAX_SERVERS];
 	unsigned int ntp_nservers;
 	uint64_t step_threshold_ms; /* offsets beyond are stepped; 0 = never step */
-	int64_t step_limit;         /* the first N clock updates may step; -1 = any */
+	int64_t step_limit;	    /* the first N clock updates may step; -1 = any */
 	uint64_t panic_threshold;   /* s: offsets beyond are refused unless allowed; 0 = none */
 	uint32_t allow_panic_step;  /* 1: ... applied when the servers agree (ntpc_panic_check) */
 	/* [clocksource] */
 	char clocksource[CS_NAME_LEN]; /* override by name; empty = by rating */
 	/* [control] */
-	char control_group[64];       /* members (and root) may change things */
-	uint64_t max_clients;         /* control connections at once */
-	uint64_t max_clients_per_uid; /* of them, per peer uid */
-	uint64_t rate_limit;          /* messages per second per client (token bucket) */
-	uint64_t rate_burst;          /* bucket size */
+	char control_group[64];		/* members (and root) may change things */
+	uint64_t max_clients;		/* control connections at once */
+	uint64_t max_clients_per_uid;	/* of them, per peer uid */
+	uint64_t rate_limit;		/* messages per second per client (token bucket) */
+	uint64_t rate_burst;		/* bucket size */
 	uint64_t max_timers_per_client; /* client timers per connection */
-	uint64_t max_timers;            /* client timers in all */
+	uint64_t max_timers;		/* client timers in all */
 	uint64_t min_timer_interval_us; /* shorter periods are raised to it */
 	/* [hw] */
 	char acpi_tables[PATH_MAX];

@@ -35,12 +35,12 @@
 #define SO_PEERGROUPS 59
 #endif
 
-#define HDR_LEN		    CTLW_HDR_LEN
-#define RES_LEN		    CTLW_RES_LEN
+#define HDR_LEN CTLW_HDR_LEN
+#define RES_LEN CTLW_RES_LEN
 #define PRECHECK_TIMEOUT_MS 1000
-#define ACCEPT_BATCH	    64	 /* connections accepted per wake-up */
-#define DRAIN_MAX	    1024 /* unread packets discarded before a close */
-#define SOCK_UMASK	    0111 /* bind() makes the socket file 0777 & ~umask: 0666 */
+#define ACCEPT_BATCH 64 /* connections accepted per wake-up */
+#define DRAIN_MAX 1024	/* unread packets discarded before a close */
+#define SOCK_UMASK 0111 /* bind() makes the socket file 0777 & ~umask: 0666 */
 
 struct ctl_client {
 	struct ctl_client *next;
@@ -48,12 +48,12 @@ struct ctl_client {
 	int fd;
 	struct ctl_peer peer;
 	struct ctl_bucket bucket;
-	void *data;		 /* the owner's */
-	bool want_write;	 /* the owner watches EPOLLOUT */
-	uint32_t events;	 /* what the loop watches now */
-	unsigned char *pending;	 /* a reply the socket had no room for */
+	void *data;		/* the owner's */
+	bool want_write;	/* the owner watches EPOLLOUT */
+	uint32_t events;	/* what the loop watches now */
+	unsigned char *pending; /* a reply the socket had no room for */
 	size_t pending_len;
-	int64_t last_ns;	 /* CLOCK_MONOTONIC of the accept or the last request */
+	int64_t last_ns; /* CLOCK_MONOTONIC of the accept or the last request */
 };
 
 struct ctl_server {
@@ -93,7 +93,10 @@ union ctl_payload {
 
 /* The handler in struct ctl_ops of every request type the server knows
  * (names and sizes are the protocol's, in proto/ctlwire.c). */
-#define T(type, fn) { type, offsetof(struct ctl_ops, fn) }
+#define T(type, fn)                                                                                \
+	{                                                                                          \
+		type, offsetof(struct ctl_ops, fn)                                                 \
+	}
 static const struct ctl_type {
 	uint16_t type;
 	size_t handler; /* offset of a ctl_fn in struct ctl_ops */
@@ -246,7 +249,7 @@ static int handle(struct ctl_server *s, const struct ctl_peer *peer, struct ctl_
 	struct tk_ctl_result *res = (struct tk_ctl_result *)(rh + 1);
 	unsigned char *out = (unsigned char *)(res + 1);
 	union ctl_payload p;
-	struct ctl_call c = {0};
+	struct ctl_call c = { 0 };
 	long want;
 	int close_after = CTL_KEEP;
 	int status;
@@ -402,7 +405,8 @@ int ctl_precheck(const char *path, pid_t *other_pid)
 	if (ctlw_send(fd, TK_CTL_HELLO, 0, 1, NULL, 0) == 0 &&
 	    ctlw_wait(fd, PRECHECK_TIMEOUT_MS) == 1) {
 		n = ctlw_recv(fd, buf, sizeof(buf), MSG_DONTWAIT, NULL);
-		if (n == (ssize_t)sizeof(buf) && ctlw_check_hdr(buf, (size_t)n, &rh, NULL, 0) == 0 &&
+		if (n == (ssize_t)sizeof(buf) &&
+		    ctlw_check_hdr(buf, (size_t)n, &rh, NULL, 0) == 0 &&
 		    ctlw_check_reply(buf, (size_t)n, &rh, TK_CTL_HELLO, 1, &res, NULL, 0) == 0 &&
 		    res.status == 0) {
 			memcpy(&hl, buf + CTLW_REPLY_MIN, sizeof(hl));
@@ -627,7 +631,9 @@ static bool send_reply_fd(struct ctl_client *c, const void *buf, size_t len, int
 		struct cmsghdr align;
 	} cm;
 	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cm.buf,
 			     .msg_controllen = sizeof(cm.buf) };
 	struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
 
@@ -636,8 +642,7 @@ static bool send_reply_fd(struct ctl_client *c, const void *buf, size_t len, int
 	ch->cmsg_type = SCM_RIGHTS;
 	ch->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(ch), &fd, sizeof(int));
-	return !c->pending &&
-	       sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len;
+	return !c->pending && sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len;
 }
 
 /* The kept reply, once there is room. false: the connection is broken. */
@@ -662,8 +667,8 @@ static bool flush_pending(struct ctl_client *c)
 int ctl_send_event(struct ctl_client *c, uint16_t type, const void *payload, size_t len)
 {
 	struct tk_ctl_hdr h;
-	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, len}};
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
 	ssize_t n;
 
 	if (len > TK_CTL_MAX_MSG - HDR_LEN)
@@ -690,7 +695,7 @@ static void on_client(struct evl *l, int fd, uint32_t revents, void *ctx)
 {
 	struct ctl_client *c = ctx;
 	struct ctl_server *s = c->s;
-	struct tk_ctl_hdr h = {0};
+	struct tk_ctl_hdr h = { 0 };
 	size_t out_len;
 	ssize_t n;
 	int verdict;

@@ -39,7 +39,7 @@ struct ctl_client; /* one connection, opaque to the owner */
 #define CTL_IDLE_NS (30LL * 1000000000)
 
 /* ctl_handle()'s verdict on the connection. */
-#define CTL_KEEP  0
+#define CTL_KEEP 0
 #define CTL_CLOSE 1
 
 /* Who is on the other end (SO_PEERCRED, SO_PEERGROUPS). */
@@ -75,7 +75,7 @@ typedef int (*ctl_fn)(void *ctx, struct ctl_call *c);
 struct ctl_ops {
 	ctl_fn hello, status, sources, timers, adjtime;
 	ctl_fn switch_source, unbind, readmit, recalibrate;
-	ctl_fn ntp; /* TK_CTL_NTP */
+	ctl_fn ntp;	/* TK_CTL_NTP */
 	ctl_fn page_fd; /* TK_CTL_PAGE_FD: sets c->out_fd */
 	/* Client timers: the handlers get c->client (NULL without a socket). */
 	ctl_fn timer_create, timer_arm, timer_disarm, timer_delete;

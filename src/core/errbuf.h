@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 /* Formats into err (errlen bytes); does nothing when err is NULL or errlen 0. */
-void errbuf_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

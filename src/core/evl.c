@@ -68,11 +68,11 @@ struct evl {
 	struct evl_src *graveyard; /* deleted during a batch, freed after it */
 	bool dispatching;
 	bool stop;
-	int64_t armed; /* the queue-clock expiry programmed, HRT_TIME_MAX = disarmed */
-	int64_t karmed; /* the kernel queue's expiry programmed, HRT_TIME_MAX = none */
+	int64_t armed;	     /* the queue-clock expiry programmed, HRT_TIME_MAX = disarmed */
+	int64_t karmed;	     /* the kernel queue's expiry programmed, HRT_TIME_MAX = none */
 	int64_t want, kwant; /* the expiries each queue last asked for (its clock) */
-	int64_t q_target_k; /* kernel time programmed for q's expiry, HRT_TIME_MAX = none */
-	unsigned int early; /* consecutive wake-ups that found q's expiry not yet due */
+	int64_t q_target_k;  /* kernel time programmed for q's expiry, HRT_TIME_MAX = none */
+	unsigned int early;  /* consecutive wake-ups that found q's expiry not yet due */
 	uint64_t nr_wakeups, nr_early, nr_spin_cuts;
 	struct evl_late late;
 	int64_t spin_until; /* zero-slack expiry the early wake-up spins to, HRT_TIME_MAX = none */
@@ -84,8 +84,8 @@ struct evl {
 	void *timers_done_ctx;
 	uint64_t nr_spins;
 	int64_t max_spin_ns;
-	int64_t spin_window;	/* kernel ns when the current budget window began */
-	int64_t spin_spent;	/* ns spun in it */
+	int64_t spin_window; /* kernel ns when the current budget window began */
+	int64_t spin_spent;  /* ns spun in it */
 	int last_err;
 	struct evl_sig sig[3];
 	sigset_t sigs, oldmask;
@@ -147,8 +147,8 @@ static int64_t early_floor(const struct evl *l)
 		return 0;
 	if (l->early > 14)
 		return EARLY_MAX_NS;
-	return EARLY_MIN_NS << (l->early - 1) < EARLY_MAX_NS ? EARLY_MIN_NS << (l->early - 1) :
-							       EARLY_MAX_NS;
+	return EARLY_MIN_NS << (l->early - 1) < EARLY_MAX_NS ? EARLY_MIN_NS << (l->early - 1)
+							     : EARLY_MAX_NS;
 }
 
 /* The queue's earliest expiry is a zero-slack one the loop may spin to. */
@@ -261,14 +261,14 @@ static void kreprogram_cb(void *ctx, int64_t expires_mono)
 
 static int epoll_add(struct evl *l, struct evl_src *s)
 {
-	struct epoll_event ev = {.events = s->events, .data.ptr = s};
+	struct epoll_event ev = { .events = s->events, .data.ptr = s };
 
 	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->fd, &ev) ? -errno : 0;
 }
 
 int evl_new(struct evl **out)
 {
-	static const int signos[3] = {SIGTERM, SIGINT, SIGHUP};
+	static const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
 	struct evl *l;
 	int ret;
 
@@ -310,8 +310,8 @@ int evl_new(struct evl **out)
 	if (l->sfd < 0)
 		goto fail;
 
-	l->tsrc = (struct evl_src){.kind = SRC_TIMER, .fd = l->tfd, .events = EPOLLIN};
-	l->ssrc = (struct evl_src){.kind = SRC_SIGNAL, .fd = l->sfd, .events = EPOLLIN};
+	l->tsrc = (struct evl_src){ .kind = SRC_TIMER, .fd = l->tfd, .events = EPOLLIN };
+	l->ssrc = (struct evl_src){ .kind = SRC_SIGNAL, .fd = l->sfd, .events = EPOLLIN };
 	ret = epoll_add(l, &l->tsrc);
 	if (!ret)
 		ret = epoll_add(l, &l->ssrc);
@@ -401,7 +401,7 @@ int evl_add_fd(struct evl *l, int fd, uint32_t events, evl_fd_fn cb, void *ctx)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	*s = (struct evl_src){.kind = SRC_FD, .fd = fd, .events = events, .cb = cb, .ctx = ctx};
+	*s = (struct evl_src){ .kind = SRC_FD, .fd = fd, .events = events, .cb = cb, .ctx = ctx };
 	ret = epoll_add(l, s);
 	if (ret) {
 		free(s);
@@ -497,7 +497,8 @@ static void on_timerfd(struct evl *l)
 	k = evl_now();
 	if (l->q.nr_run != q_ran || l->kq.nr_run != k_ran)
 		evl_late_add(&l->late, k,
-			     l->q.max_late_ns > l->kq.max_late_ns ? l->q.max_late_ns : l->kq.max_late_ns);
+			     l->q.max_late_ns > l->kq.max_late_ns ? l->q.max_late_ns
+								  : l->kq.max_late_ns);
 	/* The kernel's time for q's expiry has come and q ran nothing: its
 	 * clock is slower than the kernel's, or stands still. */
 	if (l->q.nr_run != q_ran) {
@@ -657,7 +658,8 @@ static int64_t bucket_of(int64_t now_ns)
 void evl_late_add(struct evl_late *s, int64_t now_ns, int64_t late_ns)
 {
 	int64_t id = bucket_of(now_ns);
-	unsigned int i = (unsigned int)(((id % EVL_LATE_BUCKETS) + EVL_LATE_BUCKETS) % EVL_LATE_BUCKETS);
+	unsigned int i = (unsigned int)(((id % EVL_LATE_BUCKETS) + EVL_LATE_BUCKETS) %
+					EVL_LATE_BUCKETS);
 
 	if (late_ns < 0)
 		late_ns = 0;

@@ -22,10 +22,10 @@
 #include "core/hrt.h"
 
 static const char *const base_clock_name[HRT_NR_BASES] = {
-    "CLOCK_MONOTONIC",
-    "CLOCK_REALTIME",
-    "CLOCK_BOOTTIME",
-    "CLOCK_TAI",
+	"CLOCK_MONOTONIC",
+	"CLOCK_REALTIME",
+	"CLOCK_BOOTTIME",
+	"CLOCK_TAI",
 };
 
 /* ktime_add_safe: a sum past the representable range clamps to HRT_TIME_SAFE_MAX (and

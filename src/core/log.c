@@ -89,7 +89,8 @@ static void vlog(enum log_level level, const struct log_field *fields, const cha
 	iov[n++] = (struct iovec){ prio, strlen(prio) };
 	iov[n++] = (struct iovec){ ident, strlen(ident) };
 	for (int i = 0; fields && i < LOG_FIELDS_MAX && fields[i].key; i++) {
-		snprintf(kv[i], sizeof(kv[i]), "%s=%s", fields[i].key, fields[i].value ? fields[i].value : "");
+		snprintf(kv[i], sizeof(kv[i]), "%s=%s", fields[i].key,
+			 fields[i].value ? fields[i].value : "");
 		iov[n++] = (struct iovec){ kv[i], strlen(kv[i]) };
 	}
 	iov[n++] = (struct iovec){ msg, strlen(msg) };

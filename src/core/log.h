@@ -11,7 +11,13 @@
 #ifndef TK_CORE_LOG_H
 #define TK_CORE_LOG_H
 
-enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_NOTICE = 5, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
+enum log_level {
+	LOG_LVL_ERR = 3,
+	LOG_LVL_WARN = 4,
+	LOG_LVL_NOTICE = 5,
+	LOG_LVL_INFO = 6,
+	LOG_LVL_DEBUG = 7
+};
 
 /* A structured journal field: key in upper case (A-Z, 0-9, _), as the
  * journal requires; value as text. Arrays of them end with { NULL, NULL }. */

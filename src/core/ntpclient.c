@@ -101,8 +101,8 @@ int64_t ntpc_ts_to_ns(uint64_t ts, int64_t ref_ns)
 {
 	int64_t ref_s = floor_div(ref_ns, NSEC_PER_SEC) + NTPC_UNIX_EPOCH;
 	int32_t diff = (int32_t)((uint32_t)(ts >> 32) - (uint32_t)ref_s);
-	int64_t frac_ns =
-		(int64_t)(((ts & UINT32_MAX) * NSEC_PER_SEC_U + (UINT64_C(1) << 31)) >> 32);
+	int64_t frac_ns = (int64_t)(((ts & UINT32_MAX) * NSEC_PER_SEC_U + (UINT64_C(1) << 31)) >>
+				    32);
 
 	return (ref_s + diff - NTPC_UNIX_EPOCH) * NSEC_PER_SEC + frac_ns;
 }
@@ -172,8 +172,12 @@ int64_t ntpc_poll_interval(const struct ntpc_peer *p)
 void ntpc_request(struct ntpc_peer *p, uint64_t cookie, uint64_t cookie2, int64_t t1,
 		  uint8_t buf[NTPC_PACKET_LEN])
 {
-	struct ntpc_packet q = { .leap = 3, .version = 4, .mode = 3, .poll = (int8_t)p->poll,
-				 .precision = -20, .transmit = cookie };
+	struct ntpc_packet q = { .leap = 3,
+				 .version = 4,
+				 .mode = 3,
+				 .poll = (int8_t)p->poll,
+				 .precision = -20,
+				 .transmit = cookie };
 
 	if (p->outstanding || p->tx > 0) {
 		if (p->outstanding)
@@ -189,8 +193,7 @@ void ntpc_request(struct ntpc_peer *p, uint64_t cookie, uint64_t cookie2, int64_
 	if (p->burst > 0)
 		p->burst--;
 	p->rcv_cookie = 0;
-	if ((p->flags & NTPC_F_XLEAVE) && p->prev.valid &&
-	    p->unanswered < NTPC_XLEAVE_MAX_MISSED) {
+	if ((p->flags & NTPC_F_XLEAVE) && p->prev.valid && p->unanswered < NTPC_XLEAVE_MAX_MISSED) {
 		/* The server tells the modes apart by receive != transmit and
 		 * finds the previous exchange by the origin, bit for bit. */
 		if (cookie2 == 0 || cookie2 == cookie || cookie2 == p->prev.srv_rx)
@@ -225,7 +228,8 @@ static void clock_filter(struct ntpc_peer *p, int64_t now)
 	if (n == 0)
 		return;
 	for (unsigned int i = 1; i < n; i++) /* insertion sort, stable: newer first on ties */
-		for (unsigned int j = i; j > 0 && p->filt[idx[j]].delay < p->filt[idx[j - 1]].delay; j--) {
+		for (unsigned int j = i; j > 0 && p->filt[idx[j]].delay < p->filt[idx[j - 1]].delay;
+		     j--) {
 			unsigned int t = idx[j];
 
 			idx[j] = idx[j - 1];
@@ -426,9 +430,10 @@ enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, i
 
 		p->prev = (struct ntpc_exchange){ true, false, r.receive, t1, t2, t4, now };
 		if (t3 < pt2 || t3 - pt2 > NTPC_XLEAVE_MAX_GAP_NS) {
-			snprintf(p->message, sizeof(p->message),
-				 "interleaved reply: transmit %.6f s after the receive it completes",
-				 (double)(t3 - pt2) / 1e9);
+			snprintf(
+				p->message, sizeof(p->message),
+				"interleaved reply: transmit %.6f s after the receive it completes",
+				(double)(t3 - pt2) / 1e9);
 			return NTPC_RX_NO_SAMPLE;
 		}
 		if (!fresh) /* that exchange already gave its basic sample */
@@ -441,7 +446,8 @@ enum ntpc_rx ntpc_receive(struct ntpc_peer *p, const uint8_t *buf, size_t len, i
 	}
 	ntpc_offset_delay(t1, t2, t3, t4, &s.offset, &s.delay);
 	if (s.delay < -NTPC_PRECISION_NS * 1000 || t4 < t1) {
-		snprintf(why, sizeof(why), "negative delay %.6f s: the server's times are inconsistent",
+		snprintf(why, sizeof(why),
+			 "negative delay %.6f s: the server's times are inconsistent",
 			 (double)s.delay / 1e9);
 		if (!interleaved) /* this exchange is the inconsistent one */
 			p->prev.valid = false;
@@ -664,8 +670,8 @@ void ntpc_select(struct ntpc_peer *peers, size_t n, int prev_selected, int64_t n
 				    (double)peers[best].jitter * (double)peers[best].jitter);
 	sys->stratum = peers[best].stratum + 1;
 	sys->root_delay = peers[best].root_delay + peers[best].chosen.delay;
-	sys->root_disp = peers[best].root_disp + peers[best].disp + phi(now - peers[best].chosen.t) +
-			 sys->jitter + llabs(sys->offset);
+	sys->root_disp = peers[best].root_disp + peers[best].disp +
+			 phi(now - peers[best].chosen.t) + sys->jitter + llabs(sys->offset);
 	sys->refid = peers[best].refid;
 }
 
@@ -684,7 +690,8 @@ enum ntpc_panic ntpc_panic_check(const struct ntpc_peer *peers, size_t n,
 			continue;
 		v++;
 		if ((p->state == NTPC_SELECTED || p->state == NTPC_CANDIDATE ||
-		     p->state == NTPC_OUTLIER) && threshold_ns > 0 &&
+		     p->state == NTPC_OUTLIER) &&
+		    threshold_ns > 0 &&
 		    (sys->offset > 0 ? off > threshold_ns : off < -threshold_ns))
 			a++;
 	}
@@ -858,13 +865,20 @@ void ntpc_disc_correct(struct ntpc_disc *d, int64_t now, double df_ppb, int64_t 
 const char *ntpc_state_name(enum ntpc_state s)
 {
 	switch (s) {
-	case NTPC_SELECTED: return "selected";
-	case NTPC_CANDIDATE: return "candidate";
-	case NTPC_OUTLIER: return "outlier";
-	case NTPC_FALSETICKER: return "falseticker";
-	case NTPC_UNREACHABLE: return "unreachable";
-	case NTPC_UNUSABLE: return "unusable";
-	case NTPC_INIT: return "init";
+	case NTPC_SELECTED:
+		return "selected";
+	case NTPC_CANDIDATE:
+		return "candidate";
+	case NTPC_OUTLIER:
+		return "outlier";
+	case NTPC_FALSETICKER:
+		return "falseticker";
+	case NTPC_UNREACHABLE:
+		return "unreachable";
+	case NTPC_UNUSABLE:
+		return "unusable";
+	case NTPC_INIT:
+		return "init";
 	}
 	return "unknown";
 }

@@ -33,12 +33,12 @@
 #define NTPC_PHI_PPB 15000		    /* dispersion growth: 15 ppm */
 #define NTPC_MAXDIST_NS INT64_C(1500000000) /* root distance limit */
 #define NTPC_MAXDISP_NS INT64_C(16000000000)
-#define NTPC_NMIN 3		    /* clustering keeps at least this many */
-#define NTPC_BURST 4		    /* iburst: requests at start */
+#define NTPC_NMIN 3			  /* clustering keeps at least this many */
+#define NTPC_BURST 4			  /* iburst: requests at start */
 #define NTPC_BURST_NS INT64_C(2000000000) /* iburst spacing */
-#define NTPC_UNREACH_POLLS 8	    /* polls without a reply before UNREACHABLE */
-#define NTPC_DISC_MAX 32	    /* samples the discipline's line is fitted on */
-#define NTPC_PRECISION_NS 1000	    /* ours, for dispersion */
+#define NTPC_UNREACH_POLLS 8		  /* polls without a reply before UNREACHABLE */
+#define NTPC_DISC_MAX 32		  /* samples the discipline's line is fitted on */
+#define NTPC_PRECISION_NS 1000		  /* ours, for dispersion */
 /* A sample steers the clock when its delay is at most this many times the
  * filter's lowest, plus the slack: the newest such sample, not the filter's
  * pick, which may be 8 polls old while the frequency is still wrong. */
@@ -89,7 +89,7 @@ struct ntpc_packet {
 	uint8_t leap, version, mode, stratum;
 	int8_t poll, precision;
 	uint32_t root_delay, root_dispersion; /* NTP short format */
-	uint32_t refid;                       /* network order as on the wire */
+	uint32_t refid;			      /* network order as on the wire */
 	uint64_t reference, origin, receive, transmit;
 };
 
@@ -113,24 +113,24 @@ void ntpc_offset_delay(int64_t t1, int64_t t2, int64_t t3, int64_t t4, int64_t *
 
 /* An exchange that interleaved mode completes with the next reply. */
 struct ntpc_exchange {
-	bool valid;	     /* a valid reply that interleaved mode can complete */
-	bool sampled;	     /* it already gave a (basic) sample */
-	uint64_t srv_rx;     /* its receive timestamp, exactly as on the wire */
-	int64_t t1, t2, t4;  /* its times (t3 comes with the next reply) */
-	int64_t t;	     /* MONOTONIC of the reply */
+	bool valid;	    /* a valid reply that interleaved mode can complete */
+	bool sampled;	    /* it already gave a (basic) sample */
+	uint64_t srv_rx;    /* its receive timestamp, exactly as on the wire */
+	int64_t t1, t2, t4; /* its times (t3 comes with the next reply) */
+	int64_t t;	    /* MONOTONIC of the reply */
 };
 
 struct ntpc_sample {
 	int64_t offset, delay, disp; /* ns; disp at `t` */
-	int64_t t;                   /* MONOTONIC ns of the reply */
+	int64_t t;		     /* MONOTONIC ns of the reply */
 };
 
 /* Result of ntpc_receive(). */
 enum ntpc_rx {
 	NTPC_RX_SAMPLE = 0, /* a valid reply: a new sample in the filter */
-	NTPC_RX_BOGUS,      /* not ours, a duplicate, malformed: rejected and counted */
+	NTPC_RX_BOGUS,	    /* not ours, a duplicate, malformed: rejected and counted */
 	NTPC_RX_UNUSABLE,   /* ours, but the server is not fit (LI 3, stratum, distance) */
-	NTPC_RX_KOD,        /* a kiss-o'-death: see flags */
+	NTPC_RX_KOD,	    /* a kiss-o'-death: see flags */
 	NTPC_RX_NO_SAMPLE,  /* a valid reply in interleaved mode that gives no sample */
 };
 
@@ -139,28 +139,28 @@ struct ntpc_peer {
 	int minpoll, maxpoll;
 	bool iburst;
 	/* poll process */
-	int poll;                /* log2 s, current */
-	unsigned int burst;      /* requests still to send 2 s apart */
-	int poll_count;          /* the RFC's hysteresis counter */
+	int poll;	    /* log2 s, current */
+	unsigned int burst; /* requests still to send 2 s apart */
+	int poll_count;	    /* the RFC's hysteresis counter */
 	uint8_t reach;
 	unsigned int unanswered; /* polls since the last valid reply */
-	bool outstanding;        /* a request waits for its reply */
-	uint64_t xmt_cookie;     /* the random transmit timestamp we sent */
-	int64_t t1;              /* our REALTIME when we sent it */
-	uint64_t last_rx_xmt;    /* the server's transmit timestamp of the last reply accepted */
+	bool outstanding;	 /* a request waits for its reply */
+	uint64_t xmt_cookie;	 /* the random transmit timestamp we sent */
+	int64_t t1;		 /* our REALTIME when we sent it */
+	uint64_t last_rx_xmt;	 /* the server's transmit timestamp of the last reply accepted */
 	/* Interleaved mode (RFC 9769; flag NTPC_F_XLEAVE): the request carries
 	 * the server's receive timestamp of the previous reply as its origin
 	 * and a second random cookie as its receive timestamp; a server that
 	 * knows the previous exchange answers with that cookie as origin and
 	 * its transmit timestamp taken after the previous reply left (the
 	 * kernel's), which completes the previous exchange. */
-	uint64_t rcv_cookie;     /* the random receive timestamp sent, 0 in basic mode */
+	uint64_t rcv_cookie;	   /* the random receive timestamp sent, 0 in basic mode */
 	struct ntpc_exchange prev; /* the last valid reply's exchange */
 	/* delay asymmetry: recent samples (offsets in the current frame) */
 	struct ntpc_sample hist[NTPC_ASYM_MAX];
 	unsigned int nhist, hist_head;
-	int asym_run;        /* consecutive significant estimates, signed */
-	double asymmetry;    /* in use, -0.5..0.5; 0 until established */
+	int asym_run;	  /* consecutive significant estimates, signed */
+	double asymmetry; /* in use, -0.5..0.5; 0 until established */
 	/* the server, from its last valid reply */
 	uint32_t leap, stratum, refid;
 	int64_t root_delay, root_disp;
@@ -170,11 +170,11 @@ struct ntpc_peer {
 	unsigned int nfilt;
 	struct ntpc_sample chosen; /* the filter's pick: selection */
 	struct ntpc_sample recent; /* the newest sample within the delay gate: the clock */
-	int64_t jitter, disp;      /* ns: peer jitter and dispersion (at chosen.t) */
-	int64_t last_used_t;       /* chosen.t of the last sample given to the clock */
-	int64_t last_offset;       /* of the newest sample */
-	int64_t last_rx;           /* MONOTONIC of the last valid reply, INT64_MIN never */
-	int64_t ts_unc_ns;         /* set by the caller before ntpc_receive(): how far its T1
+	int64_t jitter, disp;	   /* ns: peer jitter and dispersion (at chosen.t) */
+	int64_t last_used_t;	   /* chosen.t of the last sample given to the clock */
+	int64_t last_offset;	   /* of the newest sample */
+	int64_t last_rx;	   /* MONOTONIC of the last valid reply, INT64_MIN never */
+	int64_t ts_unc_ns;	   /* set by the caller before ntpc_receive(): how far its T1
 				    * and T4 may be off (added to the sample's dispersion) */
 	/* selection */
 	enum ntpc_state state;
@@ -217,11 +217,11 @@ int64_t ntpc_root_distance(const struct ntpc_peer *p, int64_t now);
 
 /* The system: result of the selection. */
 struct ntpc_system {
-	int selected;       /* index of the system peer, -1 none */
+	int selected; /* index of the system peer, -1 none */
 	int nsurvivors;
-	int64_t offset;     /* combined from the survivors' recent samples, ns */
-	int64_t t;          /* sample time of the combination (the system peer's recent) */
-	int64_t jitter;     /* selection jitter, ns */
+	int64_t offset; /* combined from the survivors' recent samples, ns */
+	int64_t t;	/* sample time of the combination (the system peer's recent) */
+	int64_t jitter; /* selection jitter, ns */
 	int64_t root_delay, root_disp; /* ours: through the system peer */
 	uint32_t stratum, leap, refid;
 };
@@ -242,10 +242,10 @@ void ntpc_select(struct ntpc_peer *peers, size_t n, int prev_selected, int64_t n
  * however sure of itself, never moves the clock that far. */
 #define NTPC_PANIC_MIN_AGREE 2
 enum ntpc_panic {
-	NTPC_PANIC_NONE = 0,	 /* within the threshold (or no threshold, or nothing selected) */
-	NTPC_PANIC_ALLOWED,	 /* beyond it, allowed and agreed: apply it */
-	NTPC_PANIC_NOT_ALLOWED,	 /* beyond it, and the operator did not allow it */
-	NTPC_PANIC_TOO_FEW,	 /* beyond it, allowed, but too few servers agree */
+	NTPC_PANIC_NONE = 0,	/* within the threshold (or no threshold, or nothing selected) */
+	NTPC_PANIC_ALLOWED,	/* beyond it, allowed and agreed: apply it */
+	NTPC_PANIC_NOT_ALLOWED, /* beyond it, and the operator did not allow it */
+	NTPC_PANIC_TOO_FEW,	/* beyond it, allowed, but too few servers agree */
 };
 
 /* After ntpc_select(): the rule above for sys->offset. threshold_ns <= 0:
@@ -258,8 +258,7 @@ enum ntpc_panic ntpc_panic_check(const struct ntpc_peer *peers, size_t n,
 /* The daemon corrected its clock at now: the frequency by df_ppb (ns/s,
  * positive = faster) and the phase by phase_ns (added to our clock). Every
  * sample of every peer is moved into the new frame. */
-void ntpc_correct(struct ntpc_peer *peers, size_t n, int64_t now, double df_ppb,
-		  int64_t phase_ns);
+void ntpc_correct(struct ntpc_peer *peers, size_t n, int64_t now, double df_ppb, int64_t phase_ns);
 
 /* After a clock update: the poll of each peer adapts to how the offset
  * compares to its jitter (RFC 5905's hysteresis), within minpoll..maxpoll. */

@@ -26,7 +26,7 @@
 #include "core/tunit.h"
 
 #define KCLOCK_SHIFT 31 /* mult = rate << 31 fits u32 for rates below 2 */
-#define SLEW_MAX 1e-3   /* the KCLOCK mapping's rate is steered by at most 1000 ppm */
+#define SLEW_MAX 1e-3	/* the KCLOCK mapping's rate is steered by at most 1000 ppm */
 #define STEP_NS 1000000 /* a KCLOCK mapping more than 1 ms behind is stepped (a stalled writer) */
 /* A sample whose kernel-time bracket is wider than this (the writer was
  * preempted between the reads) cannot place the counter in kernel time well
@@ -53,24 +53,24 @@ struct rbase {
 };
 
 struct pagew {
-	int fd;       /* the mirror file at path, written with pwrite() only */
+	int fd;	      /* the mirror file at path, written with pwrite() only */
 	int memfd;    /* the page itself, sealed: mapped read-write at page */
 	int share_fd; /* a read-only descriptor of memfd for clients, or -1 */
 	struct tk_page *page;
 	struct tk_page mirror; /* what the mirror file holds */
 	char path[PATH_MAX];
 	int force_mode;
-	int mode;            /* last published, -1 before the first */
-	uint64_t epoch;      /* cs_change_seq + clock_was_set_seq of the last publish */
-	uint64_t own_steps;  /* steps of the KCLOCK mapping itself */
-	bool have_prev;      /* t_prev/kmid_prev are from this epoch */
-	s128 t_prev[2];      /* timekeeper ns at the previous sample */
+	int mode;	    /* last published, -1 before the first */
+	uint64_t epoch;	    /* cs_change_seq + clock_was_set_seq of the last publish */
+	uint64_t own_steps; /* steps of the KCLOCK mapping itself */
+	bool have_prev;	    /* t_prev/kmid_prev are from this epoch */
+	s128 t_prev[2];	    /* timekeeper ns at the previous sample */
 	uint64_t kmid_prev;
-	double rate[2];      /* timekeeper ns per kernel raw ns, last estimate */
-	struct rbase pub[2]; /* what was published last */
-	s128 wtm_prev;       /* wall_to_monotonic (ns) of the last publish */
-	int64_t map_err_ns;  /* KCLOCK: how far block 0's mapping may be from the timekeeper */
-	uint64_t kw_prev;    /* the bracket width of the previous sample, kernel ns */
+	double rate[2];	       /* timekeeper ns per kernel raw ns, last estimate */
+	struct rbase pub[2];   /* what was published last */
+	s128 wtm_prev;	       /* wall_to_monotonic (ns) of the last publish */
+	int64_t map_err_ns;    /* KCLOCK: how far block 0's mapping may be from the timekeeper */
+	uint64_t kw_prev;      /* the bracket width of the previous sample, kernel ns */
 	uint64_t rate_unc_ppb; /* KCLOCK: how far block 0's rate estimate may be off */
 	uint64_t steer_ppb;    /* KCLOCK: block 0's mapping is steered at this rate */
 };
@@ -136,7 +136,8 @@ static int open_memfd(struct pagew *pw, char *err, size_t errlen)
 	char self[64];
 	int e;
 
-	pw->memfd = memfd_create("timekeeper-page", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+	pw->memfd = memfd_create("timekeeper-page",
+				 MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
 	if (pw->memfd < 0 && errno == EINVAL) /* before Linux 6.3 */
 		pw->memfd = memfd_create("timekeeper-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (pw->memfd < 0) {
@@ -404,8 +405,8 @@ static struct tk_page_basetime bt_add(int64_t sec, uint64_t nsec, uint32_t shift
 
 /* Fills a block's counter fields and base times from a REALTIME (block 0) or
  * RAW (block 1) read base, as update_vsyscall() does. */
-static void fill_block(struct tk_page_clock *c, int blk, const struct rbase *b,
-		       const struct tkv *v, int mode, uint64_t valid_for_ns)
+static void fill_block(struct tk_page_clock *c, int blk, const struct rbase *b, const struct tkv *v,
+		       int mode, uint64_t valid_for_ns)
 {
 	struct tk_page_basetime mono;
 	struct tkv_timespec tai = { v->tai_offset, 0 };
@@ -435,9 +436,9 @@ static void fill_block(struct tk_page_clock *c, int blk, const struct rbase *b,
 							     &v->monotonic_to_boot);
 		c->basetime[TK_PAGE_CLOCK_TAI] = bt_add(b->sec, b->nsec, b->shift, &tai);
 		c->basetime[TK_PAGE_CLOCK_REALTIME_COARSE] = bt_add(v->xtime_sec, 0, 0, &cn);
-		c->basetime[TK_PAGE_CLOCK_MONOTONIC_COARSE] =
-			bt_add(v->xtime_sec + v->wall_to_monotonic.sec, v->coarse_nsec, 0,
-			       &(struct tkv_timespec){ 0, v->wall_to_monotonic.nsec });
+		c->basetime[TK_PAGE_CLOCK_MONOTONIC_COARSE] = bt_add(
+			v->xtime_sec + v->wall_to_monotonic.sec, v->coarse_nsec, 0,
+			&(struct tkv_timespec){ 0, v->wall_to_monotonic.nsec });
 	} else {
 		c->basetime[TK_PAGE_CLOCK_MONOTONIC_RAW].sec = (uint64_t)b->sec;
 		c->basetime[TK_PAGE_CLOCK_MONOTONIC_RAW].nsec = b->nsec;
@@ -567,7 +568,7 @@ static void fill_bound(struct tk_page_status *st, const struct tkv *v, const str
 		st->bound_ns = sync ? v->maxerror_us * 1000 : INT64_MAX;
 	} else {
 		s128 t_cl = (s128)b->sec * (s128)NSEC_PER_SEC_U + (s128)(b->nsec >> b->shift) +
-			     wtm_ns;
+			    wtm_ns;
 		s128 grow = 0;
 
 		ns = v->bound_ns < 0 ? 0 : v->bound_ns;
@@ -580,12 +581,13 @@ static void fill_bound(struct tk_page_status *st, const struct tkv *v, const str
 		st->bound_status = v->bound_status;
 		/* Readers extrapolate the mapping at its estimated rate. */
 		rate_unc_ppb += v->bound_drift_ppb;
-		st->bound_drift_ppb = rate_unc_ppb > UINT32_MAX ? UINT32_MAX : (uint32_t)rate_unc_ppb;
+		st->bound_drift_ppb = rate_unc_ppb > UINT32_MAX ? UINT32_MAX
+								: (uint32_t)rate_unc_ppb;
 		st->bound_ns = grow > (s128)(INT64_MAX - ns) ? INT64_MAX : ns + (int64_t)grow;
 	}
 	ns = st->bound_ns;
 	st->maxerror_us = ns >= (int64_t)PAGE_MAXERROR_US * 1000 ? PAGE_MAXERROR_US
-								  : (ns + 999) / 1000;
+								 : (ns + 999) / 1000;
 }
 
 int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64_t valid_for_ns,
@@ -614,7 +616,8 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 		want = -1;
 	if (want < 0)
 		want = is_tsc ? TK_PAGE_MODE_TSC
-			      : (is_kclock || have_sample ? TK_PAGE_MODE_KCLOCK : TK_PAGE_MODE_NONE);
+			      : (is_kclock || have_sample ? TK_PAGE_MODE_KCLOCK
+							  : TK_PAGE_MODE_NONE);
 
 	epoch = v->cs_change_seq + v->clock_was_set_seq;
 	if (epoch != pw->epoch)
@@ -644,7 +647,8 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 			/* On the kclock source the timekeeper itself maps kernel
 			 * time; published directly unless the last mapping is
 			 * still ahead of it. */
-			if (is_kclock && prev[d] > to_kshift(rb_shifted(&tb[d], s.kraw_after), tb[d].shift))
+			if (is_kclock &&
+			    prev[d] > to_kshift(rb_shifted(&tb[d], s.kraw_after), tb[d].shift))
 				direct = false;
 		}
 	}
@@ -656,8 +660,9 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 			horizon = 100000;
 		cont = was_kclock && epoch == pw->epoch;
 		for (int d = 0; d < 2; d++)
-			kclock_map(pw, d, &nb[d], rb_ns(&tb[d], s.cycles), &s, was_kclock ? &prev[d] : NULL,
-				   cont, pw->mode == TK_PAGE_MODE_TSC && epoch == pw->epoch, horizon);
+			kclock_map(pw, d, &nb[d], rb_ns(&tb[d], s.cycles), &s,
+				   was_kclock ? &prev[d] : NULL, cont,
+				   pw->mode == TK_PAGE_MODE_TSC && epoch == pw->epoch, horizon);
 	} else {
 		nb[0] = tb[0];
 		nb[1] = tb[1];

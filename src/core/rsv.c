@@ -35,12 +35,12 @@
 struct rsv_lookup {
 	struct gaicb cb; /* glibc's; ar_name, ar_service, ar_request point below */
 	struct addrinfo hints;
-	bool ended;	      /* glibc let go of it: result final, free to free */
+	bool ended;		 /* glibc let go of it: result final, free to free */
 	struct rsv_lookup *next; /* on the released list */
 	char *host, *service;
 };
 
-static int event_fd = -1;		 /* written once; read by notification threads */
+static int event_fd = -1;	    /* written once; read by notification threads */
 static struct rsv_lookup *released; /* let go while running: the loop's thread only */
 
 /* glibc's notification thread: wake the loop. */
@@ -81,7 +81,8 @@ static void free_lookup(struct rsv_lookup *l)
  * it only tells whether the worker still holds it. */
 static bool ended(struct rsv_lookup *l)
 {
-	if (!l->ended && gai_error(&l->cb) != EAI_INPROGRESS && gai_cancel(&l->cb) != EAI_NOTCANCELED)
+	if (!l->ended && gai_error(&l->cb) != EAI_INPROGRESS &&
+	    gai_cancel(&l->cb) != EAI_NOTCANCELED)
 		l->ended = true;
 	return l->ended;
 }

@@ -56,8 +56,8 @@ const char *simconf_dev_name(enum sim_dev dev)
 
 struct number {
 	bool neg;
-	uint64_t ip;       /* integer part */
-	uint64_t frac;     /* fraction digits as an integer */
+	uint64_t ip;	   /* integer part */
+	uint64_t frac;	   /* fraction digits as an integer */
 	unsigned int fdig; /* how many fraction digits */
 };
 
@@ -186,8 +186,8 @@ int simconf_parse_fault(const char *text, struct sim_fault *fault, char *err, si
 		if (!scan_number(&p, true, false, &n))
 			return FAIL("expected a whole number of ns at \"%s\"", rest(num));
 		if (n.ip > (uint64_t)MAX_STEP_NS)
-			return FAIL("step %.*s ns outside -%" PRId64 "..%" PRId64,
-				    (int)(p - num), num, MAX_STEP_NS, MAX_STEP_NS);
+			return FAIL("step %.*s ns outside -%" PRId64 "..%" PRId64, (int)(p - num),
+				    num, MAX_STEP_NS, MAX_STEP_NS);
 		f.step_ns = n.neg ? -(int64_t)n.ip : (int64_t)n.ip;
 		if (!expect(&p, "ns@"))
 			return FAIL("expected \"ns@\" after the step, read \"%s\"", rest(p));

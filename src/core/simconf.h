@@ -16,16 +16,16 @@ enum sim_dev { SIM_HPET, SIM_PMTMR, SIM_TSC, SIM_NDEV };
 enum sim_fault_kind {
 	SIM_FAULT_NONE,
 	SIM_FAULT_DRIFT,  /* drift:<ppm>ppm@<s>s  frequency error added from time s on */
-	SIM_FAULT_STEP,   /* step:<ns>ns@<s>s     counter jumps by ns worth of cycles at s */
+	SIM_FAULT_STEP,	  /* step:<ns>ns@<s>s     counter jumps by ns worth of cycles at s */
 	SIM_FAULT_STALL,  /* stall@<s>s           counter stops at s */
 	SIM_FAULT_SPIKES, /* spikes:<ns>ns        some reads take ns longer */
 };
 
 struct sim_fault {
 	enum sim_fault_kind kind;
-	double ppm;        /* DRIFT */
+	double ppm;	   /* DRIFT */
 	int64_t step_ns;   /* STEP (may be negative) */
-	uint64_t at_ns;    /* DRIFT, STEP, STALL: when, from the device's creation */
+	uint64_t at_ns;	   /* DRIFT, STEP, STALL: when, from the device's creation */
 	uint64_t spike_ns; /* SPIKES */
 };
 

@@ -46,7 +46,7 @@ struct tkc_start {
 	struct timespec mono; /* <= real */
 	struct timespec boot; /* >= mono */
 	struct timespec raw;
-	int32_t tai_offset;   /* s */
+	int32_t tai_offset; /* s */
 };
 
 struct tkc {
@@ -56,7 +56,7 @@ struct tkc {
 	struct tkc_base mono, raw;
 	int64_t xtime_sec;
 	int64_t raw_sec;
-	struct tkv_timespec wtm;       /* wall_to_monotonic, <= 0 */
+	struct tkv_timespec wtm; /* wall_to_monotonic, <= 0 */
 	struct tkv_timespec mono_to_boot;
 	int32_t tai_offset;
 	uint64_t coarse_nsec;
@@ -65,8 +65,8 @@ struct tkc {
 	uint64_t xtime_interval;  /* shifted ns per cycle_interval, mono (steered) */
 	uint64_t xtime_remainder; /* shifted ns of the interval lost to rounding (mod 2^64) */
 	uint64_t raw_interval;
-	uint64_t ntp_tick;        /* the tick length the mult was computed for */
-	int64_t ntp_error;        /* ns << (shift + ntp_error_shift): NTP minus accumulated */
+	uint64_t ntp_tick; /* the tick length the mult was computed for */
+	int64_t ntp_error; /* ns << (shift + ntp_error_shift): NTP minus accumulated */
 	uint32_t ntp_error_shift;
 	uint32_t ntp_err_mult;
 	bool skip_second_overflow;

@@ -31,11 +31,11 @@ struct warp_conf {
 };
 
 struct warp_result {
-	bool run;                 /* false: not run, see note */
-	unsigned int pairs;       /* CPU pairs tested */
-	uint64_t nr_warps;        /* backward steps seen */
-	uint64_t max_warp_cycles; /* largest backward step, counter cycles */
-	uint64_t loops;           /* reads made, both threads, all pairs */
+	bool run;		    /* false: not run, see note */
+	unsigned int pairs;	    /* CPU pairs tested */
+	uint64_t nr_warps;	    /* backward steps seen */
+	uint64_t max_warp_cycles;   /* largest backward step, counter cycles */
+	uint64_t loops;		    /* reads made, both threads, all pairs */
 	int warp_cpu_a, warp_cpu_b; /* the pair of the largest warp; -1 when none */
 	char note[CS_REASON_LEN];   /* "not run: 1 CPU", an error, or a summary */
 };

@@ -31,8 +31,7 @@ unsigned int wdog_max_retries(unsigned int ncpus)
 	return lg / 2 + 1;
 }
 
-void wdog_init(struct wdog *w, struct cs_registry *r, const struct wdog_conf *conf,
-	       uint64_t now_ns)
+void wdog_init(struct wdog *w, struct cs_registry *r, const struct wdog_conf *conf, uint64_t now_ns)
 {
 	unsigned int ncpus = conf ? conf->ncpus : 0;
 

@@ -20,8 +20,8 @@
 
 #include "core/clocksource.h"
 
-#define WDOG_INTERVAL_NS UINT64_C(500000000)      /* WATCHDOG_INTERVAL, HZ >> 1 */
-#define WDOG_INTERVAL_MAX_NS UINT64_C(1000000000) /* WATCHDOG_INTERVAL_MAX_NS (v6.8+) */
+#define WDOG_INTERVAL_NS UINT64_C(500000000)		  /* WATCHDOG_INTERVAL, HZ >> 1 */
+#define WDOG_INTERVAL_MAX_NS UINT64_C(1000000000)	  /* WATCHDOG_INTERVAL_MAX_NS (v6.8+) */
 #define WDOG_SKIP_BACKOFF_NS (UINT64_C(300) * 1000000000) /* extra_wait: 5 min */
 
 struct wdog_conf {
@@ -35,11 +35,11 @@ struct wdog {
 	uint64_t interval_ns;
 	uint64_t backoff_ns;
 	unsigned int max_retries; /* ilog2(ncpus)/2 + 1: attempts = max_retries + 1 */
-	uint64_t next_due;        /* ns, the caller's clock */
-	uint64_t backoff_until;   /* ns; 0 = none */
+	uint64_t next_due;	  /* ns, the caller's clock */
+	uint64_t backoff_until;	  /* ns; 0 = none */
 	struct cs_entry *last_wd; /* to notice a watchdog change */
-	uint64_t ticks;           /* ticks that ran a check */
-	uint64_t backoffs;        /* times a disturbed readout paused the watchdog */
+	uint64_t ticks;		  /* ticks that ran a check */
+	uint64_t backoffs;	  /* times a disturbed readout paused the watchdog */
 };
 
 /* ilog2(ncpus)/2 + 1 (v6.9+, clocksource_get_max_watchdog_retry()). */

@@ -244,8 +244,9 @@ int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx)
 		bound_moved(&d->bound, asked.time_sec > 9000000000 || asked.time_sec < -9000000000
 					       ? INT64_MAX
 					       : asked.time_sec * NSEC_PER_SEC +
-							 ((asked.modes & NTP_ADJ_NANO) ? asked.time_frac
-										      : asked.time_frac * 1000));
+							 ((asked.modes & NTP_ADJ_NANO)
+								  ? asked.time_frac
+								  : asked.time_frac * 1000));
 		daemon_sync_offsets(d);
 		announce(d, &ev); /* the listeners do not depend on one another's order */
 	} else if (r >= 0 && d->tk.clock_was_set_seq != cws) {
@@ -295,6 +296,7 @@ void clock_report(struct daemon *d, struct clock_report *r)
 	r->bound_status = (uint32_t)bound_status_at(&d->bound, daemon_now(d));
 	r->bound_drift_ppb = bound_drift_at(&d->bound, daemon_now(d));
 	r->bound_ns = bound_at(&d->bound, daemon_now(d));
-	r->synchronized = !(n->time_status & NTP_STA_UNSYNC) && n->time_maxerror < NTP_PHASE_LIMIT &&
+	r->synchronized = !(n->time_status & NTP_STA_UNSYNC) &&
+			  n->time_maxerror < NTP_PHASE_LIMIT &&
 			  r->bound_status == TK_PAGE_BS_SYNCHRONIZED;
 }

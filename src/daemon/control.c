@@ -79,8 +79,8 @@ static int on_status(void *ctx, struct ctl_call *c)
 	st->uptime_ns = cr.uptime_ns;
 	if (cal.tsc && cal.running) {
 		st->tsc_calibrated_hz = cal.hz;
-		st->tsc_uncertainty_ppb =
-		    cal.uncertainty_ppb > 0 ? (uint64_t)cal.uncertainty_ppb : 0;
+		st->tsc_uncertainty_ppb = cal.uncertainty_ppb > 0 ? (uint64_t)cal.uncertainty_ppb
+								  : 0;
 	}
 	st->bound_status = cr.bound_status;
 	st->bound_drift_ppb = cr.bound_drift_ppb;
@@ -139,7 +139,7 @@ static void fill_source(const struct daemon *d, const struct daemon_calib_report
 static int on_sources(void *ctx, struct ctl_call *c)
 {
 	struct daemon *d = ctx;
-	struct tk_ctl_sources head = {0};
+	struct tk_ctl_sources head = { 0 };
 	unsigned char *out = c->out;
 	size_t room = (c->out_cap - sizeof(head)) / sizeof(struct tk_ctl_source);
 	struct daemon_calib_report cal;
@@ -163,7 +163,7 @@ static int on_timers(void *ctx, struct ctl_call *c)
 {
 	struct daemon *d = ctx;
 	const struct tk_ctl_timers_req *rq = c->req;
-	struct tk_ctl_timers head = {0};
+	struct tk_ctl_timers head = { 0 };
 	unsigned char *out = c->out;
 	size_t room = (c->out_cap - sizeof(head)) / sizeof(struct tk_ctl_timer);
 	const struct hrt_timer **v;
@@ -207,7 +207,7 @@ static int on_timers(void *ctx, struct ctl_call *c)
 	}
 	got += got2;
 	for (long i = 0; i < got; i++) {
-		struct tk_ctl_timer o = {0};
+		struct tk_ctl_timer o = { 0 };
 		int64_t period;
 		int32_t pid;
 
@@ -389,22 +389,22 @@ static int on_page_fd(void *ctx, struct ctl_call *c)
 }
 
 static const struct ctl_ops daemon_ops = {
-    .status = on_status,
-    .sources = on_sources,
-    .timers = on_timers,
-    .adjtime = on_adjtime,
-    .switch_source = on_switch,
-    .unbind = on_unbind,
-    .readmit = on_readmit,
-    .recalibrate = on_recalibrate,
-    .ntp = on_ntp,
-    .page_fd = on_page_fd,
-    .timer_create = daemon_timer_create,
-    .timer_arm = daemon_timer_arm,
-    .timer_disarm = daemon_timer_disarm,
-    .timer_delete = daemon_timer_delete,
-    .writable = daemon_timers_writable,
-    .gone = daemon_timers_gone,
+	.status = on_status,
+	.sources = on_sources,
+	.timers = on_timers,
+	.adjtime = on_adjtime,
+	.switch_source = on_switch,
+	.unbind = on_unbind,
+	.readmit = on_readmit,
+	.recalibrate = on_recalibrate,
+	.ntp = on_ntp,
+	.page_fd = on_page_fd,
+	.timer_create = daemon_timer_create,
+	.timer_arm = daemon_timer_arm,
+	.timer_disarm = daemon_timer_disarm,
+	.timer_delete = daemon_timer_delete,
+	.writable = daemon_timers_writable,
+	.gone = daemon_timers_gone,
 };
 
 /* --- the hooks of daemon.c ---------------------------------------------------- */
@@ -427,7 +427,7 @@ int daemon_ctl_precheck(struct daemon *d)
 
 int daemon_ctl_open(struct daemon *d)
 {
-	struct ctl_conf cc = {0};
+	struct ctl_conf cc = { 0 };
 	struct daemon_ctl *dc = calloc(1, sizeof(*dc));
 	int r;
 

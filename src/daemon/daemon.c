@@ -299,7 +299,8 @@ static void quick_calibration(struct daemon *d)
 	int64_t start = evl_now();
 	struct timespec pause = { 0, 5 * NSEC_PER_MSEC };
 
-	if (!d->tsc || !ref || !ref->nominal_hz || calib_start(&d->cal, d->tsc, ref, (uint64_t)start) < 0)
+	if (!d->tsc || !ref || !ref->nominal_hz ||
+	    calib_start(&d->cal, d->tsc, ref, (uint64_t)start) < 0)
 		return;
 	d->calibrating = true;
 	while (d->cal_applied == CALIB_STATE_NONE && evl_now() - start < 4 * CALIB_FAST_NS) {
@@ -332,18 +333,20 @@ static int start_timekeeper(struct daemon *d)
 		struct timespec tai;
 
 		clock_gettime(CLOCK_TAI, &tai);
-		st.tai_offset =
-			(int32_t)llround((double)(ts_to_ns(&tai) - ts_to_ns(&st.real)) / 1e9);
+		st.tai_offset = (int32_t)llround((double)(ts_to_ns(&tai) - ts_to_ns(&st.real)) /
+						 1e9);
 	}
-	if (tkc_init(&d->tk, cur->cs, &cur->ar, (unsigned int)(NSEC_PER_SEC / d->update_ns), &st) < 0) {
+	if (tkc_init(&d->tk, cur->cs, &cur->ar, (unsigned int)(NSEC_PER_SEC / d->update_ns), &st) <
+	    0) {
 		log_err("%s: the timekeeper refused it", cur->cs->name);
 		return -EINVAL;
 	}
 	d->tk_entry = cur;
-	log_notice("timekeeper: running on %s (mult %u, shift %u, max_idle %.3f s), updates every %" PRId64
-		   " ms",
-		   cur->cs->name, cur->ar.mult, cur->ar.shift, (double)cur->ar.max_idle_ns / 1e9,
-		   d->update_ns / NSEC_PER_MSEC);
+	log_notice(
+		"timekeeper: running on %s (mult %u, shift %u, max_idle %.3f s), updates every %" PRId64
+		" ms",
+		cur->cs->name, cur->ar.mult, cur->ar.shift, (double)cur->ar.max_idle_ns / 1e9,
+		d->update_ns / NSEC_PER_MSEC);
 	if ((uint64_t)d->update_ns * 2 > cur->ar.max_idle_ns)
 		log_warn("timekeeper: update_interval_ms = %" PRId64 " is more than half of %s's "
 			 "max_idle_ns; accumulation may alias",
@@ -409,7 +412,8 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	if (daemon_priv_drop(d) < 0)
 		goto out;
 	if (evl_new(&d->loop) < 0) {
-		log_err("event loop: cannot create epoll, timerfd or signalfd: %s", strerror(errno));
+		log_err("event loop: cannot create epoll, timerfd or signalfd: %s",
+			strerror(errno));
 		goto out;
 	}
 	d->q = evl_timers(d->loop);

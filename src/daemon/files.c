@@ -46,15 +46,20 @@
 #include "daemon/internal.h"
 
 #define STATE_NAME "frequency"
-#define STATE_TMP  "frequency.tmp"
-#define LOCK_NAME  "lock"
-#define STATE_MAX  64 /* bytes: one number and a newline */
+#define STATE_TMP "frequency.tmp"
+#define LOCK_NAME "lock"
+#define STATE_MAX 64 /* bytes: one number and a newline */
 
 static const char *file_kind(mode_t m)
 {
-	return S_ISREG(m) ? "regular file" : S_ISDIR(m) ? "directory" : S_ISLNK(m) ? "symbolic link" :
-	       S_ISFIFO(m) ? "FIFO" : S_ISSOCK(m) ? "socket" : S_ISCHR(m) ? "character device" :
-	       S_ISBLK(m) ? "block device" : "special file";
+	return S_ISREG(m)    ? "regular file"
+	       : S_ISDIR(m)  ? "directory"
+	       : S_ISLNK(m)  ? "symbolic link"
+	       : S_ISFIFO(m) ? "FIFO"
+	       : S_ISSOCK(m) ? "socket"
+	       : S_ISCHR(m)  ? "character device"
+	       : S_ISBLK(m)  ? "block device"
+			     : "special file";
 }
 
 static void owner_name(uid_t uid, char *buf, size_t len)
@@ -82,7 +87,8 @@ static bool trusted_owner(const struct daemon *d, uid_t uid, char *expect, size_
 		int n = snprintf(expect, len, "root");
 
 		if (geteuid() != 0 && n >= 0 && (size_t)n < len)
-			n += snprintf(expect + n, len - (size_t)n, ", uid %u", (unsigned int)geteuid());
+			n += snprintf(expect + n, len - (size_t)n, ", uid %u",
+				      (unsigned int)geteuid());
 		if (user != (uid_t)-1 && user != geteuid() && n >= 0 && (size_t)n < len)
 			snprintf(expect + n, len - (size_t)n, ", %s (uid %u)", d->conf.user,
 				 (unsigned int)user);
@@ -155,8 +161,8 @@ static int take_lock(struct daemon *d)
 	struct stat st;
 	int fd, n;
 
-	fd = openat(d->runtime_fd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-		    0644);
+	fd = openat(d->runtime_fd, LOCK_NAME,
+		    O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		int e = errno;
 
@@ -193,7 +199,8 @@ static int take_lock(struct daemon *d)
 	}
 	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
-		log_warn("%s/%s: cannot write our pid into it: %s", dir, LOCK_NAME, strerror(errno));
+		log_warn("%s/%s: cannot write our pid into it: %s", dir, LOCK_NAME,
+			 strerror(errno));
 	d->lock_fd = fd;
 	return 0;
 }
@@ -297,8 +304,8 @@ void daemon_save_frequency(struct daemon *d)
 	return;
 fail:
 	if (!d->state_warned)
-		log_warn("state: cannot save %s/%s: %s; the frequency estimate will not persist", dir,
-			 STATE_NAME, strerror(errno));
+		log_warn("state: cannot save %s/%s: %s; the frequency estimate will not persist",
+			 dir, STATE_NAME, strerror(errno));
 	d->state_warned = true;
 }
 
@@ -314,12 +321,14 @@ void daemon_load_frequency(struct daemon *d)
 
 	if (d->state_fd < 0)
 		return;
-	fd = openat(d->state_fd, STATE_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	fd = openat(d->state_fd, STATE_NAME,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ELOOP)
-			log_warn("state: %s/%s is a symbolic link: not followed, expected a regular "
-				 "file; starting without a saved frequency",
-				 dir, STATE_NAME);
+			log_warn(
+				"state: %s/%s is a symbolic link: not followed, expected a regular "
+				"file; starting without a saved frequency",
+				dir, STATE_NAME);
 		else if (errno != ENOENT)
 			log_warn("state: cannot read %s/%s: %s", dir, STATE_NAME, strerror(errno));
 		return;
@@ -331,9 +340,10 @@ void daemon_load_frequency(struct daemon *d)
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > STATE_MAX) {
 		if (!S_ISREG(st.st_mode))
-			log_warn("state: %s/%s is a %s, expected a regular file; starting without a "
-				 "saved frequency",
-				 dir, STATE_NAME, file_kind(st.st_mode));
+			log_warn(
+				"state: %s/%s is a %s, expected a regular file; starting without a "
+				"saved frequency",
+				dir, STATE_NAME, file_kind(st.st_mode));
 		else
 			log_warn("state: %s/%s has %lld bytes, expected one line of at most %d; "
 				 "starting without a saved frequency",
@@ -350,22 +360,24 @@ void daemon_load_frequency(struct daemon *d)
 	line[n] = '\0';
 	excerpt(line, (size_t)n, shown, sizeof(shown));
 	if (n == 0 || memchr(line, '\0', (size_t)n)) {
-		log_warn("state: %s/%s holds '%s', expected one number (ppm << 16)", dir, STATE_NAME,
-			 shown);
+		log_warn("state: %s/%s holds '%s', expected one number (ppm << 16)", dir,
+			 STATE_NAME, shown);
 		return;
 	}
 	errno = 0;
 	v = strtoll(line, &end, 10);
 	if (errno || end == line || (*end && strcmp(end, "\n") != 0) ||
-	    v < -(long long)NTP_MAXFREQ * 65536 / 1000 || v > (long long)NTP_MAXFREQ * 65536 / 1000) {
-		log_warn("state: %s/%s holds '%s', expected a frequency within +-500 ppm in ppm << 16",
-			 dir, STATE_NAME, shown);
+	    v < -(long long)NTP_MAXFREQ * 65536 / 1000 ||
+	    v > (long long)NTP_MAXFREQ * 65536 / 1000) {
+		log_warn(
+			"state: %s/%s holds '%s', expected a frequency within +-500 ppm in ppm << 16",
+			dir, STATE_NAME, shown);
 		return;
 	}
 	tx.freq = v;
 	if (tkc_adjtimex(&d->tk, &tx) < 0)
 		log_warn("state: frequency %lld from %s/%s refused", v, dir, STATE_NAME);
 	else
-		log_notice("state: starting with frequency %.3f ppm from %s/%s", (double)v / 65536.0,
-			   dir, STATE_NAME);
+		log_notice("state: starting with frequency %.3f ppm from %s/%s",
+			   (double)v / 65536.0, dir, STATE_NAME);
 }

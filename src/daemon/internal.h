@@ -156,8 +156,7 @@ struct clock_event;
 void daemon_timers_on_clock(void *ctx, const struct clock_event *ev);
 /* For listings: true for a client timer, with its owner's pid and period. */
 bool daemon_timer_info(const struct hrt_timer *t, int32_t *pid, int64_t *period);
-void daemon_timers_stats(const struct daemon *d, size_t *total, uint64_t *sent,
-			 uint64_t *deferred);
+void daemon_timers_stats(const struct daemon *d, size_t *total, uint64_t *sent, uint64_t *deferred);
 
 /* --- daemon/control.c: the control socket ------------------------------------ */
 

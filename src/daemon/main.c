@@ -39,7 +39,15 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_PROBE = 256, OPT_SECONDS, OPT_JSON, OPT_DUMP, OPT_VERSION, OPT_RUNDIR, OPT_STATEDIR };
+	enum {
+		OPT_PROBE = 256,
+		OPT_SECONDS,
+		OPT_JSON,
+		OPT_DUMP,
+		OPT_VERSION,
+		OPT_RUNDIR,
+		OPT_STATEDIR
+	};
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
@@ -80,8 +88,10 @@ int main(int argc, char **argv)
 		case OPT_SECONDS:
 			errno = 0;
 			popts.seconds = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(popts.seconds >= 0.1 && popts.seconds <= 3600)) {
-				fprintf(stderr, "timekeeperd: --seconds '%s': expected a number from 0.1 to 3600\n",
+			if (errno || end == optarg || *end ||
+			    !(popts.seconds >= 0.1 && popts.seconds <= 3600)) {
+				fprintf(stderr,
+					"timekeeperd: --seconds '%s': expected a number from 0.1 to 3600\n",
 					optarg);
 				return EXIT_USAGE;
 			}

@@ -40,11 +40,11 @@ enum {
 struct track {
 	struct clocksource *cs;
 	struct clocksource *ref; /* NULL: nothing to measure against */
-	uint64_t last;           /* last raw reading of cs */
-	uint64_t ext;            /* cycles of cs accumulated since start */
+	uint64_t last;		 /* last raw reading of cs */
+	uint64_t ext;		 /* cycles of cs accumulated since start */
 	uint64_t ref_last;
 	uint64_t ref_ext;
-	double read_ns;     /* median cost of one read; < 0 when not measured */
+	double read_ns;	    /* median cost of one read; < 0 when not measured */
 	double measured_hz; /* < 0 when not measured */
 };
 
@@ -55,7 +55,7 @@ struct probe {
 	size_t nt;
 	struct cs_registry reg;
 	struct wdog wd;
-	struct clocksource *tsc; /* the usable counter to calibrate (CS_F_CALIBRATE), if any */
+	struct clocksource *tsc;     /* the usable counter to calibrate (CS_F_CALIBRATE), if any */
 	struct calib cal[MAX_CALIB]; /* cal[0] is against the best reference */
 	size_t ncal;
 	enum calib_state freq_applied; /* the last TSC frequency given to the registry */
@@ -225,7 +225,8 @@ static void run(struct probe *p, double seconds)
 
 		t->measured_hz = -1;
 		if (t->ref && t->ref_ext)
-			t->measured_hz = (double)t->ext * (double)t->ref->nominal_hz / (double)t->ref_ext;
+			t->measured_hz = (double)t->ext * (double)t->ref->nominal_hz /
+					 (double)t->ref_ext;
 	}
 }
 
@@ -297,7 +298,8 @@ static void json_tsc(FILE *out, struct probe *p)
 		calib_result(&p->cal[0], &res);
 	fputs(",\"calibrated_hz\":", out);
 	if (res.calibrated_hz > 0)
-		fprintf(out, "%.3f,\"uncertainty_ppb\":%.1f", res.calibrated_hz, res.uncertainty_ppb);
+		fprintf(out, "%.3f,\"uncertainty_ppb\":%.1f", res.calibrated_hz,
+			res.uncertainty_ppb);
 	else
 		fputs("null,\"uncertainty_ppb\":null", out);
 	fputs(",\"calibrated_against\":", out);
@@ -307,14 +309,16 @@ static void json_tsc(FILE *out, struct probe *p)
 		calib_result(&p->cal[i], &res);
 		fprintf(out, "%s{\"reference\":", i ? "," : "");
 		json_string(out, res.calibrated_against);
-		fprintf(out, ",\"state\":\"%s\",\"calibrated_hz\":%.3f,\"uncertainty_ppb\":%.1f,"
-			     "\"quick_hz\":%.3f,\"refined_hz\":%.3f,\"refined_accepted\":%s,"
-			     "\"kernel_hz\":%llu,\"baseline_s\":%.3f,\"samples\":%llu,\"retries\":%llu,"
-			     "\"disturbed\":%llu,\"warning\":",
-			calib_state_name(res.state), res.calibrated_hz, res.uncertainty_ppb, res.quick_hz,
-			res.refined_hz, res.refined_accepted ? "true" : "false",
-			(unsigned long long)res.kernel_hz, res.baseline_s, (unsigned long long)res.samples,
-			(unsigned long long)res.retries, (unsigned long long)res.disturbed);
+		fprintf(out,
+			",\"state\":\"%s\",\"calibrated_hz\":%.3f,\"uncertainty_ppb\":%.1f,"
+			"\"quick_hz\":%.3f,\"refined_hz\":%.3f,\"refined_accepted\":%s,"
+			"\"kernel_hz\":%llu,\"baseline_s\":%.3f,\"samples\":%llu,\"retries\":%llu,"
+			"\"disturbed\":%llu,\"warning\":",
+			calib_state_name(res.state), res.calibrated_hz, res.uncertainty_ppb,
+			res.quick_hz, res.refined_hz, res.refined_accepted ? "true" : "false",
+			(unsigned long long)res.kernel_hz, res.baseline_s,
+			(unsigned long long)res.samples, (unsigned long long)res.retries,
+			(unsigned long long)res.disturbed);
 		json_opt_string(out, res.warning);
 		fputc('}', out);
 	}
@@ -323,7 +327,8 @@ static void json_tsc(FILE *out, struct probe *p)
 		fprintf(out, "%llu", (unsigned long long)p->warp.max_warp_cycles);
 	else
 		fputs("null", out);
-	fprintf(out, ",\"warp\":{\"run\":%s,\"pairs\":%u,\"nr_warps\":%llu,\"loops\":%llu,\"note\":",
+	fprintf(out,
+		",\"warp\":{\"run\":%s,\"pairs\":%u,\"nr_warps\":%llu,\"loops\":%llu,\"note\":",
 		p->warp.run ? "true" : "false", p->warp.pairs, (unsigned long long)p->warp.nr_warps,
 		(unsigned long long)p->warp.loops);
 	json_opt_string(out, p->warp.note);
@@ -357,7 +362,8 @@ static void json_attrs(FILE *out, const struct clocksource *cs)
 
 static void print_json(FILE *out, struct probe *p, const struct probe_opts *opts)
 {
-	fprintf(out, "{\"version\":\"%s\",\"seconds\":%g,\"current\":", PACKAGE_VERSION, opts->seconds);
+	fprintf(out, "{\"version\":\"%s\",\"seconds\":%g,\"current\":", PACKAGE_VERSION,
+		opts->seconds);
 	json_opt_string(out, p->reg.current ? p->reg.current->cs->name : NULL);
 	fputs(",\"watchdog\":", out);
 	json_opt_string(out, p->reg.watchdog ? p->reg.watchdog->cs->name : NULL);
@@ -440,8 +446,8 @@ static void print_attr_text(FILE *out, const struct cs_attr *at)
 
 static void print_text(FILE *out, struct probe *p, const struct probe_opts *opts)
 {
-	fprintf(out, "  %-8s %-8s %6s %4s %14s %16s %-8s %9s\n", "SOURCE", "STATE", "RATING", "BITS",
-		"NOMINAL_HZ", "MEASURED_HZ", "AGAINST", "READ_NS");
+	fprintf(out, "  %-8s %-8s %6s %4s %14s %16s %-8s %9s\n", "SOURCE", "STATE", "RATING",
+		"BITS", "NOMINAL_HZ", "MEASURED_HZ", "AGAINST", "READ_NS");
 	for (size_t i = 0; i < p->n; i++) {
 		struct clocksource *cs = &p->src[i];
 		struct track *t = track_of(p, cs);
@@ -450,7 +456,8 @@ static void print_text(FILE *out, struct probe *p, const struct probe_opts *opts
 		bool cur = p->reg.current && p->reg.current->cs == cs;
 
 		if (cs->nominal_hz)
-			snprintf(nominal, sizeof(nominal), "%llu", (unsigned long long)cs->nominal_hz);
+			snprintf(nominal, sizeof(nominal), "%llu",
+				 (unsigned long long)cs->nominal_hz);
 		if (t && t->measured_hz >= 0)
 			snprintf(measured, sizeof(measured), "%.1f", t->measured_hz);
 		if (t && t->read_ns >= 0)
@@ -467,19 +474,24 @@ static void print_text(FILE *out, struct probe *p, const struct probe_opts *opts
 				"         watchdog: %llu checks, %llu skips, %llu failures, %llu retries, "
 				"max skew %llu ns, last %s%s%s\n",
 				(unsigned long long)e->wd.checks, (unsigned long long)e->wd.skips,
-				(unsigned long long)e->wd.failures, (unsigned long long)e->wd.retries,
-				(unsigned long long)e->wd.max_skew_ns, cs_verdict_name(e->wd.last_verdict),
+				(unsigned long long)e->wd.failures,
+				(unsigned long long)e->wd.retries,
+				(unsigned long long)e->wd.max_skew_ns,
+				cs_verdict_name(e->wd.last_verdict),
 				e->wd.last_reason[0] ? ": " : "", e->wd.last_reason);
 		if (cs == p->tsc) {
 			for (size_t c = 0; c < p->ncal; c++) {
 				struct calib_result res;
 
 				calib_result(&p->cal[c], &res);
-				fprintf(out, "         calibrated against %s: %.1f Hz +- %.1f ppb (%s)%s%s\n",
-					res.calibrated_against, res.calibrated_hz, res.uncertainty_ppb,
-					calib_state_name(res.state), res.warning[0] ? "; " : "", res.warning);
+				fprintf(out,
+					"         calibrated against %s: %.1f Hz +- %.1f ppb (%s)%s%s\n",
+					res.calibrated_against, res.calibrated_hz,
+					res.uncertainty_ppb, calib_state_name(res.state),
+					res.warning[0] ? "; " : "", res.warning);
 			}
-			fprintf(out, "         warp test: %s\n", p->warp.note[0] ? p->warp.note : "not run");
+			fprintf(out, "         warp test: %s\n",
+				p->warp.note[0] ? p->warp.note : "not run");
 		}
 		for (unsigned int a = 0; a < cs->nattrs; a++)
 			print_attr_text(out, &cs->attrs[a]);

@@ -10,9 +10,9 @@
 #include "daemon/ref.h"
 
 static const struct ref_ops *const refs[] = {
-    &ref_none_ops,
-    &ref_system_ops,
-    &ref_ntp_ops,
+	&ref_none_ops,
+	&ref_system_ops,
+	&ref_ntp_ops,
 };
 
 const struct ref_ops *ref_lookup(const char *name)

@@ -73,7 +73,7 @@ void ref_shutdown(struct daemon *d);
 
 static inline void ref_report(const struct daemon *d, struct ref_report *r)
 {
-	*r = (struct ref_report){.sd_state = REF_SD_FREE};
+	*r = (struct ref_report){ .sd_state = REF_SD_FREE };
 	if (d->ref && d->ref->report)
 		d->ref->report(d, r);
 }

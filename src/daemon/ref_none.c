@@ -20,8 +20,8 @@ static void none_stop(struct daemon *d)
 }
 
 const struct ref_ops ref_none_ops = {
-    .name = "none",
-    .ctl_ref = TK_CTL_REF_NONE,
-    .start = none_start,
-    .stop = none_stop,
+	.name = "none",
+	.ctl_ref = TK_CTL_REF_NONE,
+	.start = none_start,
+	.stop = none_stop,
 };

@@ -66,7 +66,7 @@ _Static_assert(NTPC_F_IBURST == TK_CTL_NTPF_IBURST && NTPC_F_KOD_RATE == TK_CTL_
 		       NTPC_F_PANIC == TK_CTL_NTPF_PANIC,
 	       "ntpc flags are the TK_CTL_NTPF_* values");
 
-#define SLEW_MAX_PPB 400000.0	   /* phase slews at most this fast */
+#define SLEW_MAX_PPB 400000.0 /* phase slews at most this fast */
 #define SLEW_MIN_NS (NSEC_PER_SEC / 4)
 #define SLEW_MAX_NS (16 * NSEC_PER_SEC)
 /* A name lookup: how long it may take, and the back-off after a failure
@@ -79,8 +79,8 @@ _Static_assert(NTPC_F_IBURST == TK_CTL_NTPF_IBURST && NTPC_F_KOD_RATE == TK_CTL_
 struct ntp_srv {
 	struct daemon *d;
 	unsigned int idx;
-	int fd;			   /* the socket of the last request, -1 none */
-	int64_t t1_width;          /* the bracket T1 was converted in, ns (0: read before send) */
+	int fd;		  /* the socket of the last request, -1 none */
+	int64_t t1_width; /* the bracket T1 was converted in, ns (0: read before send) */
 	struct sockaddr_storage addr; /* the server's, addrlen 0 until resolved */
 	socklen_t addrlen;
 	char address[TK_CTL_ADDR_LEN];
@@ -101,12 +101,12 @@ struct daemon_ntp {
 	struct ntpc_system sys;
 	struct ntpc_disc disc;
 	struct hrt_timer t_slew;
-	double base_ppb;   /* the frequency estimate, without the phase slew */
-	int64_t last_t;    /* sample time of the last update */
+	double base_ppb;     /* the frequency estimate, without the phase slew */
+	int64_t last_t;	     /* sample time of the last update */
 	int64_t last_update; /* MONOTONIC of the last clock update, INT64_MIN never */
 	uint64_t updates, steps;
 	bool synced;
-	bool watch_rsv; /* rsv_fd() is on the loop */
+	bool watch_rsv;	       /* rsv_fd() is on the loop */
 	enum ntpc_panic panic; /* the last update's refusal, NTPC_PANIC_NONE none */
 };
 
@@ -230,8 +230,8 @@ static void ntp_bound(struct daemon *d, int64_t applied, bool fit_reset)
 
 	if (poll <= 0 || poll > INT64_MAX / NTPC_UNREACH_POLLS)
 		poll = SLEW_MAX_NS;
-	bound_sync(&d->bound, p->recent.t, bound_ntp(&s), bound_drift(d->conf.max_drift_ppb, ci, 1.0),
-		   NTPC_UNREACH_POLLS * poll);
+	bound_sync(&d->bound, p->recent.t, bound_ntp(&s),
+		   bound_drift(d->conf.max_drift_ppb, ci, 1.0), NTPC_UNREACH_POLLS * poll);
 }
 
 /* The panic threshold (ntpc_panic_check): true when the combined offset
@@ -262,15 +262,17 @@ static bool panic_refused(struct daemon *d, int64_t now)
 	if (v == NTPC_PANIC_NOT_ALLOWED)
 		snprintf(why, sizeof(why), "allow_panic_step = no");
 	else
-		snprintf(why, sizeof(why), "%u of %u servers agree, at least %u and a majority needed",
-			 agree, voters, NTPC_PANIC_MIN_AGREE);
+		snprintf(why, sizeof(why),
+			 "%u of %u servers agree, at least %u and a majority needed", agree, voters,
+			 NTPC_PANIC_MIN_AGREE);
 	for (unsigned int i = 0; i < n->n; i++) {
 		struct ntpc_peer *p = &n->peer[i];
 
 		if (p->nfilt && llabs(p->chosen.offset) > limit) {
 			p->flags |= NTPC_F_PANIC;
 			snprintf(p->message, sizeof(p->message),
-				 "offset %+.3f s beyond panic_threshold %" PRIu64 " s: not applied (%s)",
+				 "offset %+.3f s beyond panic_threshold %" PRIu64
+				 " s: not applied (%s)",
 				 (double)p->chosen.offset / 1e9, d->conf.panic_threshold, why);
 		}
 	}
@@ -313,9 +315,8 @@ static void clock_update(struct daemon *d, int64_t now)
 		return;
 	}
 	if (sys->selected != prev)
-		log_notice("ntp: system peer %s (%s), stratum %u",
-			   n->conf[sys->selected].host, n->srv[sys->selected].address,
-			   n->peer[sys->selected].stratum);
+		log_notice("ntp: system peer %s (%s), stratum %u", n->conf[sys->selected].host,
+			   n->srv[sys->selected].address, n->peer[sys->selected].stratum);
 	if (panic_refused(d, now))
 		return;
 	if (sys->t <= n->last_t)
@@ -358,8 +359,8 @@ static void clock_update(struct daemon *d, int64_t now)
 	}
 	tx.esterror = sys->jitter / 1000 + 1;
 	tx.status = sys->leap == 1 ? NTP_STA_INS : sys->leap == 2 ? NTP_STA_DEL : 0;
-	set_freq(d, n->base_ppb + slew_ppb,
-		 NTP_ADJ_STATUS | NTP_ADJ_MAXERROR | NTP_ADJ_ESTERROR, &tx);
+	set_freq(d, n->base_ppb + slew_ppb, NTP_ADJ_STATUS | NTP_ADJ_MAXERROR | NTP_ADJ_ESTERROR,
+		 &tx);
 	hrt_cancel(&n->t_slew);
 	d->bound_slew_ppb = 0;
 	if (slew_ppb != 0) {
@@ -454,7 +455,9 @@ static void on_readable(struct evl *l, int fd, uint32_t revents, void *ctx)
 		uint8_t buf[1024];
 		char cbuf[CMSG_SPACE(sizeof(struct timespec))];
 		struct iovec iov = { buf, sizeof(buf) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
 		struct cmsghdr *c;
 		int64_t t4 = -1, now, w4 = 0;
@@ -530,11 +533,13 @@ static void resolve_failed(struct daemon *d, struct ntp_srv *s, int64_t now, con
 	snprintf(host, sizeof(host), "%s", c->host);
 	snprintf(reason, sizeof(reason), "%s", why);
 	snprintf(p->message, sizeof(p->message),
-		 "%s does not resolve: %s (%u in a row); next lookup in %" PRId64 " s", host, reason,
-		 s->resolve_fails, backoff / NSEC_PER_SEC);
+		 "%s does not resolve: %s (%u in a row); next lookup in %" PRId64 " s", host,
+		 reason, s->resolve_fails, backoff / NSEC_PER_SEC);
 	if (s->resolve_fails == 1)
-		log_warn("ntp: server %s does not resolve: %s; retrying after 1 s, doubling to %" PRId64 " s",
-			 c->host, why, RESOLVE_BACKOFF_MAX_NS / NSEC_PER_SEC);
+		log_warn(
+			"ntp: server %s does not resolve: %s; retrying after 1 s, doubling to %" PRId64
+			" s",
+			c->host, why, RESOLVE_BACKOFF_MAX_NS / NSEC_PER_SEC);
 	srv_schedule(d, s, now + backoff);
 }
 
@@ -715,7 +720,8 @@ static enum hrt_restart on_poll(struct hrt_timer *t, int64_t now)
 	if (getrandom(cookies, sizeof(cookies), GRND_NONBLOCK) != sizeof(cookies)) {
 		/* Never without randomness: fall back to the clock's noise. */
 		cookies[0] = (uint64_t)kernel_real() * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)now;
-		cookies[1] = (uint64_t)kernel_real() * UINT64_C(0xbf58476d1ce4e5b9) ^ ~(uint64_t)now;
+		cookies[1] = (uint64_t)kernel_real() * UINT64_C(0xbf58476d1ce4e5b9) ^
+			     ~(uint64_t)now;
 	}
 	s->t1_width = 0;
 	ntpc_request(p, cookies[0], cookies[1], our_real(d), buf);
@@ -816,7 +822,8 @@ static int ntp_start(struct daemon *d)
 	 * still checked when its timeout comes. */
 	if ((r = rsv_fd()) < 0 || (r = evl_add_fd(d->loop, r, EPOLLIN, on_resolved, d)) < 0)
 		log_warn("ntp: cannot watch name lookups (%s): each is checked at its %" PRId64
-			 " s timeout", strerror(-r), RESOLVE_TIMEOUT_NS / NSEC_PER_SEC);
+			 " s timeout",
+			 strerror(-r), RESOLVE_TIMEOUT_NS / NSEC_PER_SEC);
 	else
 		n->watch_rsv = true;
 	for (unsigned int i = 0; i < n->n; i++) {
@@ -899,8 +906,8 @@ static int ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *
 	head.poll = n->sys.selected >= 0 ? n->peer[n->sys.selected].poll : 0;
 	head.updates = n->updates;
 	head.steps = n->steps;
-	head.last_update_ago_ns = n->last_update == INT64_MIN ? UINT64_MAX :
-								 (uint64_t)(now - n->last_update);
+	head.last_update_ago_ns = n->last_update == INT64_MIN ? UINT64_MAX
+							      : (uint64_t)(now - n->last_update);
 	memcpy(o, &head, sizeof(head));
 	for (uint32_t i = 0; i < head.count; i++) {
 		const struct ntpc_peer *p = &n->peer[i];
@@ -928,7 +935,8 @@ static int ntp_fill(struct daemon *d, void *out, size_t cap, size_t *len, char *
 		s.root_delay_ns = p->root_delay;
 		s.root_dispersion_ns = p->root_disp;
 		s.last_offset_ns = p->last_offset;
-		s.last_rx_ago_ns = p->last_rx == INT64_MIN ? UINT64_MAX : (uint64_t)(now - p->last_rx);
+		s.last_rx_ago_ns = p->last_rx == INT64_MIN ? UINT64_MAX
+							   : (uint64_t)(now - p->last_rx);
 		s.tx = p->tx;
 		s.rx = p->rx;
 		s.rejected = p->rejected;

@@ -36,7 +36,7 @@ struct ref_system {
 	struct daemon *d;
 	struct hrt_timer t_disc;
 	enum disc_phase phase;
-	int64_t disc_t0, disc_off0; /* start of the frequency measurement */
+	int64_t disc_t0, disc_off0;		 /* start of the frequency measurement */
 	int64_t bound_prev_offset, bound_prev_t; /* the last measurement, for the bound's rate */
 	int host_state; /* the host's last adjtimex answer, for its log line */
 };
@@ -107,7 +107,8 @@ static void system_bound(struct ref_system *s, int64_t now, int64_t offset, int6
 				 "maxerror %" PRId64 " us): so is the page, no error bound",
 				 maxerror_us);
 		else if (s->host_state < 0 || s->host_state == TIME_ERROR)
-			log_notice("bound: the host clock is synchronized (maxerror %" PRId64 " us)",
+			log_notice("bound: the host clock is synchronized (maxerror %" PRId64
+				   " us)",
 				   maxerror_us);
 		s->host_state = host;
 	}
@@ -186,7 +187,8 @@ static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
 		tx.status = NTP_STA_PLL;
 		tx.constant = (int64_t)d->conf.time_constant;
 		adjtimex_or_log(d, &tx, "frequency");
-		log_notice("discipline: frequency %+.3f ppm from the host clock (offset %+" PRId64 " ns)",
+		log_notice("discipline: frequency %+.3f ppm from the host clock (offset %+" PRId64
+			   " ns)",
 			   tx.freq / 65536.0, offset);
 		/* The phase error built up while measuring is stepped out, once,
 		 * so the PLL starts near zero instead of overshooting. */
@@ -225,7 +227,6 @@ out:
 	hrt_forward(t, now, DISC_INTERVAL_NS);
 	return HRT_RESTART;
 }
-
 
 /* A step: the phase built up is gone, measure the frequency again. */
 static void on_clock(void *ctx, const struct clock_event *ev)

@@ -131,10 +131,11 @@ bool sources_log_demoted(const struct cs_registry *reg, const struct cs_entry *w
 			continue;
 		snprintf(skew, sizeof(skew), "%" PRIu64, e->wd.max_skew_ns);
 		log_fields(LOG_LVL_WARN,
-			   (const struct log_field[]){ { "TK_SOURCE", e->cs->name },
-						       { "TK_VERDICT", cs_verdict_name(e->wd.last_verdict) },
-						       { "TK_SKEW_NS", skew },
-						       { NULL, NULL } },
+			   (const struct log_field[]){
+				   { "TK_SOURCE", e->cs->name },
+				   { "TK_VERDICT", cs_verdict_name(e->wd.last_verdict) },
+				   { "TK_SKEW_NS", skew },
+				   { NULL, NULL } },
 			   "%s: demoted by the watchdog: %s", e->cs->name, e->wd.last_reason);
 		if (e == which)
 			hit = true;

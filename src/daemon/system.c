@@ -98,9 +98,10 @@ static void give_state_dir(struct daemon *d, uid_t uid, gid_t gid)
 		return;
 	}
 	if (fchown(fd, uid, gid) < 0)
-		log_warn("state: cannot hand %s to user %s (uid %u): %s; the frequency estimate will "
-			 "not persist",
-			 dir, d->conf.user, (unsigned int)uid, strerror(errno));
+		log_warn(
+			"state: cannot hand %s to user %s (uid %u): %s; the frequency estimate will "
+			"not persist",
+			dir, d->conf.user, (unsigned int)uid, strerror(errno));
 }
 
 int daemon_priv_lookup(struct daemon *d, uid_t *uid, gid_t *gid)
@@ -137,7 +138,8 @@ int daemon_priv_drop(struct daemon *d)
 		return 0;
 	}
 	if (!user[0]) {
-		log_notice("privileges: [daemon] user is empty: staying root with every capability");
+		log_notice(
+			"privileges: [daemon] user is empty: staying root with every capability");
 		return 0;
 	}
 	r = daemon_priv_lookup(d, &uid, &gid);
@@ -162,8 +164,8 @@ int daemon_priv_drop(struct daemon *d)
 			(unsigned int)uid, (unsigned int)gid, strerror(-r));
 		return r;
 	}
-	log_notice("privileges: running as %s (uid %u, gid %u), no capabilities, no_new_privs", user,
-		   (unsigned int)uid, (unsigned int)gid);
+	log_notice("privileges: running as %s (uid %u, gid %u), no capabilities, no_new_privs",
+		   user, (unsigned int)uid, (unsigned int)gid);
 	if (d->conf_path && access(d->conf_path, R_OK) < 0 && errno != ENOENT)
 		log_warn("privileges: %s is not readable by %s (%s): SIGHUP cannot reload it",
 			 d->conf_path, user, strerror(errno));
@@ -193,23 +195,27 @@ static void status_line(struct daemon *d, char *buf, size_t len)
 
 	for (unsigned int i = 0; i < d->reg.n; i++)
 		demoted += d->reg.list[i]->unstable;
-	n = (size_t)snprintf(buf, len, "STATUS=%s, ", d->tk_entry ? d->tk_entry->cs->name : "no source");
+	n = (size_t)snprintf(buf, len, "STATUS=%s, ",
+			     d->tk_entry ? d->tk_entry->cs->name : "no source");
 	if (n >= len)
 		return;
 	ref_report(d, &rr);
 	if (rr.sd_state == REF_SD_FREE)
 		n += (size_t)snprintf(buf + n, len - n, "free-running (reference none)");
 	else if (rr.sd_state == REF_SD_MEASURING)
-		n += (size_t)snprintf(buf + n, len - n, "measuring the frequency, offset %+" PRId64 " ns",
+		n += (size_t)snprintf(buf + n, len - n,
+				      "measuring the frequency, offset %+" PRId64 " ns",
 				      d->last_offset_ns);
 	else
-		n += (size_t)snprintf(buf + n, len - n, "%s, offset %+" PRId64 " ns, maxerror %" PRId64 " us",
-				      state == NTP_TIME_ERROR || (tx.status & NTP_STA_UNSYNC) ?
-					      "unsynchronized" :
-					      "synchronized",
+		n += (size_t)snprintf(buf + n, len - n,
+				      "%s, offset %+" PRId64 " ns, maxerror %" PRId64 " us",
+				      state == NTP_TIME_ERROR || (tx.status & NTP_STA_UNSYNC)
+					      ? "unsynchronized"
+					      : "synchronized",
 				      d->last_offset_ns, tx.maxerror);
 	if (n < len && demoted)
-		snprintf(buf + n, len - n, ", %u source%s demoted", demoted, demoted > 1 ? "s" : "");
+		snprintf(buf + n, len - n, ", %u source%s demoted", demoted,
+			 demoted > 1 ? "s" : "");
 }
 
 static enum hrt_restart on_status(struct hrt_timer *t, int64_t now)
@@ -261,7 +267,8 @@ void daemon_sys_ready(struct daemon *d)
 	hrt_start(d->kq, &s->t_status, now + STATUS_INTERVAL_NS, 0, HRT_MODE_ABS);
 	r = sd_watchdog_enabled(0, &usec);
 	if (r < 0)
-		log_warn("systemd: WATCHDOG_USEC is malformed: %s; no watchdog pings", strerror(-r));
+		log_warn("systemd: WATCHDOG_USEC is malformed: %s; no watchdog pings",
+			 strerror(-r));
 	if (r > 0 && usec > 0) {
 		s->watchdog_ns = (int64_t)usec * 1000 / 2;
 		notify(s, "WATCHDOG=1");

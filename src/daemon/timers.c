@@ -47,20 +47,20 @@
 struct tconn;
 
 struct ctimer {
-	struct hrt_timer t;	  /* t.data = this */
+	struct hrt_timer t; /* t.data = this */
 	struct tconn *conn;
-	struct ctimer *hnext;	  /* the connection's id hash chain */
+	struct ctimer *hnext;	      /* the connection's id hash chain */
 	TAILQ_ENTRY(ctimer) due_link; /* the connection's due list, while due */
 	LIST_ENTRY(ctimer) cos_link;  /* the cancel-on-set list, while on_cos */
 	uint32_t id;
-	uint32_t flags;		  /* TK_CTL_TIMER_F_* of the last arm */
-	int64_t interval;	  /* as applied */
+	uint32_t flags;	  /* TK_CTL_TIMER_F_* of the last arm */
+	int64_t interval; /* as applied */
 	uint64_t slack;
-	uint64_t orun;		  /* expiries not yet reported */
-	int64_t last_expiry;	  /* of them, the last (timer's clock) */
-	int64_t last_now;	  /* the timer's clock when it last ran */
-	int64_t cancel_expiry;	  /* canceled: the expiry it was armed for */
-	int64_t cancel_now;	  /* canceled: the timer's clock then */
+	uint64_t orun;	       /* expiries not yet reported */
+	int64_t last_expiry;   /* of them, the last (timer's clock) */
+	int64_t last_now;      /* the timer's clock when it last ran */
+	int64_t cancel_expiry; /* canceled: the expiry it was armed for */
+	int64_t cancel_now;    /* canceled: the timer's clock then */
 	bool due, canceled, on_cos;
 	char name[TK_CTL_NAME_LEN];
 };
@@ -80,8 +80,8 @@ struct daemon_timers {
 	struct daemon *d;
 	size_t total;
 	int64_t min_interval;
-	struct tconn *dirty;	  /* connections with records to send */
-	LIST_HEAD(, ctimer) cos;  /* armed cancel-on-set timers */
+	struct tconn *dirty;	 /* connections with records to send */
+	LIST_HEAD(, ctimer) cos; /* armed cancel-on-set timers */
 	uint64_t sent, deferred;
 	/* One TK_CTL_EV_TIMER payload: tk_ctl_timer_events, then the records. */
 	_Alignas(8) unsigned char buf[TK_CTL_MAX_MSG - sizeof(struct tk_ctl_hdr)];
@@ -236,8 +236,8 @@ static bool flush_conn(struct daemon_timers *s, struct tconn *c)
 {
 	while (!TAILQ_EMPTY(&c->due)) {
 		struct tk_ctl_timer_events *head = (struct tk_ctl_timer_events *)s->buf;
-		struct tk_ctl_timer_event *ev =
-		    (struct tk_ctl_timer_event *)(s->buf + sizeof(*head));
+		struct tk_ctl_timer_event *ev = (struct tk_ctl_timer_event *)(s->buf +
+									      sizeof(*head));
 		uint32_t n = 0;
 		struct ctimer *t = TAILQ_FIRST(&c->due);
 		int r;
@@ -246,20 +246,20 @@ static bool flush_conn(struct daemon_timers *s, struct tconn *c)
 		for (; t && n + 2 <= EV_MAX; t = TAILQ_NEXT(t, due_link)) {
 			if (t->orun) {
 				ev[n] = (struct tk_ctl_timer_event){
-				    .id = t->id,
-				    .kind = TK_CTL_TEV_EXPIRED,
-				    .overruns = t->orun,
-				    .expires_ns = t->last_expiry,
-				    .now_ns = t->last_now,
+					.id = t->id,
+					.kind = TK_CTL_TEV_EXPIRED,
+					.overruns = t->orun,
+					.expires_ns = t->last_expiry,
+					.now_ns = t->last_now,
 				};
 				n++;
 			}
 			if (t->canceled) {
 				ev[n] = (struct tk_ctl_timer_event){
-				    .id = t->id,
-				    .kind = TK_CTL_TEV_CANCELED,
-				    .expires_ns = t->cancel_expiry,
-				    .now_ns = t->cancel_now,
+					.id = t->id,
+					.kind = TK_CTL_TEV_CANCELED,
+					.expires_ns = t->cancel_expiry,
+					.now_ns = t->cancel_now,
 				};
 				n++;
 			}
@@ -340,7 +340,7 @@ static int no_conn(struct ctl_call *cc)
 	return cc->client ? -ENOMEM : -ENOTCONN;
 }
 
-static const char *const clock_names[] = {"MONOTONIC", "REALTIME", "BOOTTIME", "TAI"};
+static const char *const clock_names[] = { "MONOTONIC", "REALTIME", "BOOTTIME", "TAI" };
 
 int daemon_timer_create(void *ctx, struct ctl_call *cc)
 {
@@ -364,8 +364,9 @@ int daemon_timer_create(void *ctx, struct ctl_call *cc)
 	if (!c)
 		return no_conn(cc);
 	if (c->count >= d->conf.max_timers_per_client) {
-		MSG(cc, "this connection has %zu timers, the limit is %llu "
-			"([control] max_timers_per_client)",
+		MSG(cc,
+		    "this connection has %zu timers, the limit is %llu "
+		    "([control] max_timers_per_client)",
 		    c->count, (unsigned long long)d->conf.max_timers_per_client);
 		return -ENOSPC;
 	}
@@ -469,7 +470,9 @@ int daemon_timer_arm(void *ctx, struct ctl_call *cc)
 	 * past HRT_TIME_SAFE_MAX saturate there (the queue clamps). */
 	if (interval < 0 || rq->value_ns < 0) {
 		MSG(cc, "timer %u: %s %lld ns, expected >= 0", t->id,
-		    interval < 0 ? "interval" : abs ? "absolute time" : "delay",
+		    interval < 0 ? "interval"
+		    : abs	 ? "absolute time"
+				 : "delay",
 		    (long long)(interval < 0 ? interval : rq->value_ns));
 		return -EINVAL;
 	}

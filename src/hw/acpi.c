@@ -66,8 +66,8 @@ int acpi_table_load(const char *dir, const char *sig, uint8_t **buf, size_t *len
 			errbuf_set(err, errlen, "no ACPI %s table in %s", sig, dir);
 		else if (ret == -EACCES || ret == -EPERM)
 			errbuf_set(err, errlen,
-				"cannot read %s: %s (ACPI tables are readable by root only)", path,
-				strerror(-ret));
+				   "cannot read %s: %s (ACPI tables are readable by root only)",
+				   path, strerror(-ret));
 		else
 			errbuf_set(err, errlen, "cannot open %s: %s", path, strerror(-ret));
 		return ret == -EPERM ? -EACCES : ret;
@@ -84,7 +84,7 @@ int acpi_table_load(const char *dir, const char *sig, uint8_t **buf, size_t *len
 
 			if (cap > ACPI_TABLE_MAX_LEN) {
 				errbuf_set(err, errlen, "%s is larger than %d bytes", path,
-					ACPI_TABLE_MAX_LEN);
+					   ACPI_TABLE_MAX_LEN);
 				ret = -EFBIG;
 				goto fail;
 			}
@@ -103,8 +103,10 @@ int acpi_table_load(const char *dir, const char *sig, uint8_t **buf, size_t *len
 				continue;
 			ret = -errno;
 			if (ret == -EACCES || ret == -EPERM) {
-				errbuf_set(err, errlen, "cannot read %s: %s (ACPI tables are "
-					"readable by root only)", path, strerror(-ret));
+				errbuf_set(err, errlen,
+					   "cannot read %s: %s (ACPI tables are "
+					   "readable by root only)",
+					   path, strerror(-ret));
 				ret = -EACCES;
 			} else {
 				errbuf_set(err, errlen, "cannot read %s: %s", path, strerror(-ret));
@@ -139,24 +141,26 @@ int acpi_table_verify(const uint8_t *buf, size_t len, const char *sig, char *err
 
 	if (len < ACPI_HEADER_LEN) {
 		errbuf_set(err, errlen, "%s table: %zu bytes, shorter than the %d-byte ACPI header",
-			sig, len, ACPI_HEADER_LEN);
+			   sig, len, ACPI_HEADER_LEN);
 		return -EINVAL;
 	}
 	if (memcmp(buf, sig, 4) != 0) {
 		sig_text(buf, got);
-		errbuf_set(err, errlen, "%s table: signature \"%s\", expected \"%s\"", sig, got, sig);
+		errbuf_set(err, errlen, "%s table: signature \"%s\", expected \"%s\"", sig, got,
+			   sig);
 		return -EINVAL;
 	}
 	hdr_len = get_le32(buf + 4);
 	if (hdr_len != len) {
-		errbuf_set(err, errlen, "%s table: header length %u but %zu bytes read", sig, hdr_len,
-			len);
+		errbuf_set(err, errlen, "%s table: header length %u but %zu bytes read", sig,
+			   hdr_len, len);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < len; i++)
 		sum = (uint8_t)(sum + buf[i]);
 	if (sum != 0) {
-		errbuf_set(err, errlen,
+		errbuf_set(
+			err, errlen,
 			"%s table: checksum byte 0x%02x leaves a byte sum of 0x%02x, expected 0x00",
 			sig, buf[9], sum);
 		return -EINVAL;
@@ -177,16 +181,18 @@ int acpi_parse_hpet(const uint8_t *buf, size_t len, struct acpi_hpet_info *info,
 		return ret;
 	if (len < ACPI_HPET_MIN_LEN) {
 		errbuf_set(err, errlen, "HPET table: length %zu, expected at least %d", len,
-			ACPI_HPET_MIN_LEN);
+			   ACPI_HPET_MIN_LEN);
 		return -EINVAL;
 	}
 	/* Address GAS at 40: space id at 40, 64-bit address at 44. */
 	space = buf[40];
 	addr = get_le64(buf + 44);
 	if (space != ACPI_GAS_SYSTEM_MEMORY) {
-		errbuf_set(err, errlen,
+		errbuf_set(
+			err, errlen,
 			"HPET table: address space id %u, expected 0 (SystemMemory): HPET timers "
-			"must be located in memory", space);
+			"must be located in memory",
+			space);
 		return -EINVAL;
 	}
 	if (addr == 0) {
@@ -196,8 +202,10 @@ int acpi_parse_hpet(const uint8_t *buf, size_t len, struct acpi_hpet_info *info,
 	/* Firmware that stored the 32-bit base in the high half; Linux only
 	 * shifts it back with hpet=force, and we do not guess either. */
 	if (addr == ACPI_HPET_BOGUS_ADDRESS) {
-		errbuf_set(err, errlen, "HPET table: base address 0x%016llx is bogus "
-			"(high and low halves swapped?)", (unsigned long long)addr);
+		errbuf_set(err, errlen,
+			   "HPET table: base address 0x%016llx is bogus "
+			   "(high and low halves swapped?)",
+			   (unsigned long long)addr);
 		return -EINVAL;
 	}
 	info->address = addr;
@@ -207,8 +215,8 @@ int acpi_parse_hpet(const uint8_t *buf, size_t len, struct acpi_hpet_info *info,
 	return 0;
 }
 
-int acpi_parse_fadt_pmtmr(const uint8_t *buf, size_t len, struct acpi_pmtmr_info *info,
-			  char *err, size_t errlen)
+int acpi_parse_fadt_pmtmr(const uint8_t *buf, size_t len, struct acpi_pmtmr_info *info, char *err,
+			  size_t errlen)
 {
 	uint8_t rev;
 	uint32_t flags;
@@ -221,8 +229,9 @@ int acpi_parse_fadt_pmtmr(const uint8_t *buf, size_t len, struct acpi_pmtmr_info
 	if (ret < 0)
 		return ret;
 	if (len < ACPI_FADT_MIN_LEN) {
-		errbuf_set(err, errlen, "FADT: length %zu, expected at least %d (through the flags)",
-			len, ACPI_FADT_MIN_LEN);
+		errbuf_set(err, errlen,
+			   "FADT: length %zu, expected at least %d (through the flags)", len,
+			   ACPI_FADT_MIN_LEN);
 		return -EINVAL;
 	}
 	rev = buf[8];
@@ -232,8 +241,8 @@ int acpi_parse_fadt_pmtmr(const uint8_t *buf, size_t len, struct acpi_pmtmr_info
 	info->tmr_val_ext = (flags & ACPI_FADT_TMR_VAL_EXT) != 0;
 
 	if (flags & ACPI_FADT_HW_REDUCED) {
-		errbuf_set(err, errlen, "FADT flags 0x%08x have HW_REDUCED_ACPI (bit 20): no PM timer",
-			flags);
+		errbuf_set(err, errlen,
+			   "FADT flags 0x%08x have HW_REDUCED_ACPI (bit 20): no PM timer", flags);
 		return -ENODEV;
 	}
 
@@ -245,8 +254,10 @@ int acpi_parse_fadt_pmtmr(const uint8_t *buf, size_t len, struct acpi_pmtmr_info
 		uint64_t xaddr = get_le64(buf + 212);
 
 		if (space != ACPI_GAS_SYSTEM_IO) {
-			errbuf_set(err, errlen, "FADT: X_PM_TMR_BLK address space id %u, expected 1 "
-				"(SystemIO): no PM timer", space);
+			errbuf_set(err, errlen,
+				   "FADT: X_PM_TMR_BLK address space id %u, expected 1 "
+				   "(SystemIO): no PM timer",
+				   space);
 			return -ENODEV;
 		}
 		if (xaddr) {
@@ -263,7 +274,7 @@ int acpi_parse_fadt_pmtmr(const uint8_t *buf, size_t len, struct acpi_pmtmr_info
 	/* The timer is a 4-byte register at port..port+3 of the 64 KiB I/O space. */
 	if (port > 0xfffc) {
 		errbuf_set(err, errlen, "FADT: %s 0x%llx is outside the I/O port space (0..0xfffc)",
-			acpi_pmtmr_source_name(src), (unsigned long long)port);
+			   acpi_pmtmr_source_name(src), (unsigned long long)port);
 		return -EINVAL;
 	}
 	info->port = (uint16_t)port;

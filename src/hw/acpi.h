@@ -20,10 +20,10 @@
 #define ACPI_TABLES_DIR "/sys/firmware/acpi/tables"
 
 enum {
-	ACPI_HEADER_LEN = 36,     /* signature .. creator revision */
-	ACPI_HPET_MIN_LEN = 56,   /* header + id + GAS + sequence + tick + flags */
-	ACPI_FADT_MIN_LEN = 116,  /* up to and including the flags at 112 */
-	ACPI_FADT_X_PMTMR_END = 220, /* X_PM_TMR_BLK GAS at 208, 12 bytes */
+	ACPI_HEADER_LEN = 36,	      /* signature .. creator revision */
+	ACPI_HPET_MIN_LEN = 56,	      /* header + id + GAS + sequence + tick + flags */
+	ACPI_FADT_MIN_LEN = 116,      /* up to and including the flags at 112 */
+	ACPI_FADT_X_PMTMR_END = 220,  /* X_PM_TMR_BLK GAS at 208, 12 bytes */
 	ACPI_TABLE_MAX_LEN = 1 << 20, /* refuse to read more than this */
 };
 
@@ -34,8 +34,8 @@ enum {
 };
 
 /* FADT flags (offset 112). */
-#define ACPI_FADT_TMR_VAL_EXT (UINT32_C(1) << 8)    /* 1 = 32-bit PM timer */
-#define ACPI_FADT_HW_REDUCED (UINT32_C(1) << 20)    /* no fixed hardware */
+#define ACPI_FADT_TMR_VAL_EXT (UINT32_C(1) << 8) /* 1 = 32-bit PM timer */
+#define ACPI_FADT_HW_REDUCED (UINT32_C(1) << 20) /* no fixed hardware */
 
 /* x86-64 firmware bug: the base shifted into the high half; Linux refuses it too. */
 #define ACPI_HPET_BOGUS_ADDRESS UINT64_C(0xfed0000000000000)
@@ -49,15 +49,15 @@ struct acpi_hpet_info {
 
 enum acpi_pmtmr_source {
 	ACPI_PMTMR_X_BLK, /* X_PM_TMR_BLK (GAS at 208) */
-	ACPI_PMTMR_BLK,   /* PM_TMR_BLK (u32 at 76) */
+	ACPI_PMTMR_BLK,	  /* PM_TMR_BLK (u32 at 76) */
 };
 
 struct acpi_pmtmr_info {
-	uint16_t port;       /* I/O port of the 4-byte PM_TMR register */
+	uint16_t port; /* I/O port of the 4-byte PM_TMR register */
 	enum acpi_pmtmr_source source;
-	bool tmr_val_ext;    /* firmware says 32 bits; Linux uses 24 regardless */
-	uint8_t revision;    /* FADT header revision */
-	uint32_t flags;      /* FADT flags */
+	bool tmr_val_ext; /* firmware says 32 bits; Linux uses 24 regardless */
+	uint8_t revision; /* FADT header revision */
+	uint32_t flags;	  /* FADT flags */
 };
 
 /* "X_PM_TMR_BLK" or "PM_TMR_BLK". */
@@ -94,7 +94,7 @@ int acpi_parse_hpet(const uint8_t *buf, size_t len, struct acpi_hpet_info *info,
  * space); -ENODEV when the firmware describes no PM timer: HW-reduced ACPI,
  * an X_PM_TMR_BLK outside SystemIO (Linux gives up then too), or no port.
  */
-int acpi_parse_fadt_pmtmr(const uint8_t *buf, size_t len, struct acpi_pmtmr_info *info,
-			  char *err, size_t errlen);
+int acpi_parse_fadt_pmtmr(const uint8_t *buf, size_t len, struct acpi_pmtmr_info *info, char *err,
+			  size_t errlen);
 
 #endif

@@ -36,8 +36,7 @@ struct hpet_priv {
 	const volatile uint8_t *regs; /* the register block inside the mapping */
 };
 
-int hpet_check_caps(const struct hpet_regs *regs, struct hpet_caps *caps, char *err,
-		    size_t errlen)
+int hpet_check_caps(const struct hpet_regs *regs, struct hpet_caps *caps, char *err, size_t errlen)
 {
 	uint32_t id = regs->id;
 
@@ -56,26 +55,31 @@ int hpet_check_caps(const struct hpet_regs *regs, struct hpet_caps *caps, char *
 	/* AMD SB700 with spread spectrum emulates the HPET in SMM and reads
 	 * all ones until that is ready; the caller polled already. */
 	if (regs->cfg == UINT32_MAX) {
-		errbuf_set(err, errlen,
+		errbuf_set(
+			err, errlen,
 			"hpet: GEN_CONF reads 0xffffffff after %d polls, expected a configuration "
-			"(HPET not responding)", HPET_CFG_POLLS);
+			"(HPET not responding)",
+			HPET_CFG_POLLS);
 		return -ENODEV;
 	}
 	if (caps->vendor == UINT16_MAX) {
-		errbuf_set(err, errlen,
+		errbuf_set(
+			err, errlen,
 			"hpet: GCAP_ID 0x%08x has vendor id 0xffff, expected a vendor (no device?)",
 			id);
 		return -ENODEV;
 	}
 	if (regs->period_fs < HPET_PERIOD_MIN_FS || regs->period_fs > HPET_PERIOD_MAX_FS) {
 		errbuf_set(err, errlen, "hpet: period %u fs outside %u..%u", regs->period_fs,
-			HPET_PERIOD_MIN_FS, HPET_PERIOD_MAX_FS);
+			   HPET_PERIOD_MIN_FS, HPET_PERIOD_MAX_FS);
 		return -ENODEV;
 	}
 	if (!caps->enabled) {
-		errbuf_set(err, errlen,
+		errbuf_set(
+			err, errlen,
 			"hpet: GEN_CONF 0x%08x has ENABLE_CNF (bit 0) clear: the kernel does not "
-			"run the HPET, and it is never enabled from user space", regs->cfg);
+			"run the HPET, and it is never enabled from user space",
+			regs->cfg);
 		return -ENODEV;
 	}
 	return 0;
@@ -117,7 +121,7 @@ static int map_range(const char *path, uint64_t off, size_t len, void **map, cha
 
 	if (off > (uint64_t)INT64_MAX - len) {
 		errbuf_set(why, whylen, "offset 0x%llx beyond the file offset range",
-			(unsigned long long)off);
+			   (unsigned long long)off);
 		return -EOVERFLOW;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -128,7 +132,7 @@ static int map_range(const char *path, uint64_t off, size_t len, void **map, cha
 	}
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < off + len) {
 		errbuf_set(why, whylen, "a regular file of %lld bytes, too short for 0x%llx+%zu",
-			(long long)st.st_size, (unsigned long long)off, len);
+			   (long long)st.st_size, (unsigned long long)off, len);
 		close(fd);
 		return -EINVAL;
 	}

@@ -19,9 +19,9 @@
 
 /* Register offsets from the base, as the HPET specification lays them out. */
 enum {
-	HPET_REG_ID = 0x000,      /* GCAP_ID[31:0] */
+	HPET_REG_ID = 0x000,	  /* GCAP_ID[31:0] */
 	HPET_REG_PERIOD = 0x004,  /* GCAP_ID[63:32]: counter period in fs */
-	HPET_REG_CFG = 0x010,     /* GEN_CONF */
+	HPET_REG_CFG = 0x010,	  /* GEN_CONF */
 	HPET_REG_COUNTER = 0x0f0, /* MAIN_COUNTER; Linux reads the low word only */
 };
 
@@ -31,7 +31,7 @@ enum {
 #define HPET_ID_64BIT 0x00002000u  /* COUNT_SIZE_CAP */
 #define HPET_ID_LEGSUP 0x00008000u /* LEG_RT_CAP */
 #define HPET_ID_VENDOR_SHIFT 16
-#define HPET_CFG_ENABLE 0x1u       /* ENABLE_CNF */
+#define HPET_CFG_ENABLE 0x1u /* ENABLE_CNF */
 
 /* Valid counter periods: 0.1 ns .. 100 ns, i.e. 10 MHz .. 10 GHz. */
 #define HPET_PERIOD_MIN_FS 100000u
@@ -44,18 +44,18 @@ enum {
 
 /* What was read from the registers. */
 struct hpet_regs {
-	uint32_t id;        /* offset 0x000 */
+	uint32_t id;	    /* offset 0x000 */
 	uint32_t period_fs; /* offset 0x004 */
-	uint32_t cfg;       /* offset 0x010, after polling past 0xFFFFFFFF */
+	uint32_t cfg;	    /* offset 0x010, after polling past 0xFFFFFFFF */
 };
 
 /* What the registers say, decoded even when the check fails. */
 struct hpet_caps {
 	uint32_t period_fs;
-	uint64_t nominal_hz;  /* 10^15 / period, rounded to nearest; 0 if period is 0 */
+	uint64_t nominal_hz; /* 10^15 / period, rounded to nearest; 0 if period is 0 */
 	uint16_t vendor;
 	uint8_t rev;
-	unsigned int timers;  /* NUM_TIM_CAP + 1 */
+	unsigned int timers; /* NUM_TIM_CAP + 1 */
 	bool counter_64bit;
 	bool legacy_capable;
 	bool enabled;
@@ -68,7 +68,6 @@ struct hpet_caps {
  * enables the HPET it uses; a disabled one does not count). Returns 0, or
  * -ENODEV with the reason in err ("hpet: ...").
  */
-int hpet_check_caps(const struct hpet_regs *regs, struct hpet_caps *caps, char *err,
-		    size_t errlen);
+int hpet_check_caps(const struct hpet_regs *regs, struct hpet_caps *caps, char *err, size_t errlen);
 
 #endif

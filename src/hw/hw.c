@@ -35,7 +35,8 @@ size_t hw_discover(const struct hw_env *env, struct clocksource out[HW_MAX_SOURC
 
 		if (sim >= 0 && (simulated & (1u << sim))) {
 			if (simhw_create(sim, env->sim, NULL, 0, cs) < 0 && cs->reason[0] == '\0')
-				cs_set_unusable(cs, "%s: simulated device could not be created", drivers[i].name);
+				cs_set_unusable(cs, "%s: simulated device could not be created",
+						drivers[i].name);
 		} else if (sim >= 0 && simulated) {
 			continue; /* a simulated machine has only the devices it names */
 		} else {

@@ -52,7 +52,6 @@ int kclock_probe(const struct hw_env *env, struct clocksource *cs)
 
 	cs_attr_str(cs, "clock", "CLOCK_MONOTONIC_RAW");
 	if (clock_getres(CLOCK_MONOTONIC_RAW, &res) == 0)
-		cs_attr_u64(cs, "resolution_ns",
-			    ts_to_ns_u(&res));
+		cs_attr_u64(cs, "resolution_ns", ts_to_ns_u(&res));
 	return 0;
 }

@@ -50,7 +50,7 @@ enum pciq_kind pciq_match(uint16_t vendor, uint16_t device, uint8_t revision, ch
 			what = "PIIX4 erratum";
 		} else {
 			errbuf_set(reason, reasonlen, "none: %04x:%04x rev %02x is PIIX4M, fixed",
-				vendor, device, revision);
+				   vendor, device, revision);
 			return PCIQ_NONE;
 		}
 	} else if (vendor == VENDOR_INTEL && device == DEV_INTEL_82801DB_0) {
@@ -148,7 +148,7 @@ static int scan_ids(const char *ids, struct pciq_result *res, char *err, size_t 
 			;
 		if (!parse_id(p, n, &vendor, &device, &rev)) {
 			errbuf_set(err, errlen, "pci ids: \"%.*s\" is not vvvv:dddd:rr (hex)",
-				(int)(n > 40 ? 40 : n), p);
+				   (int)(n > 40 ? 40 : n), p);
 			result_init(res);
 			return -EINVAL;
 		}
@@ -228,8 +228,8 @@ static int scan_method(int method, const char *sysfs_path, struct pciq_result *r
 	return 0;
 }
 
-int pciq_scan_libpci(const char *method, const char *sysfs_path, struct pciq_result *res,
-		     char *err, size_t errlen)
+int pciq_scan_libpci(const char *method, const char *sysfs_path, struct pciq_result *res, char *err,
+		     size_t errlen)
 {
 	static const char *const kernel_methods[] = { "linux-sysfs", "linux-proc" };
 	const char *const *names = method ? &method : kernel_methods;

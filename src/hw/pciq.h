@@ -19,15 +19,15 @@
 #define PCIQ_REASON_LEN 96
 
 enum pciq_kind {
-	PCIQ_NONE,      /* not listed, or listed but fixed (PIIX4M) */
+	PCIQ_NONE,	/* not listed, or listed but fixed (PIIX4M) */
 	PCIQ_BLACKLIST, /* known bad revision: workaround */
-	PCIQ_GRAYLIST,  /* possibly bad: workaround always */
+	PCIQ_GRAYLIST,	/* possibly bad: workaround always */
 };
 
 struct pciq_result {
 	enum pciq_kind kind;
-	bool workaround;          /* kind != PCIQ_NONE */
-	uint16_t vendor, device;  /* the device that decided; 0 when none */
+	bool workaround;	 /* kind != PCIQ_NONE */
+	uint16_t vendor, device; /* the device that decided; 0 when none */
 	uint8_t revision;
 	char reason[PCIQ_REASON_LEN]; /* e.g. "8086:7113 rev 01 (PIIX4 erratum)" */
 };
@@ -59,7 +59,7 @@ int pciq_scan(const char *ids, struct pciq_result *res, char *err, size_t errlen
  * default) chosen by the caller; pciq_scan() uses the defaults. Exposed so
  * tests can make libpci fail.
  */
-int pciq_scan_libpci(const char *method, const char *sysfs_path, struct pciq_result *res,
-		     char *err, size_t errlen);
+int pciq_scan_libpci(const char *method, const char *sysfs_path, struct pciq_result *res, char *err,
+		     size_t errlen);
 
 #endif

@@ -66,14 +66,17 @@ int pmtmr_check_monotonic(pmtmr_read_fn read, void *ctx, char *err, size_t errle
 				continue;
 			if (v2 > v1 || v2 < PMTMR_WRAP_LIMIT)
 				break;
-			errbuf_set(err, errlen, "acpi_pm: inconsistent reads 0x%06x then 0x%06x in "
-				"round %d, expected an increase or a wrap to below 0x%x", v1, v2,
-				round, PMTMR_WRAP_LIMIT);
+			errbuf_set(err, errlen,
+				   "acpi_pm: inconsistent reads 0x%06x then 0x%06x in "
+				   "round %d, expected an increase or a wrap to below 0x%x",
+				   v1, v2, round, PMTMR_WRAP_LIMIT);
 			return -ENODEV;
 		}
 		if (i == PMTMR_READ_CHECKS) {
-			errbuf_set(err, errlen, "acpi_pm: stuck at 0x%06x for %d reads in round %d, "
-				"expected it to count", v1, PMTMR_READ_CHECKS, round);
+			errbuf_set(err, errlen,
+				   "acpi_pm: stuck at 0x%06x for %d reads in round %d, "
+				   "expected it to count",
+				   v1, PMTMR_READ_CHECKS, round);
 			return -ENODEV;
 		}
 	}

@@ -33,7 +33,7 @@
 #define SUBCYCLES ((__int128)NSEC_PER_SEC_U * (__int128)NSEC_PER_SEC_U)
 
 #define MAX_HZ UINT64_C(100000000000) /* 100 GHz: keeps every product far inside 128 bits */
-#define MAX_PPM 1000000.0 /* exclusive: -1e6 ppm would stop the oscillator */
+#define MAX_PPM 1000000.0	      /* exclusive: -1e6 ppm would stop the oscillator */
 
 static const struct {
 	unsigned int bits;
@@ -49,10 +49,10 @@ static const struct {
 
 struct sim_state {
 	struct sim_clock clk;
-	uint64_t t0;         /* clock at creation, ns */
-	uint64_t start;      /* count at creation */
+	uint64_t t0;	/* clock at creation, ns */
+	uint64_t start; /* count at creation */
 	uint64_t mask;
-	__int128 rate;       /* nHz before the fault */
+	__int128 rate;	     /* nHz before the fault */
 	__int128 rate_after; /* nHz after a drift fault starts */
 	struct sim_fault fault;
 	uint64_t spike_key;
@@ -207,7 +207,8 @@ int simhw_create(enum sim_dev dev, const struct sim_conf *conf, const struct sim
 		return -EINVAL;
 	}
 	if (clk && !clk->delay_ns && conf->fault[dev].kind == SIM_FAULT_SPIKES) {
-		cs_set_unusable(cs, "sim %s: spikes need a clock with delay_ns", simconf_dev_name(dev));
+		cs_set_unusable(cs, "sim %s: spikes need a clock with delay_ns",
+				simconf_dev_name(dev));
 		return -EINVAL;
 	}
 

@@ -22,9 +22,9 @@ struct tsc_features {
 	char vendor[13];       /* "GenuineIntel", "AuthenticAMD", ... */
 	uint32_t max_leaf;     /* CPUID.0 EAX */
 	uint32_t max_ext_leaf; /* CPUID.0x80000000 EAX */
-	bool present;          /* CPUID.1 EDX[4] */
-	bool invariant;        /* CPUID.0x80000007 EDX[8]: constant_tsc + nonstop_tsc */
-	bool rdtscp;           /* CPUID.0x80000001 EDX[27] */
+	bool present;	       /* CPUID.1 EDX[4] */
+	bool invariant;	       /* CPUID.0x80000007 EDX[8]: constant_tsc + nonstop_tsc */
+	bool rdtscp;	       /* CPUID.0x80000001 EDX[27] */
 	bool tsc_adjust;       /* CPUID.7.0 EBX[1] */
 	bool hypervisor;       /* CPUID.1 ECX[31] */
 	char hv_vendor[13];    /* CPUID.0x40000000 signature, when hypervisor */

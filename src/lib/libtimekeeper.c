@@ -80,8 +80,8 @@ struct timekeeper {
 	const struct tk_page *page; /* NULL: no page; release-stored, acquire-loaded */
 	bool rdtscp;
 	uint64_t path_dev, path_ino; /* the file at path that page stands for (0: none) */
-	uint64_t next_check_ns;      /* CLOCK_MONOTONIC_COARSE of the next re-attach check */
-	unsigned int nmaps;          /* of maps[] (may run past MAPS_MAX: then full) */
+	uint64_t next_check_ns;	     /* CLOCK_MONOTONIC_COARSE of the next re-attach check */
+	unsigned int nmaps;	     /* of maps[] (may run past MAPS_MAX: then full) */
 	void *maps[MAPS_MAX];
 	char path[PATH_MAX]; /* the page file ("" when too long to follow) */
 };
@@ -189,8 +189,8 @@ static inline bool seq_spin(const struct tk_page *p, struct seq_wait *w)
 }
 
 /* An even seq of block c, or false when the read must give up. */
-static inline bool seq_begin(const struct tk_page *p, const struct tk_page_clock *c,
-			     uint32_t *seq, struct seq_wait *w)
+static inline bool seq_begin(const struct tk_page *p, const struct tk_page_clock *c, uint32_t *seq,
+			     struct seq_wait *w)
 {
 	while ((*seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE)) & 1)
 		if (!seq_spin(p, w))
@@ -405,16 +405,15 @@ static void reattach(struct timekeeper *tk)
 		return;
 	now = kernel_coarse_ns();
 	next = LD(tk->next_check_ns);
-	if (now < next || !__atomic_compare_exchange_n(&tk->next_check_ns, &next,
-						       now + REATTACH_EVERY_NS, false,
-						       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	if (now < next ||
+	    !__atomic_compare_exchange_n(&tk->next_check_ns, &next, now + REATTACH_EVERY_NS, false,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;
 	saved = errno;
 	fd = open(tk->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd >= 0) {
-		if (fstat(fd, &sb) == 0 &&
-		    ((uint64_t)sb.st_dev != LD(tk->path_dev) ||
-		     (uint64_t)sb.st_ino != LD(tk->path_ino))) {
+		if (fstat(fd, &sb) == 0 && ((uint64_t)sb.st_dev != LD(tk->path_dev) ||
+					    (uint64_t)sb.st_ino != LD(tk->path_ino))) {
 			map = map_page(fd, &sb);
 			if (map && !publish_map(tk, map, &sb))
 				munmap(map, TK_PAGE_SIZE);
@@ -427,8 +426,7 @@ static void reattach(struct timekeeper *tk)
 /* --- reading ----------------------------------------------------------------- */
 
 static enum rd_result read_clock(const struct timekeeper *tk, const struct tk_page *p,
-				 clockid_t clock, uint64_t *sec, uint64_t *ns,
-				 struct rd_status *rs)
+				 clockid_t clock, uint64_t *sec, uint64_t *ns, struct rd_status *rs)
 {
 	if (clock == CLOCK_MONOTONIC_RAW)
 		return read_hres(tk, p, TK_PAGE_BLOCK_RAW, clock, sec, ns, rs);
@@ -465,7 +463,7 @@ static int gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts,
 
 /* Everything but the common case, kept out of tk_gettime's frame. */
 static __attribute__((noinline, cold)) int gettime_slow(struct timekeeper *tk, clockid_t clock,
-							 struct timespec *ts)
+							struct timespec *ts)
 {
 	int kind;
 
@@ -473,7 +471,7 @@ static __attribute__((noinline, cold)) int gettime_slow(struct timekeeper *tk, c
 }
 
 /* The clocks of block 0 with a high-resolution reading. */
-#define HRES_CLOCKS                                                                          \
+#define HRES_CLOCKS                                                                                \
 	(1u << CLOCK_REALTIME | 1u << CLOCK_MONOTONIC | 1u << CLOCK_BOOTTIME | 1u << CLOCK_TAI)
 
 /*
@@ -551,7 +549,7 @@ static void page_bound(const struct tk_page *p, const struct rd_status *rs, int6
 	if (LD(p->hdr.compat) & TK_PAGE_C_BOUND) {
 		*bound = tkr_bound_grow(rs->bound_ns, rs->elapsed_ns, rs->drift_ppb);
 		*status = rs->bound_status <= TK_PAGE_BS_DISRUPTED ? (int)rs->bound_status
-								    : TK_CLOCK_UNKNOWN;
+								   : TK_CLOCK_UNKNOWN;
 	} else {
 		*bound = us_to_ns(rs->maxerror_us);
 		*status = (rs->flags & TK_PAGE_S_SYNC) ? TK_CLOCK_SYNCHRONIZED : TK_CLOCK_UNKNOWN;
@@ -764,7 +762,7 @@ TK_EXPORT int tk_status(struct timekeeper *tk, struct tk_status *st)
 			st->bound_drift_ppb = ps.bound_drift_ppb;
 		st->synchronized = !!(ps.flags & TK_PAGE_S_SYNC);
 		st->clock_mode = c.clock_mode;
-		st->leap = (ps.flags & TK_PAGE_S_LEAP_INS)	 ? 1
+		st->leap = (ps.flags & TK_PAGE_S_LEAP_INS)   ? 1
 			   : (ps.flags & TK_PAGE_S_LEAP_DEL) ? -1
 							     : 0;
 		st->tai_offset = ps.tai_offset;

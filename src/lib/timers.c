@@ -42,9 +42,9 @@
 struct tk_timers {
 	int fd;
 	int timeout_ms;
-	uint32_t seq;          /* of the last request sent */
-	uint32_t abandoned;    /* requests given up on (their replies may still come) */
-	int dead;              /* 0, or -ECONNRESET once the daemon closed */
+	uint32_t seq;		    /* of the last request sent */
+	uint32_t abandoned;	    /* requests given up on (their replies may still come) */
+	int dead;		    /* 0, or -ECONNRESET once the daemon closed */
 	struct tk_timer_event *evq; /* FIFO: evq[head .. head + n) */
 	size_t head, n, cap;
 	uint8_t buf[CTLW_RX_LEN];
@@ -190,8 +190,7 @@ static int take_events(struct tk_timers *tt, size_t n)
 		memcpy(&e, tt->buf + head + i * sizeof(e), sizeof(e));
 		if (e.id == 0)
 			return -EPROTO;
-		if (e.kind == TK_CTL_TEV_EXPIRED ? e.overruns == 0 :
-		    e.kind != TK_CTL_TEV_CANCELED)
+		if (e.kind == TK_CTL_TEV_EXPIRED ? e.overruns == 0 : e.kind != TK_CTL_TEV_CANCELED)
 			return -EPROTO;
 	}
 	r = evq_reserve(tt, evs.count);
@@ -327,8 +326,7 @@ static int call(struct tk_timers *tt, uint16_t type, const void *req, size_t req
 	return 0;
 }
 
-TK_EXPORT int tk_timer_create(struct tk_timers *tt, clockid_t clock, const char *name,
-			      uint32_t *id)
+TK_EXPORT int tk_timer_create(struct tk_timers *tt, clockid_t clock, const char *name, uint32_t *id)
 {
 	struct tk_ctl_timer_create req;
 	struct tk_ctl_timer_id rep;

@@ -23,7 +23,7 @@
 #include "proto/ctlwire.h"
 
 static void say(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static void say(char *why, size_t why_len, const char *fmt, ...)
 {
@@ -75,22 +75,23 @@ static const struct ctlw_type {
 	size_t req_size;
 	size_t name_off;
 } ctlw_types[] = {
-    {TK_CTL_HELLO, "HELLO", 0, NAME_NONE},
-    {TK_CTL_STATUS, "STATUS", 0, NAME_NONE},
-    {TK_CTL_SOURCES, "SOURCES", 0, NAME_NONE},
-    {TK_CTL_TIMERS, "TIMERS", sizeof(struct tk_ctl_timers_req), NAME_NONE},
-    {TK_CTL_ADJTIME, "ADJTIME", sizeof(struct tk_ctl_timex), NAME_NONE},
-    {TK_CTL_NTP, "NTP", 0, NAME_NONE},
-    {TK_CTL_PAGE_FD, "PAGE_FD", 0, NAME_NONE},
-    {TK_CTL_TIMER_CREATE, "TIMER_CREATE", sizeof(struct tk_ctl_timer_create),
-     offsetof(struct tk_ctl_timer_create, name)},
-    {TK_CTL_TIMER_ARM, "TIMER_ARM", sizeof(struct tk_ctl_timer_arm), NAME_NONE},
-    {TK_CTL_TIMER_DISARM, "TIMER_DISARM", sizeof(struct tk_ctl_timer_id), NAME_NONE},
-    {TK_CTL_TIMER_DELETE, "TIMER_DELETE", sizeof(struct tk_ctl_timer_id), NAME_NONE},
-    {TK_CTL_SWITCH, "SWITCH", sizeof(struct tk_ctl_name), offsetof(struct tk_ctl_name, name)},
-    {TK_CTL_UNBIND, "UNBIND", sizeof(struct tk_ctl_name), offsetof(struct tk_ctl_name, name)},
-    {TK_CTL_READMIT, "READMIT", sizeof(struct tk_ctl_name), offsetof(struct tk_ctl_name, name)},
-    {TK_CTL_RECALIBRATE, "RECALIBRATE", 0, NAME_NONE},
+	{ TK_CTL_HELLO, "HELLO", 0, NAME_NONE },
+	{ TK_CTL_STATUS, "STATUS", 0, NAME_NONE },
+	{ TK_CTL_SOURCES, "SOURCES", 0, NAME_NONE },
+	{ TK_CTL_TIMERS, "TIMERS", sizeof(struct tk_ctl_timers_req), NAME_NONE },
+	{ TK_CTL_ADJTIME, "ADJTIME", sizeof(struct tk_ctl_timex), NAME_NONE },
+	{ TK_CTL_NTP, "NTP", 0, NAME_NONE },
+	{ TK_CTL_PAGE_FD, "PAGE_FD", 0, NAME_NONE },
+	{ TK_CTL_TIMER_CREATE, "TIMER_CREATE", sizeof(struct tk_ctl_timer_create),
+	  offsetof(struct tk_ctl_timer_create, name) },
+	{ TK_CTL_TIMER_ARM, "TIMER_ARM", sizeof(struct tk_ctl_timer_arm), NAME_NONE },
+	{ TK_CTL_TIMER_DISARM, "TIMER_DISARM", sizeof(struct tk_ctl_timer_id), NAME_NONE },
+	{ TK_CTL_TIMER_DELETE, "TIMER_DELETE", sizeof(struct tk_ctl_timer_id), NAME_NONE },
+	{ TK_CTL_SWITCH, "SWITCH", sizeof(struct tk_ctl_name), offsetof(struct tk_ctl_name, name) },
+	{ TK_CTL_UNBIND, "UNBIND", sizeof(struct tk_ctl_name), offsetof(struct tk_ctl_name, name) },
+	{ TK_CTL_READMIT, "READMIT", sizeof(struct tk_ctl_name),
+	  offsetof(struct tk_ctl_name, name) },
+	{ TK_CTL_RECALIBRATE, "RECALIBRATE", 0, NAME_NONE },
 };
 
 static const struct ctlw_type *type_of(unsigned int type)
@@ -286,7 +287,7 @@ void ctlw_copy_str(char *dst, size_t dst_len, const char *src, size_t src_len)
 
 int ctlw_connect(const char *path, int flags)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t n = strlen(path);
 	int fd, r;
 
@@ -308,7 +309,7 @@ int ctlw_send(int fd, uint16_t type, uint16_t flags, uint32_t seq, const void *r
 {
 	struct tk_ctl_hdr h;
 	struct iovec iov[2];
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = req_len ? 2 : 1};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = req_len ? 2 : 1 };
 	ssize_t n;
 
 	if (req_len > TK_CTL_MAX_MSG - CTLW_HDR_LEN)
@@ -338,7 +339,7 @@ static int64_t mono_ms(void)
 
 int ctlw_wait(int fd, int timeout_ms)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int64_t deadline = timeout_ms < 0 ? 0 : mono_ms() + timeout_ms;
 	int left = timeout_ms, r;
 
@@ -362,8 +363,8 @@ ssize_t ctlw_recv(int fd, void *buf, size_t cap, int rflags, int *fd_out)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cm;
-	struct iovec iov = {buf, cap};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct iovec iov = { buf, cap };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *ch;
 	ssize_t n;
 

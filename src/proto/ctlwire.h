@@ -31,11 +31,11 @@
 
 #include "timekeeper/control.h"
 
-#define CTLW_HDR_LEN   sizeof(struct tk_ctl_hdr)
-#define CTLW_RES_LEN   sizeof(struct tk_ctl_result)
+#define CTLW_HDR_LEN sizeof(struct tk_ctl_hdr)
+#define CTLW_RES_LEN sizeof(struct tk_ctl_result)
 #define CTLW_REPLY_MIN (CTLW_HDR_LEN + CTLW_RES_LEN) /* header + result */
-#define CTLW_RX_LEN    (TK_CTL_MAX_MSG + 1) /* a receive buffer that tells an oversized packet */
-#define CTLW_ERR_LEN   160		    /* enough for every check's text */
+#define CTLW_RX_LEN (TK_CTL_MAX_MSG + 1) /* a receive buffer that tells an oversized packet */
+#define CTLW_ERR_LEN 160		 /* enough for every check's text */
 
 /* The largest status magnitude a reply may carry (Linux's errno range). */
 #define CTLW_MAX_ERRNO 4095

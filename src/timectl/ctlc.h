@@ -24,18 +24,18 @@
 #define CTLC_TIMEOUT_MS 5000 /* a daemon that does not answer within this is reported */
 
 struct ctlc_reply {
-	int32_t status;                      /* the daemon's: 0 or -errno */
-	char message[TK_CTL_MESSAGE_LEN];    /* the daemon's, NUL-terminated, printable */
-	const uint8_t *payload;              /* after tk_ctl_result; valid until the next call */
+	int32_t status;			  /* the daemon's: 0 or -errno */
+	char message[TK_CTL_MESSAGE_LEN]; /* the daemon's, NUL-terminated, printable */
+	const uint8_t *payload;		  /* after tk_ctl_result; valid until the next call */
 	size_t payload_len;
-	uint16_t server_version;             /* of the reply header */
-	char error[160];                     /* when ctlc_call fails: what was wrong */
+	uint16_t server_version; /* of the reply header */
+	char error[160];	 /* when ctlc_call fails: what was wrong */
 };
 
 struct ctlc {
 	int fd;
 	uint32_t seq;
-	uint8_t *buf;                        /* TK_CTL_MAX_MSG + 1 */
+	uint8_t *buf; /* TK_CTL_MAX_MSG + 1 */
 };
 
 /* -errno of socket()/connect(); the path is <runtime_dir>/control. */

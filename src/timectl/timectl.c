@@ -134,20 +134,34 @@ static int call_error(const char *what, int err, const struct ctlc_reply *r)
 static const char *errno_name(int e)
 {
 	switch (e) {
-	case EPERM: return "EPERM";
-	case EACCES: return "EACCES";
-	case ENOENT: return "ENOENT";
-	case EINVAL: return "EINVAL";
-	case EBUSY: return "EBUSY";
-	case EAGAIN: return "EAGAIN";
-	case EBADMSG: return "EBADMSG";
-	case ENODEV: return "ENODEV";
-	case ENOTSUP: return "EOPNOTSUPP";
-	case ERANGE: return "ERANGE";
-	case EEXIST: return "EEXIST";
-	case ENOSYS: return "ENOSYS";
-	case EALREADY: return "EALREADY";
-	default: return NULL;
+	case EPERM:
+		return "EPERM";
+	case EACCES:
+		return "EACCES";
+	case ENOENT:
+		return "ENOENT";
+	case EINVAL:
+		return "EINVAL";
+	case EBUSY:
+		return "EBUSY";
+	case EAGAIN:
+		return "EAGAIN";
+	case EBADMSG:
+		return "EBADMSG";
+	case ENODEV:
+		return "ENODEV";
+	case ENOTSUP:
+		return "EOPNOTSUPP";
+	case ERANGE:
+		return "ERANGE";
+	case EEXIST:
+		return "EEXIST";
+	case ENOSYS:
+		return "ENOSYS";
+	case EALREADY:
+		return "EALREADY";
+	default:
+		return NULL;
 	}
 }
 
@@ -197,9 +211,10 @@ static int request(const char *what, uint16_t type, const void *req, size_t req_
 	if (err)
 		return call_error(what, err, r);
 	if (r->status)
-		return refused(what, r, TK_CTL_T_IS_CHANGE(type) ||
-					       (type == TK_CTL_ADJTIME && req &&
-						((const struct tk_ctl_timex *)req)->modes));
+		return refused(what, r,
+			       TK_CTL_T_IS_CHANGE(type) ||
+				       (type == TK_CTL_ADJTIME && req &&
+					((const struct tk_ctl_timex *)req)->modes));
 	return EX_OK;
 }
 
@@ -209,57 +224,84 @@ static int request(const char *what, uint16_t type, const void *req, size_t req_
 static const char *mode_name(int32_t m)
 {
 	switch (m) {
-	case TK_PAGE_MODE_NONE: return "none";
-	case TK_PAGE_MODE_TSC: return "tsc";
-	case TK_PAGE_MODE_KCLOCK: return "kclock";
-	default: return "unknown";
+	case TK_PAGE_MODE_NONE:
+		return "none";
+	case TK_PAGE_MODE_TSC:
+		return "tsc";
+	case TK_PAGE_MODE_KCLOCK:
+		return "kclock";
+	default:
+		return "unknown";
 	}
 }
 
 static const char *ref_name(uint32_t r)
 {
 	switch (r) {
-	case TK_CTL_REF_NONE: return "none";
-	case TK_CTL_REF_SYSTEM: return "system";
-	case TK_CTL_REF_NTP: return "ntp";
-	default: return "unknown";
+	case TK_CTL_REF_NONE:
+		return "none";
+	case TK_CTL_REF_SYSTEM:
+		return "system";
+	case TK_CTL_REF_NTP:
+		return "ntp";
+	default:
+		return "unknown";
 	}
 }
 
 static const char *state_name(uint32_t s)
 {
 	switch (s) {
-	case TK_CTL_SRC_CURRENT: return "current";
-	case TK_CTL_SRC_OK: return "ok";
-	case TK_CTL_SRC_UNSTABLE: return "unstable";
-	case TK_CTL_SRC_UNBOUND: return "unbound";
-	case TK_CTL_SRC_UNUSABLE: return "unusable";
-	default: return "unknown";
+	case TK_CTL_SRC_CURRENT:
+		return "current";
+	case TK_CTL_SRC_OK:
+		return "ok";
+	case TK_CTL_SRC_UNSTABLE:
+		return "unstable";
+	case TK_CTL_SRC_UNBOUND:
+		return "unbound";
+	case TK_CTL_SRC_UNUSABLE:
+		return "unusable";
+	default:
+		return "unknown";
 	}
 }
 
 static const char *verdict_name(uint32_t v)
 {
 	switch (v) {
-	case TK_CTL_VERDICT_NONE: return "none";
-	case TK_CTL_VERDICT_BASELINE: return "baseline";
-	case TK_CTL_VERDICT_OK: return "ok";
-	case TK_CTL_VERDICT_SKIP: return "skip";
-	case TK_CTL_VERDICT_UNSTABLE: return "unstable";
-	default: return "unknown";
+	case TK_CTL_VERDICT_NONE:
+		return "none";
+	case TK_CTL_VERDICT_BASELINE:
+		return "baseline";
+	case TK_CTL_VERDICT_OK:
+		return "ok";
+	case TK_CTL_VERDICT_SKIP:
+		return "skip";
+	case TK_CTL_VERDICT_UNSTABLE:
+		return "unstable";
+	default:
+		return "unknown";
 	}
 }
 
 static const char *time_state_name(int32_t s)
 {
 	switch (s) {
-	case TIME_OK: return "TIME_OK";
-	case TIME_INS: return "TIME_INS";
-	case TIME_DEL: return "TIME_DEL";
-	case TIME_OOP: return "TIME_OOP";
-	case TIME_WAIT: return "TIME_WAIT";
-	case TIME_ERROR: return "TIME_ERROR";
-	default: return "unknown";
+	case TIME_OK:
+		return "TIME_OK";
+	case TIME_INS:
+		return "TIME_INS";
+	case TIME_DEL:
+		return "TIME_DEL";
+	case TIME_OOP:
+		return "TIME_OOP";
+	case TIME_WAIT:
+		return "TIME_WAIT";
+	case TIME_ERROR:
+		return "TIME_ERROR";
+	default:
+		return "unknown";
 	}
 }
 
@@ -273,10 +315,14 @@ static const char *base_name(uint32_t b)
 static const char *bound_status_name(uint32_t s)
 {
 	switch (s) {
-	case TK_PAGE_BS_UNKNOWN: return "unknown";
-	case TK_PAGE_BS_SYNCHRONIZED: return "synchronized";
-	case TK_PAGE_BS_FREE_RUNNING: return "free-running";
-	case TK_PAGE_BS_DISRUPTED: return "disrupted";
+	case TK_PAGE_BS_UNKNOWN:
+		return "unknown";
+	case TK_PAGE_BS_SYNCHRONIZED:
+		return "synchronized";
+	case TK_PAGE_BS_FREE_RUNNING:
+		return "free-running";
+	case TK_PAGE_BS_DISRUPTED:
+		return "disrupted";
 	}
 	return "invalid";
 }
@@ -284,13 +330,20 @@ static const char *bound_status_name(uint32_t s)
 static const char *liveness_name(int kind)
 {
 	switch (kind) {
-	case TK_SOURCE_PAGE: return "fresh";
-	case TK_SOURCE_NO_PAGE: return "missing";
-	case TK_SOURCE_STALE: return "stale";
-	case TK_SOURCE_GONE: return "gone";
-	case TK_SOURCE_MODE_NONE: return "mode_none";
-	case TK_SOURCE_BUSY: return "busy";
-	default: return "unknown";
+	case TK_SOURCE_PAGE:
+		return "fresh";
+	case TK_SOURCE_NO_PAGE:
+		return "missing";
+	case TK_SOURCE_STALE:
+		return "stale";
+	case TK_SOURCE_GONE:
+		return "gone";
+	case TK_SOURCE_MODE_NONE:
+		return "mode_none";
+	case TK_SOURCE_BUSY:
+		return "busy";
+	default:
+		return "unknown";
 	}
 }
 
@@ -312,11 +365,21 @@ static void bits_json(struct jw *w, const char *key, const struct bit_name *t, s
 }
 
 static const struct bit_name sta_bits[] = {
-	{ STA_PLL, "PLL" },	       { STA_PPSFREQ, "PPSFREQ" }, { STA_PPSTIME, "PPSTIME" },
-	{ STA_FLL, "FLL" },	       { STA_INS, "INS" },	   { STA_DEL, "DEL" },
-	{ STA_UNSYNC, "UNSYNC" },      { STA_FREQHOLD, "FREQHOLD" }, { STA_PPSSIGNAL, "PPSSIGNAL" },
-	{ STA_PPSJITTER, "PPSJITTER" }, { STA_PPSWANDER, "PPSWANDER" }, { STA_PPSERROR, "PPSERROR" },
-	{ STA_CLOCKERR, "CLOCKERR" },  { STA_NANO, "NANO" },	   { STA_MODE, "MODE" },
+	{ STA_PLL, "PLL" },
+	{ STA_PPSFREQ, "PPSFREQ" },
+	{ STA_PPSTIME, "PPSTIME" },
+	{ STA_FLL, "FLL" },
+	{ STA_INS, "INS" },
+	{ STA_DEL, "DEL" },
+	{ STA_UNSYNC, "UNSYNC" },
+	{ STA_FREQHOLD, "FREQHOLD" },
+	{ STA_PPSSIGNAL, "PPSSIGNAL" },
+	{ STA_PPSJITTER, "PPSJITTER" },
+	{ STA_PPSWANDER, "PPSWANDER" },
+	{ STA_PPSERROR, "PPSERROR" },
+	{ STA_CLOCKERR, "CLOCKERR" },
+	{ STA_NANO, "NANO" },
+	{ STA_MODE, "MODE" },
 	{ STA_CLK, "CLK" },
 };
 
@@ -501,8 +564,8 @@ static int cmd_status(void)
 	       sta[0] ? sta : "-", time_state_name(s.time_state));
 	printf("Leap status     : %s\n", leap_name(s.time_state, s.ntp_status, true));
 	printf("TAI offset      : %d seconds\n", s.tai_offset);
-	printf("Update interval : %.1f ms (time constant %d)\n",
-	       (double)s.update_interval_ns / 1e6, s.time_constant);
+	printf("Update interval : %.1f ms (time constant %d)\n", (double)s.update_interval_ns / 1e6,
+	       s.time_constant);
 	printf("Loop lateness   : %.3f ms worst in the last minute, %.3f ms since the start\n",
 	       (double)s.loop_late_recent_ns / 1e6, (double)s.loop_late_max_ns / 1e6);
 	if (s.tsc_calibrated_hz)
@@ -516,9 +579,11 @@ static int cmd_status(void)
 		printf("Page            : missing (%s)\n", page_path);
 	} else {
 		printf("Page            : %s, updated %.1f ms ago, valid for %.1f ms more\n",
-		       liveness_name(ps.source_kind), (double)(mono - (int64_t)ps.last_update_ns) / 1e6,
+		       liveness_name(ps.source_kind),
+		       (double)(mono - (int64_t)ps.last_update_ns) / 1e6,
 		       (double)((int64_t)ps.valid_until_ns - mono) / 1e6);
-		printf("Page clock      : mode %s, source %s, disruption %" PRIu64 ", writer pid %d\n",
+		printf("Page clock      : mode %s, source %s, disruption %" PRIu64
+		       ", writer pid %d\n",
 		       mode_name(ps.clock_mode), pagesrc[0] ? pagesrc : "-", ps.disruption,
 		       ps.writer_pid);
 	}
@@ -531,8 +596,8 @@ static int cmd_status(void)
 /* sources */
 
 static const struct bit_name srcf_bits[] = {
-	{ TK_CTL_SRCF_WATCHDOG, "watchdog" },	  { TK_CTL_SRCF_OVERRIDE, "override" },
-	{ TK_CTL_SRCF_SIMULATED, "simulated" },	  { TK_CTL_SRCF_CLIENT_READ, "client_read" },
+	{ TK_CTL_SRCF_WATCHDOG, "watchdog" },	    { TK_CTL_SRCF_OVERRIDE, "override" },
+	{ TK_CTL_SRCF_SIMULATED, "simulated" },	    { TK_CTL_SRCF_CLIENT_READ, "client_read" },
 	{ TK_CTL_SRCF_MUST_VERIFY, "must_verify" }, { TK_CTL_SRCF_CALIBRATED, "calibrated" },
 };
 
@@ -607,9 +672,9 @@ static int cmd_sources(void)
 			snprintf(unc, sizeof(unc), "-");
 		printf("%c %-10s %9s %16" PRIu64 " %10s %-9s %7" PRIu64 " %6" PRIu64 " %6" PRIu64
 		       " %10" PRIu64 " %s\n",
-		       s.state == TK_CTL_SRC_CURRENT ? '*' : ' ', name, rating, s.hz,
-		       unc, state_name(s.state), s.wd_checks, s.wd_skips,
-		       s.wd_failures, s.wd_max_skew_ns, verdict_name(s.verdict));
+		       s.state == TK_CTL_SRC_CURRENT ? '*' : ' ', name, rating, s.hz, unc,
+		       state_name(s.state), s.wd_checks, s.wd_skips, s.wd_failures,
+		       s.wd_max_skew_ns, verdict_name(s.verdict));
 		if ((s.state == TK_CTL_SRC_UNSTABLE || s.state == TK_CTL_SRC_UNUSABLE) && reason[0])
 			printf("           %s: %s\n", state_name(s.state), reason);
 		if (last[0] && s.verdict != TK_CTL_VERDICT_NONE)
@@ -654,8 +719,8 @@ static int cmd_name(const char *cmd, uint16_t type, const char *name)
 	int rc;
 
 	if (strlen(name) >= TK_CTL_NAME_LEN) {
-		fprintf(stderr, "timectl: %s: source name '%.40s...' is %zu bytes, at most %d\n", cmd,
-			name, strlen(name), TK_CTL_NAME_LEN - 1);
+		fprintf(stderr, "timectl: %s: source name '%.40s...' is %zu bytes, at most %d\n",
+			cmd, name, strlen(name), TK_CTL_NAME_LEN - 1);
 		return EX_USAGE;
 	}
 	memset(&req, 0, sizeof(req));
@@ -704,7 +769,8 @@ static int cmd_timers(void)
 		memset(&req, 0, sizeof(req));
 		req.offset = offset;
 		rc = request("timers", TK_CTL_TIMERS, &req, sizeof(req), sizeof(head),
-			     sizeof(struct tk_ctl_timer), offsetof(struct tk_ctl_timers, count), &r);
+			     sizeof(struct tk_ctl_timer), offsetof(struct tk_ctl_timers, count),
+			     &r);
 		if (rc) {
 			free(rows);
 			return rc;
@@ -729,7 +795,8 @@ static int cmd_timers(void)
 				cap = ncap;
 			}
 			row = &rows[n++];
-			memcpy(&row->t, r.payload + sizeof(head) + i * sizeof(row->t), sizeof(row->t));
+			memcpy(&row->t, r.payload + sizeof(head) + i * sizeof(row->t),
+			       sizeof(row->t));
 			base_now = (int64_t)head.now_mono_ns +
 				   (row->t.base < 4 ? head.offset_ns[row->t.base] : 0);
 			row->soft_left_ns = row->t.soft_expires_ns - base_now;
@@ -796,13 +863,17 @@ static int cmd_timers(void)
 	if (first.next_event_ns == INT64_MAX)
 		printf("next event: none\n");
 	else
-		printf("next event: %" PRId64 " nsecs (in %" PRId64 " nsecs)\n", first.next_event_ns,
-		       first.next_event_ns - (int64_t)first.now_mono_ns);
+		printf("next event: %" PRId64 " nsecs (in %" PRId64 " nsecs)\n",
+		       first.next_event_ns, first.next_event_ns - (int64_t)first.now_mono_ns);
 	for (uint32_t b = 0; b < 4; b++) {
 		int k = 0;
 
-		printf("\nclock %u:\n  .base:       CLOCK_%s\n  .offset:     %" PRId64 " nsecs\n", b,
-		       b == 0 ? "MONOTONIC" : b == 1 ? "REALTIME" : b == 2 ? "BOOTTIME" : "TAI",
+		printf("\nclock %u:\n  .base:       CLOCK_%s\n  .offset:     %" PRId64 " nsecs\n",
+		       b,
+		       b == 0	? "MONOTONIC"
+		       : b == 1 ? "REALTIME"
+		       : b == 2 ? "BOOTTIME"
+				: "TAI",
 		       first.offset_ns[b]);
 		printf("active timers:\n");
 		for (size_t i = 0; i < n; i++) {
@@ -812,15 +883,15 @@ static int cmd_timers(void)
 			if (row->t.base != b)
 				continue;
 			ctlw_copy_str(name, sizeof(name), row->t.name, sizeof(row->t.name));
-			printf(" #%d: %s, S:%02x, owner pid %d (%s)", k++, name[0] ? name : "<unnamed>",
-			       row->t.state, row->t.owner_pid,
+			printf(" #%d: %s, S:%02x, owner pid %d (%s)", k++,
+			       name[0] ? name : "<unnamed>", row->t.state, row->t.owner_pid,
 			       row->t.owner_pid ? "a client" : "the daemon");
 			if (row->t.period_ns)
 				printf(", period %" PRId64 " nsecs\n", row->t.period_ns);
 			else
 				printf(", one-shot\n");
-			printf(" # expires at %" PRId64 "-%" PRId64 " nsecs [in %" PRId64 " to %" PRId64
-			       " nsecs]\n",
+			printf(" # expires at %" PRId64 "-%" PRId64 " nsecs [in %" PRId64
+			       " to %" PRId64 " nsecs]\n",
 			       row->t.soft_expires_ns, row->t.expires_ns, row->soft_left_ns,
 			       row->left_ns);
 		}
@@ -994,7 +1065,8 @@ static int cmd_adjtime(int argc, char **argv)
 			if (parse_i64("--tai", optarg, &v))
 				return EX_USAGE;
 			if (v < INT32_MIN || v > INT32_MAX) {
-				fprintf(stderr, "timectl: adjtime --tai: %s outside 32 bits\n", optarg);
+				fprintf(stderr, "timectl: adjtime --tai: %s outside 32 bits\n",
+					optarg);
 				return EX_USAGE;
 			}
 			/* adjtimex(2) takes the TAI offset of ADJ_TAI from `constant`. */
@@ -1011,7 +1083,8 @@ static int cmd_adjtime(int argc, char **argv)
 			if (parse_double("--step", optarg, &step_s))
 				return EX_USAGE;
 			if (fabs(step_s) > 1e9) {
-				fprintf(stderr, "timectl: adjtime --step: %s s is too large\n", optarg);
+				fprintf(stderr, "timectl: adjtime --step: %s s is too large\n",
+					optarg);
 				return EX_USAGE;
 			}
 			req.modes |= ADJ_SETOFFSET;
@@ -1040,12 +1113,14 @@ static int cmd_adjtime(int argc, char **argv)
 		return usage_error("adjtime: unexpected argument '%s'", argv[optind]);
 	if ((req.modes & ADJ_OFFSET_SINGLESHOT) == ADJ_OFFSET_SINGLESHOT &&
 	    (req.modes & ~(unsigned)ADJ_OFFSET_SINGLESHOT)) {
-		fprintf(stderr, "timectl: adjtime: --singleshot goes alone (adjtime(3) semantics)\n");
+		fprintf(stderr,
+			"timectl: adjtime: --singleshot goes alone (adjtime(3) semantics)\n");
 		return EX_USAGE;
 	}
 	if ((req.modes & ADJ_TAI) && (req.modes & ADJ_TIMECONST)) {
-		fprintf(stderr, "timectl: adjtime: --tai and --constant exclude each other (adjtimex "
-				"takes both from the constant field)\n");
+		fprintf(stderr,
+			"timectl: adjtime: --tai and --constant exclude each other (adjtimex "
+			"takes both from the constant field)\n");
 		return EX_USAGE;
 	}
 	if (req.modes & ADJ_TAI)
@@ -1114,10 +1189,14 @@ static const struct {
 static const char *reading_status_name(int st)
 {
 	switch (st) {
-	case TK_CLOCK_SYNCHRONIZED: return "synchronized";
-	case TK_CLOCK_FREE_RUNNING: return "free_running";
-	case TK_CLOCK_DISRUPTED: return "disrupted";
-	default: return "unknown";
+	case TK_CLOCK_SYNCHRONIZED:
+		return "synchronized";
+	case TK_CLOCK_FREE_RUNNING:
+		return "free_running";
+	case TK_CLOCK_DISRUPTED:
+		return "disrupted";
+	default:
+		return "unknown";
 	}
 }
 
@@ -1209,7 +1288,8 @@ static int cmd_read(const char *which)
 			       " %10" PRId64 " %-9s %-12s %s\n",
 			       clocks[i].name, (int64_t)p.tv_sec, p.tv_nsec, mid / NSEC_PER_SEC,
 			       mid % NSEC_PER_SEC, diff, ts_to_ns(&k2) - ts_to_ns(&k1),
-			       rd.source_kind == TK_SOURCE_PAGE ? "page" : liveness_name(rd.source_kind),
+			       rd.source_kind == TK_SOURCE_PAGE ? "page"
+								: liveness_name(rd.source_kind),
 			       reading_status_name(rd.status), bound);
 		}
 	}
@@ -1229,14 +1309,22 @@ static int cmd_read(const char *which)
 static const char *ntp_state_name(uint32_t s)
 {
 	switch (s) {
-	case TK_CTL_NTP_SELECTED: return "selected";
-	case TK_CTL_NTP_CANDIDATE: return "candidate";
-	case TK_CTL_NTP_OUTLIER: return "outlier";
-	case TK_CTL_NTP_FALSETICKER: return "falseticker";
-	case TK_CTL_NTP_UNREACHABLE: return "unreachable";
-	case TK_CTL_NTP_UNUSABLE: return "unusable";
-	case TK_CTL_NTP_INIT: return "init";
-	default: return "unknown";
+	case TK_CTL_NTP_SELECTED:
+		return "selected";
+	case TK_CTL_NTP_CANDIDATE:
+		return "candidate";
+	case TK_CTL_NTP_OUTLIER:
+		return "outlier";
+	case TK_CTL_NTP_FALSETICKER:
+		return "falseticker";
+	case TK_CTL_NTP_UNREACHABLE:
+		return "unreachable";
+	case TK_CTL_NTP_UNUSABLE:
+		return "unusable";
+	case TK_CTL_NTP_INIT:
+		return "init";
+	default:
+		return "unknown";
 	}
 }
 
@@ -1244,25 +1332,28 @@ static const char *ntp_state_name(uint32_t s)
 static char ntp_state_mark(uint32_t s)
 {
 	switch (s) {
-	case TK_CTL_NTP_SELECTED: return '*';
-	case TK_CTL_NTP_CANDIDATE: return '+';
-	case TK_CTL_NTP_OUTLIER: return '-';
-	case TK_CTL_NTP_FALSETICKER: return 'x';
-	case TK_CTL_NTP_UNREACHABLE: return '?';
-	case TK_CTL_NTP_UNUSABLE: return '~';
-	default: return ' ';
+	case TK_CTL_NTP_SELECTED:
+		return '*';
+	case TK_CTL_NTP_CANDIDATE:
+		return '+';
+	case TK_CTL_NTP_OUTLIER:
+		return '-';
+	case TK_CTL_NTP_FALSETICKER:
+		return 'x';
+	case TK_CTL_NTP_UNREACHABLE:
+		return '?';
+	case TK_CTL_NTP_UNUSABLE:
+		return '~';
+	default:
+		return ' ';
 	}
 }
 
 static const struct bit_name ntpf_bits[] = {
-	{ TK_CTL_NTPF_IBURST, "iburst" },
-	{ TK_CTL_NTPF_KOD_RATE, "kod_rate" },
-	{ TK_CTL_NTPF_KOD_DENY, "kod_deny" },
-	{ TK_CTL_NTPF_RESOLVE_FAILED, "resolve_failed" },
-	{ TK_CTL_NTPF_XLEAVE, "xleave" },
-	{ TK_CTL_NTPF_INTERLEAVED, "interleaved" },
-	{ TK_CTL_NTPF_RESOLVING, "resolving" },
-	{ TK_CTL_NTPF_PANIC, "panic" },
+	{ TK_CTL_NTPF_IBURST, "iburst" },	{ TK_CTL_NTPF_KOD_RATE, "kod_rate" },
+	{ TK_CTL_NTPF_KOD_DENY, "kod_deny" },	{ TK_CTL_NTPF_RESOLVE_FAILED, "resolve_failed" },
+	{ TK_CTL_NTPF_XLEAVE, "xleave" },	{ TK_CTL_NTPF_INTERLEAVED, "interleaved" },
+	{ TK_CTL_NTPF_RESOLVING, "resolving" }, { TK_CTL_NTPF_PANIC, "panic" },
 };
 
 static void refid_text(uint32_t refid, uint32_t stratum, char *buf, size_t len)
@@ -1344,7 +1435,8 @@ static int cmd_ntp(void)
 	for (uint32_t i = 0; i < h.count; i++) {
 		struct tk_ctl_ntp_server s;
 		char host[TK_CTL_HOST_LEN], addr[TK_CTL_ADDR_LEN], msg[TK_CTL_MESSAGE_LEN];
-		char name[TK_CTL_HOST_LEN + TK_CTL_ADDR_LEN + 4], ago[24], off[24], del[24], jit[24];
+		char name[TK_CTL_HOST_LEN + TK_CTL_ADDR_LEN + 4], ago[24], off[24], del[24],
+			jit[24];
 
 		memcpy(&s, r.payload + sizeof(h) + i * sizeof(s), sizeof(s));
 		ctlw_copy_str(host, sizeof(host), s.host, sizeof(s.host));
@@ -1398,7 +1490,8 @@ static int cmd_ntp(void)
 		ns_text(s.jitter_ns, jit, sizeof(jit));
 		/* I after the state: the newest sample came in interleaved mode. */
 		printf("%c%c %-26s %2u %4d  %03o %8s %10s %10s %10s\n", ntp_state_mark(s.state),
-		       (s.flags & TK_CTL_NTPF_INTERLEAVED) ? 'I' : ' ', name, s.stratum, s.poll, s.reach & 0xff, ago, off, del + 1, jit + 1);
+		       (s.flags & TK_CTL_NTPF_INTERLEAVED) ? 'I' : ' ', name, s.stratum, s.poll,
+		       s.reach & 0xff, ago, off, del + 1, jit + 1);
 		if (msg[0])
 			printf("      %s: %s\n", ntp_state_name(s.state), msg);
 	}
@@ -1469,7 +1562,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EX_OK;
 		case 'V':
-			printf("timectl %s (control protocol %u)\n", PACKAGE_VERSION, TK_CTL_VERSION);
+			printf("timectl %s (control protocol %u)\n", PACKAGE_VERSION,
+			       TK_CTL_VERSION);
 			return EX_OK;
 		default:
 			usage(stderr);
@@ -1507,8 +1601,9 @@ int main(int argc, char **argv)
 	    strcmp(cmd, "timers") == 0 || strcmp(cmd, "recalibrate") == 0) {
 		if (n)
 			return usage_error("%s takes no argument", cmd);
-		rc = cmd[0] == 's' ? (cmd[1] == 't' ? cmd_status() : cmd_sources()) :
-		     cmd[0] == 't' ? cmd_timers() : cmd_recalibrate();
+		rc = cmd[0] == 's'   ? (cmd[1] == 't' ? cmd_status() : cmd_sources())
+		     : cmd[0] == 't' ? cmd_timers()
+				     : cmd_recalibrate();
 	} else if (strcmp(cmd, "ntp") == 0) {
 		if (n)
 			return usage_error("%s takes no argument", cmd);

@@ -43,8 +43,8 @@ static int stub(void *ctx, struct ctl_call *c)
 		must(strnlen(((const struct tk_ctl_name *)c->req)->name, TK_CTL_NAME_LEN) <
 		     TK_CTL_NAME_LEN);
 	if (c->type == TK_CTL_TIMER_CREATE)
-		must(strnlen(((const struct tk_ctl_timer_create *)c->req)->name,
-			     TK_CTL_NAME_LEN) < TK_CTL_NAME_LEN);
+		must(strnlen(((const struct tk_ctl_timer_create *)c->req)->name, TK_CTL_NAME_LEN) <
+		     TK_CTL_NAME_LEN);
 	must(c->client == NULL); /* no connection behind ctl_handle() */
 	if (c->type == TK_CTL_ADJTIME) {
 		const struct tk_ctl_timex *tx = c->req;
@@ -65,31 +65,31 @@ static int stub(void *ctx, struct ctl_call *c)
 }
 
 static const struct ctl_ops ops = {
-    .hello = stub,
-    .status = stub,
-    .sources = stub,
-    .timers = stub,
-    .adjtime = stub,
-    .switch_source = stub,
-    .unbind = stub,
-    .readmit = stub,
-    .recalibrate = stub,
-    .timer_create = stub,
-    .timer_arm = stub,
-    .timer_disarm = stub,
-    .timer_delete = stub,
+	.hello = stub,
+	.status = stub,
+	.sources = stub,
+	.timers = stub,
+	.adjtime = stub,
+	.switch_source = stub,
+	.unbind = stub,
+	.readmit = stub,
+	.recalibrate = stub,
+	.timer_create = stub,
+	.timer_arm = stub,
+	.timer_disarm = stub,
+	.timer_delete = stub,
 };
 
 static struct ctl_server *server(void)
 {
 	static struct ctl_server *s;
-	struct ctl_conf cc = {.path = "/nonexistent/fuzz/control",
-			      .group = "fuzzgroup",
-			      .max_clients = 4,
-			      .max_clients_per_uid = 2,
-			      .rate_limit = 10,
-			      .rate_burst = 10,
-			      .version = "fuzz"};
+	struct ctl_conf cc = { .path = "/nonexistent/fuzz/control",
+			       .group = "fuzzgroup",
+			       .max_clients = 4,
+			       .max_clients_per_uid = 2,
+			       .rate_limit = 10,
+			       .rate_burst = 10,
+			       .version = "fuzz" };
 
 	if (!s) {
 		if (ctl_new(&s, &cc, &ops, NULL) < 0)
@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static unsigned char msg[TK_CTL_MAX_MSG];
 	static _Alignas(16) unsigned char reply[TK_CTL_MAX_MSG];
 	struct ctl_server *s = server();
-	struct ctl_peer p = {0};
+	struct ctl_peer p = { 0 };
 	struct tk_ctl_hdr h;
 	size_t len, rlen = 0;
 	uint8_t sel;

@@ -41,9 +41,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define SEC   INT64_C(1000000000)
+#define SEC INT64_C(1000000000)
 #define MONO0 (1000 * SEC)
-#define HDR   sizeof(struct tk_ctl_hdr)
+#define HDR sizeof(struct tk_ctl_hdr)
 /* The clocks' range here: 2^61 ns (73 years) each way, so a base's time
  * (MONOTONIC + offset) stays below the queue's saturation, as the
  * timekeeper's do (REALTIME within its settable range). */
@@ -78,7 +78,7 @@ static void hw_delay(void *ctx, uint64_t ns)
 	fake_ns += ns;
 }
 
-static const struct sim_clock hwclk = {hw_now, hw_delay, NULL};
+static const struct sim_clock hwclk = { hw_now, hw_delay, NULL };
 
 /* HELLO tells us the server's handle of our connection. */
 static int on_hello(void *ctx, struct ctl_call *c)
@@ -89,13 +89,13 @@ static int on_hello(void *ctx, struct ctl_call *c)
 }
 
 static const struct ctl_ops ops = {
-    .hello = on_hello,
-    .timer_create = daemon_timer_create,
-    .timer_arm = daemon_timer_arm,
-    .timer_disarm = daemon_timer_disarm,
-    .timer_delete = daemon_timer_delete,
-    .writable = daemon_timers_writable,
-    .gone = daemon_timers_gone,
+	.hello = on_hello,
+	.timer_create = daemon_timer_create,
+	.timer_arm = daemon_timer_arm,
+	.timer_disarm = daemon_timer_disarm,
+	.timer_delete = daemon_timer_delete,
+	.writable = daemon_timers_writable,
+	.gone = daemon_timers_gone,
 };
 
 static void drain(void)
@@ -114,17 +114,20 @@ static void die(const char *what)
 
 static void setup(void)
 {
-	struct ctl_conf cc = {.max_clients = 4,
-			      .max_clients_per_uid = 4,
-			      .rate_limit = 1000000,
-			      .rate_burst = 1000000,
-			      .version = "fuzz"};
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct tk_ctl_hdr h = {TK_CTL_MAGIC, TK_CTL_VERSION, TK_CTL_HELLO, 0, HDR, 1};
+	struct ctl_conf cc = { .max_clients = 4,
+			       .max_clients_per_uid = 4,
+			       .rate_limit = 1000000,
+			       .rate_burst = 1000000,
+			       .version = "fuzz" };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct tk_ctl_hdr h = { TK_CTL_MAGIC, TK_CTL_VERSION, TK_CTL_HELLO, 0, HDR, 1 };
 	struct sim_conf sc;
 	struct cs_entry *e;
-	struct tkc_start st = {.real = {1700000000, 0}, .mono = {1000, 0}, .boot = {1000, 0},
-			       .raw = {1000, 0}, .tai_offset = 37};
+	struct tkc_start st = { .real = { 1700000000, 0 },
+				.mono = { 1000, 0 },
+				.boot = { 1000, 0 },
+				.raw = { 1000, 0 },
+				.tai_offset = 37 };
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tk-fuzz-dctl.XXXXXX");
 	if (!mkdtemp(tmpdir))
@@ -192,10 +195,10 @@ static void take(const uint8_t **p, size_t *n, void *out, size_t len)
 
 static void timer_request(const uint8_t **p, size_t *n)
 {
-	static const uint16_t types[] = {TK_CTL_TIMER_CREATE, TK_CTL_TIMER_ARM,
-					 TK_CTL_TIMER_DISARM, TK_CTL_TIMER_DELETE};
+	static const uint16_t types[] = { TK_CTL_TIMER_CREATE, TK_CTL_TIMER_ARM,
+					  TK_CTL_TIMER_DISARM, TK_CTL_TIMER_DELETE };
 	_Alignas(16) static unsigned char msg[TK_CTL_MAX_MSG], reply[TK_CTL_MAX_MSG];
-	struct tk_ctl_hdr h = {TK_CTL_MAGIC, TK_CTL_VERSION, 0, 0, 0, 7};
+	struct tk_ctl_hdr h = { TK_CTL_MAGIC, TK_CTL_VERSION, 0, 0, 0, 7 };
 	uint8_t t = 0;
 	size_t len, rlen;
 	long want;

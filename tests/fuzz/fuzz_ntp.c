@@ -48,8 +48,13 @@ static void put64(uint8_t *b, uint64_t v)
 /* A good server's reply to p's request: offset off, symmetric delay. */
 static void good_reply(struct ntpc_peer *p, int64_t now, int64_t off, uint64_t cookie)
 {
-	struct ntpc_packet r = { .version = 4, .mode = 4, .stratum = 2, .poll = 6,
-				 .precision = -20, .root_delay = 0x100, .root_dispersion = 0x100 };
+	struct ntpc_packet r = { .version = 4,
+				 .mode = 4,
+				 .stratum = 2,
+				 .poll = 6,
+				 .precision = -20,
+				 .root_delay = 0x100,
+				 .root_dispersion = 0x100 };
 	uint8_t q[NTPC_PACKET_LEN], b[NTPC_PACKET_LEN];
 
 	ntpc_request(p, cookie, 0, T0 + now, q);
@@ -86,12 +91,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 1; i < 3; i++) {
 		ntpc_peer_init(&peers[i], 4, 10, false);
 		for (int k = 0; k < 3; k++)
-			good_reply(&peers[i], k * 16 * S, 100000 * i, (uint64_t)(1000 + 10 * i + k));
+			good_reply(&peers[i], k * 16 * S, 100000 * i,
+				   (uint64_t)(1000 + 10 * i + k));
 	}
 	while (size - off >= 5 + NTPC_PACKET_LEN) {
 		uint8_t ctl = data[off], buf[NTPC_PACKET_LEN + 15], q[NTPC_PACKET_LEN];
 		size_t len = NTPC_PACKET_LEN + (ctl >> 4);
-		int64_t rtt = (int64_t)((uint32_t)data[off + 1] << 24 | (uint32_t)data[off + 2] << 16 |
+		int64_t rtt = (int64_t)((uint32_t)data[off + 1] << 24 |
+					(uint32_t)data[off + 2] << 16 |
 					(uint32_t)data[off + 3] << 8 | data[off + 4]);
 		struct ntpc_packet d;
 		uint8_t again[NTPC_PACKET_LEN];

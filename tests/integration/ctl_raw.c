@@ -33,7 +33,7 @@ static unsigned char rbuf[TK_CTL_MAX_MSG];
 
 static int conn(void)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
@@ -46,7 +46,7 @@ static int conn(void)
 
 static size_t msg(void *buf, uint16_t type, const void *payload, size_t plen)
 {
-	struct tk_ctl_hdr h = {TK_CTL_MAGIC, TK_CTL_VERSION, type, 0, (uint32_t)(HDR + plen), 1};
+	struct tk_ctl_hdr h = { TK_CTL_MAGIC, TK_CTL_VERSION, type, 0, (uint32_t)(HDR + plen), 1 };
 
 	memcpy(buf, &h, HDR);
 	if (payload && plen)
@@ -57,7 +57,7 @@ static size_t msg(void *buf, uint16_t type, const void *payload, size_t plen)
 /* Waits up to 2 s for a reply: its length, 0 on EOF, -1 on timeout/error. */
 static ssize_t get(int fd, struct tk_ctl_result *r)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 	ssize_t n;
 
 	if (poll(&p, 1, 2000) != 1)
@@ -95,7 +95,7 @@ static struct bad_case c;
 
 static int run_case(void)
 {
-	struct tk_ctl_result r = {0};
+	struct tk_ctl_result r = { 0 };
 	int fd = conn(), good = 1;
 	ssize_t n;
 
@@ -126,7 +126,7 @@ static int run_case(void)
 static void set_case(const char *name, int status, int closed, uint16_t magic, uint16_t version,
 		     uint16_t type, uint16_t flags, int32_t len_delta, size_t plen)
 {
-	struct tk_ctl_hdr h = {magic, version, type, flags, (uint32_t)(HDR + plen + len_delta), 9};
+	struct tk_ctl_hdr h = { magic, version, type, flags, (uint32_t)(HDR + plen + len_delta), 9 };
 
 	c.name = name;
 	c.status = status;
@@ -215,7 +215,7 @@ static int flood(long n)
 
 int main(int argc, char **argv)
 {
-	struct tk_ctl_result r = {0};
+	struct tk_ctl_result r = { 0 };
 	const char *op;
 
 	if (argc < 3) {
@@ -246,9 +246,9 @@ int main(int argc, char **argv)
 	/* One connection: a timer on CLOCK, armed absolute at VALUE_NS. */
 	if (argc >= 5 && !strcmp(op, "timer-abs")) {
 		static unsigned char m[512];
-		struct tk_ctl_timer_create tc = {.clock = (uint32_t)strtoul(argv[3], NULL, 0)};
-		struct tk_ctl_timer_arm ta = {.flags = TK_CTL_TIMER_F_ABS,
-					      .value_ns = strtoll(argv[4], NULL, 0)};
+		struct tk_ctl_timer_create tc = { .clock = (uint32_t)strtoul(argv[3], NULL, 0) };
+		struct tk_ctl_timer_arm ta = { .flags = TK_CTL_TIMER_F_ABS,
+					       .value_ns = strtoll(argv[4], NULL, 0) };
 		struct tk_ctl_timer_id id;
 		int fd = conn(), created;
 
@@ -268,7 +268,7 @@ int main(int argc, char **argv)
 	}
 	if (argc == 4 &&
 	    (!strcmp(op, "switch") || !strcmp(op, "unbind") || !strcmp(op, "readmit"))) {
-		struct tk_ctl_name nm = {0};
+		struct tk_ctl_name nm = { 0 };
 		uint16_t t = !strcmp(op, "switch")   ? TK_CTL_SWITCH
 			     : !strcmp(op, "unbind") ? TK_CTL_UNBIND
 						     : TK_CTL_READMIT;

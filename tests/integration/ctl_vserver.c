@@ -27,7 +27,7 @@
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	static unsigned char buf[TK_CTL_MAX_MSG];
 	int lfd, other;
 	long n;
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n; i++) {
 		int fd = accept(lfd, NULL, NULL);
 		struct tk_ctl_hdr h;
-		struct tk_ctl_result r = {.status = -EPROTONOSUPPORT};
+		struct tk_ctl_result r = { .status = -EPROTONOSUPPORT };
 		ssize_t got;
 
 		if (fd < 0)

@@ -68,7 +68,7 @@ struct conn {
 
 static struct conn *conn_open(void)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct conn *c = calloc(1, sizeof(*c));
 
 	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -101,7 +101,7 @@ static void take_events(struct conn *c, const unsigned char *buf, size_t n)
 /* One packet within timeout_ms: 1 event packet, 0 reply (in *reply), -1 nothing. */
 static int recv_one(struct conn *c, int timeout_ms, unsigned char *buf)
 {
-	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
 	struct tk_ctl_hdr h;
 	ssize_t n;
 
@@ -123,7 +123,9 @@ static int request(struct conn *c, uint16_t type, const void *payload, size_t pl
 		   size_t outlen, char *msg)
 {
 	static unsigned char buf[TK_CTL_MAX_MSG];
-	struct tk_ctl_hdr h = {TK_CTL_MAGIC, TK_CTL_VERSION, type, 0, (uint32_t)(HDR + plen), ++seq};
+	struct tk_ctl_hdr h = {
+		TK_CTL_MAGIC, TK_CTL_VERSION, type, 0, (uint32_t)(HDR + plen), ++seq
+	};
 	struct tk_ctl_result r;
 	int k;
 
@@ -145,8 +147,8 @@ static int request(struct conn *c, uint16_t type, const void *payload, size_t pl
 
 static int create(struct conn *c, uint32_t clock, const char *name, uint32_t *id, char *msg)
 {
-	struct tk_ctl_timer_create rq = {.clock = clock};
-	struct tk_ctl_timer_id out = {0};
+	struct tk_ctl_timer_create rq = { .clock = clock };
+	struct tk_ctl_timer_id out = { 0 };
 	int r;
 
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
@@ -158,7 +160,7 @@ static int create(struct conn *c, uint32_t clock, const char *name, uint32_t *id
 static int arm(struct conn *c, uint32_t id, uint32_t flags, int64_t value, int64_t interval,
 	       uint64_t slack, struct tk_ctl_timer_armed *out, char *msg)
 {
-	struct tk_ctl_timer_arm rq = {id, flags, value, interval, slack};
+	struct tk_ctl_timer_arm rq = { id, flags, value, interval, slack };
 	struct tk_ctl_timer_armed o;
 
 	return request(c, TK_CTL_TIMER_ARM, &rq, sizeof(rq), out ? out : &o, sizeof(o), msg);
@@ -166,7 +168,7 @@ static int arm(struct conn *c, uint32_t id, uint32_t flags, int64_t value, int64
 
 static int by_id(struct conn *c, uint16_t type, uint32_t id, struct tk_ctl_timer_armed *out)
 {
-	struct tk_ctl_timer_id rq = {id, 0};
+	struct tk_ctl_timer_id rq = { id, 0 };
 	struct tk_ctl_timer_armed o;
 
 	return request(c, type, &rq, sizeof(rq), out ? out : &o,
@@ -174,11 +176,10 @@ static int by_id(struct conn *c, uint16_t type, uint32_t id, struct tk_ctl_timer
 }
 
 /* The TIMERS listing (first page); *mine counts records with owner_pid == ours. */
-static int listing(struct conn *c, struct tk_ctl_timers *head, unsigned int *mine,
-		   bool *named_ok)
+static int listing(struct conn *c, struct tk_ctl_timers *head, unsigned int *mine, bool *named_ok)
 {
 	static unsigned char out[TK_CTL_MAX_MSG];
-	struct tk_ctl_timers_req rq = {0, 0};
+	struct tk_ctl_timers_req rq = { 0, 0 };
 	int r = request(c, TK_CTL_TIMERS, &rq, sizeof(rq), out, sizeof(out) - HDR - RES, NULL);
 
 	*mine = 0;
@@ -212,7 +213,8 @@ static void test_create_and_limits(void)
 	ok(r == -EINVAL, "create on clock 9: EINVAL (%d: %s)", r, msg);
 	for (uint32_t clk = 0; clk < 4; clk++) {
 		r = create(a, clk, "srv-a", &ids[clk], msg);
-		ok(r == 0 && ids[clk] == clk + 1, "create on clock %u: id %u (%s)", clk, ids[clk], msg);
+		ok(r == 0 && ids[clk] == clk + 1, "create on clock %u: id %u (%s)", clk, ids[clk],
+		   msg);
 	}
 	while (n < 20 && (r = create(a, TK_CTL_CLOCK_MONOTONIC, "srv-a", &id, msg)) == 0)
 		ids[4 + n++] = id;
@@ -236,7 +238,8 @@ static void test_create_and_limits(void)
 	conn_close(a);
 	usleep(200000);
 	r = listing(b, &head, &mine, &named);
-	ok(r == 0 && mine == 1, "a disconnect deletes that connection's timers only (%u left)", mine);
+	ok(r == 0 && mine == 1, "a disconnect deletes that connection's timers only (%u left)",
+	   mine);
 	c = conn_open();
 	n = 0;
 	while (n < 20 && create(c, TK_CTL_CLOCK_MONOTONIC, "srv-c", &id, NULL) == 0)
@@ -261,7 +264,7 @@ static void test_periodic_flow(void)
 	create(c, TK_CTL_CLOCK_MONOTONIC, "srv-periodic", &id, NULL);
 	r = arm(c, id, 0, 10 * MS, 100000, 0, &am, msg);
 	ok(r == 0 && am.interval_ns == MS && am.base == TK_CTL_CLOCK_MONOTONIC &&
-	       am.expires_ns == am.soft_expires_ns,
+		   am.expires_ns == am.soft_expires_ns,
 	   "a 100 us period is raised to min_timer_interval_us: %lld ns (%s)",
 	   (long long)am.interval_ns, msg);
 	/* not reading for 300 ms: the daemon must neither queue without bound nor lose any */
@@ -284,7 +287,8 @@ static void test_periodic_flow(void)
 	printf("# %zu events in %zu packets, %llu expiries\n", c->nev, c->packets,
 	       (unsigned long long)sum);
 	ok(r == 0 && dm.interval_ns == MS, "disarm returns the timer as it was");
-	ok(c->nev > 0 && kinds, "every event: our id, EXPIRED, overruns >= 1, run at or after its expiry");
+	ok(c->nev > 0 && kinds,
+	   "every event: our id, EXPIRED, overruns >= 1, run at or after its expiry");
 	ok(grid, "every reported expiry lies on value + k * interval, increasing");
 	ok(c->nev > 0 && sum == (uint64_t)((last - am.soft_expires_ns) / MS + 1),
 	   "no expiry lost: the overruns sum to the periods from the first to the last (%llu)",
@@ -321,14 +325,16 @@ static void test_realtime_rules(bool step)
 	real_now = (int64_t)head.now_mono_ns + head.offset_ns[TK_CTL_CLOCK_REALTIME];
 	tai_now = (int64_t)head.now_mono_ns + head.offset_ns[TK_CTL_CLOCK_TAI];
 	ok(head.offset_ns[TK_CTL_CLOCK_TAI] - head.offset_ns[TK_CTL_CLOCK_REALTIME] >= 0 &&
-	       (head.offset_ns[TK_CTL_CLOCK_TAI] - head.offset_ns[TK_CTL_CLOCK_REALTIME]) % SEC == 0,
+		   (head.offset_ns[TK_CTL_CLOCK_TAI] - head.offset_ns[TK_CTL_CLOCK_REALTIME]) %
+				   SEC ==
+			   0,
 	   "the listing's offsets: TAI - REALTIME is whole seconds (%lld ns)",
 	   (long long)(head.offset_ns[TK_CTL_CLOCK_TAI] - head.offset_ns[TK_CTL_CLOCK_REALTIME]));
 	r = arm(c, absr, TK_CTL_TIMER_F_ABS, real_now + 5 * SEC, 0, 0, &a2, NULL);
 	r |= arm(c, cosr, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET, real_now + 5 * SEC, 0,
 		 0, &a3, NULL);
-	r |= arm(c, cost, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET, tai_now + 5 * SEC, 0, 0,
-		 &a4, NULL);
+	r |= arm(c, cost, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET, tai_now + 5 * SEC, 0,
+		 0, &a4, NULL);
 	ok(r == 0 && a2.base == TK_CTL_CLOCK_REALTIME && a4.base == TK_CTL_CLOCK_TAI,
 	   "absolute REALTIME and TAI timers run on their own bases");
 	if (!step) {
@@ -336,7 +342,7 @@ static void test_realtime_rules(bool step)
 		return;
 	}
 	{
-		struct tk_ctl_timex tx = {.modes = ADJ_SETOFFSET | ADJ_NANO, .time_sec = 10};
+		struct tk_ctl_timex tx = { .modes = ADJ_SETOFFSET | ADJ_NANO, .time_sec = 10 };
 		struct tk_ctl_adjtime out;
 
 		r = request(c, TK_CTL_ADJTIME, &tx, sizeof(tx), &out, sizeof(out), msg);
@@ -347,7 +353,8 @@ static void test_realtime_rules(bool step)
 		for (size_t k = 0; k < c->nev; k++) {
 			const struct tk_ctl_timer_event *e = &c->ev[k];
 
-			saw_cr |= e->id == cosr && e->kind == TK_CTL_TEV_CANCELED && e->overruns == 0;
+			saw_cr |= e->id == cosr && e->kind == TK_CTL_TEV_CANCELED &&
+				  e->overruns == 0;
 			saw_ct |= e->id == cost && e->kind == TK_CTL_TEV_CANCELED;
 			if (e->id == absr && e->kind == TK_CTL_TEV_EXPIRED) {
 				saw_abs = true;
@@ -366,7 +373,7 @@ static void test_realtime_rules(bool step)
 	r = by_id(c, TK_CTL_TIMER_DISARM, cosr, &d);
 	ok(r == 0 && d.expires_ns == 0 && d.base == 0, "the canceled timer is disarmed");
 	{
-		struct tk_ctl_timex tx = {.modes = ADJ_SETOFFSET | ADJ_NANO, .time_sec = -10};
+		struct tk_ctl_timex tx = { .modes = ADJ_SETOFFSET | ADJ_NANO, .time_sec = -10 };
 		struct tk_ctl_adjtime out;
 
 		request(c, TK_CTL_ADJTIME, &tx, sizeof(tx), &out, sizeof(out), NULL);
@@ -397,12 +404,12 @@ static void test_leap(void)
 	 * midnight (as the kernel's), which must come after STA_INS is set. */
 	delta = midnight - 5 * SEC / 2 - real_now;
 	{
-		struct tk_ctl_timex tx = {.modes = ADJ_SETOFFSET | ADJ_NANO,
-					  .time_sec = delta / SEC,
-					  .time_usec = delta % SEC};
+		struct tk_ctl_timex tx = { .modes = ADJ_SETOFFSET | ADJ_NANO,
+					   .time_sec = delta / SEC,
+					   .time_usec = delta % SEC };
 		struct tk_ctl_adjtime out;
-		struct tk_ctl_timex st = {.modes = ADJ_STATUS | ADJ_MAXERROR,
-					  .status = STA_PLL | STA_INS};
+		struct tk_ctl_timex st = { .modes = ADJ_STATUS | ADJ_MAXERROR,
+					   .status = STA_PLL | STA_INS };
 
 		r = request(c, TK_CTL_ADJTIME, &tx, sizeof(tx), &out, sizeof(out), msg);
 		r |= request(c, TK_CTL_ADJTIME, &st, sizeof(st), &out, sizeof(out), msg);
@@ -437,7 +444,7 @@ static void test_leap(void)
 	ok(r == 0 && saw_cr, "leap second: the cancel-on-set REALTIME timer is CANCELED");
 	r = by_id(c, TK_CTL_TIMER_DISARM, cost, &d);
 	ok(r == 0 && !tai_canceled && d.base == TK_CTL_CLOCK_TAI &&
-	       d.soft_expires_ns == at.soft_expires_ns,
+		   d.soft_expires_ns == at.soft_expires_ns,
 	   "leap second: the cancel-on-set TAI timer stays armed, unmoved");
 	ok(saw_abs && abs_exact,
 	   "leap second: the absolute REALTIME timer expires at its exact REALTIME value");

@@ -144,7 +144,9 @@ int main(int argc, char **argv)
 		} else if (s.status != TK_PAGE_BS_DISRUPTED) {
 			lo = s.a - s.bound;
 			hi = s.b + s.bound;
-			slack = s.k < lo ? s.k - lo : s.k > hi ? hi - s.k : (s.k - lo < hi - s.k ? s.k - lo : hi - s.k);
+			slack = s.k < lo   ? s.k - lo
+				: s.k > hi ? hi - s.k
+					   : (s.k - lo < hi - s.k ? s.k - lo : hi - s.k);
 			if (slack < min_slack)
 				min_slack = slack;
 			if (s.k < lo || s.k > hi) {
@@ -166,11 +168,13 @@ int main(int argc, char **argv)
 	qsort(width, judged, sizeof(*width), cmp);
 	printf("{\"samples\":%zu,\"judged\":%zu,\"outside\":%zu,\"unbounded\":%zu,\"torn\":%zu,"
 	       "\"unknown\":%zu,\"synchronized\":%zu,\"free_running\":%zu,\"disrupted\":%zu,"
-	       "\"min_width_ns\":%" PRId64 ",\"median_width_ns\":%" PRId64 ",\"max_width_ns\":%" PRId64
-	       ",\"min_slack_ns\":%" PRId64 ",\"max_excess_ns\":%" PRId64 "}\n",
+	       "\"min_width_ns\":%" PRId64 ",\"median_width_ns\":%" PRId64
+	       ",\"max_width_ns\":%" PRId64 ",\"min_slack_ns\":%" PRId64
+	       ",\"max_excess_ns\":%" PRId64 "}\n",
 	       n, judged, outside, unbounded, torn, st[TK_PAGE_BS_UNKNOWN],
 	       st[TK_PAGE_BS_SYNCHRONIZED], st[TK_PAGE_BS_FREE_RUNNING], st[TK_PAGE_BS_DISRUPTED],
-	       judged ? width[0] : -1, judged ? width[judged / 2] : -1, max_width, judged ? min_slack : -1, max_excess);
+	       judged ? width[0] : -1, judged ? width[judged / 2] : -1, max_width,
+	       judged ? min_slack : -1, max_excess);
 	free(width);
 	tk_close(tk);
 	return 0;

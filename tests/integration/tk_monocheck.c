@@ -68,8 +68,8 @@ static void *run(void *arg)
 		last = v;
 		m = atomic_load_explicit(&global_max, memory_order_relaxed);
 		while (v > m && !atomic_compare_exchange_weak_explicit(&global_max, &m, v,
-								     memory_order_release,
-								     memory_order_relaxed))
+								       memory_order_release,
+								       memory_order_relaxed))
 			;
 	}
 	return NULL;
@@ -94,8 +94,8 @@ int main(int argc, char **argv)
 	seconds = strtod(argv[2], NULL);
 	n = argc == 4 ? strtol(argv[3], NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
 	if (n < 1 || n > 256 || seconds <= 0) {
-		fprintf(stderr, "tk_monocheck: threads %ld outside 1..256 or seconds %s not > 0\n", n,
-			argv[2]);
+		fprintf(stderr, "tk_monocheck: threads %ld outside 1..256 or seconds %s not > 0\n",
+			n, argv[2]);
 		return 2;
 	}
 	err = tk_open(argv[1], &tk);

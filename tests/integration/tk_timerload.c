@@ -54,13 +54,13 @@
 
 #define NS ((int64_t)1000000000)
 #define MS ((int64_t)1000000)
-#define PER 10                 /* timers per client */
+#define PER 10 /* timers per client */
 /* Clock vs kernel CLOCK_MONOTONIC over the run. A driver that falls behind
  * 10000 timers on a loaded machine delays even the minimum by tens of ms; a
  * clock at a wrong rate (a few percent over the run) shows beyond this. */
 #define KDRIFT_NS (250 * MS)
-#define TAIL_NS (500 * MS)     /* last event before the disarm, plus one period */
-#define WINDOW_NS (3 * NS)     /* the early and late windows of the drift check */
+#define TAIL_NS (500 * MS) /* last event before the disarm, plus one period */
+#define WINDOW_NS (3 * NS) /* the early and late windows of the drift check */
 /* A relative REALTIME timer runs on MONOTONIC (POSIX) but reports its
  * expiries on REALTIME: when the daemon steps REALTIME (with reference =
  * system it does, by microseconds, when the discipline starts) they move off
@@ -74,14 +74,14 @@ static const char *const clock_names[4] = { "MONOTONIC", "REALTIME", "BOOTTIME",
 
 struct tmr {
 	uint32_t id;
-	int ci;                /* index in clocks[] */
+	int ci; /* index in clocks[] */
 	bool abs;
 	int64_t value, interval;
 	uint64_t slack;
 	uint64_t nev, sum_ov, first_ov;
 	int64_t first_exp, last_exp;
 	int64_t first_recv, last_recv; /* kernel CLOCK_MONOTONIC at receipt */
-	int64_t disarmed;              /* kernel CLOCK_MONOTONIC before the disarm */
+	int64_t disarmed;	       /* kernel CLOCK_MONOTONIC before the disarm */
 };
 
 struct cli {
@@ -93,7 +93,7 @@ struct cli {
 static struct timekeeper *tk;
 static int64_t warm_until = INT64_MAX; /* kernel CLOCK_MONOTONIC: receipts before are backlog */
 static int64_t late_from = INT64_MAX;  /* the late window's start */
-static int64_t minlag[2][4];           /* early/late, by clock: min(receipt - expiry) */
+static int64_t minlag[2][4];	       /* early/late, by clock: min(receipt - expiry) */
 static unsigned long bad_kind, bad_id, bad_ran, bad_grid;
 static int64_t rtrel_worst; /* the largest grid error of a relative REALTIME timer */
 
@@ -184,21 +184,24 @@ static void take(struct cli *c, int cidx, const struct tk_timer_event *e, int64_
 		return;
 	}
 	if (e->kind != TK_TIMER_EXPIRED || e->overruns == 0) {
-		bad(&bad_kind, "client %d timer %u: kind %u overruns %" PRIu64, cidx, e->id, e->kind,
-		    e->overruns);
+		bad(&bad_kind, "client %d timer %u: kind %u overruns %" PRIu64, cidx, e->id,
+		    e->kind, e->overruns);
 		return;
 	}
 	if (ran < exp)
-		bad(&bad_ran, "client %d timer %u (%s): ran %" PRId64 " before expiry %" PRId64, cidx,
-		    e->id, clock_names[t->ci], ran, exp);
+		bad(&bad_ran, "client %d timer %u (%s): ran %" PRId64 " before expiry %" PRId64,
+		    cidx, e->id, clock_names[t->ci], ran, exp);
 	if (t->abs && ((exp - t->value) % t->interval || exp < t->value))
-		bad(&bad_grid, "client %d timer %u (%s ABS): expiry %" PRId64 " is not %" PRId64
-		    " + k * %" PRId64, cidx, e->id, clock_names[t->ci], exp, t->value, t->interval);
+		bad(&bad_grid,
+		    "client %d timer %u (%s ABS): expiry %" PRId64 " is not %" PRId64
+		    " + k * %" PRId64,
+		    cidx, e->id, clock_names[t->ci], exp, t->value, t->interval);
 	if (t->nev && (!on_grid(t, exp - t->first_exp, NULL) || exp <= t->last_exp))
-		bad(&bad_grid, "client %d timer %u (%s %s): expiry %" PRId64 " after %" PRId64
-		    " is not on the %" PRId64 " ns grid of %" PRId64, cidx, e->id,
-		    clock_names[t->ci], t->abs ? "ABS" : "REL", exp, t->last_exp, t->interval,
-		    t->first_exp);
+		bad(&bad_grid,
+		    "client %d timer %u (%s %s): expiry %" PRId64 " after %" PRId64
+		    " is not on the %" PRId64 " ns grid of %" PRId64,
+		    cidx, e->id, clock_names[t->ci], t->abs ? "ABS" : "REL", exp, t->last_exp,
+		    t->interval, t->first_exp);
 	if (!t->nev) {
 		t->first_exp = exp;
 		t->first_ov = e->overruns;
@@ -351,7 +354,8 @@ static int cmd_load(int nc, int seconds)
 
 			r = tk_timer_disarm(cl[c].tt, cl[c].t[k].id);
 			if (r < 0) {
-				result(false, "client %d: disarm %u: %s", c, cl[c].t[k].id, strerror(-r));
+				result(false, "client %d: disarm %u: %s", c, cl[c].t[k].id,
+				       strerror(-r));
 				return 1;
 			}
 			cl[c].t[k].disarmed = before;
@@ -368,7 +372,8 @@ static int cmd_load(int nc, int seconds)
 
 			if (!t->nev) {
 				if (!nsilent++)
-					printf("diag client %d timer %u (%s, %" PRId64 " ms): no expiry\n",
+					printf("diag client %d timer %u (%s, %" PRId64
+					       " ms): no expiry\n",
 					       c, t->id, clock_names[t->ci], t->interval / MS);
 				continue;
 			}
@@ -376,14 +381,16 @@ static int cmd_load(int nc, int seconds)
 			expiries += t->sum_ov;
 			span = t->last_exp - t->first_exp;
 			if (!on_grid(t, span, &kk) || kk != (int64_t)(t->sum_ov - t->first_ov) ||
-			    (t->abs && t->first_exp - t->value !=
-				 (int64_t)(t->first_ov - 1) * t->interval)) {
+			    (t->abs &&
+			     t->first_exp - t->value != (int64_t)(t->first_ov - 1) * t->interval)) {
 				if (!nbad_ov++)
-					printf("diag client %d timer %u (%s %s, %" PRId64 " ns): overruns %"
-					       PRIu64 " (first %" PRIu64 ") but expiries %" PRId64 " .. %"
-					       PRId64 " from value %" PRId64 "\n", c, t->id,
-					       clock_names[t->ci], t->abs ? "ABS" : "REL", t->interval,
-					       t->sum_ov, t->first_ov, t->first_exp, t->last_exp, t->value);
+					printf("diag client %d timer %u (%s %s, %" PRId64
+					       " ns): overruns %" PRIu64 " (first %" PRIu64
+					       ") but expiries %" PRId64 " .. %" PRId64
+					       " from value %" PRId64 "\n",
+					       c, t->id, clock_names[t->ci], t->abs ? "ABS" : "REL",
+					       t->interval, t->sum_ov, t->first_ov, t->first_exp,
+					       t->last_exp, t->value);
 			}
 			/* The last event no more than a period (+ TAIL_NS) before the
 			 * disarm: the expiries kept coming to the end. */
@@ -391,9 +398,9 @@ static int cmd_load(int nc, int seconds)
 			if (tail > worst_tail)
 				worst_tail = tail;
 			if (tail > TAIL_NS + t->interval && !nbad_k++)
-				printf("diag client %d timer %u (%s, %" PRId64 " ms): last event %" PRId64
-				       " ms before the disarm\n", c, t->id, clock_names[t->ci],
-				       t->interval / MS, tail / MS);
+				printf("diag client %d timer %u (%s, %" PRId64
+				       " ms): last event %" PRId64 " ms before the disarm\n",
+				       c, t->id, clock_names[t->ci], t->interval / MS, tail / MS);
 		}
 	}
 	/* Per clock: receipt - expiry mixes the kernel's CLOCK_MONOTONIC and the
@@ -401,8 +408,9 @@ static int cmd_load(int nc, int seconds)
 	 * how far the two clocks drifted apart (plus the noise of the minimum
 	 * delivery delay). */
 	for (int i = 0; i < 4; i++) {
-		drift[i] = minlag[0][i] == INT64_MAX || minlag[1][i] == INT64_MAX ?
-				   INT64_MAX : minlag[1][i] - minlag[0][i];
+		drift[i] = minlag[0][i] == INT64_MAX || minlag[1][i] == INT64_MAX
+				   ? INT64_MAX
+				   : minlag[1][i] - minlag[0][i];
 		if (drift[i] == INT64_MAX || drift[i] > KDRIFT_NS || drift[i] < -KDRIFT_NS)
 			drift_ok = false;
 		printf("diag %s: min(receipt - expiry) %" PRId64 " us early, %" PRId64
@@ -410,25 +418,38 @@ static int cmd_load(int nc, int seconds)
 		       clock_names[i], minlag[0][i] / 1000, minlag[1][i] / 1000,
 		       drift[i] == INT64_MAX ? 0 : drift[i] / 1000, seconds - 1);
 	}
-	printf("diag %" PRIu64 " events for %" PRIu64 " expiries over %d s; latest last event %"
-	       PRId64 " ms before its disarm\n", events, expiries, seconds, worst_tail / MS);
-	printf("diag relative REALTIME timers: largest distance to the grid %" PRId64 " ns (REALTIME "
-	       "steps; allowed %" PRId64 " ns)\n", rtrel_worst, RTREL_TOL_NS);
+	printf("diag %" PRIu64 " events for %" PRIu64
+	       " expiries over %d s; latest last event %" PRId64 " ms before its disarm\n",
+	       events, expiries, seconds, worst_tail / MS);
+	printf("diag relative REALTIME timers: largest distance to the grid %" PRId64
+	       " ns (REALTIME "
+	       "steps; allowed %" PRId64 " ns)\n",
+	       rtrel_worst, RTREL_TOL_NS);
 	if (first_bad[0])
 		printf("diag first bad event: %s\n", first_bad);
-	result(bad_id == 0 && bad_kind == 0, "every event is an expiry of a known timer "
-	       "(%lu unknown ids, %lu bad kinds)", bad_id, bad_kind);
+	result(bad_id == 0 && bad_kind == 0,
+	       "every event is an expiry of a known timer "
+	       "(%lu unknown ids, %lu bad kinds)",
+	       bad_id, bad_kind);
 	result(bad_ran == 0, "every event ran at or after its expiry (%lu not)", bad_ran);
-	result(bad_grid == 0, "every expiry is value + k * interval exactly (relative REALTIME: up "
-	       "to REALTIME steps) (%lu not)", bad_grid);
+	result(bad_grid == 0,
+	       "every expiry is value + k * interval exactly (relative REALTIME: up "
+	       "to REALTIME steps) (%lu not)",
+	       bad_grid);
 	result(nsilent == 0, "every timer expired (%" PRIu64 " silent)", nsilent);
-	result(nbad_ov == 0, "overruns add up to the periods between first and last expiry "
-	       "(%" PRIu64 " timers not)", nbad_ov);
-	result(drift_ok, "kernel cross-check: each clock's expiries keep pace with kernel "
-	       "CLOCK_MONOTONIC within %" PRId64 " ms over the run (%" PRId64 ", %" PRId64 ", %"
-	       PRId64 ", %" PRId64 " us)", KDRIFT_NS / MS, drift[0] / 1000, drift[1] / 1000, drift[2] / 1000, drift[3] / 1000);
-	result(nbad_k == 0, "every timer's expiries came until its disarm (last within 500 ms + a "
-	       "period; %" PRIu64 " timers not)", nbad_k);
+	result(nbad_ov == 0,
+	       "overruns add up to the periods between first and last expiry "
+	       "(%" PRIu64 " timers not)",
+	       nbad_ov);
+	result(drift_ok,
+	       "kernel cross-check: each clock's expiries keep pace with kernel "
+	       "CLOCK_MONOTONIC within %" PRId64 " ms over the run (%" PRId64 ", %" PRId64
+	       ", %" PRId64 ", %" PRId64 " us)",
+	       KDRIFT_NS / MS, drift[0] / 1000, drift[1] / 1000, drift[2] / 1000, drift[3] / 1000);
+	result(nbad_k == 0,
+	       "every timer's expiries came until its disarm (last within 500 ms + a "
+	       "period; %" PRIu64 " timers not)",
+	       nbad_k);
 	result(read_err == 0, "no read error during the load");
 	for (int c = 0; c < nc; c++)
 		if (!cl[c].closed)
@@ -437,8 +458,8 @@ static int cmd_load(int nc, int seconds)
 	return 0;
 }
 
-static int wait_events(struct tk_timers *tt, struct tk_timer_event *out, int want,
-		       int64_t *recv, int timeout_ms)
+static int wait_events(struct tk_timers *tt, struct tk_timer_event *out, int want, int64_t *recv,
+		       int timeout_ms)
 {
 	struct pollfd p = { .fd = tk_timers_fd(tt), .events = POLLIN };
 	int64_t end = kmono() + timeout_ms * MS;
@@ -501,9 +522,10 @@ static int cmd_step(void)
 		return 1;
 	}
 	for (int i = 0; i < n; i++) {
-		printf("diag event %d: id %u kind %u overruns %" PRIu64 " expiry %" PRId64 " ran %"
-		       PRId64 "\n", i, ev[i].id, ev[i].kind, ev[i].overruns,
-		       ts_to_ns(&ev[i].expiry), ts_to_ns(&ev[i].ran));
+		printf("diag event %d: id %u kind %u overruns %" PRIu64 " expiry %" PRId64
+		       " ran %" PRId64 "\n",
+		       i, ev[i].id, ev[i].kind, ev[i].overruns, ts_to_ns(&ev[i].expiry),
+		       ts_to_ns(&ev[i].ran));
 		if (ev[i].id == rt)
 			i_rt = i;
 		else if (ev[i].id == mono)
@@ -516,14 +538,15 @@ static int cmd_step(void)
 	result(i_cos >= 0 && ev[i_cos].kind == TK_TIMER_CANCELED && ev[i_cos].overruns == 0,
 	       "step: the cancel-on-set timer was cancelled (TK_TIMER_CANCELED)");
 	result(i_rt >= 0 && ev[i_rt].kind == TK_TIMER_EXPIRED &&
-	       ts_to_ns(&ev[i_rt].expiry) == rt_val && ts_to_ns(&ev[i_rt].ran) >= rt0 + 10 * NS,
+		       ts_to_ns(&ev[i_rt].expiry) == rt_val &&
+		       ts_to_ns(&ev[i_rt].ran) >= rt0 + 10 * NS,
 	       "step: the REALTIME absolute timer expired at its time, ran after the 10 s step");
 	result(i_rt >= 0 && i_mono >= 0 && i_rt < i_mono && recv[i_rt] < recv[i_mono],
 	       "step: the REALTIME absolute timer expired before the MONOTONIC one (moved by the step)");
 	result(i_mono >= 0 && ev[i_mono].kind == TK_TIMER_EXPIRED &&
-	       ts_to_ns(&ev[i_mono].ran) >= ts_to_ns(&ev[i_mono].expiry) &&
-	       ts_to_ns(&ev[i_mono].expiry) >= mono_val - 500 * MS &&
-	       ts_to_ns(&ev[i_mono].expiry) <= mono_val + 500 * MS,
+		       ts_to_ns(&ev[i_mono].ran) >= ts_to_ns(&ev[i_mono].expiry) &&
+		       ts_to_ns(&ev[i_mono].expiry) >= mono_val - 500 * MS &&
+		       ts_to_ns(&ev[i_mono].expiry) <= mono_val + 500 * MS,
 	       "step: the MONOTONIC relative timer expired %d s after arming, not moved",
 	       (int)(STEP_AHEAD_NS / NS));
 	tk_timers_close(tt);
@@ -549,8 +572,10 @@ static int cmd_limits(unsigned int per)
 			first = id;
 		made++;
 	}
-	result(made == per && r == -ENOSPC, "limits: %u timers created, then %s (expected %u, "
-	       "then ENOSPC)", made, r ? strerror(-r) : "no refusal", per);
+	result(made == per && r == -ENOSPC,
+	       "limits: %u timers created, then %s (expected %u, "
+	       "then ENOSPC)",
+	       made, r ? strerror(-r) : "no refusal", per);
 	r = first ? tk_timer_delete(tt, first) : -EINVAL;
 	if (r == 0)
 		r = tk_timer_create(tt, CLOCK_MONOTONIC, "limit", &id);

@@ -168,10 +168,16 @@ static const struct machine {
 	struct fadt_spec fadt;
 	enum acpi_pmtmr_source source;
 } machines[] = {
-	{ "q35", { .len = 244, .rev = 3, .pm_tmr_blk = QEMU_PMTMR_PORT,
-		   .x_space = ACPI_GAS_SYSTEM_IO, .x_addr = QEMU_PMTMR_PORT, .flags = 0x84a5 },
+	{ "q35",
+	  { .len = 244,
+	    .rev = 3,
+	    .pm_tmr_blk = QEMU_PMTMR_PORT,
+	    .x_space = ACPI_GAS_SYSTEM_IO,
+	    .x_addr = QEMU_PMTMR_PORT,
+	    .flags = 0x84a5 },
 	  ACPI_PMTMR_X_BLK },
-	{ "pc", { .len = 116, .rev = 1, .pm_tmr_blk = QEMU_PMTMR_PORT, .flags = 0x80a5 },
+	{ "pc",
+	  { .len = 116, .rev = 1, .pm_tmr_blk = QEMU_PMTMR_PORT, .flags = 0x80a5 },
 	  ACPI_PMTMR_BLK },
 };
 
@@ -180,7 +186,8 @@ static void check_machine_dir(const struct machine *m, const char *dir)
 	struct acpi_hpet_info hi;
 	struct acpi_pmtmr_info pi;
 	struct clocksource cs;
-	struct hw_env env = { .acpi_dir = dir, .dev_hpet = "/nonexistent/hpet",
+	struct hw_env env = { .acpi_dir = dir,
+			      .dev_hpet = "/nonexistent/hpet",
 			      .dev_mem = "/nonexistent/mem" };
 	char err[256] = "";
 	uint8_t *buf;
@@ -206,7 +213,8 @@ static void check_machine_dir(const struct machine *m, const char *dir)
 	/* The probe reads the same table and names the base it could not map. */
 	ck_assert_int_eq(hpet_probe(&env, &cs), -ENOENT);
 	ck_assert_msg(strstr(cs.reason, "hpet: cannot map 0xfed00000 through /nonexistent/mem: ") ==
-			      cs.reason, "%s", cs.reason);
+			      cs.reason,
+		      "%s", cs.reason);
 }
 
 /* The captured tables, and the same facts built here (the builders that
@@ -604,8 +612,8 @@ START_TEST(test_load_unreadable)
 		size_t len;
 
 		close(pipefd[0]);
-		if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setgid(65534) < 0 ||
-				       setuid(65534) < 0))
+		if (geteuid() == 0 &&
+		    (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
 			_exit(2);
 		res.ret = acpi_table_load(dir, "HPET", &buf, &len, res.err, sizeof(res.err));
 		if (write(pipefd[1], &res, sizeof(res)) != (ssize_t)sizeof(res))
@@ -748,7 +756,8 @@ static char *hpet_acpi_dir(uint64_t addr)
 START_TEST(test_probe_no_table)
 {
 	char *dir = make_tmpdir();
-	struct hw_env env = { .acpi_dir = dir, .dev_hpet = "/nonexistent/hpet",
+	struct hw_env env = { .acpi_dir = dir,
+			      .dev_hpet = "/nonexistent/hpet",
 			      .dev_mem = "/nonexistent/mem" };
 	struct clocksource cs;
 	char want[600];
@@ -765,7 +774,8 @@ END_TEST
 START_TEST(test_probe_bad_table)
 {
 	char *dir = make_tmpdir();
-	struct hw_env env = { .acpi_dir = dir, .dev_hpet = "/nonexistent/hpet",
+	struct hw_env env = { .acpi_dir = dir,
+			      .dev_hpet = "/nonexistent/hpet",
 			      .dev_mem = "/nonexistent/mem" };
 	struct clocksource cs;
 	uint8_t tab[56];
@@ -783,7 +793,8 @@ END_TEST
 START_TEST(test_probe_no_dev_mem)
 {
 	char *dir = hpet_acpi_dir(QEMU_HPET_BASE);
-	struct hw_env env = { .acpi_dir = dir, .dev_hpet = "/nonexistent/hpet",
+	struct hw_env env = { .acpi_dir = dir,
+			      .dev_hpet = "/nonexistent/hpet",
 			      .dev_mem = "/nonexistent/mem" };
 	struct clocksource cs;
 	const struct cs_attr *a;
@@ -817,8 +828,8 @@ struct fake_hpet {
 	bool running;
 };
 
-static void fake_hpet_create(struct fake_hpet *f, const char *dir, const char *name,
-			     uint64_t off, const struct hpet_regs *r)
+static void fake_hpet_create(struct fake_hpet *f, const char *dir, const char *name, uint64_t off,
+			     const struct hpet_regs *r)
 {
 	uint64_t page = off & ~UINT64_C(4095);
 
@@ -998,7 +1009,8 @@ START_TEST(test_probe_disabled)
 	fake_hpet_start(&f);
 	ck_assert_int_eq(hpet_probe(&env, &cs), -ENODEV);
 	ck_assert_msg(strstr(cs.reason, "hpet: GEN_CONF 0x00000000 has ENABLE_CNF (bit 0) clear") ==
-			      cs.reason, "%s", cs.reason);
+			      cs.reason,
+		      "%s", cs.reason);
 	fake_hpet_destroy(&f);
 	rm_rf(dir);
 }

@@ -118,13 +118,13 @@ START_TEST(test_freq_clamp)
 END_TEST
 
 struct pll_case {
-	int32_t status;    /* besides STA_PLL */
-	int64_t tc;        /* ADJ_TIMECONST value */
-	int64_t secs;      /* since the PLL was switched on */
-	int64_t offset;    /* ADJ_OFFSET value */
-	int64_t want_freq; /* time_freq, by hand from ntp_update_offset() */
+	int32_t status;	       /* besides STA_PLL */
+	int64_t tc;	       /* ADJ_TIMECONST value */
+	int64_t secs;	       /* since the PLL was switched on */
+	int64_t offset;	       /* ADJ_OFFSET value */
+	int64_t want_freq;     /* time_freq, by hand from ntp_update_offset() */
 	int64_t want_phase_ns; /* the phase kept in time_offset, ns */
-	bool fll;          /* STA_MODE */
+	bool fll;	       /* STA_MODE */
 };
 
 /* Hand calculations (X = offset in ns, t = tc, s = secs):

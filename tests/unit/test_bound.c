@@ -41,9 +41,14 @@ END_TEST
 START_TEST(test_ntp_sum)
 {
 	struct bound_ntp_sample s = {
-		.root_delay_ns = 10000, .root_disp_ns = 3000, .delay_ns = 40001,
-		.disp_ns = 1000, .asymmetry = -0.25, .asym_delay_ns = 40000,
-		.jitter_ns = 500, .residual_ns = -700,
+		.root_delay_ns = 10000,
+		.root_disp_ns = 3000,
+		.delay_ns = 40001,
+		.disp_ns = 1000,
+		.asymmetry = -0.25,
+		.asym_delay_ns = 40000,
+		.jitter_ns = 500,
+		.residual_ns = -700,
 	};
 
 	/* 5000 + 3000 + 20001 (rounded up) + 1000 + 10000 + 500 + 700 */
@@ -82,8 +87,8 @@ START_TEST(test_growth_and_status)
 	ck_assert_int_eq(bound_status_at(&b, 11 * NS), TK_PAGE_BS_SYNCHRONIZED);
 	ck_assert_int_eq(bound_at(&b, 10 * NS), 5000);
 	ck_assert_int_eq(bound_at(&b, 9 * NS), 5000);
-	ck_assert_int_eq(bound_at(&b, 12 * NS), 7000);           /* 1 ppm for 2 s */
-	ck_assert_int_eq(bound_at(&b, 10 * NS + 1), 5001);       /* rounded up */
+	ck_assert_int_eq(bound_at(&b, 12 * NS), 7000);	   /* 1 ppm for 2 s */
+	ck_assert_int_eq(bound_at(&b, 10 * NS + 1), 5001); /* rounded up */
 	ck_assert_int_eq(bound_status_at(&b, 18 * NS), TK_PAGE_BS_SYNCHRONIZED);
 	ck_assert_int_eq(bound_status_at(&b, 18 * NS + 1), TK_PAGE_BS_FREE_RUNNING);
 	/* Past staleness the holdover rate (5 ppm) applies, from the anchor;
@@ -116,7 +121,7 @@ START_TEST(test_growth_and_status)
 	bound_lost(&b); /* stays disrupted */
 	ck_assert_int_eq(bound_status_at(&b, 31 * NS), TK_PAGE_BS_DISRUPTED);
 	ck_assert_int_eq(bound_at(&b, 31 * NS), 6000); /* disrupted: 5 ppm */
-	bound_sync(&b, 32 * NS, 1000, 1000, 8 * NS); /* the next good sample */
+	bound_sync(&b, 32 * NS, 1000, 1000, 8 * NS);   /* the next good sample */
 	ck_assert_int_eq(bound_status_at(&b, 32 * NS), TK_PAGE_BS_SYNCHRONIZED);
 
 	bound_unknown(&b); /* an unsynchronized host: no bound at all */

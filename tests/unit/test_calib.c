@@ -35,9 +35,11 @@ static void world_init(struct world *x, double tsc_ppm, const char *tsc_fault,
 	simconf_default(&x->conf);
 	x->conf.seed = tk_test_seed();
 	x->conf.error_ppm[SIM_TSC] = tsc_ppm;
-	ck_assert_msg(simconf_parse_fault(tsc_fault, &x->conf.fault[SIM_TSC], err, sizeof(err)) == 0,
+	ck_assert_msg(simconf_parse_fault(tsc_fault, &x->conf.fault[SIM_TSC], err, sizeof(err)) ==
+			      0,
 		      "%s", err);
-	ck_assert_msg(simconf_parse_fault(ref_fault, &x->conf.fault[SIM_HPET], err, sizeof(err)) == 0,
+	ck_assert_msg(simconf_parse_fault(ref_fault, &x->conf.fault[SIM_HPET], err, sizeof(err)) ==
+			      0,
 		      "%s", err);
 	ck_assert_int_eq(simhw_create(SIM_HPET, &x->conf, &fclk, 0xFFFF0000u, &x->hpet), 0);
 	ck_assert_int_eq(simhw_create(SIM_PMTMR, &x->conf, &fclk, 0xFFF000, &x->pm), 0);

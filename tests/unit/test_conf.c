@@ -127,8 +127,10 @@ static const struct {
 	  "b.conf:2: unknown section [nope], expected [daemon], [discipline], [ntp], [clocksource], [control], [hw] or [sim]" },
 	{ "[discipline]\nreference = ntpd\n",
 	  "b.conf:2: reference = 'ntpd': expected one of none, system, ntp" },
-	{ "[daemon]\nupdate_interval_ms = 0\n", "b.conf:2: update_interval_ms = 0: out of range 1..1000" },
-	{ "devices = tsc\n", "b.conf:1: 'devices' outside any section, expected it under a [section]" },
+	{ "[daemon]\nupdate_interval_ms = 0\n",
+	  "b.conf:2: update_interval_ms = 0: out of range 1..1000" },
+	{ "devices = tsc\n",
+	  "b.conf:1: 'devices' outside any section, expected it under a [section]" },
 	{ "[sim]\ntsc_hz = fast\n", "b.conf:2: tsc_hz = 'fast': expected an unsigned integer" },
 	{ "[sim]\ntsc_hz = -5\n", "b.conf:2: tsc_hz = '-5': expected an unsigned integer" },
 	{ "[sim]\ntsc_hz = 5\n", "b.conf:2: tsc_hz = 5: out of range 1000000..100000000000" },
@@ -172,7 +174,8 @@ END_TEST
 
 START_TEST(bad_fault_names_the_key)
 {
-	ck_assert_int_eq(conf_load_string("f.conf", "[sim]\ntsc_fault = melt@2s\n", &conf, err, sizeof(err)),
+	ck_assert_int_eq(conf_load_string("f.conf", "[sim]\ntsc_fault = melt@2s\n", &conf, err,
+					  sizeof(err)),
 			 -EINVAL);
 	ck_assert_msg(strncmp(err, "f.conf:2: tsc_fault = 'melt@2s': ", 33) == 0, "got: %s", err);
 }
@@ -208,8 +211,8 @@ END_TEST
 
 START_TEST(shipped_config_is_valid)
 {
-	ck_assert_msg(conf_load(TK_SRCDIR "/conf/timekeeperd.conf", &conf, err, sizeof(err)) == 0, "%s",
-		      err);
+	ck_assert_msg(conf_load(TK_SRCDIR "/conf/timekeeperd.conf", &conf, err, sizeof(err)) == 0,
+		      "%s", err);
 	ck_assert_uint_eq(conf.sim.devices, 0); /* real hardware by default */
 }
 END_TEST
@@ -221,17 +224,19 @@ START_TEST(dump_round_trips)
 	size_t len = 0;
 	FILE *f;
 
-	ck_assert_int_eq(conf_load_string("d.conf",
-					  "[sim]\ndevices = tsc,hpet\ntsc_fault = step:5000000ns@3s\n"
-					  "tsc_error_ppm = 50\n[discipline]\nreference = none\n"
-					  "[ntp]\nserver = a iburst minpoll 2 maxpoll 3\nserver = b port 9\n"
-					  "step_limit = -1\n",
-					  &conf, err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+		conf_load_string("d.conf",
+				 "[sim]\ndevices = tsc,hpet\ntsc_fault = step:5000000ns@3s\n"
+				 "tsc_error_ppm = 50\n[discipline]\nreference = none\n"
+				 "[ntp]\nserver = a iburst minpoll 2 maxpoll 3\nserver = b port 9\n"
+				 "step_limit = -1\n",
+				 &conf, err, sizeof(err)),
+		0);
 	f = open_memstream(&buf, &len);
 	conf_dump(&conf, f);
 	fclose(f);
-	ck_assert_msg(conf_load_string("dump", buf, &again, err, sizeof(err)) == 0, "%s\n%s", err, buf);
+	ck_assert_msg(conf_load_string("dump", buf, &again, err, sizeof(err)) == 0, "%s\n%s", err,
+		      buf);
 	ck_assert_uint_eq(again.sim.devices, conf.sim.devices);
 	ck_assert_int_eq(again.sim.fault[SIM_TSC].kind, SIM_FAULT_STEP);
 	ck_assert_int_eq(again.sim.fault[SIM_TSC].step_ns, 5000000);

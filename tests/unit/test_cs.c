@@ -20,8 +20,8 @@ static uint64_t fake_read(struct clocksource *cs)
 	return fake_val;
 }
 
-static void mk(struct clocksource *cs, const char *name, int rating, unsigned int bits,
-	       uint64_t hz, uint32_t flags)
+static void mk(struct clocksource *cs, const char *name, int rating, unsigned int bits, uint64_t hz,
+	       uint32_t flags)
 {
 	cs_init(cs, name);
 	cs->usable = true;

@@ -64,20 +64,20 @@ static void on_gone(void *ctx, struct ctl_client *c)
 }
 
 static const struct ctl_ops stub_ops = {
-    .status = stub,
-    .sources = stub,
-    .timers = stub,
-    .adjtime = stub,
-    .switch_source = stub,
-    .unbind = stub,
-    .readmit = stub,
-    .recalibrate = stub,
-    .timer_create = stub,
-    .timer_arm = stub,
-    .timer_disarm = stub,
-    .timer_delete = stub,
-    .writable = on_writable,
-    .gone = on_gone,
+	.status = stub,
+	.sources = stub,
+	.timers = stub,
+	.adjtime = stub,
+	.switch_source = stub,
+	.unbind = stub,
+	.readmit = stub,
+	.recalibrate = stub,
+	.timer_create = stub,
+	.timer_arm = stub,
+	.timer_disarm = stub,
+	.timer_delete = stub,
+	.writable = on_writable,
+	.gone = on_gone,
 };
 
 static char tmpdir[64];
@@ -86,13 +86,13 @@ static char sockpath[96];
 static struct ctl_server *server(unsigned int max, unsigned int per_uid, uint64_t rate,
 				 uint64_t burst)
 {
-	struct ctl_conf cc = {.path = sockpath,
-			      .group = "tkgroup",
-			      .max_clients = max,
-			      .max_clients_per_uid = per_uid,
-			      .rate_limit = rate,
-			      .rate_burst = burst,
-			      .version = "test"};
+	struct ctl_conf cc = { .path = sockpath,
+			       .group = "tkgroup",
+			       .max_clients = max,
+			       .max_clients_per_uid = per_uid,
+			       .rate_limit = rate,
+			       .rate_burst = burst,
+			       .version = "test" };
 	struct ctl_server *s;
 
 	ck_assert_int_eq(ctl_new(&s, &cc, &stub_ops, NULL), 0);
@@ -120,7 +120,7 @@ static void teardown(void)
 static size_t build(void *buf, uint16_t magic, uint16_t version, uint16_t type, uint16_t flags,
 		    const void *payload, size_t plen)
 {
-	struct tk_ctl_hdr h = {magic, version, type, flags, (uint32_t)(HDR + plen), 77};
+	struct tk_ctl_hdr h = { magic, version, type, flags, (uint32_t)(HDR + plen), 77 };
 
 	memcpy(buf, &h, HDR);
 	if (plen)
@@ -130,7 +130,7 @@ static size_t build(void *buf, uint16_t magic, uint16_t version, uint16_t type, 
 
 static struct ctl_peer peer_of(uint32_t uid, uint32_t gid)
 {
-	struct ctl_peer p = {.uid = uid, .gid = gid, .pid = 99};
+	struct ctl_peer p = { .uid = uid, .gid = gid, .pid = 99 };
 
 	return p;
 }
@@ -234,11 +234,11 @@ START_TEST(test_header_errors)
 }
 END_TEST
 
-static const unsigned int types[] = {
-    TK_CTL_HELLO,	TK_CTL_STATUS,	     TK_CTL_SOURCES,	  TK_CTL_TIMERS,
-    TK_CTL_ADJTIME,	TK_CTL_SWITCH,	     TK_CTL_UNBIND,	  TK_CTL_READMIT,
-    TK_CTL_RECALIBRATE, TK_CTL_TIMER_CREATE, TK_CTL_TIMER_ARM,	  TK_CTL_TIMER_DISARM,
-    TK_CTL_TIMER_DELETE};
+static const unsigned int types[] = { TK_CTL_HELLO,	   TK_CTL_STATUS,    TK_CTL_SOURCES,
+				      TK_CTL_TIMERS,	   TK_CTL_ADJTIME,   TK_CTL_SWITCH,
+				      TK_CTL_UNBIND,	   TK_CTL_READMIT,   TK_CTL_RECALIBRATE,
+				      TK_CTL_TIMER_CREATE, TK_CTL_TIMER_ARM, TK_CTL_TIMER_DISARM,
+				      TK_CTL_TIMER_DELETE };
 
 START_TEST(test_exact_sizes)
 {
@@ -307,7 +307,7 @@ START_TEST(test_names_nul)
 		a = ask(s, &p, m, n);
 		ck_assert_int_eq(a.r.status, -EBADMSG);
 		ck_assert_ptr_nonnull(
-		    strstr(a.r.message, "not NUL-terminated within its 32 bytes"));
+			strstr(a.r.message, "not NUL-terminated within its 32 bytes"));
 		ck_assert_uint_eq(calls[t], 0);
 		nm.name[31] = '\0'; /* the last byte suffices */
 		n = build(m, TK_CTL_MAGIC, 1, (uint16_t)t, 0, &nm, sizeof(nm));
@@ -358,8 +358,8 @@ START_TEST(test_permissions)
 	struct ctl_peer stranger = peer_of(1000, 1000), member = peer_of(1001, 1001),
 			primary = peer_of(1002, 777), root = peer_of(0, 0), self = peer_of(4242, 5);
 	unsigned char m[256];
-	struct tk_ctl_name nm = {"hpet"};
-	struct tk_ctl_timex tx = {0};
+	struct tk_ctl_name nm = { "hpet" };
+	struct tk_ctl_timex tx = { 0 };
 	struct answer a;
 	size_t n;
 
@@ -386,8 +386,8 @@ START_TEST(test_permissions)
 		a = ask(s, &stranger, m, n);
 		ck_assert_int_eq(a.r.status, -EPERM);
 		ck_assert_str_eq(
-		    a.r.message,
-		    "permission denied: uid 1000 is not root and not in group tkgroup");
+			a.r.message,
+			"permission denied: uid 1000 is not root and not in group tkgroup");
 		ck_assert_uint_eq(calls[t], 0);
 		a = ask(s, &member, m, n);
 		ck_assert_int_eq(a.r.status, 0);
@@ -419,7 +419,7 @@ END_TEST
 
 START_TEST(test_bucket)
 {
-	struct ctl_bucket b = {0};
+	struct ctl_bucket b = { 0 };
 	int64_t t = 1000000000;
 	int n = 0;
 
@@ -441,7 +441,7 @@ END_TEST
 
 static int connect_to(const char path[96])
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 	ck_assert_int_ge(fd, 0);
@@ -464,9 +464,10 @@ static int connect_user(const char path[96])
 		char b[CMSG_SPACE(sizeof(int))];
 	} u;
 	char z = 0;
-	struct iovec iov = {&z, 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-			    .msg_controllen = sizeof(u.b)};
+	struct iovec iov = { &z, 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)
+	};
 	int sp[2], fd, status;
 	pid_t pid;
 
@@ -541,8 +542,8 @@ START_TEST(test_events_backpressure)
 {
 	struct ctl_server *s = server(4, 4, 1000, 1000);
 	static unsigned char buf[TK_CTL_MAX_MSG];
-	struct tk_ctl_timer_create tc = {0};
-	struct tk_ctl_timer_events ev = {.count = 7};
+	struct tk_ctl_timer_create tc = { 0 };
+	struct tk_ctl_timer_events ev = { .count = 7 };
 	struct tk_ctl_hdr h;
 	struct ctl_client *cl;
 	unsigned char m[256];
@@ -807,7 +808,7 @@ END_TEST
 
 START_TEST(test_stale_socket_replaced)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ctl_server *s;
 	struct evl *l;
 	pid_t other;
@@ -906,7 +907,7 @@ START_TEST(test_idle_make_room)
 {
 	struct ctl_server *s = server(2, 16, 1000, 1000);
 	unsigned char m[HDR + sizeof(struct tk_ctl_timer_create)];
-	struct tk_ctl_timer_create tc = {0};
+	struct tk_ctl_timer_create tc = { 0 };
 	char msg[TK_CTL_MESSAGE_LEN];
 	struct evl *l;
 	int a, b, c, e;
@@ -986,7 +987,7 @@ START_TEST(test_root_reserved)
 	}
 	for (int k = 0; k < 4; k++) {
 		char z;
-		struct pollfd pfd = {.fd = ready[0], .events = POLLIN};
+		struct pollfd pfd = { .fd = ready[0], .events = POLLIN };
 
 		ck_assert_int_eq(poll(&pfd, 1, 60000), 1);
 		ck_assert_int_eq(read(ready[0], &z, 1), 1);

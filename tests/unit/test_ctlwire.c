@@ -25,7 +25,7 @@
 #define HDR CTLW_HDR_LEN
 #define MIN CTLW_REPLY_MIN
 
-static int sv[2] = {-1, -1};
+static int sv[2] = { -1, -1 };
 static unsigned char *buf;
 
 static void setup(void)
@@ -51,8 +51,9 @@ static size_t packet(uint16_t magic, uint16_t version, uint16_t type, uint16_t f
 		     const void *payload, size_t plen, long length)
 {
 	struct tk_ctl_hdr h = {
-	    magic, version, type, flags, (uint32_t)(length >= 0 ? (size_t)length : HDR + plen),
-	    seq};
+		magic, version, type, flags, (uint32_t)(length >= 0 ? (size_t)length : HDR + plen),
+		seq
+	};
 
 	memcpy(buf, &h, HDR);
 	if (plen)
@@ -64,7 +65,7 @@ static size_t packet(uint16_t magic, uint16_t version, uint16_t type, uint16_t f
 static size_t reply(uint16_t type, uint16_t flags, uint32_t seq, int32_t status,
 		    const void *payload, size_t plen)
 {
-	struct tk_ctl_result r = {.status = status};
+	struct tk_ctl_result r = { .status = status };
 
 	memcpy(buf + HDR, &r, sizeof(r));
 	if (plen)
@@ -74,9 +75,10 @@ static size_t reply(uint16_t type, uint16_t flags, uint32_t seq, int32_t status,
 }
 
 static const uint16_t types[] = {
-    TK_CTL_HELLO,	 TK_CTL_STATUS,	 TK_CTL_SOURCES,      TK_CTL_TIMERS,	TK_CTL_ADJTIME,
-    TK_CTL_NTP,		 TK_CTL_PAGE_FD, TK_CTL_TIMER_CREATE, TK_CTL_TIMER_ARM, TK_CTL_TIMER_DISARM,
-    TK_CTL_TIMER_DELETE, TK_CTL_SWITCH,	 TK_CTL_UNBIND,	      TK_CTL_READMIT,	TK_CTL_RECALIBRATE,
+	TK_CTL_HELLO,	  TK_CTL_STATUS,       TK_CTL_SOURCES,	    TK_CTL_TIMERS,
+	TK_CTL_ADJTIME,	  TK_CTL_NTP,	       TK_CTL_PAGE_FD,	    TK_CTL_TIMER_CREATE,
+	TK_CTL_TIMER_ARM, TK_CTL_TIMER_DISARM, TK_CTL_TIMER_DELETE, TK_CTL_SWITCH,
+	TK_CTL_UNBIND,	  TK_CTL_READMIT,      TK_CTL_RECALIBRATE,
 };
 
 /* Every request type, sent with ctlw_send() and received with ctlw_recv(),
@@ -123,11 +125,11 @@ END_TEST
 
 START_TEST(test_timer_arm_int64_min)
 {
-	struct tk_ctl_timer_arm a = {.id = 1,
-				     .flags = TK_CTL_TIMER_F_ABS,
-				     .value_ns = INT64_MIN,
-				     .interval_ns = INT64_MIN,
-				     .slack_ns = UINT64_MAX};
+	struct tk_ctl_timer_arm a = { .id = 1,
+				      .flags = TK_CTL_TIMER_F_ABS,
+				      .value_ns = INT64_MIN,
+				      .interval_ns = INT64_MIN,
+				      .slack_ns = UINT64_MAX };
 	struct tk_ctl_timer_arm b;
 	struct tk_ctl_hdr h;
 	ssize_t n;
@@ -168,9 +170,9 @@ START_TEST(test_truncated)
 	{
 		struct tk_ctl_result res;
 
-		ck_assert_int_eq(
-		    ctlw_check_reply(buf, HDR + 4, &h, TK_CTL_STATUS, 9, &res, why, sizeof(why)),
-		    -EBADMSG);
+		ck_assert_int_eq(ctlw_check_reply(buf, HDR + 4, &h, TK_CTL_STATUS, 9, &res, why,
+						  sizeof(why)),
+				 -EBADMSG);
 		ck_assert_ptr_nonnull(strstr(why, "shorter than header and result"));
 	}
 	/* A truncated packet passes nothing even without a why buffer. */
@@ -185,8 +187,8 @@ START_TEST(test_oversized)
 {
 	size_t big = TK_CTL_MAX_MSG + 16;
 	unsigned char *out = calloc(1, big);
-	struct tk_ctl_hdr h = {TK_CTL_MAGIC,   TK_CTL_VERSION, TK_CTL_STATUS,
-			       TK_CTL_F_REPLY, (uint32_t)big,  1};
+	struct tk_ctl_hdr h = { TK_CTL_MAGIC,	TK_CTL_VERSION, TK_CTL_STATUS,
+				TK_CTL_F_REPLY, (uint32_t)big,	1 };
 	int sz = (int)(4 * big);
 	ssize_t n;
 
@@ -208,7 +210,7 @@ END_TEST
  * (a later version may frame differently), and stays that for a client. */
 START_TEST(test_wrong_version)
 {
-	static const uint16_t versions[] = {0, TK_CTL_VERSION + 1, UINT16_MAX};
+	static const uint16_t versions[] = { 0, TK_CTL_VERSION + 1, UINT16_MAX };
 	struct tk_ctl_hdr h;
 	char why[CTLW_ERR_LEN];
 
@@ -233,7 +235,9 @@ END_TEST
  * request or are not replies. */
 START_TEST(test_wrong_type)
 {
-	static const uint16_t unknown[] = {0, 0x08, 0x14, TK_CTL_EV_TIMER, 0xff, 0x104, UINT16_MAX};
+	static const uint16_t unknown[] = {
+		0, 0x08, 0x14, TK_CTL_EV_TIMER, 0xff, 0x104, UINT16_MAX
+	};
 	struct tk_ctl_result res;
 	struct tk_ctl_hdr h;
 	char why[CTLW_ERR_LEN];
@@ -266,8 +270,8 @@ END_TEST
 /* Statuses outside [-4095, 0], counts that overflow, unterminated names. */
 START_TEST(test_hostile_values)
 {
-	static const int32_t bad[] = {INT32_MIN, -CTLW_MAX_ERRNO - 1, 1, INT32_MAX};
-	struct tk_ctl_timers t = {.now_mono_ns = UINT64_MAX, .next_event_ns = INT64_MIN};
+	static const int32_t bad[] = { INT32_MIN, -CTLW_MAX_ERRNO - 1, 1, INT32_MAX };
+	struct tk_ctl_timers t = { .now_mono_ns = UINT64_MAX, .next_event_ns = INT64_MIN };
 	const size_t fixed = sizeof(t), elem = sizeof(struct tk_ctl_timer);
 	const size_t off = offsetof(struct tk_ctl_timers, count);
 	unsigned char p[sizeof(t) + 3 * sizeof(struct tk_ctl_timer)];
@@ -334,7 +338,7 @@ END_TEST
 
 START_TEST(test_is_change_and_strings)
 {
-	struct tk_ctl_timex tx = {0};
+	struct tk_ctl_timex tx = { 0 };
 	char out[8];
 
 	ck_assert(!ctlw_is_change(TK_CTL_ADJTIME, &tx, sizeof(tx)));
@@ -389,8 +393,10 @@ START_TEST(test_socket_steps)
 		struct cmsghdr align;
 	} cm;
 	struct iovec iov;
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cm.b,
+			     .msg_controllen = sizeof(cm.b) };
 	struct cmsghdr *ch;
 	size_t n = ctlw_build_result(buf, TK_CTL_PAGE_FD, 1, 0, "");
 	uint32_t uid, gid;

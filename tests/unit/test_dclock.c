@@ -36,7 +36,7 @@ static void hw_delay(void *ctx, uint64_t ns)
 	fake_ns += ns;
 }
 
-static const struct sim_clock hwclk = {hw_now, hw_delay, NULL};
+static const struct sim_clock hwclk = { hw_now, hw_delay, NULL };
 
 /* What the listeners heard, in order. */
 struct heard {
@@ -49,7 +49,7 @@ struct heard {
 
 static struct heard log_[32];
 static size_t nlog;
-static int ids[3] = {1, 2, 3};
+static int ids[3] = { 1, 2, 3 };
 
 static void listener(void *ctx, const struct clock_event *ev)
 {
@@ -81,11 +81,11 @@ static void setup(void)
 {
 	struct sim_conf sc;
 	struct cs_entry *e;
-	struct tkc_start st = {.real = {1700000000, 0},
-			       .mono = {1000, 0},
-			       .boot = {1000, 0},
-			       .raw = {1000, 0},
-			       .tai_offset = 37};
+	struct tkc_start st = { .real = { 1700000000, 0 },
+				.mono = { 1000, 0 },
+				.boot = { 1000, 0 },
+				.raw = { 1000, 0 },
+				.tai_offset = 37 };
 
 	memset(&d, 0, sizeof(d));
 	nlog = 0;
@@ -157,7 +157,7 @@ END_TEST
 
 START_TEST(test_tai_is_a_set_not_a_step)
 {
-	struct ntp_timex tx = {.modes = NTP_ADJ_TAI, .constant = 38};
+	struct ntp_timex tx = { .modes = NTP_ADJ_TAI, .constant = 38 };
 
 	ck_assert_int_eq(clock_listen(&d, CLOCK_EV_STEP | CLOCK_EV_SET, listener, &ids[0]), 0);
 	ck_assert_int_ge(daemon_adjtimex(&d, &tx), 0);

@@ -68,21 +68,21 @@ static int64_t fake_clock(void *ctx)
 }
 
 static const struct ctl_ops ops = {
-    .timer_create = daemon_timer_create,
-    .timer_arm = daemon_timer_arm,
-    .timer_disarm = daemon_timer_disarm,
-    .timer_delete = daemon_timer_delete,
-    .writable = daemon_timers_writable,
-    .gone = daemon_timers_gone,
+	.timer_create = daemon_timer_create,
+	.timer_arm = daemon_timer_arm,
+	.timer_disarm = daemon_timer_disarm,
+	.timer_delete = daemon_timer_delete,
+	.writable = daemon_timers_writable,
+	.gone = daemon_timers_gone,
 };
 
 static void setup(void)
 {
-	struct ctl_conf cc = {.max_clients = 16,
-			      .max_clients_per_uid = 16,
-			      .rate_limit = 1000000,
-			      .rate_burst = 1000000,
-			      .version = "test"};
+	struct ctl_conf cc = { .max_clients = 16,
+			       .max_clients_per_uid = 16,
+			       .rate_limit = 1000000,
+			       .rate_burst = 1000000,
+			       .version = "test" };
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tk-dtimers.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
@@ -135,7 +135,8 @@ static void drain(struct cli *c)
 			ck_assert_int_ge(n, (ssize_t)(HDR + sizeof(eh)));
 			memcpy(&eh, buf + HDR, sizeof(eh));
 			ck_assert_uint_ge(eh.count, 1);
-			ck_assert_uint_eq((size_t)n, HDR + sizeof(eh) + eh.count * sizeof(c->ev[0]));
+			ck_assert_uint_eq((size_t)n,
+					  HDR + sizeof(eh) + eh.count * sizeof(c->ev[0]));
 			ck_assert_uint_le(c->nev + eh.count, MAX_EV);
 			memcpy(&c->ev[c->nev], buf + HDR + sizeof(eh), eh.count * sizeof(c->ev[0]));
 			c->nev += eh.count;
@@ -161,7 +162,7 @@ static void pump(int rounds)
 
 static void connect_cli(struct cli *c)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	unsigned int before = ctl_clients(srv);
 
 	memset(c, 0, sizeof(*c));
@@ -179,8 +180,8 @@ static int request(struct cli *c, uint16_t type, const void *req, size_t len, vo
 		   size_t outlen)
 {
 	unsigned char m[HDR + 256];
-	struct tk_ctl_hdr h = {TK_CTL_MAGIC, TK_CTL_VERSION, type, 0, (uint32_t)(HDR + len),
-			       ++c->seq};
+	struct tk_ctl_hdr h = { TK_CTL_MAGIC,	       TK_CTL_VERSION, type, 0,
+				(uint32_t)(HDR + len), ++c->seq };
 
 	memcpy(m, &h, HDR);
 	memcpy(m + HDR, req, len);
@@ -201,7 +202,7 @@ static int request(struct cli *c, uint16_t type, const void *req, size_t len, vo
 
 static uint32_t create(struct cli *c, uint32_t clock)
 {
-	struct tk_ctl_timer_create rq = {.clock = clock};
+	struct tk_ctl_timer_create rq = { .clock = clock };
 	struct tk_ctl_timer_id out;
 
 	snprintf(rq.name, sizeof(rq.name), "t%u", clock);
@@ -213,11 +214,11 @@ static uint32_t create(struct cli *c, uint32_t clock)
 static int arm(struct cli *c, uint32_t id, uint32_t flags, int64_t value, int64_t interval,
 	       uint64_t slack, struct tk_ctl_timer_armed *out)
 {
-	struct tk_ctl_timer_arm rq = {.id = id,
-				      .flags = flags,
-				      .value_ns = value,
-				      .interval_ns = interval,
-				      .slack_ns = slack};
+	struct tk_ctl_timer_arm rq = { .id = id,
+				       .flags = flags,
+				       .value_ns = value,
+				       .interval_ns = interval,
+				       .slack_ns = slack };
 	struct tk_ctl_timer_armed tmp;
 
 	return request(c, TK_CTL_TIMER_ARM, &rq, sizeof(rq), out ? out : &tmp, sizeof(tmp));
@@ -225,7 +226,7 @@ static int arm(struct cli *c, uint32_t id, uint32_t flags, int64_t value, int64_
 
 static struct tk_ctl_timer_armed disarm(struct cli *c, uint32_t id)
 {
-	struct tk_ctl_timer_id rq = {.id = id};
+	struct tk_ctl_timer_id rq = { .id = id };
 	struct tk_ctl_timer_armed out;
 
 	ck_assert_int_eq(request(c, TK_CTL_TIMER_DISARM, &rq, sizeof(rq), &out, sizeof(out)), 0);
@@ -320,11 +321,13 @@ START_TEST(test_step)
 	mono = create(&c, TK_CTL_CLOCK_MONOTONIC);
 	rrel = create(&c, TK_CTL_CLOCK_REALTIME);
 	ck_assert_int_eq(arm(&c, rc, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET,
-			     r0 + 60 * SEC, 0, 0, &a), 0);
+			     r0 + 60 * SEC, 0, 0, &a),
+			 0);
 	ck_assert_uint_eq(a.base, TK_CTL_CLOCK_REALTIME);
 	ck_assert_int_eq(a.soft_expires_ns, r0 + 60 * SEC);
 	ck_assert_int_eq(arm(&c, tc, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET,
-			     t0 + 60 * SEC, 0, 0, NULL), 0);
+			     t0 + 60 * SEC, 0, 0, NULL),
+			 0);
 	ck_assert_int_eq(arm(&c, rp, TK_CTL_TIMER_F_ABS, r0 + 10 * SEC, 0, 0, NULL), 0);
 	ck_assert_int_eq(arm(&c, tp, TK_CTL_TIMER_F_ABS, t0 + 12 * SEC, 0, 0, NULL), 0);
 	ck_assert_int_eq(arm(&c, mono, 0, 8 * SEC, 0, 0, &a), 0);
@@ -405,9 +408,11 @@ START_TEST(test_leap_second)
 	rp = create(&c, TK_CTL_CLOCK_REALTIME);
 	tp = create(&c, TK_CTL_CLOCK_TAI);
 	ck_assert_int_eq(arm(&c, rc, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET,
-			     r0 + 4 * SEC, 0, 0, NULL), 0);
+			     r0 + 4 * SEC, 0, 0, NULL),
+			 0);
 	ck_assert_int_eq(arm(&c, tc, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET,
-			     t0 + 4 * SEC, 0, 0, NULL), 0);
+			     t0 + 4 * SEC, 0, 0, NULL),
+			 0);
 	ck_assert_int_eq(arm(&c, rp, TK_CTL_TIMER_F_ABS, r0 + 3 * SEC, 0, 0, NULL), 0);
 	ck_assert_int_eq(arm(&c, tp, TK_CTL_TIMER_F_ABS, t0 + 3 * SEC, 0, 0, NULL), 0);
 
@@ -464,10 +469,12 @@ START_TEST(test_cancel_on_set_rules)
 	ck_assert_int_eq(arm(&c, r, TK_CTL_TIMER_F_CANCEL_ON_SET, SEC, 0, 0, NULL), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(c.res.message, "CANCEL_ON_SET"));
 	ck_assert_int_eq(arm(&c, t, TK_CTL_TIMER_F_CANCEL_ON_SET, SEC, 0, 0, NULL), -EINVAL);
-	ck_assert_int_eq(arm(&c, m, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET,
-			     MONO0 + SEC, 0, 0, NULL), -EINVAL);
-	ck_assert_int_eq(arm(&c, b, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET,
-			     MONO0 + SEC, 0, 0, NULL), -EINVAL);
+	ck_assert_int_eq(arm(&c, m, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET, MONO0 + SEC,
+			     0, 0, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(arm(&c, b, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET, MONO0 + SEC,
+			     0, 0, NULL),
+			 -EINVAL);
 	ck_assert_int_eq(arm(&c, r, 0x4, SEC, 0, 0, NULL), -EINVAL);
 	ck_assert_uint_eq(hrt_count(d.q), 0);
 	/* Refused arms leave nothing that a step could cancel. */
@@ -609,8 +616,8 @@ START_TEST(test_cancel_while_blocked)
 
 	connect_cli(&c);
 	id = create(&c, TK_CTL_CLOCK_REALTIME);
-	ck_assert_int_eq(arm(&c, id, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET, v, iv, 0,
-			     NULL), 0);
+	ck_assert_int_eq(
+		arm(&c, id, TK_CTL_TIMER_F_ABS | TK_CTL_TIMER_F_CANCEL_ON_SET, v, iv, 0, NULL), 0);
 	while (!deferred && periods < 100000) {
 		run_to(MONO0 + (int64_t)(periods + 1) * iv);
 		periods++;
@@ -677,7 +684,8 @@ START_TEST(test_hostile_values)
 	ck_assert_uint_eq(hrt_count(d.q), 0);
 	/* The far ends saturate and stay queued without firing. */
 	ck_assert_int_eq(arm(&c, id[TK_CTL_CLOCK_REALTIME], TK_CTL_TIMER_F_ABS, INT64_MAX,
-			     INT64_MAX, (uint64_t)HRT_TIME_SAFE_MAX, &a), 0);
+			     INT64_MAX, (uint64_t)HRT_TIME_SAFE_MAX, &a),
+			 0);
 	ck_assert_int_eq(a.soft_expires_ns, HRT_TIME_SAFE_MAX);
 	ck_assert_int_eq(arm(&c, id[TK_CTL_CLOCK_TAI], 0, INT64_MAX, INT64_MAX, 0, NULL), 0);
 	ck_assert_int_eq(arm(&c, id[TK_CTL_CLOCK_MONOTONIC], 0, SEC, INT64_MAX, 0, NULL), 0);
@@ -696,7 +704,7 @@ END_TEST
 START_TEST(test_limits_and_gone)
 {
 	struct cli a, b;
-	struct tk_ctl_timer_create rq = {.clock = TK_CTL_CLOCK_MONOTONIC};
+	struct tk_ctl_timer_create rq = { .clock = TK_CTL_CLOCK_MONOTONIC };
 	struct tk_ctl_timer_id out;
 	uint32_t ida[3], idb;
 	size_t total;
@@ -719,7 +727,7 @@ START_TEST(test_limits_and_gone)
 	ck_assert_int_eq(arm(&b, idb, 0, 2 * SEC, 0, 0, NULL), 0);
 	/* Deleting one makes room; the id is not reused. */
 	{
-		struct tk_ctl_timer_id del = {.id = ida[2]};
+		struct tk_ctl_timer_id del = { .id = ida[2] };
 
 		ck_assert_int_eq(request(&a, TK_CTL_TIMER_DELETE, &del, sizeof(del), NULL, 0), 0);
 		ck_assert_int_eq(request(&a, TK_CTL_TIMER_DELETE, &del, sizeof(del), NULL, 0),
@@ -730,7 +738,7 @@ START_TEST(test_limits_and_gone)
 	}
 	/* b cannot touch a's timers: ids name timers of the connection. */
 	{
-		struct tk_ctl_timer_id rqb = {.id = idb};
+		struct tk_ctl_timer_id rqb = { .id = idb };
 		struct tk_ctl_timer_armed o;
 
 		ck_assert_int_eq(request(&b, TK_CTL_TIMER_DISARM, &rqb, sizeof(rqb), &o, sizeof(o)),

@@ -22,7 +22,7 @@
 #include "tk_check.h"
 #include "tk_fakeclock.h"
 
-#define MS  INT64_C(1000000)
+#define MS INT64_C(1000000)
 #define SEC INT64_C(1000000000)
 
 static struct evl *loop;
@@ -168,7 +168,7 @@ static enum hrt_restart periodic_fn(struct hrt_timer *t, int64_t now)
 	p->orun_sum += o;
 	if (p->calls == 3) {
 		/* A deliberate block of 55 ms, five and a half periods. */
-		struct timespec ts = {0, 55 * MS};
+		struct timespec ts = { 0, 55 * MS };
 
 		while (nanosleep(&ts, &ts) && errno == EINTR)
 			;
@@ -222,7 +222,7 @@ static int64_t own_clock(void *ctx)
 
 START_TEST(test_owner_clock)
 {
-	static const double rates[] = {0.98, 1.02};
+	static const double rates[] = { 0.98, 1.02 };
 	struct hrt_queue *q = evl_timers(loop);
 
 	for (unsigned int i = 0; i < 2; i++) {
@@ -382,7 +382,7 @@ static enum hrt_restart write_fn(struct hrt_timer *t, int64_t now)
 START_TEST(test_pipe_fd)
 {
 	struct hrt_queue *q = evl_timers(loop);
-	struct piperd r = {.del_when_done = true};
+	struct piperd r = { .del_when_done = true };
 	struct hrt_timer w;
 	struct shot end;
 	int p[2];

@@ -16,7 +16,7 @@
 #include "core/hrt.h"
 #include "tk_check.h"
 
-#define MS  INT64_C(1000000)
+#define MS INT64_C(1000000)
 #define SEC INT64_C(1000000000)
 
 struct rec_timer {
@@ -74,7 +74,7 @@ static void fake_reprogram(void *ctx, int64_t expires)
 	nprogram++;
 }
 
-static const struct hrt_ops fake_ops = {fake_clock, fake_reprogram};
+static const struct hrt_ops fake_ops = { fake_clock, fake_reprogram };
 
 static void setup(void)
 {
@@ -91,29 +91,29 @@ static const struct fwd_case {
 	uint64_t orun;
 	int64_t new_expires; /* hard */
 } fwd_cases[] = {
-    /* not expired yet: 0, unchanged */
-    {1000, 0, 999, 100, 0, 1000},
-    /* exactly at expiry: one period */
-    {1000, 0, 1000, 100, 1, 1100},
-    /* delta < interval: one period */
-    {1000, 0, 1050, 100, 1, 1100},
-    /* delta == interval: orun 1 lands on now, not > now, so 2 */
-    {1000, 0, 1100, 100, 2, 1200},
-    /* delta an exact multiple (3 intervals): 3 lands on now, so 4 */
-    {1000, 0, 1300, 100, 4, 1400},
-    /* delta not a multiple: 3 whole periods + the current one */
-    {1000, 0, 1350, 100, 4, 1400},
-    /* interval below the 1 ns resolution is floored to 1 ns */
-    {1000, 0, 1005, 0, 6, 1006},
-    {1000, 0, 1005, -7, 6, 1006},
-    {1000, 0, 1000, 0, 1, 1001},
-    /* delta is taken from the HARD expiry: inside the slack window nothing moves */
-    {1000, 500, 1200, 100, 0, 1500},
-    {1000, 500, 1500, 100, 1, 1600},
-    /* negative times (ktime_t is signed) */
-    {-1000, 0, -50, 100, 10, 0},
-    /* a big jump: 10^6 periods of 1 ms */
-    {0, 0, 1000 * SEC - 1, 1 * MS, 1000000, 1000 * SEC},
+	/* not expired yet: 0, unchanged */
+	{ 1000, 0, 999, 100, 0, 1000 },
+	/* exactly at expiry: one period */
+	{ 1000, 0, 1000, 100, 1, 1100 },
+	/* delta < interval: one period */
+	{ 1000, 0, 1050, 100, 1, 1100 },
+	/* delta == interval: orun 1 lands on now, not > now, so 2 */
+	{ 1000, 0, 1100, 100, 2, 1200 },
+	/* delta an exact multiple (3 intervals): 3 lands on now, so 4 */
+	{ 1000, 0, 1300, 100, 4, 1400 },
+	/* delta not a multiple: 3 whole periods + the current one */
+	{ 1000, 0, 1350, 100, 4, 1400 },
+	/* interval below the 1 ns resolution is floored to 1 ns */
+	{ 1000, 0, 1005, 0, 6, 1006 },
+	{ 1000, 0, 1005, -7, 6, 1006 },
+	{ 1000, 0, 1000, 0, 1, 1001 },
+	/* delta is taken from the HARD expiry: inside the slack window nothing moves */
+	{ 1000, 500, 1200, 100, 0, 1500 },
+	{ 1000, 500, 1500, 100, 1, 1600 },
+	/* negative times (ktime_t is signed) */
+	{ -1000, 0, -50, 100, 10, 0 },
+	/* a big jump: 10^6 periods of 1 ms */
+	{ 0, 0, 1000 * SEC - 1, 1 * MS, 1000000, 1000 * SEC },
 };
 
 START_TEST(test_forward_table)
@@ -139,16 +139,16 @@ END_TEST
 
 /* hrt_forward_soft: the same arithmetic from the soft expiry; the slack is kept. */
 static const struct fwd_case fwd_soft_cases[] = {
-    /* before the soft expiry: nothing */
-    {1000, 500, 999, 100, 0, 1500},
-    /* inside the slack window: hrt_forward would not move (see above), this does */
-    {1000, 500, 1200, 100, 3, 1800},
-    {1000, 500, 1000, 100, 1, 1600},
-    /* past the hard expiry */
-    {1000, 500, 1550, 100, 6, 2100},
-    /* zero slack: identical to hrt_forward */
-    {1000, 0, 1350, 100, 4, 1400},
-    {1000, 0, 1100, 100, 2, 1200},
+	/* before the soft expiry: nothing */
+	{ 1000, 500, 999, 100, 0, 1500 },
+	/* inside the slack window: hrt_forward would not move (see above), this does */
+	{ 1000, 500, 1200, 100, 3, 1800 },
+	{ 1000, 500, 1000, 100, 1, 1600 },
+	/* past the hard expiry */
+	{ 1000, 500, 1550, 100, 6, 2100 },
+	/* zero slack: identical to hrt_forward */
+	{ 1000, 0, 1350, 100, 4, 1400 },
+	{ 1000, 0, 1100, 100, 2, 1200 },
 };
 
 START_TEST(test_forward_soft_table)
@@ -692,8 +692,8 @@ START_TEST(test_million)
 		hrt_timer_init(&v[i].t, HRT_BASE_MONOTONIC, big_fn, NULL);
 		v[i].id = (uint32_t)i;
 		/* a narrow range of expiries so equal keys are common */
-		fails +=
-		    hrt_start(&q, &v[i].t, (int64_t)(rng() % 100000), rng() % 3, HRT_MODE_ABS) != 0;
+		fails += hrt_start(&q, &v[i].t, (int64_t)(rng() % 100000), rng() % 3,
+				   HRT_MODE_ABS) != 0;
 	}
 	ck_assert_uint_eq(fails, 0);
 	ck_assert_uint_eq(hrt_count(&q), n);
@@ -803,7 +803,8 @@ START_TEST(test_snapshot)
 	struct hrt_timer t[5];
 	const struct hrt_timer *v[8];
 	static const unsigned int clock[5] = { HRT_BASE_REALTIME, HRT_BASE_MONOTONIC,
-					       HRT_BASE_MONOTONIC, HRT_BASE_TAI, HRT_BASE_MONOTONIC };
+					       HRT_BASE_MONOTONIC, HRT_BASE_TAI,
+					       HRT_BASE_MONOTONIC };
 	static const int64_t exp[5] = { 10, 300, 100, 5, 200 };
 	/* expected order: mono 100 (2), 200 (4), 300 (1); realtime 10 (0); tai 5 (3) */
 	static const int want[5] = { 2, 4, 1, 0, 3 };

@@ -22,10 +22,18 @@
 
 START_TEST(codec_round_trip)
 {
-	struct ntpc_packet p = { .leap = 1, .version = 4, .mode = 4, .stratum = 2, .poll = -3,
-				 .precision = -20, .root_delay = 0x00012345, .root_dispersion = 7,
-				 .reference = 1, .origin = UINT64_C(0x0123456789abcdef),
-				 .receive = UINT64_C(0xfedcba9876543210), .transmit = 42 };
+	struct ntpc_packet p = { .leap = 1,
+				 .version = 4,
+				 .mode = 4,
+				 .stratum = 2,
+				 .poll = -3,
+				 .precision = -20,
+				 .root_delay = 0x00012345,
+				 .root_dispersion = 7,
+				 .reference = 1,
+				 .origin = UINT64_C(0x0123456789abcdef),
+				 .receive = UINT64_C(0xfedcba9876543210),
+				 .transmit = 42 };
 	struct ntpc_packet q;
 	uint8_t buf[NTPC_PACKET_LEN];
 
@@ -60,11 +68,11 @@ static const struct {
 } ts_table[] = {
 	{ 0, 2208988800u },
 	{ INT64_C(1700000000) * S + 500000000, 3908988800u },
-	{ INT64_C(2085978495) * S, 4294967295u },	       /* the last second of era 0 */
-	{ INT64_C(2085978496) * S, 0u },		       /* 2036-02-07T06:28:16Z: era 1 */
+	{ INT64_C(2085978495) * S, 4294967295u }, /* the last second of era 0 */
+	{ INT64_C(2085978496) * S, 0u },	  /* 2036-02-07T06:28:16Z: era 1 */
 	{ INT64_C(2085978496) * S + 250000000, 0u },
 	{ INT64_C(2100000000) * S, 14021504u },
-	{ -INT64_C(2208988800) * S, 0u },		       /* 1900 */
+	{ -INT64_C(2208988800) * S, 0u }, /* 1900 */
 };
 
 START_TEST(timestamps_and_eras)
@@ -110,11 +118,16 @@ START_TEST(offset_delay_formula)
 END_TEST
 
 /* A server answering our last request: offset `off`, one-way delay `owd`. */
-static void reply(const struct ntpc_peer *p, uint8_t buf[NTPC_PACKET_LEN], int64_t off,
-		  int64_t owd)
+static void reply(const struct ntpc_peer *p, uint8_t buf[NTPC_PACKET_LEN], int64_t off, int64_t owd)
 {
-	struct ntpc_packet r = { .leap = 0, .version = 4, .mode = 4, .stratum = 2, .poll = 6,
-				 .precision = -20, .root_delay = 0x100, .root_dispersion = 0x100 };
+	struct ntpc_packet r = { .leap = 0,
+				 .version = 4,
+				 .mode = 4,
+				 .stratum = 2,
+				 .poll = 6,
+				 .precision = -20,
+				 .root_delay = 0x100,
+				 .root_dispersion = 0x100 };
 
 	memcpy(&r.refid, "\x7f\x00\x00\x01", 4);
 	r.origin = p->xmt_cookie;
@@ -398,7 +411,8 @@ START_TEST(panic_agreeing_servers)
 	struct ntpc_peer p[3];
 	struct ntpc_system sys;
 	static const int64_t ahead[3] = { 1000000 * S, 1000000 * S + 30000, 1000000 * S - 20000 };
-	static const int64_t behind[3] = { -1000000 * S, -1000000 * S + 30000, -1000000 * S - 20000 };
+	static const int64_t behind[3] = { -1000000 * S, -1000000 * S + 30000,
+					   -1000000 * S - 20000 };
 	static const int64_t two_of_three[3] = { 1000000 * S, 100000, 1000000 * S + 30000 };
 	static const int64_t good[3] = { 100000, 130000, 90000 };
 	unsigned int agree, voters;
@@ -540,7 +554,7 @@ END_TEST
  * (receive as sent, with the low bit set, and the kernel transmit time). */
 struct xsrv {
 	int64_t off, owd, proc, sendcost; /* server - true; one way; inside; send */
-	bool interleave;		   /* false: answers every request in basic mode */
+	bool interleave;		  /* false: answers every request in basic mode */
 	uint64_t last_rx;
 	int64_t last_tx;
 };
@@ -550,8 +564,13 @@ struct xsrv {
 static int64_t xsrv_answer(struct xsrv *v, const uint8_t q[NTPC_PACKET_LEN], int64_t sent,
 			   uint8_t r[NTPC_PACKET_LEN])
 {
-	struct ntpc_packet in, out = { .version = 4, .mode = 4, .stratum = 2, .poll = 0,
-				       .precision = -20, .root_delay = 0x10, .root_dispersion = 0x10 };
+	struct ntpc_packet in, out = { .version = 4,
+				       .mode = 4,
+				       .stratum = 2,
+				       .poll = 0,
+				       .precision = -20,
+				       .root_delay = 0x10,
+				       .root_dispersion = 0x10 };
 	int64_t t2 = T0 + sent + v->owd + v->off, t3 = t2 + v->proc, t3k = t3 + v->sendcost;
 
 	ck_assert_int_eq(ntpc_decode(q, NTPC_PACKET_LEN, &in), 0);
@@ -592,8 +611,9 @@ START_TEST(interleaved_mode)
 	/* Server 3 us ahead of true time, 20 us each way, 50 us inside, and
 	 * 6 us between its basic transmit timestamp and the packet leaving:
 	 * basic mode reads 3 us too little. */
-	struct xsrv v = { .off = 3000, .owd = 20000, .proc = 50000, .sendcost = 6000,
-			  .interleave = true };
+	struct xsrv v = {
+		.off = 3000, .owd = 20000, .proc = 50000, .sendcost = 6000, .interleave = true
+	};
 	uint64_t first_rx;
 	uint8_t qb[NTPC_PACKET_LEN], rb[NTPC_PACKET_LEN];
 
@@ -661,8 +681,9 @@ START_TEST(interleaved_bad_transmit)
 {
 	struct ntpc_peer p;
 	struct ntpc_packet q;
-	struct xsrv v = { .off = 0, .owd = 20000, .proc = 50000, .sendcost = 6000,
-			  .interleave = true };
+	struct xsrv v = {
+		.off = 0, .owd = 20000, .proc = 50000, .sendcost = 6000, .interleave = true
+	};
 
 	ntpc_peer_init(&p, 0, 0, false);
 	p.flags |= NTPC_F_XLEAVE;
@@ -680,11 +701,15 @@ END_TEST
 
 /* One exchange whose legs take `fwd` and `back` ns; the server's clock is
  * `off` ahead. Returns what ntpc_receive() said. */
-static enum ntpc_rx legs(struct ntpc_peer *p, int64_t now, int64_t fwd, int64_t back,
-			 int64_t off, uint64_t cookie)
+static enum ntpc_rx legs(struct ntpc_peer *p, int64_t now, int64_t fwd, int64_t back, int64_t off,
+			 uint64_t cookie)
 {
-	struct ntpc_packet r = { .version = 4, .mode = 4, .stratum = 2, .precision = -20,
-				 .root_delay = 0x10, .root_dispersion = 0x10 };
+	struct ntpc_packet r = { .version = 4,
+				 .mode = 4,
+				 .stratum = 2,
+				 .precision = -20,
+				 .root_delay = 0x10,
+				 .root_dispersion = 0x10 };
 	uint8_t q[NTPC_PACKET_LEN], rb[NTPC_PACKET_LEN];
 	int64_t t1 = T0 + now;
 
@@ -753,7 +778,8 @@ START_TEST(asymmetry_symmetric_and_clamped)
 		int64_t j = jit(k);
 		int64_t noise = (k % 3 - 1) * 100;
 
-		ck_assert_int_eq(legs(&p, k * S, 10000 + j / 2 + noise, 10000 + j / 2, 0, (uint64_t)k),
+		ck_assert_int_eq(legs(&p, k * S, 10000 + j / 2 + noise, 10000 + j / 2, 0,
+				      (uint64_t)k),
 				 NTPC_RX_SAMPLE);
 		ck_assert_double_le(fabs(p.asymmetry), 0.05);
 	}

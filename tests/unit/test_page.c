@@ -149,8 +149,9 @@ static int64_t expect(const struct tkv *v, int clk, uint64_t c)
 	return 0;
 }
 
-static const int all_clocks[] = { CLOCK_REALTIME,	  CLOCK_MONOTONIC,	  CLOCK_BOOTTIME,
-				  CLOCK_TAI,		  CLOCK_MONOTONIC_RAW,	  CLOCK_REALTIME_COARSE,
+static const int all_clocks[] = { CLOCK_REALTIME,	 CLOCK_MONOTONIC,
+				  CLOCK_BOOTTIME,	 CLOCK_TAI,
+				  CLOCK_MONOTONIC_RAW,	 CLOCK_REALTIME_COARSE,
 				  CLOCK_MONOTONIC_COARSE };
 
 static struct timekeeper *open_page(void)
@@ -217,8 +218,10 @@ START_TEST(test_roundtrip_tsc)
 		ck_assert_int_eq(tk_gettime_bounds(tk, CLOCK_REALTIME, &lo, &hi), 0);
 		c1 = tsc();
 		ck_assert_uint_eq(st.bound_drift_ppb, 500000);
-		grow = (expect(&v, CLOCK_REALTIME, c1) - expect(&v, CLOCK_REALTIME, v.mono.cycle_last)) *
-			       st.bound_drift_ppb / 1000000000 + 1;
+		grow = (expect(&v, CLOCK_REALTIME, c1) -
+			expect(&v, CLOCK_REALTIME, v.mono.cycle_last)) *
+			       st.bound_drift_ppb / 1000000000 +
+		       1;
 		half = (ts_to_ns(&hi) - ts_to_ns(&lo)) / 2;
 		ck_assert_int_ge(half, 1500000);
 		ck_assert_msg(half <= 1500000 + grow, "bound %lld ns, expected 1500000..%lld",
@@ -276,8 +279,7 @@ START_TEST(test_roundtrip_kclock_source)
 	ck_assert_int_eq(pagew_open(dir, &pw, err, sizeof(err)), 0);
 	/* The kclock source: the counter is the kernel's raw ns itself. */
 	tkv_fill(&v, "kclock", kraw(), 1u << 20, 20);
-	ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL),
-			 TK_PAGE_MODE_KCLOCK);
+	ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL), TK_PAGE_MODE_KCLOCK);
 	tk = open_page();
 	for (size_t i = 0; i < sizeof(all_clocks) / sizeof(all_clocks[0]); i++) {
 		int clk = all_clocks[i];
@@ -590,8 +592,8 @@ START_TEST(test_kclock_switch_never_back)
 	real1 = page_read(tk, CLOCK_REALTIME);
 	ck_assert_msg(m >= last_mono, "MONOTONIC went back %lld ns across a step",
 		      (long long)(last_mono - m));
-	ck_assert_msg(llabs(real1 - real0 - 10 * NS) < 10000000, "REALTIME moved %lld ns, not ~10 s",
-		      (long long)(real1 - real0));
+	ck_assert_msg(llabs(real1 - real0 - 10 * NS) < 10000000,
+		      "REALTIME moved %lld ns, not ~10 s", (long long)(real1 - real0));
 	last_mono = m;
 
 	/* Updates every 2 ms for 200 ms: never back, and the 70 us of
@@ -673,8 +675,8 @@ static void tk_advance(struct torture *t, uint64_t c)
 	v->coarse_nsec = v->mono.xtime_nsec >> v->mono.shift;
 
 	/* +-500 ppm around the calibrated mult. */
-	m = t->base_mult + (uint32_t)((int64_t)(rng_next(&t->rng) % 1001) - 500) *
-				   (t->base_mult / 1000000);
+	m = t->base_mult +
+	    (uint32_t)((int64_t)(rng_next(&t->rng) % 1001) - 500) * (t->base_mult / 1000000);
 	off = c - v->mono.cycle_last;
 	dm = (int64_t)m - (int64_t)v->mono.mult;
 	if (dm > 0 && v->mono.xtime_nsec < off * (uint64_t)dm) {
@@ -704,7 +706,8 @@ static void *torture_writer(void *arg)
 
 	while (!atomic_load(&t->stop)) {
 		if ((n++ & 63) == 0)
-			pagew_set_mode(t->pw, (n >> 6) & 1 ? TK_PAGE_MODE_KCLOCK : TK_PAGE_MODE_TSC);
+			pagew_set_mode(t->pw,
+				       (n >> 6) & 1 ? TK_PAGE_MODE_KCLOCK : TK_PAGE_MODE_TSC);
 		if (pagew_publish(t->pw, &t->v, kmono(), NS, torture_sample, t) ==
 		    TK_PAGE_MODE_KCLOCK)
 			atomic_fetch_add(&t->kclock_updates, 1);
@@ -827,8 +830,8 @@ START_TEST(test_torture)
 	t.v.raw.mult = mult;
 	t.base_mult = mult;
 	t.cycle_interval = hz / 1000; /* a 1 ms tick */
-	printf("# torture: tsc %" PRIu64 " Hz, mult %u shift %u, %ld readers, %" PRIu64 " s\n",
-	       hz, mult, shift, ncpu, secs);
+	printf("# torture: tsc %" PRIu64 " Hz, mult %u shift %u, %ld readers, %" PRIu64 " s\n", hz,
+	       mult, shift, ncpu, secs);
 	pagew_publish(t.pw, &t.v, kmono(), NS, torture_sample, &t);
 
 	pthread_create(&w, NULL, torture_writer, &t);
@@ -855,8 +858,7 @@ START_TEST(test_torture)
 	       "%lu busy, %lu torn, %lu backwards (worst %lld ns, %lu beyond %d ns)\n",
 	       atomic_load(&t.updates), (double)atomic_load(&t.updates) / elapsed,
 	       atomic_load(&t.kclock_updates), atomic_load(&t.reads), atomic_load(&t.fallbacks),
-	       atomic_load(&t.busy),
-	       atomic_load(&t.torn), atomic_load(&t.backwards),
+	       atomic_load(&t.busy), atomic_load(&t.torn), atomic_load(&t.backwards),
 	       (long long)atomic_load(&t.worst_back), atomic_load(&t.big_back), TORTURE_SKEW_NS);
 	ck_assert_uint_ge(atomic_load(&t.updates), TORTURE_MIN_UPDATES);
 	ck_assert_uint_gt(atomic_load(&t.kclock_updates), 100);

@@ -79,10 +79,7 @@ START_TEST(test_match_others)
 		{ 0x8086, 0x29c0 }, /* q35 host bridge */
 		{ 0x8086, 0x1237 }, /* i440FX */
 		{ 0x1022, 0x7113 }, /* right device id, other vendor */
-		{ 0x1166, 0x0008 },
-		{ 0x8087, 0x24c0 },
-		{ 0x0000, 0x0000 },
-		{ 0xffff, 0xffff },
+		{ 0x1166, 0x0008 }, { 0x8087, 0x24c0 }, { 0x0000, 0x0000 }, { 0xffff, 0xffff },
 	};
 	char why[PCIQ_REASON_LEN];
 
@@ -136,7 +133,7 @@ START_TEST(test_scan_ids_malformed)
 {
 	static const char *const bad[] = {
 		"8086:7113", "8086:7113:1ff", "zz:0000:00", "8086:7113:01x", "80860:7113:01",
-		"8086::01", "8086:7113:", ":7113:01", "8086-7113-01", "8086:7113:01 junk",
+		"8086::01",  "8086:7113:",    ":7113:01",   "8086-7113-01",  "8086:7113:01 junk",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -224,8 +221,8 @@ static void write_file(const char *dir, const char *name, const void *data, size
 }
 
 /* A sysfs tree as libpci's linux-sysfs method reads it, with one device. */
-static void fake_sysfs_device(const char *root, const char *slot, uint16_t vendor,
-			      uint16_t device, uint8_t rev)
+static void fake_sysfs_device(const char *root, const char *slot, uint16_t vendor, uint16_t device,
+			      uint8_t rev)
 {
 	char dir[512], txt[32];
 	uint8_t config[256] = { 0 };
@@ -374,8 +371,8 @@ static uint32_t script_read(void *ctx)
 	return s->last;
 }
 
-#define SCRIPT(...)                                                                    \
-	((struct script){ .v = (const uint32_t[]){ __VA_ARGS__ },                      \
+#define SCRIPT(...)                                                                                \
+	((struct script){ .v = (const uint32_t[]){ __VA_ARGS__ },                                  \
 			  .n = sizeof((const uint32_t[]){ __VA_ARGS__ }) / sizeof(uint32_t) })
 
 START_TEST(test_verified_in_order)

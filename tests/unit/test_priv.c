@@ -51,12 +51,25 @@ static void status_field(const char *key, char *out, size_t len)
 /* Child: each failed check exits with its own code, so the parent can say
  * which one failed. */
 enum {
-	C_OK, C_DROP, C_UID, C_GID, C_GROUPS, C_CAPS, C_NNP, C_SETUID,
+	C_OK,
+	C_DROP,
+	C_UID,
+	C_GID,
+	C_GROUPS,
+	C_CAPS,
+	C_NNP,
+	C_SETUID,
 };
 
 static const char *const what[] = {
-	"ok", "priv_drop failed", "uid not nobody's", "gid not nobody's", "supplementary groups left",
-	"a capability set is not zero", "NoNewPrivs is not 1", "setuid(0) succeeded",
+	"ok",
+	"priv_drop failed",
+	"uid not nobody's",
+	"gid not nobody's",
+	"supplementary groups left",
+	"a capability set is not zero",
+	"NoNewPrivs is not 1",
+	"setuid(0) succeeded",
 };
 
 static int child(uid_t uid, gid_t gid, int port_ok)
@@ -117,9 +130,9 @@ START_TEST(drop_to_nobody)
 	ck_assert_msg(!WIFSIGNALED(status), "child killed by signal %d (%s)", WTERMSIG(status),
 		      WTERMSIG(status) == SIGSEGV ? "port permission lost in the drop" : "?");
 	ck_assert_msg(WEXITSTATUS(status) == C_OK, "after the drop: %s",
-		      WEXITSTATUS(status) < (int)(sizeof(what) / sizeof(what[0])) ?
-			      what[WEXITSTATUS(status)] :
-			      "?");
+		      WEXITSTATUS(status) < (int)(sizeof(what) / sizeof(what[0]))
+			      ? what[WEXITSTATUS(status)]
+			      : "?");
 }
 END_TEST
 
@@ -132,7 +145,8 @@ START_TEST(drop_to_root_refused)
 	if (pid == 0)
 		_exit(priv_drop("root") == -EINVAL ? 0 : 1);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "priv_drop(\"root\") not -EINVAL");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "priv_drop(\"root\") not -EINVAL");
 	ck_assert_int_eq(geteuid(), 0);
 }
 END_TEST

@@ -168,8 +168,8 @@ START_TEST(test_wrap)
 	after = read_at(&cs, 1000000); /* 1 ms */
 	want = expect_cycles(c.hz[dev], 0, 1000000);
 	ck_assert_uint_gt(want, 1000);
-	ck_assert_msg(after < before, "%s did not wrap: %" PRIu64 " -> %" PRIu64, cs.name,
-		      before, after);
+	ck_assert_msg(after < before, "%s did not wrap: %" PRIu64 " -> %" PRIu64, cs.name, before,
+		      after);
 	ck_assert_uint_le(after, cs.mask);
 	ck_assert_uint_eq((after - before) & cs.mask, want);
 	ck_assert_uint_eq(after, want - 1001);
@@ -473,8 +473,8 @@ START_TEST(test_parse_good)
 		char err[256] = "", buf[64];
 
 		memset(&f, 0xa5, sizeof(f));
-		ck_assert_msg(simconf_parse_fault(cases[i].text, &f, err, sizeof(err)) == 0, "%s: %s",
-			      cases[i].text, err);
+		ck_assert_msg(simconf_parse_fault(cases[i].text, &f, err, sizeof(err)) == 0,
+			      "%s: %s", cases[i].text, err);
 		ck_assert_int_eq(f.kind, cases[i].kind);
 		ck_assert_msg(f.ppm == cases[i].ppm, "%s: ppm %g", cases[i].text, f.ppm);
 		ck_assert_int_eq(f.step_ns, cases[i].step_ns);

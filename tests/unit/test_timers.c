@@ -44,12 +44,15 @@ static script_fn script;
 static struct req last;
 static volatile int nreq;
 
-static void pkt_send(int fd, uint16_t type, uint16_t flags, uint32_t seq, const void *p,
-		     size_t len)
+static void pkt_send(int fd, uint16_t type, uint16_t flags, uint32_t seq, const void *p, size_t len)
 {
 	uint8_t b[4096];
-	struct tk_ctl_hdr h = { .magic = TK_CTL_MAGIC, .version = TK_CTL_VERSION, .type = type,
-				.flags = flags, .length = (uint32_t)(HDR + len), .seq = seq };
+	struct tk_ctl_hdr h = { .magic = TK_CTL_MAGIC,
+				.version = TK_CTL_VERSION,
+				.type = type,
+				.flags = flags,
+				.length = (uint32_t)(HDR + len),
+				.seq = seq };
 
 	memcpy(b, &h, HDR);
 	if (len)
@@ -150,7 +153,8 @@ static bool readable(void)
 
 START_TEST(test_requests)
 {
-	struct timespec v = { .tv_sec = 3, .tv_nsec = 5 }, iv = { .tv_sec = 0, .tv_nsec = 20000000 };
+	struct timespec v = { .tv_sec = 3, .tv_nsec = 5 },
+			iv = { .tv_sec = 0, .tv_nsec = 20000000 };
 	struct tk_ctl_timer_create c;
 	struct tk_ctl_timer_arm a;
 	uint32_t id = 0;
@@ -175,8 +179,8 @@ START_TEST(test_requests)
 	memcpy(&c, last.payload, sizeof(c));
 	ck_assert_uint_eq(c.clock, TK_CTL_CLOCK_MONOTONIC);
 
-	ck_assert_int_eq(tk_timer_arm(tt, 7, TK_TIMER_ABSTIME | TK_TIMER_CANCEL_ON_SET, &v, &iv, 99),
-			 0);
+	ck_assert_int_eq(
+		tk_timer_arm(tt, 7, TK_TIMER_ABSTIME | TK_TIMER_CANCEL_ON_SET, &v, &iv, 99), 0);
 	ck_assert_uint_eq(last.h.type, TK_CTL_TIMER_ARM);
 	ck_assert_uint_eq(last.len, sizeof(a));
 	memcpy(&a, last.payload, sizeof(a));
@@ -203,9 +207,15 @@ END_TEST
 static void events_then_answer(int fd, const struct req *rq)
 {
 	struct tk_ctl_timer_event e[2] = {
-		{ .id = 7, .kind = TK_CTL_TEV_EXPIRED, .overruns = 3, .expires_ns = -NS / 2,
+		{ .id = 7,
+		  .kind = TK_CTL_TEV_EXPIRED,
+		  .overruns = 3,
+		  .expires_ns = -NS / 2,
 		  .now_ns = 5 * NS + 1 },
-		{ .id = 8, .kind = TK_CTL_TEV_CANCELED, .overruns = 0, .expires_ns = 2 * NS,
+		{ .id = 8,
+		  .kind = TK_CTL_TEV_CANCELED,
+		  .overruns = 0,
+		  .expires_ns = 2 * NS,
 		  .now_ns = 2 * NS + 10 },
 	};
 
@@ -276,24 +286,53 @@ static void bad_reply(int fd, const struct req *rq)
 	struct tk_ctl_result res = { .status = 0 };
 	struct tk_ctl_timer_armed a = { .id = 7 };
 	uint8_t b[HDR + sizeof(res) + sizeof(a) + 8];
-	struct tk_ctl_hdr h = { .magic = TK_CTL_MAGIC, .version = TK_CTL_VERSION, .type = rq->h.type,
-				.flags = TK_CTL_F_REPLY, .seq = rq->h.seq };
+	struct tk_ctl_hdr h = { .magic = TK_CTL_MAGIC,
+				.version = TK_CTL_VERSION,
+				.type = rq->h.type,
+				.flags = TK_CTL_F_REPLY,
+				.seq = rq->h.seq };
 	size_t len = HDR + sizeof(res) + sizeof(a);
 
 	switch (bad_variant) {
-	case 0: h.magic = 0x4b55; break;
-	case 1: h.version = 2; break;
-	case 2: h.length = 1; break;
-	case 3: len -= 4; break;                 /* payload short */
-	case 4: len += 8; break;                 /* payload long */
-	case 5: res.status = 5; break;           /* status > 0 */
-	case 6: h.type = TK_CTL_TIMER_DELETE; break;
-	case 7: h.seq++; break;
-	case 8: h.flags = 0; break;
-	case 9: h.flags = TK_CTL_F_REPLY | TK_CTL_F_EVENT; break;
-	case 10: len = HDR - 2; break;           /* shorter than a header */
-	case 11: len = HDR + 4; break;           /* no room for the result */
-	case 12: a.id = 8; break;                /* answers another timer */
+	case 0:
+		h.magic = 0x4b55;
+		break;
+	case 1:
+		h.version = 2;
+		break;
+	case 2:
+		h.length = 1;
+		break;
+	case 3:
+		len -= 4;
+		break; /* payload short */
+	case 4:
+		len += 8;
+		break; /* payload long */
+	case 5:
+		res.status = 5;
+		break; /* status > 0 */
+	case 6:
+		h.type = TK_CTL_TIMER_DELETE;
+		break;
+	case 7:
+		h.seq++;
+		break;
+	case 8:
+		h.flags = 0;
+		break;
+	case 9:
+		h.flags = TK_CTL_F_REPLY | TK_CTL_F_EVENT;
+		break;
+	case 10:
+		len = HDR - 2;
+		break; /* shorter than a header */
+	case 11:
+		len = HDR + 4;
+		break; /* no room for the result */
+	case 12:
+		a.id = 8;
+		break; /* answers another timer */
 	}
 	if (!h.length)
 		h.length = (uint32_t)len;
@@ -330,21 +369,43 @@ START_TEST(test_bad_event)
 	struct tk_ctl_timer_events head = { .count = 2 };
 	struct tk_timer_event ev[4];
 	uint8_t b[HDR + sizeof(head) + sizeof(e) + 8];
-	struct tk_ctl_hdr h = { .magic = TK_CTL_MAGIC, .version = TK_CTL_VERSION,
-				.type = TK_CTL_EV_TIMER, .flags = TK_CTL_F_EVENT };
+	struct tk_ctl_hdr h = { .magic = TK_CTL_MAGIC,
+				.version = TK_CTL_VERSION,
+				.type = TK_CTL_EV_TIMER,
+				.flags = TK_CTL_F_EVENT };
 	size_t len = HDR + sizeof(head) + sizeof(e);
 
 	switch (_i) {
-	case 0: head.count = 3; break;          /* count beyond the packet */
-	case 1: head.count = 1; break;          /* bytes beyond count */
-	case 2: head.count = 0; break;
-	case 3: e[1].kind = 3; break;
-	case 4: e[1].id = 0; break;
-	case 5: e[1].overruns = 0; break;        /* an expiry stands for >= 1 */
-	case 6: head.count = 0x40000000; break;  /* count * size overflows 32 bits */
-	case 7: len = HDR + 4; break;            /* no room for the count */
-	case 8: h.magic = 0; break;
-	case 9: h.length = (uint32_t)len + 8; break;
+	case 0:
+		head.count = 3;
+		break; /* count beyond the packet */
+	case 1:
+		head.count = 1;
+		break; /* bytes beyond count */
+	case 2:
+		head.count = 0;
+		break;
+	case 3:
+		e[1].kind = 3;
+		break;
+	case 4:
+		e[1].id = 0;
+		break;
+	case 5:
+		e[1].overruns = 0;
+		break; /* an expiry stands for >= 1 */
+	case 6:
+		head.count = 0x40000000;
+		break; /* count * size overflows 32 bits */
+	case 7:
+		len = HDR + 4;
+		break; /* no room for the count */
+	case 8:
+		h.magic = 0;
+		break;
+	case 9:
+		h.length = (uint32_t)len + 8;
+		break;
 	}
 	if (!h.length)
 		h.length = (uint32_t)len;
@@ -425,7 +486,8 @@ END_TEST
 
 START_TEST(test_args)
 {
-	struct timespec v = { 1, 0 }, bad_ns = { 1, NS }, neg = { -1, 0 }, huge = { INT64_MAX / 2, 0 };
+	struct timespec v = { 1, 0 }, bad_ns = { 1, NS }, neg = { -1, 0 },
+			huge = { INT64_MAX / 2, 0 };
 	char longname[40];
 	uint32_t id;
 

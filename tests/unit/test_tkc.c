@@ -215,8 +215,9 @@ END_TEST
  * clock read each 1 ms never goes back, and the coarse ones neither. */
 START_TEST(test_steering_monotonic)
 {
-	static const clockid_t ids[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME,
-					 CLOCK_TAI, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE,
+	static const clockid_t ids[] = { CLOCK_REALTIME,	CLOCK_MONOTONIC,
+					 CLOCK_BOOTTIME,	CLOCK_TAI,
+					 CLOCK_MONOTONIC_RAW,	CLOCK_REALTIME_COARSE,
 					 CLOCK_MONOTONIC_COARSE };
 	int64_t last[7];
 	uint64_t seed = tk_test_seed();
@@ -298,14 +299,14 @@ START_TEST(test_adjtime_rate)
 	 * 1.5 s, less up to one interval (the overflow is seen at the tick that
 	 * accumulates past 1 s; 10 ms at 500 ppm = 5 us) */
 	run(1500 * MS, 10 * MS);
-	ck_assert_int_le(llabs((now_ns(CLOCK_REALTIME) - r0) - (now_ns(CLOCK_MONOTONIC_RAW) - w0) -
-			       250000),
-			 5000 + 100);
+	ck_assert_int_le(
+		llabs((now_ns(CLOCK_REALTIME) - r0) - (now_ns(CLOCK_MONOTONIC_RAW) - w0) - 250000),
+		5000 + 100);
 	/* 500 us from 1 s to 2 s, the last 500 us from 2 s to 3 s, then nothing */
 	run(2 * SEC, 10 * MS);
-	ck_assert_int_le(llabs((now_ns(CLOCK_REALTIME) - r0) - (now_ns(CLOCK_MONOTONIC_RAW) - w0) -
-			       1000000),
-			 1000);
+	ck_assert_int_le(
+		llabs((now_ns(CLOCK_REALTIME) - r0) - (now_ns(CLOCK_MONOTONIC_RAW) - w0) - 1000000),
+		1000);
 	ck_assert_int_eq(tk.ntp.time_adjust, 0);
 }
 END_TEST
@@ -421,7 +422,7 @@ START_TEST(test_step)
 	/* steps from a client: any int64 (no overflow, UBSan), and a
 	 * REALTIME past the settable range (300 years on) is refused too */
 	{
-		const int64_t bad[] = {INT64_MAX, INT64_MIN, INT64_MIN + 1, 300LL * 366 * 86400};
+		const int64_t bad[] = { INT64_MAX, INT64_MIN, INT64_MIN + 1, 300LL * 366 * 86400 };
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			memset(&tx, 0, sizeof(tx));
@@ -558,9 +559,8 @@ START_TEST(test_leap_insert)
 	ck_assert_int_eq(now_ns(CLOCK_TAI) - now_ns(CLOCK_REALTIME), 38 * SEC);
 	ck_assert_uint_eq(tk.clock_was_set_seq, cws + 1);
 	/* REALTIME 5 s - 1 s after the start, MONOTONIC 5 s */
-	ck_assert_int_le(llabs(now_ns(CLOCK_REALTIME) -
-			       ((MIDNIGHT - 3) * SEC + 500 * MS + 4 * SEC)),
-			 200);
+	ck_assert_int_le(
+		llabs(now_ns(CLOCK_REALTIME) - ((MIDNIGHT - 3) * SEC + 500 * MS + 4 * SEC)), 200);
 	/* TIME_WAIT until STA_INS is cleared */
 	ck_assert_int_eq(adjtimex_simple(NTP_ADJ_STATUS, NTP_STA_PLL, 0, 0), NTP_TIME_WAIT);
 	run(1 * SEC, 10 * MS);
@@ -644,8 +644,7 @@ START_TEST(test_view)
 	      v.raw.xtime_nsec) >>
 	     v.raw.shift;
 	ck_assert_int_eq(v.raw_sec * SEC + (int64_t)ns, at_ns(CLOCK_MONOTONIC_RAW, c));
-	ck_assert_int_eq(v.xtime_sec * SEC + (int64_t)v.coarse_nsec,
-			 now_ns(CLOCK_REALTIME_COARSE));
+	ck_assert_int_eq(v.xtime_sec * SEC + (int64_t)v.coarse_nsec, now_ns(CLOCK_REALTIME_COARSE));
 	ck_assert_int_le(v.wall_to_monotonic.sec, 0);
 	ck_assert_int_ge(v.monotonic_to_boot.sec, 0);
 	ck_assert_int_eq(v.tai_offset, 37);

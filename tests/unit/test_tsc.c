@@ -299,7 +299,7 @@ START_TEST(test_amd)
 	ck_assert_int_eq(tsc_probe_features(&f, &cs), 0);
 	ck_assert_uint_eq(cs.nominal_hz, 0);
 	ck_assert_uint_eq(cs.flags, CS_F_CONTINUOUS | CS_F_MUST_VERIFY | CS_F_CLIENT_READ |
-					     CS_F_PAGE_TSC | CS_F_CALIBRATE);
+					    CS_F_PAGE_TSC | CS_F_CALIBRATE);
 }
 END_TEST
 

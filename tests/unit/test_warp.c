@@ -20,9 +20,9 @@
 #define WARP_TEST_NS 300000000
 
 struct counter {
-	uint64_t n;         /* reads so far (the reads run under the test's lock) */
-	uint64_t back_at;   /* read number that steps back; 0 = never */
-	uint64_t back_by;   /* cycles */
+	uint64_t n;	  /* reads so far (the reads run under the test's lock) */
+	uint64_t back_at; /* read number that steps back; 0 = never */
+	uint64_t back_by; /* cycles */
 };
 
 static uint64_t counter_read(void *ctx)

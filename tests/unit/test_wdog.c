@@ -246,7 +246,7 @@ START_TEST(test_fixed_cadence)
 	wdog_tick(&x.w, fake_now);
 	ck_assert_uint_eq(x.t->wd.checks, 1);
 	ck_assert_uint_eq(wdog_next_due(&x.w), 1000 * MS); /* not 1030 */
-	fake_now = 2700 * MS; /* missed three: phase kept */
+	fake_now = 2700 * MS;				   /* missed three: phase kept */
 	wdog_tick(&x.w, fake_now);
 	ck_assert_uint_eq(wdog_next_due(&x.w), 3000 * MS);
 	world_fini(&x);
@@ -289,7 +289,7 @@ END_TEST
 struct fake {
 	struct clocksource cs;
 	uint64_t hz;
-	int64_t offset;         /* cycles added to the value */
+	int64_t offset;		/* cycles added to the value */
 	const uint64_t *delays; /* ns added before scripted read i; NULL = none */
 	unsigned int ndelays, nreads, base;
 };
@@ -342,8 +342,7 @@ static void fworld_init(struct fworld *x)
 
 	fake_now = 0;
 	fake_mk(&x->wd, "hpet", CS_RATING_HPET, 32, 10000000, CS_F_CONTINUOUS);
-	fake_mk(&x->tsc, "tsc", CS_RATING_TSC, 64, 1000000000,
-		CS_F_CONTINUOUS | CS_F_MUST_VERIFY);
+	fake_mk(&x->tsc, "tsc", CS_RATING_TSC, 64, 1000000000, CS_F_CONTINUOUS | CS_F_MUST_VERIFY);
 	cs_registry_init(&x->r);
 	cs_register(&x->r, &x->wd.cs);
 	x->t = cs_register(&x->r, &x->tsc.cs);
