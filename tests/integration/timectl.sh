@@ -10,7 +10,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 need_jq
 TC="$top_builddir/timectl"
-tap_plan 42
+tap_plan 45
 
 # As root the daemon drops to $TK_USER_LINE's user (lib.sh), never the
 # client's uid below. [control] group root: a group that exists and that the
@@ -118,6 +118,20 @@ check "adjtime read back: freq 12.5 ppm, maxerror ~200000 us, esterror 1500, con
 	'.frequency_ppm == 12.5 and .maxerror_us >= 200000 and .maxerror_us < 210000 and .esterror_us == 1500 and .constant == 8 and .tai_s == 37 and .modes == 0'
 "$TC" --json status >"$tmpdir/st.json"
 check "status after adjtime: frequency 12.5 ppm, TAI offset 37" jqt "$tmpdir/st.json" '.frequency_ppm == 12.5 and .tai_offset_s == 37'
+# Where adjtimex would clamp, the daemon refuses: exit 1, one line naming
+# the field and the value, and nothing changes.
+rc=0
+"$TC" adjtime --freq 1000 --maxerror 1000 >/dev/null 2>"$tmpdir/err" || rc=$?
+diag "adjtime --freq 1000: exit $rc: $(cat "$tmpdir/err")"
+check "adjtime --freq 1000: refused (exit 1), the line names freq and 1000 ppm" sh -c \
+	"[ $rc -eq 1 ] && grep -q 'freq 65536000 (1000.000 ppm) is outside -500..500 ppm' '$tmpdir/err'"
+rc=0
+"$TC" adjtime --constant 11 >/dev/null 2>"$tmpdir/err" || rc=$?
+check "adjtime --constant 11: refused (exit 1): $(cat "$tmpdir/err")" sh -c \
+	"[ $rc -eq 1 ] && grep -q 'constant 11 is outside 0..10 (the kernel' '$tmpdir/err'"
+"$TC" --json adjtime >"$tmpdir/ar2.json"
+check "after the refusals: frequency still 12.5 ppm, maxerror not 1000 us, constant 8" \
+	jqt "$tmpdir/ar2.json" '.frequency_ppm == 12.5 and .maxerror_us != 1000 and .constant == 8'
 "$TC" adjtime --step 0.5 >/dev/null
 "$TC" --json read >"$tmpdir/rd.json"
 diag "after --step 0.5: $(jq -c '[.clocks[] | {clock,diff_ns}]' "$tmpdir/rd.json")"
