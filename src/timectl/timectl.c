@@ -40,6 +40,10 @@
 
 #define DEFAULT_RUNTIME_DIR "/run/timekeeper"
 
+/* The "schema" member of every --json document: raised when a member is
+ * removed or changes meaning, not when one is added (timectl(1), JSON). */
+#define JSON_SCHEMA 1
+
 static const char *runtime_dir;
 static char socket_path[PATH_MAX];
 static char page_path[PATH_MAX];
@@ -174,7 +178,7 @@ static int refused(const char *what, const struct ctlc_reply *r, bool change)
 	if (json && change) {
 		struct jw w;
 
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 		jw_int(&w, "status", r->status);
 		jw_str(&w, "error", errno_name(e));
@@ -465,7 +469,7 @@ static int cmd_status(void)
 	if (json) {
 		struct jw w;
 
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 		jw_object(&w, "daemon");
 		jw_int(&w, "pid", hello.pid);
@@ -546,9 +550,11 @@ static int cmd_status(void)
 		printf("Override        : %s\n", override);
 	printf("Clock mode      : %s\n", mode_name(s.clock_mode));
 	printf("Reference       : %s\n", ref_name(s.reference));
-	/* As chronyc: how wrong the counter would run without the correction,
-	 * so a negative correction (the clock is slowed) means "fast". */
-	printf("Frequency       : %.3f ppm %s\n", fabs(freq_ppm), freq_ppm < 0 ? "fast" : "slow");
+	/* The correction, with adjtimex's sign as everywhere in timectl, then
+	 * what it means for the counter (as chronyc says it): a negative
+	 * correction slows the clock down because the counter runs fast. */
+	printf("Frequency       : %+.3f ppm (the counter alone runs %.3f ppm %s)\n", freq_ppm,
+	       fabs(freq_ppm), freq_ppm < 0 ? "fast" : "slow");
 	printf("Last offset     : %+.9f seconds (read window %.9f s)\n",
 	       (double)s.last_offset_ns / 1e9, (double)s.last_window_ns / 1e9);
 	printf("Max error       : %.6f seconds\n", (double)s.maxerror_us / 1e6);
@@ -616,7 +622,7 @@ static int cmd_sources(void)
 	memcpy(&head, r.payload, sizeof(head));
 
 	if (json) {
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 	} else {
 		printf("  %-10s %9s %16s %10s %-9s %7s %6s %6s %10s %s\n", "NAME", "RATING",
@@ -700,7 +706,7 @@ static int change_done(const struct ctlc_reply *r, const char *fallback)
 	if (json) {
 		struct jw w;
 
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 		jw_int(&w, "status", 0);
 		jw_str(&w, "message", r->message[0] ? r->message : fallback);
@@ -812,7 +818,7 @@ static int cmd_timers(void)
 	if (json) {
 		struct jw w;
 
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 		jw_uint(&w, "now_mono_ns", first.now_mono_ns);
 		if (first.next_event_ns == INT64_MAX) {
@@ -1150,7 +1156,7 @@ static int cmd_adjtime(int argc, char **argv)
 	if (json) {
 		struct jw w;
 
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		if (req.modes) {
 			jw_object(&w, NULL);
 			jw_int(&w, "status", 0);
@@ -1230,7 +1236,7 @@ static int cmd_read(const char *which)
 		char src[sizeof(st.source)];
 
 		ctlw_copy_str(src, sizeof(src), st.source, sizeof(st.source));
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 		jw_str(&w, "page", page_path);
 		jw_str(&w, "liveness", liveness_name(st.source_kind));
@@ -1242,14 +1248,14 @@ static int cmd_read(const char *which)
 		printf("page %s: %s%s\n", page_path, liveness_name(st.source_kind),
 		       st.source_kind == TK_SOURCE_PAGE ? "" : " (readings come from the kernel)");
 		printf("%-17s %22s %22s %14s %10s %-9s %-12s %s\n", "CLOCK", "PAGE", "KERNEL",
-		       "DIFF_NS", "WINDOW_NS", "SOURCE", "STATUS", "BOUND_NS");
+		       "KERNEL-PAGE_NS", "WINDOW_NS", "SOURCE", "STATUS", "BOUND_NS");
 	}
 	for (size_t i = first; i < last; i++) {
 		struct timespec k1, p, k2;
 		struct tk_reading rd;
 		int64_t mid, diff;
 
-		/* kernel, page, kernel: the difference is against the middle of the two
+		/* kernel, page, kernel: the difference is to the middle of the two
 		 * kernel readings, and the window bounds how far that can be off. The
 		 * reading says where it came from (a kernel fallback, and why). */
 		clock_gettime(clocks[i].id, &k1);
@@ -1262,7 +1268,7 @@ static int cmd_read(const char *which)
 			return EX_ERROR;
 		}
 		mid = ts_to_ns(&k1) + (ts_to_ns(&k2) - ts_to_ns(&k1)) / 2;
-		diff = ts_to_ns(&p) - mid;
+		diff = mid - ts_to_ns(&p); /* the other clock minus ours, as every offset */
 		if (json) {
 			jw_object(&w, NULL);
 			jw_str(&w, "clock", clocks[i].name);
@@ -1411,7 +1417,7 @@ static int cmd_ntp(void)
 	memcpy(&h, r.payload, sizeof(h));
 	refid_text(h.refid, 2, refid, sizeof(refid));
 	if (json) {
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 		jw_int(&w, "selected", h.selected);
 		jw_int(&w, "offset_ns", h.offset_ns);
