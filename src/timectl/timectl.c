@@ -992,6 +992,26 @@ static int parse_double(const char *opt, const char *s, double *out)
 	return 0;
 }
 
+static void adjtime_usage(void)
+{
+	fputs("Usage: timectl [-r DIR] [--json] adjtime [OPTIONS]\n"
+	      "Without options, read the discipline state; with them, write it (adjtimex(2)):\n"
+	      "  --offset N          ADJ_OFFSET, us (ns with STA_NANO)\n"
+	      "  --freq, --frequency PPM   ADJ_FREQUENCY, the correction, within +-500\n"
+	      "  --maxerror US       ADJ_MAXERROR\n"
+	      "  --esterror US       ADJ_ESTERROR\n"
+	      "  --status BITS       ADJ_STATUS, the STA_ bits\n"
+	      "  --constant N        ADJ_TIMECONST, 0..10\n"
+	      "  --tai S             ADJ_TAI, the TAI offset\n"
+	      "  --tick US           ADJ_TICK\n"
+	      "  --step SECONDS      ADJ_SETOFFSET: step REALTIME\n"
+	      "  --singleshot US     ADJ_OFFSET_SINGLESHOT: adjtime(3)'s slew, alone\n"
+	      "  --nano, --micro     offsets in ns or us\n"
+	      "  --json              one JSON object on standard output\n"
+	      "See timectl(1).\n",
+	      stdout);
+}
+
 static int cmd_adjtime(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1009,6 +1029,7 @@ static int cmd_adjtime(int argc, char **argv)
 		{ "nano", no_argument, NULL, 'n' },
 		{ "micro", no_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tk_ctl_timex req;
@@ -1110,8 +1131,12 @@ static int cmd_adjtime(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'h':
+			adjtime_usage();
+			return EX_OK;
 		default:
-			fprintf(stderr, "timectl: adjtime: see timectl --help and timectl(1)\n");
+			fprintf(stderr,
+				"timectl: adjtime: see timectl adjtime --help and timectl(1)\n");
 			return EX_USAGE;
 		}
 	}
