@@ -64,6 +64,7 @@ static void usage(FILE *f)
 	      "  ntp                    the NTP servers, like chronyc sources (reference = ntp)\n"
 	      "  adjtime [OPTIONS]      read, or with options write, the discipline state\n"
 	      "  read [CLOCK]           the page's clocks beside the kernel's\n"
+	      "  waitsync [OPTIONS]     wait until the page is synchronized, like chronyc waitsync\n"
 	      "Options:\n"
 	      "  -r, --runtime-dir DIR  the daemon's runtime directory (default\n"
 	      "                         $TIMEKEEPER_RUNTIME_DIR, else " DEFAULT_RUNTIME_DIR ")\n"
@@ -1335,6 +1336,166 @@ static int cmd_read(const char *which)
 /* ---------------------------------------------------------------------- */
 
 /* ---------------------------------------------------------------------- */
+/* waitsync */
+
+static void waitsync_usage(void)
+{
+	fputs("Usage: timectl [-r DIR] [--json] waitsync [OPTIONS]\n"
+	      "Wait until the page is live and synchronized with a bound within --max-error:\n"
+	      "  --max-error US      the largest error bound accepted, us (default 16 s: any)\n"
+	      "  --timeout S         give up after S seconds, exit 1 (default 0: never)\n"
+	      "  --interval S        seconds between checks (default 1, 0.01..3600)\n"
+	      "  --json              one JSON object at the end\n"
+	      "See timectl(1).\n",
+	      stdout);
+}
+
+static int parse_seconds(const char *opt, const char *s, double lo, double hi, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(*out) || *out < lo || *out > hi) {
+		fprintf(stderr, "timectl: waitsync %s: '%s' is not a number within %g..%g\n", opt,
+			s, lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
+/* One check: the page's REALTIME reading, from the page itself (not a
+ * fallback), synchronized, with a bound no larger than max_ns. The reason
+ * it is not goes to why. */
+static bool waitsync_check(int64_t max_ns, struct tk_reading *rd, char *why, size_t len)
+{
+	struct timekeeper *tk;
+	int err = tk_open(page_path, &tk);
+
+	memset(rd, 0, sizeof(*rd));
+	rd->bound_ns = INT64_MAX;
+	if (err) {
+		snprintf(why, len, "the page %.120s cannot be used: %s", page_path,
+			 err == -EPROTO ? "not a timekeeper page of this version" : strerror(-err));
+		return false;
+	}
+	err = tk_read(tk, CLOCK_REALTIME, rd);
+	tk_close(tk);
+	if (err) {
+		snprintf(why, len, "reading the page: %s", strerror(-err));
+		return false;
+	}
+	if (rd->source_kind != TK_SOURCE_PAGE) {
+		snprintf(why, len, "page %s: readings come from the kernel",
+			 liveness_name(rd->source_kind));
+		return false;
+	}
+	if (rd->status != TK_CLOCK_SYNCHRONIZED) {
+		snprintf(why, len, "page fresh, %s", reading_status_name(rd->status));
+		return false;
+	}
+	if (rd->bound_ns > max_ns) {
+		snprintf(why, len, "synchronized, bound %.6f s > %.6f s",
+			 (double)rd->bound_ns / 1e9, (double)max_ns / 1e9);
+		return false;
+	}
+	snprintf(why, len, "synchronized, bound %.6f s", (double)rd->bound_ns / 1e9);
+	return true;
+}
+
+static int cmd_waitsync(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "max-error", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	double max_us = 16e6, timeout_s = 0, interval_s = 1;
+	struct timespec start, now, pause;
+	struct tk_reading rd;
+	char why[256];
+	int64_t waited = 0;
+	unsigned int tries = 0;
+	bool ok = false;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'm':
+			if (parse_seconds("--max-error", optarg, 1, 16e6, &max_us))
+				return EX_USAGE;
+			break;
+		case 't':
+			if (parse_seconds("--timeout", optarg, 0, 1e7, &timeout_s))
+				return EX_USAGE;
+			break;
+		case 'i':
+			if (parse_seconds("--interval", optarg, 0.01, 3600, &interval_s))
+				return EX_USAGE;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			waitsync_usage();
+			return EX_OK;
+		default:
+			fprintf(stderr, "timectl: waitsync: see timectl waitsync --help\n");
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("waitsync: unexpected argument '%s'", argv[optind]);
+
+	pause.tv_sec = (time_t)interval_s;
+	pause.tv_nsec = (long)((interval_s - (double)pause.tv_sec) * 1e9);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		tries++;
+		ok = waitsync_check((int64_t)(max_us * 1000.0), &rd, why, sizeof(why));
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = ts_to_ns(&now) - ts_to_ns(&start);
+		if (!json)
+			printf("try %u: %s\n", tries, why);
+		if (ok || (timeout_s > 0 && (double)waited / 1e9 >= timeout_s))
+			break;
+		fflush(stdout);
+		while (clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, &pause) == EINTR)
+			;
+		pause.tv_sec = (time_t)interval_s;
+		pause.tv_nsec = (long)((interval_s - (double)pause.tv_sec) * 1e9);
+	}
+	if (json) {
+		struct jw w;
+
+		jw_init(&w, stdout, JSON_SCHEMA);
+		jw_object(&w, NULL);
+		jw_bool(&w, "synchronized", ok);
+		jw_uint(&w, "tries", tries);
+		jw_int(&w, "waited_ns", waited);
+		if (rd.source_kind != TK_SOURCE_PAGE || rd.bound_ns == INT64_MAX)
+			jw_null(&w, "bound_ns"); /* a fallback's bound is the kernel's */
+		else
+			jw_int(&w, "bound_ns", rd.bound_ns);
+		jw_str(&w, "message", why);
+		jw_end(&w);
+		jw_finish(&w);
+	}
+	if (!ok) {
+		fprintf(stderr,
+			"timectl: waitsync: gave up after %u tries in %.1f s (wanted: synchronized, "
+			"bound <= %.6f s): %s\n",
+			tries, (double)waited / 1e9, max_us / 1e6, why);
+		return EX_ERROR;
+	}
+	return EX_OK;
+}
+
+/* ---------------------------------------------------------------------- */
 /* ntp: the NTP client's servers, like chronyc sources. */
 
 static const char *ntp_state_name(uint32_t s)
@@ -1625,6 +1786,8 @@ int main(int argc, char **argv)
 		ctlc_close(&conn);
 		return rc;
 	}
+	if (strcmp(cmd, "waitsync") == 0)
+		return cmd_waitsync(argc, argv);
 	n = positional(argc, argv, args, 2);
 	if (n < 0)
 		return EX_USAGE;
