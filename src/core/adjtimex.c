@@ -9,6 +9,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/adjtimex.h"
@@ -277,6 +280,56 @@ int ntp_validate_timex(const struct ntp_timex *tx)
 	if ((tx->modes & NTP_ADJ_FREQUENCY) &&
 	    (tx->freq < INT64_MIN / NTP_PPM_SCALE || tx->freq > INT64_MAX / NTP_PPM_SCALE))
 		return -EINVAL;
+	return 0;
+}
+
+static int out_of_range(char *why, size_t len, const char *field, int64_t v, int64_t lo, int64_t hi,
+			const char *unit)
+{
+	snprintf(why, len,
+		 "%s %" PRId64 " is outside %" PRId64 "..%" PRId64
+		 "%s%s (the kernel would clamp or ignore it; refused)",
+		 field, v, lo, hi, *unit ? " " : "", unit);
+	return -ERANGE;
+}
+
+int ntp_check_range(const struct ntp_timex *tx, int32_t status, char *why, size_t len)
+{
+	uint32_t m = tx->modes;
+	bool nano = (status & NTP_STA_NANO) != 0;
+
+	if (m & NTP_ADJ_ADJTIME)
+		return 0; /* adjtime(3): its own rules, checked by ntp_validate_timex */
+	if (m & NTP_ADJ_NANO)
+		nano = true;
+	if (m & NTP_ADJ_MICRO)
+		nano = false;
+	if ((m & NTP_ADJ_FREQUENCY) && (tx->freq < -NTP_MAXFREQ_SCALED / NTP_PPM_SCALE ||
+					tx->freq > NTP_MAXFREQ_SCALED / NTP_PPM_SCALE)) {
+		snprintf(why, len,
+			 "freq %" PRId64 " (%.3f ppm) is outside -500..500 ppm (%" PRId64
+			 "..%" PRId64 " in 2^-16 ppm; the kernel would clamp it; refused)",
+			 tx->freq, (double)tx->freq / 65536.0, -NTP_MAXFREQ_SCALED / NTP_PPM_SCALE,
+			 NTP_MAXFREQ_SCALED / NTP_PPM_SCALE);
+		return -ERANGE;
+	}
+	if ((m & NTP_ADJ_OFFSET) && nano &&
+	    (tx->offset < -NTP_MAXPHASE || tx->offset > NTP_MAXPHASE))
+		return out_of_range(why, len, "offset", tx->offset, -NTP_MAXPHASE, NTP_MAXPHASE,
+				    "ns");
+	if ((m & NTP_ADJ_OFFSET) && !nano &&
+	    (tx->offset < -NTP_MAXPHASE / NSEC_PER_USEC ||
+	     tx->offset > NTP_MAXPHASE / NSEC_PER_USEC))
+		return out_of_range(why, len, "offset", tx->offset, -NTP_MAXPHASE / NSEC_PER_USEC,
+				    NTP_MAXPHASE / NSEC_PER_USEC, "us");
+	if ((m & NTP_ADJ_MAXERROR) && (tx->maxerror < 0 || tx->maxerror > NTP_PHASE_LIMIT))
+		return out_of_range(why, len, "maxerror", tx->maxerror, 0, NTP_PHASE_LIMIT, "us");
+	if ((m & NTP_ADJ_ESTERROR) && (tx->esterror < 0 || tx->esterror > NTP_PHASE_LIMIT))
+		return out_of_range(why, len, "esterror", tx->esterror, 0, NTP_PHASE_LIMIT, "us");
+	if ((m & NTP_ADJ_TIMECONST) && (tx->constant < 0 || tx->constant > NTP_MAXTC))
+		return out_of_range(why, len, "constant", tx->constant, 0, NTP_MAXTC, "");
+	if ((m & NTP_ADJ_TAI) && (tx->constant < 0 || tx->constant > NTP_MAX_TAI_OFFSET))
+		return out_of_range(why, len, "tai", tx->constant, 0, NTP_MAX_TAI_OFFSET, "s");
 	return 0;
 }
 

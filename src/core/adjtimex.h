@@ -18,6 +18,7 @@
 #ifndef TK_CORE_ADJTIMEX_H
 #define TK_CORE_ADJTIMEX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* The kernel's constants (include/linux/timex.h). */
@@ -173,6 +174,15 @@ int ntp_second_overflow(struct ntp_state *n, int64_t secs);
  * freq small enough not to overflow, the ADJ_SETOFFSET fraction in range.
  * Returns 0 or -EINVAL. */
 int ntp_validate_timex(const struct ntp_timex *tx);
+
+/* Where the kernel clamps or silently ignores a value, timekeeperd's control
+ * socket refuses it: freq beyond +-500 ppm, an ADJ_OFFSET beyond +-0.5 s (in
+ * the unit the request or, without ADJ_NANO/ADJ_MICRO, status says), maxerror
+ * or esterror outside 0..16 s, a time constant outside 0..10, a TAI offset
+ * outside 0..100000 s. Returns 0, or -ERANGE with one line in why naming the
+ * field, the value read and the range expected. status is the clock's
+ * time_status (its STA_NANO bit). */
+int ntp_check_range(const struct ntp_timex *tx, int32_t status, char *why, size_t len);
 
 /* __do_adjtimex(): applies tx->modes (ADJ_SETOFFSET is the timekeeper's and
  * ignored here) and fills the read-back. now_sec/now_nsec is REALTIME now;

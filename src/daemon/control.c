@@ -283,6 +283,8 @@ static int on_adjtime(void *ctx, struct ctl_call *c)
 	const struct tk_ctl_timex *in = c->req;
 	struct tk_ctl_adjtime *out = c->out;
 	struct ntp_timex tx;
+	struct clock_report rep;
+	char why[200];
 	bool change = in->modes != 0 && in->modes != NTP_ADJ_OFFSET_SS_READ;
 	int r;
 
@@ -293,6 +295,14 @@ static int on_adjtime(void *ctx, struct ctl_call *c)
 			 "the kernel's ranges",
 			 in->modes, (long long)in->tick, (long long)in->freq);
 		return -EINVAL;
+	}
+	clock_report(d, &rep);
+	if (ntp_check_range(&tx, rep.ntp_status, why, sizeof(why)) < 0) {
+		snprintf(c->msg, TK_CTL_MESSAGE_LEN, "adjtime: %s", why);
+		if (change)
+			log_notice("control: uid %u pid %d: %s", c->peer->uid, c->peer->pid,
+				   c->msg);
+		return -ERANGE;
 	}
 	r = daemon_adjtimex(d, &tx);
 	if (r == -EINVAL && (in->modes & NTP_ADJ_SETOFFSET) && !(in->modes & NTP_ADJ_ADJTIME)) {

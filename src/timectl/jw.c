@@ -14,10 +14,11 @@
 
 #include "timectl/jw.h"
 
-void jw_init(struct jw *w, FILE *f)
+void jw_init(struct jw *w, FILE *f, int schema)
 {
 	memset(w, 0, sizeof(*w));
 	w->f = f;
+	w->schema = schema;
 }
 
 /* The length of the well-formed UTF-8 sequence at s (at most n bytes), 0 if
@@ -133,6 +134,8 @@ static void open_(struct jw *w, const char *key, char c, char closer)
 void jw_object(struct jw *w, const char *key)
 {
 	open_(w, key, '{', '}');
+	if (w->depth == 1 && w->schema > 0)
+		jw_int(w, "schema", w->schema);
 }
 
 void jw_array(struct jw *w, const char *key)

@@ -22,9 +22,12 @@ struct jw {
 	int depth;
 	bool need_comma[JW_MAX_DEPTH];
 	char closer[JW_MAX_DEPTH]; /* '}' or ']' by depth */
+	int schema;
 };
 
-void jw_init(struct jw *w, FILE *f);
+/* schema > 0 is written as the first member ("schema") of the top-level
+ * object, so that every document says which layout it follows. */
+void jw_init(struct jw *w, FILE *f, int schema);
 /* key is NULL inside arrays and for the top-level value. */
 void jw_object(struct jw *w, const char *key);
 void jw_array(struct jw *w, const char *key);

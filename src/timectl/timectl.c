@@ -40,6 +40,10 @@
 
 #define DEFAULT_RUNTIME_DIR "/run/timekeeper"
 
+/* The "schema" member of every --json document: raised when a member is
+ * removed or changes meaning, not when one is added (timectl(1), JSON). */
+#define JSON_SCHEMA 1
+
 static const char *runtime_dir;
 static char socket_path[PATH_MAX];
 static char page_path[PATH_MAX];
@@ -60,6 +64,7 @@ static void usage(FILE *f)
 	      "  ntp                    the NTP servers, like chronyc sources (reference = ntp)\n"
 	      "  adjtime [OPTIONS]      read, or with options write, the discipline state\n"
 	      "  read [CLOCK]           the page's clocks beside the kernel's\n"
+	      "  waitsync [OPTIONS]     wait until the page is synchronized, like chronyc waitsync\n"
 	      "Options:\n"
 	      "  -r, --runtime-dir DIR  the daemon's runtime directory (default\n"
 	      "                         $TIMEKEEPER_RUNTIME_DIR, else " DEFAULT_RUNTIME_DIR ")\n"
@@ -174,7 +179,7 @@ static int refused(const char *what, const struct ctlc_reply *r, bool change)
 	if (json && change) {
 		struct jw w;
 
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 		jw_int(&w, "status", r->status);
 		jw_str(&w, "error", errno_name(e));
@@ -465,7 +470,7 @@ static int cmd_status(void)
 	if (json) {
 		struct jw w;
 
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 		jw_object(&w, "daemon");
 		jw_int(&w, "pid", hello.pid);
@@ -546,9 +551,11 @@ static int cmd_status(void)
 		printf("Override        : %s\n", override);
 	printf("Clock mode      : %s\n", mode_name(s.clock_mode));
 	printf("Reference       : %s\n", ref_name(s.reference));
-	/* As chronyc: how wrong the counter would run without the correction,
-	 * so a negative correction (the clock is slowed) means "fast". */
-	printf("Frequency       : %.3f ppm %s\n", fabs(freq_ppm), freq_ppm < 0 ? "fast" : "slow");
+	/* The correction, with adjtimex's sign as everywhere in timectl, then
+	 * what it means for the counter (as chronyc says it): a negative
+	 * correction slows the clock down because the counter runs fast. */
+	printf("Frequency       : %+.3f ppm (the counter alone runs %.3f ppm %s)\n", freq_ppm,
+	       fabs(freq_ppm), freq_ppm < 0 ? "fast" : "slow");
 	printf("Last offset     : %+.9f seconds (read window %.9f s)\n",
 	       (double)s.last_offset_ns / 1e9, (double)s.last_window_ns / 1e9);
 	printf("Max error       : %.6f seconds\n", (double)s.maxerror_us / 1e6);
@@ -616,7 +623,7 @@ static int cmd_sources(void)
 	memcpy(&head, r.payload, sizeof(head));
 
 	if (json) {
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 	} else {
 		printf("  %-10s %9s %16s %10s %-9s %7s %6s %6s %10s %s\n", "NAME", "RATING",
@@ -700,7 +707,7 @@ static int change_done(const struct ctlc_reply *r, const char *fallback)
 	if (json) {
 		struct jw w;
 
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 		jw_int(&w, "status", 0);
 		jw_str(&w, "message", r->message[0] ? r->message : fallback);
@@ -812,7 +819,7 @@ static int cmd_timers(void)
 	if (json) {
 		struct jw w;
 
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 		jw_uint(&w, "now_mono_ns", first.now_mono_ns);
 		if (first.next_event_ns == INT64_MAX) {
@@ -986,6 +993,26 @@ static int parse_double(const char *opt, const char *s, double *out)
 	return 0;
 }
 
+static void adjtime_usage(void)
+{
+	fputs("Usage: timectl [-r DIR] [--json] adjtime [OPTIONS]\n"
+	      "Without options, read the discipline state; with them, write it (adjtimex(2)):\n"
+	      "  --offset N          ADJ_OFFSET, us (ns with STA_NANO)\n"
+	      "  --freq, --frequency PPM   ADJ_FREQUENCY, the correction, within +-500\n"
+	      "  --maxerror US       ADJ_MAXERROR\n"
+	      "  --esterror US       ADJ_ESTERROR\n"
+	      "  --status BITS       ADJ_STATUS, the STA_ bits\n"
+	      "  --constant N        ADJ_TIMECONST, 0..10\n"
+	      "  --tai S             ADJ_TAI, the TAI offset\n"
+	      "  --tick US           ADJ_TICK\n"
+	      "  --step SECONDS      ADJ_SETOFFSET: step REALTIME\n"
+	      "  --singleshot US     ADJ_OFFSET_SINGLESHOT: adjtime(3)'s slew, alone\n"
+	      "  --nano, --micro     offsets in ns or us\n"
+	      "  --json              one JSON object on standard output\n"
+	      "See timectl(1).\n",
+	      stdout);
+}
+
 static int cmd_adjtime(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1003,6 +1030,7 @@ static int cmd_adjtime(int argc, char **argv)
 		{ "nano", no_argument, NULL, 'n' },
 		{ "micro", no_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tk_ctl_timex req;
@@ -1104,8 +1132,12 @@ static int cmd_adjtime(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'h':
+			adjtime_usage();
+			return EX_OK;
 		default:
-			fprintf(stderr, "timectl: adjtime: see timectl --help and timectl(1)\n");
+			fprintf(stderr,
+				"timectl: adjtime: see timectl adjtime --help and timectl(1)\n");
 			return EX_USAGE;
 		}
 	}
@@ -1150,7 +1182,7 @@ static int cmd_adjtime(int argc, char **argv)
 	if (json) {
 		struct jw w;
 
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		if (req.modes) {
 			jw_object(&w, NULL);
 			jw_int(&w, "status", 0);
@@ -1230,7 +1262,7 @@ static int cmd_read(const char *which)
 		char src[sizeof(st.source)];
 
 		ctlw_copy_str(src, sizeof(src), st.source, sizeof(st.source));
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 		jw_str(&w, "page", page_path);
 		jw_str(&w, "liveness", liveness_name(st.source_kind));
@@ -1242,14 +1274,14 @@ static int cmd_read(const char *which)
 		printf("page %s: %s%s\n", page_path, liveness_name(st.source_kind),
 		       st.source_kind == TK_SOURCE_PAGE ? "" : " (readings come from the kernel)");
 		printf("%-17s %22s %22s %14s %10s %-9s %-12s %s\n", "CLOCK", "PAGE", "KERNEL",
-		       "DIFF_NS", "WINDOW_NS", "SOURCE", "STATUS", "BOUND_NS");
+		       "KERNEL-PAGE_NS", "WINDOW_NS", "SOURCE", "STATUS", "BOUND_NS");
 	}
 	for (size_t i = first; i < last; i++) {
 		struct timespec k1, p, k2;
 		struct tk_reading rd;
 		int64_t mid, diff;
 
-		/* kernel, page, kernel: the difference is against the middle of the two
+		/* kernel, page, kernel: the difference is to the middle of the two
 		 * kernel readings, and the window bounds how far that can be off. The
 		 * reading says where it came from (a kernel fallback, and why). */
 		clock_gettime(clocks[i].id, &k1);
@@ -1262,7 +1294,7 @@ static int cmd_read(const char *which)
 			return EX_ERROR;
 		}
 		mid = ts_to_ns(&k1) + (ts_to_ns(&k2) - ts_to_ns(&k1)) / 2;
-		diff = ts_to_ns(&p) - mid;
+		diff = mid - ts_to_ns(&p); /* the other clock minus ours, as every offset */
 		if (json) {
 			jw_object(&w, NULL);
 			jw_str(&w, "clock", clocks[i].name);
@@ -1302,6 +1334,166 @@ static int cmd_read(const char *which)
 }
 
 /* ---------------------------------------------------------------------- */
+
+/* ---------------------------------------------------------------------- */
+/* waitsync */
+
+static void waitsync_usage(void)
+{
+	fputs("Usage: timectl [-r DIR] [--json] waitsync [OPTIONS]\n"
+	      "Wait until the page is live and synchronized with a bound within --max-error:\n"
+	      "  --max-error US      the largest error bound accepted, us (default 16 s: any)\n"
+	      "  --timeout S         give up after S seconds, exit 1 (default 0: never)\n"
+	      "  --interval S        seconds between checks (default 1, 0.01..3600)\n"
+	      "  --json              one JSON object at the end\n"
+	      "See timectl(1).\n",
+	      stdout);
+}
+
+static int parse_seconds(const char *opt, const char *s, double lo, double hi, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(*out) || *out < lo || *out > hi) {
+		fprintf(stderr, "timectl: waitsync %s: '%s' is not a number within %g..%g\n", opt,
+			s, lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
+/* One check: the page's REALTIME reading, from the page itself (not a
+ * fallback), synchronized, with a bound no larger than max_ns. The reason
+ * it is not goes to why. */
+static bool waitsync_check(int64_t max_ns, struct tk_reading *rd, char *why, size_t len)
+{
+	struct timekeeper *tk;
+	int err = tk_open(page_path, &tk);
+
+	memset(rd, 0, sizeof(*rd));
+	rd->bound_ns = INT64_MAX;
+	if (err) {
+		snprintf(why, len, "the page %.120s cannot be used: %s", page_path,
+			 err == -EPROTO ? "not a timekeeper page of this version" : strerror(-err));
+		return false;
+	}
+	err = tk_read(tk, CLOCK_REALTIME, rd);
+	tk_close(tk);
+	if (err) {
+		snprintf(why, len, "reading the page: %s", strerror(-err));
+		return false;
+	}
+	if (rd->source_kind != TK_SOURCE_PAGE) {
+		snprintf(why, len, "page %s: readings come from the kernel",
+			 liveness_name(rd->source_kind));
+		return false;
+	}
+	if (rd->status != TK_CLOCK_SYNCHRONIZED) {
+		snprintf(why, len, "page fresh, %s", reading_status_name(rd->status));
+		return false;
+	}
+	if (rd->bound_ns > max_ns) {
+		snprintf(why, len, "synchronized, bound %.6f s > %.6f s",
+			 (double)rd->bound_ns / 1e9, (double)max_ns / 1e9);
+		return false;
+	}
+	snprintf(why, len, "synchronized, bound %.6f s", (double)rd->bound_ns / 1e9);
+	return true;
+}
+
+static int cmd_waitsync(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "max-error", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	double max_us = 16e6, timeout_s = 0, interval_s = 1;
+	struct timespec start, now, pause;
+	struct tk_reading rd;
+	char why[256];
+	int64_t waited = 0;
+	unsigned int tries = 0;
+	bool ok = false;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'm':
+			if (parse_seconds("--max-error", optarg, 1, 16e6, &max_us))
+				return EX_USAGE;
+			break;
+		case 't':
+			if (parse_seconds("--timeout", optarg, 0, 1e7, &timeout_s))
+				return EX_USAGE;
+			break;
+		case 'i':
+			if (parse_seconds("--interval", optarg, 0.01, 3600, &interval_s))
+				return EX_USAGE;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			waitsync_usage();
+			return EX_OK;
+		default:
+			fprintf(stderr, "timectl: waitsync: see timectl waitsync --help\n");
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("waitsync: unexpected argument '%s'", argv[optind]);
+
+	pause.tv_sec = (time_t)interval_s;
+	pause.tv_nsec = (long)((interval_s - (double)pause.tv_sec) * 1e9);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		tries++;
+		ok = waitsync_check((int64_t)(max_us * 1000.0), &rd, why, sizeof(why));
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = ts_to_ns(&now) - ts_to_ns(&start);
+		if (!json)
+			printf("try %u: %s\n", tries, why);
+		if (ok || (timeout_s > 0 && (double)waited / 1e9 >= timeout_s))
+			break;
+		fflush(stdout);
+		while (clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, &pause) == EINTR)
+			;
+		pause.tv_sec = (time_t)interval_s;
+		pause.tv_nsec = (long)((interval_s - (double)pause.tv_sec) * 1e9);
+	}
+	if (json) {
+		struct jw w;
+
+		jw_init(&w, stdout, JSON_SCHEMA);
+		jw_object(&w, NULL);
+		jw_bool(&w, "synchronized", ok);
+		jw_uint(&w, "tries", tries);
+		jw_int(&w, "waited_ns", waited);
+		if (rd.source_kind != TK_SOURCE_PAGE || rd.bound_ns == INT64_MAX)
+			jw_null(&w, "bound_ns"); /* a fallback's bound is the kernel's */
+		else
+			jw_int(&w, "bound_ns", rd.bound_ns);
+		jw_str(&w, "message", why);
+		jw_end(&w);
+		jw_finish(&w);
+	}
+	if (!ok) {
+		fprintf(stderr,
+			"timectl: waitsync: gave up after %u tries in %.1f s (wanted: synchronized, "
+			"bound <= %.6f s): %s\n",
+			tries, (double)waited / 1e9, max_us / 1e6, why);
+		return EX_ERROR;
+	}
+	return EX_OK;
+}
 
 /* ---------------------------------------------------------------------- */
 /* ntp: the NTP client's servers, like chronyc sources. */
@@ -1411,7 +1603,7 @@ static int cmd_ntp(void)
 	memcpy(&h, r.payload, sizeof(h));
 	refid_text(h.refid, 2, refid, sizeof(refid));
 	if (json) {
-		jw_init(&w, stdout);
+		jw_init(&w, stdout, JSON_SCHEMA);
 		jw_object(&w, NULL);
 		jw_int(&w, "selected", h.selected);
 		jw_int(&w, "offset_ns", h.offset_ns);
@@ -1594,6 +1786,8 @@ int main(int argc, char **argv)
 		ctlc_close(&conn);
 		return rc;
 	}
+	if (strcmp(cmd, "waitsync") == 0)
+		return cmd_waitsync(argc, argv);
 	n = positional(argc, argv, args, 2);
 	if (n < 0)
 		return EX_USAGE;

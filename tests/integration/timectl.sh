@@ -10,7 +10,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 need_jq
 TC="$top_builddir/timectl"
-tap_plan 42
+tap_plan 47
 
 # As root the daemon drops to $TK_USER_LINE's user (lib.sh), never the
 # client's uid below. [control] group root: a group that exists and that the
@@ -118,11 +118,32 @@ check "adjtime read back: freq 12.5 ppm, maxerror ~200000 us, esterror 1500, con
 	'.frequency_ppm == 12.5 and .maxerror_us >= 200000 and .maxerror_us < 210000 and .esterror_us == 1500 and .constant == 8 and .tai_s == 37 and .modes == 0'
 "$TC" --json status >"$tmpdir/st.json"
 check "status after adjtime: frequency 12.5 ppm, TAI offset 37" jqt "$tmpdir/st.json" '.frequency_ppm == 12.5 and .tai_offset_s == 37'
+# Where adjtimex would clamp, the daemon refuses: exit 1, one line naming
+# the field and the value, and nothing changes.
+rc=0
+"$TC" adjtime --freq 1000 --maxerror 1000 >/dev/null 2>"$tmpdir/err" || rc=$?
+diag "adjtime --freq 1000: exit $rc: $(cat "$tmpdir/err")"
+check "adjtime --freq 1000: refused (exit 1), the line names freq and 1000 ppm" sh -c \
+	"[ $rc -eq 1 ] && grep -q 'freq 65536000 (1000.000 ppm) is outside -500..500 ppm' '$tmpdir/err'"
+rc=0
+"$TC" adjtime --constant 11 >/dev/null 2>"$tmpdir/err" || rc=$?
+check "adjtime --constant 11: refused (exit 1): $(cat "$tmpdir/err")" sh -c \
+	"[ $rc -eq 1 ] && grep -q 'constant 11 is outside 0..10 (the kernel' '$tmpdir/err'"
+"$TC" --json adjtime >"$tmpdir/ar2.json"
+check "after the refusals: frequency still 12.5 ppm, maxerror not 1000 us, constant 8" \
+	jqt "$tmpdir/ar2.json" '.frequency_ppm == 12.5 and .maxerror_us != 1000 and .constant == 8'
+"$TC" status >"$tmpdir/st.txt"
+check "status text: the correction with its sign, then the counter's own rate" \
+	grep -q 'Frequency       : +12.500 ppm (the counter alone runs 12.500 ppm slow)' "$tmpdir/st.txt"
+"$TC" --json switch no-such-source >"$tmpdir/sw.json" 2>/dev/null
+"$TC" --json sources >"$tmpdir/so.json"
+check "every --json document begins with its schema, 1 (status, sources, adjtime, an error)" sh -c \
+	"for f in st so ar aw sw; do grep -q '^{\"schema\":1,' '$tmpdir/'\$f.json || exit 1; done"
 "$TC" adjtime --step 0.5 >/dev/null
 "$TC" --json read >"$tmpdir/rd.json"
 diag "after --step 0.5: $(jq -c '[.clocks[] | {clock,diff_ns}]' "$tmpdir/rd.json")"
-check "adjtime --step 0.5: the page's REALTIME is 0.5 s ahead (TAI too, in whole seconds), MONOTONIC is not" jqt "$tmpdir/rd.json" \
-	'(.clocks[] | select(.clock == "realtime") | (.diff_ns - 500000000 | fabs) < 10000000) and ([.clocks[] | select(.clock == "tai" or .clock == "realtime") | .diff_ns] | (.[1] - .[0]) % 1000000000 | fabs | (. < 1000000 or . > 999000000)) and (.clocks[] | select(.clock == "monotonic") | (.diff_ns | fabs) < 10000000)'
+check "adjtime --step 0.5: the page's REALTIME is 0.5 s ahead (kernel minus page -0.5 s; TAI too, in whole seconds), MONOTONIC is not" jqt "$tmpdir/rd.json" \
+	'(.clocks[] | select(.clock == "realtime") | (.diff_ns + 500000000 | fabs) < 10000000) and ([.clocks[] | select(.clock == "tai" or .clock == "realtime") | .diff_ns] | (.[1] - .[0]) % 1000000000 | fabs | (. < 1000000 or . > 999000000)) and (.clocks[] | select(.clock == "monotonic") | (.diff_ns | fabs) < 10000000)'
 "$TC" adjtime --step -0.5 >/dev/null
 "$TC" --json read realtime >"$tmpdir/rd.json"
 check "adjtime --step -0.5: back within 10 ms (the drifting TSC left ~0.8 ms); read CLOCK lists one clock" jqt "$tmpdir/rd.json" \

@@ -496,6 +496,67 @@ START_TEST(test_validate)
 }
 END_TEST
 
+/* Where the kernel clamps, the control socket refuses: each bound is
+ * accepted, one past it refused with the field and the value in the line. */
+START_TEST(test_check_range)
+{
+	struct ntp_timex tx;
+	char why[200];
+
+	memset(&tx, 0, sizeof(tx));
+	tx.modes = NTP_ADJ_FREQUENCY;
+	tx.freq = 500 * 65536;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), 0);
+	tx.freq = -500 * 65536;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), 0);
+	tx.freq = 1000 * 65536;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), -ERANGE);
+	ck_assert_msg(strstr(why, "freq 65536000 (1000.000 ppm)") && strstr(why, "-500..500 ppm"),
+		      "%s", why);
+	tx.freq = INT64_MIN;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), -ERANGE);
+
+	/* offsets: microseconds unless the status or the request says ns */
+	tx.modes = NTP_ADJ_OFFSET;
+	tx.offset = 500000;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), 0);
+	tx.offset = 500001;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), -ERANGE);
+	ck_assert_msg(strstr(why, "offset 500001 is outside -500000..500000 us"), "%s", why);
+	ck_assert_int_eq(ntp_check_range(&tx, NTP_STA_NANO, why, sizeof(why)), 0);
+	tx.modes |= NTP_ADJ_MICRO;
+	ck_assert_int_eq(ntp_check_range(&tx, NTP_STA_NANO, why, sizeof(why)), -ERANGE);
+	tx.modes = NTP_ADJ_OFFSET | NTP_ADJ_NANO;
+	tx.offset = -500000001;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), -ERANGE);
+	ck_assert_msg(strstr(why, "ns"), "%s", why);
+
+	tx.modes = NTP_ADJ_MAXERROR;
+	tx.maxerror = NTP_PHASE_LIMIT;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), 0);
+	tx.maxerror = -1;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), -ERANGE);
+	tx.modes = NTP_ADJ_ESTERROR;
+	tx.esterror = NTP_PHASE_LIMIT + 1;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), -ERANGE);
+	tx.modes = NTP_ADJ_TIMECONST;
+	tx.constant = NTP_MAXTC;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), 0);
+	tx.constant = NTP_MAXTC + 1;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), -ERANGE);
+	tx.modes = NTP_ADJ_TAI;
+	tx.constant = NTP_MAX_TAI_OFFSET + 1;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), -ERANGE);
+	tx.constant = 37;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), 0);
+
+	/* adjtime(3)'s singleshot is not an ADJ_OFFSET */
+	tx.modes = NTP_ADJ_OFFSET_SINGLESHOT;
+	tx.offset = 10000000;
+	ck_assert_int_eq(ntp_check_range(&tx, 0, why, sizeof(why)), 0);
+}
+END_TEST
+
 START_TEST(test_tick_and_tai)
 {
 	struct ntp_timex tx;
@@ -565,6 +626,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_error_status);
 	tcase_add_test(tc, test_adjtime_singleshot);
 	tcase_add_test(tc, test_validate);
+	tcase_add_test(tc, test_check_range);
 	tcase_add_test(tc, test_tick_and_tai);
 	tcase_add_test(tc, test_clear_keeps_freq);
 	suite_add_tcase(s, tc);
