@@ -51,9 +51,9 @@ probe 'spikes:200000ns'
 check "spikes 200 us: tsc stays current: $(tsc '{state,watchdog}')" \
 	jqt "$tmpdir/p.json" '.sources[2].state == "current" and .sources[2].watchdog.failures == 0 and .sources[2].watchdog.checks >= 8'
 
-# About one read in eight spikes, but which reads the watchdog gets depends
-# on how many the calibration took in between, which load changes: 20 s (40
-# checks) make a run with no spike in a watchdog read all but impossible.
+# One read in eight spikes, but which reads the watchdog gets depends on how
+# many the calibration took in between, which load changes: 20 s (40 checks)
+# make a run with no spike in a watchdog read all but impossible.
 probe 'spikes:1000000ns' 20
 check "spikes 1 ms: tsc stays current, retried or skipped: $(tsc '.watchdog')" \
 	jqt "$tmpdir/p.json" '.sources[2].state == "current" and (.sources[2].watchdog.retries + .sources[2].watchdog.skips) > 0'
