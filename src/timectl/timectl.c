@@ -1507,8 +1507,9 @@ static int cmd_ntp(void)
 		ns_text(h.root_delay_ns, rd, sizeof(rd));
 		ns_text(h.root_dispersion_ns, rdisp, sizeof(rdisp));
 		ago_text(h.last_update_ago_ns, ago, sizeof(ago));
-		printf("system: stratum %u, refid %s, offset %s, root delay %s, root dispersion %s, "
-		       "leap %u, poll %d, %" PRIu64 " updates, %" PRIu64 " steps, last %s ago\n",
+		printf("system: stratum %u, refid %s, offset %s, root delay %s, "
+		       "root dispersion %s, leap %u, poll %d, %" PRIu64 " updates, %" PRIu64
+		       " steps, last %s ago\n",
 		       h.stratum, refid, off, rd + 1, rdisp + 1, h.leap, h.poll, h.updates, h.steps,
 		       ago);
 	} else {
