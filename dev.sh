@@ -42,13 +42,16 @@ as_root() {
 install_deps() {
 	missing=""
 	for p in $DEPS; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+			missing="$missing $p"
 	done
 	[ -z "$missing" ] && return 0
 	echo "dev.sh: installing:$missing"
 	if ! as_root env DEBIAN_FRONTEND=noninteractive sh -c \
-		"apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing" ; then
-		echo "dev.sh: could not install:$missing (run as root, or install them yourself)" >&2
+		"apt-get update -qq &&
+		apt-get install -y -qq --no-install-recommends $missing" ; then
+		echo "dev.sh: could not install:$missing" \
+			"(run as root, or install them yourself)" >&2
 		exit 1
 	fi
 }
@@ -62,7 +65,8 @@ ensure_peers() {
 		mkdir -p "$PEERS_CACHE"
 		tmp=$(mktemp -d "$PEERS_CACHE/.$p.XXXXXX")
 		if ! (cd "$tmp" && { apt-get download -q "$p" >/dev/null 2>&1 ||
-			{ as_root apt-get update -qq && apt-get download -q "$p" >/dev/null 2>&1; }; }) ||
+			{ as_root apt-get update -qq && apt-get download -q \
+				"$p" >/dev/null 2>&1; }; }) ||
 			! dpkg-deb -x "$tmp"/"$p"_*.deb "$tmp/root"; then
 			echo "dev.sh: could not fetch $p: the NTP tests that need it will skip" >&2
 			rm -rf "$tmp"
@@ -76,7 +80,8 @@ ensure_peers() {
 build() {
 	dir=$1
 	shift
-	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt \
+		Makefile.in ]; then
 		autoreconf -fi
 	fi
 	mkdir -p "$dir"
@@ -106,7 +111,8 @@ ensure_user() {
 	fi
 	as_root sh -c 'getent group timekeeper >/dev/null || groupadd --system timekeeper;
 		useradd --system --gid timekeeper --no-create-home --home-dir / \
-			--shell /usr/sbin/nologin --comment "timekeeperd clock daemon" timekeeper' ||
+			--shell /usr/sbin/nologin --comment "timekeeperd clock daemon" \
+			timekeeper' ||
 		echo "dev.sh: could not create the timekeeper user; set user = in the config" >&2
 }
 

@@ -210,9 +210,9 @@ static int parse_server(struct tk_conf *conf, const char *value, char *err, size
 	strcpy(buf, value);
 	tok = strtok_r(buf, " \t", &save);
 	if (!tok) {
-		snprintf(
-			err, errlen,
-			"server: expected 'HOST [port N] [iburst] [xleave] [minpoll N] [maxpoll N]'");
+		snprintf(err, errlen,
+			 "server: expected "
+			 "'HOST [port N] [iburst] [xleave] [minpoll N] [maxpoll N]'");
 		return -EINVAL;
 	}
 	if (strlen(tok) >= sizeof(sv.host)) {
@@ -251,10 +251,10 @@ static int parse_server(struct tk_conf *conf, const char *value, char *err, size
 				return -EINVAL;
 			set_max = true;
 		} else {
-			snprintf(
-				err, errlen,
-				"server %s: unknown option '%s', expected port, iburst, xleave, minpoll or maxpoll",
-				sv.host, tok);
+			snprintf(err, errlen,
+				 "server %s: unknown option '%s', "
+				 "expected port, iburst, xleave, minpoll or maxpoll",
+				 sv.host, tok);
 			return -EINVAL;
 		}
 	}

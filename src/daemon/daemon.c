@@ -342,11 +342,10 @@ static int start_timekeeper(struct daemon *d)
 		return -EINVAL;
 	}
 	d->tk_entry = cur;
-	log_notice(
-		"timekeeper: running on %s (mult %u, shift %u, max_idle %.3f s), updates every %" PRId64
-		" ms",
-		cur->cs->name, cur->ar.mult, cur->ar.shift, (double)cur->ar.max_idle_ns / 1e9,
-		d->update_ns / NSEC_PER_MSEC);
+	log_notice("timekeeper: running on %s (mult %u, shift %u, max_idle %.3f s), "
+		   "updates every %" PRId64 " ms",
+		   cur->cs->name, cur->ar.mult, cur->ar.shift, (double)cur->ar.max_idle_ns / 1e9,
+		   d->update_ns / NSEC_PER_MSEC);
 	if ((uint64_t)d->update_ns * 2 > cur->ar.max_idle_ns)
 		log_warn("timekeeper: update_interval_ms = %" PRId64 " is more than half of %s's "
 			 "max_idle_ns; accumulation may alias",

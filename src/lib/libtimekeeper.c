@@ -948,7 +948,8 @@ TK_EXPORT int tk_open(const char *path, struct timekeeper **out)
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT) {
-			*out = tk; /* documented: a handle that reads the kernel until a page appears */
+			/* documented: a handle that reads the kernel until a page appears */
+			*out = tk;
 			return 0;
 		}
 		free(tk);

@@ -62,9 +62,10 @@ wait_until() {
 
 # tk_start_daemon LOG SECTIONS: writes $tmpdir/d.conf (a [daemon] section with
 # the runtime and state dirs in $tmpdir and $TK_USER_LINE, then SECTIONS as
-# given, backslash escapes expanded), starts the daemon in the foreground on it with stderr in LOG, and
-# waits (up to 30 s) for its page and control socket. Sets pid (killed on exit)
-# and exports TIMEKEEPER_RUNTIME_DIR for timectl and the readers.
+# given, backslash escapes expanded), starts the daemon in the foreground on
+# it with stderr in LOG, and waits (up to 30 s) for its page and control
+# socket. Sets pid (killed on exit) and exports TIMEKEEPER_RUNTIME_DIR for
+# timectl and the readers.
 tk_start_daemon() {
 	printf '[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\n%s\n%b' \
 		"$tmpdir" "$tmpdir" "$TK_USER_LINE" "$2" >"$tmpdir/d.conf"

@@ -27,7 +27,8 @@ done
 : >"$tmpdir/missing"
 : >"$tmpdir/wrong"
 while read -r f; do
-	id=$(head -n 3 "$f" | sed -n 's/.*SPDX-License-Identifier: \([A-Za-z0-9.+-]*\).*/\1/p' | head -n 1)
+	id=$(head -n 3 "$f" | sed -n 's/.*SPDX-License-Identifier: \([A-Za-z0-9.+-]*\).*/\1/p' | \
+		head -n 1)
 	if [ -z "$id" ]; then
 		echo "$f" >>"$tmpdir/missing"
 		continue
@@ -37,7 +38,9 @@ while read -r f; do
 done <"$tmpdir/files"
 n=$(wc -l <"$tmpdir/files")
 all_named() { [ ! -s "$tmpdir/missing" ] && [ "$n" -gt 100 ]; }
-check "every source file has an SPDX-License-Identifier line ($n files; missing: $(wc -l <"$tmpdir/missing"))" \
+check \
+	"every source file has an SPDX-License-Identifier line ($n files; missing: $(wc -l \
+	<"$tmpdir/missing"))" \
 	all_named
 [ -s "$tmpdir/missing" ] && diag "missing: $(head -n 10 "$tmpdir/missing" | tr '\n' ' ')"
 check "the library, its headers and pages are LGPL-2.1-or-later, the rest GPL-2.0-or-later" \
