@@ -72,17 +72,21 @@ check "python3: CLOCK_PROCESS_CPUTIME_ID and an invalid id as without the preloa
 pre 1 "$ABI" >"$tmpdir/abi.p"
 cut -d' ' -f1-3 "$tmpdir/abi.k" >"$tmpdir/abi.k3"
 cut -d' ' -f1-3 "$tmpdir/abi.p" >"$tmpdir/abi.p3"
-check "every case returns and sets errno as without the preload: $(diff "$tmpdir/abi.k3" \
-	"$tmpdir/abi.p3" | tr '\n' ' ' | head -c 400)" cmp -s "$tmpdir/abi.k3" "$tmpdir/abi.p3"
+same_abi() {
+	[ "$(wc -l <"$tmpdir/abi.k3")" -eq 24 ] && cmp -s "$tmpdir/abi.k3" "$tmpdir/abi.p3"
+}
+check "all $(wc -l <"$tmpdir/abi.k3") cases return and set errno as without the preload: \
+$(diff "$tmpdir/abi.k3" "$tmpdir/abi.p3" | tr '\n' ' ' | head -c 400)" same_abi
 served_ok() {
 	awk -v re='^(clock_gettime(@GLIBC_2\\.(17|2\\.5))?/(MONOTONIC|REALTIME|TAI|BOOTTIME|'\
 'MONOTONIC_RAW)|gettimeofday|gettimeofday/tz|time|timespec_get/TIME_UTC|ftime) ' '
 	$0 ~ re {
 		if ($NF != "served=1") { print "not served once: " $0; bad = 1 } next }
 	{ if ($NF != "served=0") { print "not passed through: " $0; bad = 1 } }
-	END { exit bad }' "$1" >"$tmpdir/served.err"
+	END { exit bad || NR != 24 }' "$1" >"$tmpdir/served.err"
 }
 served_ok "$tmpdir/abi.p"
+[ -s "$tmpdir/abi.p" ] || echo "no output" >"$tmpdir/served.err"
 check "each interposed call served once, the others passed through \
 $(head -c 300 "$tmpdir/served.err")" \
 	served_ok "$tmpdir/abi.p"
