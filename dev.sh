@@ -26,7 +26,8 @@ nftables clang libclang-rt-14-dev clang-format"
 # The NTP tests' real servers (tests/integration/ntp_lib.sh): chrony and
 # ntpsec conflict as packages (both provide time-daemon) and installing either
 # would replace the host's time service, so both are unpacked, not installed,
-# into this cache; their libraries are in DEPS.
+# into this cache; their libraries are in DEPS. So is prometheus
+# (tests/integration/prometheus.sh): installed, it would run as a service.
 PEERS_CACHE=${TK_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/timekeeperd-peers}
 
 as_root() {
@@ -56,11 +57,12 @@ install_deps() {
 	fi
 }
 
-# ensure_peers: chrony and ntpsec unpacked into $PEERS_CACHE/<package> (with
-# apt-get download and dpkg-deb -x), unless already there.
+# ensure_peers: chrony, ntpsec and prometheus unpacked into
+# $PEERS_CACHE/<package> (with apt-get download and dpkg-deb -x), unless
+# already there.
 ensure_peers() {
-	for p in chrony ntpsec; do
-		[ -d "$PEERS_CACHE/$p/usr/sbin" ] && continue
+	for p in chrony ntpsec prometheus; do
+		[ -d "$PEERS_CACHE/$p/usr/sbin" ] || [ -x "$PEERS_CACHE/$p/usr/bin/$p" ] && continue
 		echo "dev.sh: unpacking $p into $PEERS_CACHE/$p"
 		mkdir -p "$PEERS_CACHE"
 		tmp=$(mktemp -d "$PEERS_CACHE/.$p.XXXXXX")
@@ -68,7 +70,7 @@ ensure_peers() {
 			{ as_root apt-get update -qq && apt-get download -q \
 				"$p" >/dev/null 2>&1; }; }) ||
 			! dpkg-deb -x "$tmp"/"$p"_*.deb "$tmp/root"; then
-			echo "dev.sh: could not fetch $p: the NTP tests that need it will skip" >&2
+			echo "dev.sh: could not fetch $p: the tests that need it will skip" >&2
 			rm -rf "$tmp"
 			continue
 		fi

@@ -117,6 +117,10 @@ START_TEST(full_sim_section)
 }
 END_TEST
 
+#define LISTEN_EXPECTED                                                                            \
+	"expected ADDRESS:PORT with a numeric IPv4 address (127.0.0.1:9817) or [IPv6]:PORT "       \
+	"([::1]:9817), port 1..65535"
+
 /* Each bad line yields exactly "name:line: message". */
 static const struct {
 	const char *text;
@@ -124,8 +128,8 @@ static const struct {
 } bad[] = {
 	{ "[sim]\nfoo = 1\n", "b.conf:2: unknown key 'foo' in [sim]" },
 	{ "[nope]\nx = 1\n",
-	  "b.conf:2: unknown section [nope], "
-	  "expected [daemon], [discipline], [ntp], [clocksource], [control], [hw] or [sim]" },
+	  "b.conf:2: unknown section [nope], expected [daemon], [discipline], [ntp], "
+	  "[clocksource], [control], [metrics], [hw] or [sim]" },
 	{ "[discipline]\nreference = ntpd\n",
 	  "b.conf:2: reference = 'ntpd': expected one of none, system, ntp" },
 	{ "[daemon]\nupdate_interval_ms = 0\n",
@@ -162,6 +166,20 @@ static const struct {
 	{ "[discipline]\nreference = ntp\n",
 	  "b.conf: reference = ntp but no server: "
 	  "expected at least one 'server = HOST' line in [ntp]" },
+	{ "[metrics]\nlisten = 127.0.0.1\n",
+	  "b.conf:2: listen = '127.0.0.1': no port: " LISTEN_EXPECTED },
+	{ "[metrics]\nlisten = 127.0.0.1:0\n",
+	  "b.conf:2: listen = '127.0.0.1:0': port '0' out of range: " LISTEN_EXPECTED },
+	{ "[metrics]\nlisten = [::1]:65536\n",
+	  "b.conf:2: listen = '[::1]:65536': port '65536' out of range: " LISTEN_EXPECTED },
+	{ "[metrics]\nlisten = ::1:9817\n",
+	  "b.conf:2: listen = '::1:9817': '::1' is not a numeric IPv4 address (no names are looked "
+	  "up): " LISTEN_EXPECTED },
+	{ "[metrics]\nlisten = [127.0.0.1]:9817\n",
+	  "b.conf:2: listen = '[127.0.0.1]:9817': '127.0.0.1' is not a numeric IPv6 address (no "
+	  "names are looked up): " LISTEN_EXPECTED },
+	{ "[metrics]\nlisten = [::1:9817\n",
+	  "b.conf:2: listen = '[::1:9817': no ']:' after an IPv6 address: " LISTEN_EXPECTED },
 	{ "[sim]\nthis is not a key value line\n",
 	  "b.conf:2: syntax error, expected '[section]' or 'key = value'" },
 };
