@@ -24,7 +24,9 @@
  *    time REALTIME is stepped by STEP_US (ADJ_SETOFFSET), at 1/2 an adjtime
  *    slew of STEP_US starts (ADJ_OFFSET_SINGLESHOT, 500 ppm), at 3/4 the
  *    frequency moves by SLEW_PPM (ADJ_FREQUENCY); only for a guest, never the
- *    test machine.
+ *    test machine. The samples between the step and the page's following it
+ *    (its disruption counter moves) are counted apart, with that reaction
+ *    time: no reader can be told of a step before the daemon knows of it.
  *
  * Output: `bench: <name> <value> <unit> <label>` lines (doc/architecture.md,
  * section 11), LABEL naming the machine.
@@ -274,6 +276,10 @@ int main(int argc, char **argv)
 	struct timekeeper *tk;
 	struct tk_status st;
 	double seconds, med[NREADERS];
+	struct audit react = { 0 };
+	bool reacting = false;
+	uint64_t step_disruption = 0;
+	int64_t step_t = 0, reaction_ns = 0;
 	long step_us = 0, slew_ppm = 0;
 	unsigned int a, b, c, d;
 	int ncpu, moved = 0;
@@ -360,6 +366,10 @@ int main(int argc, char **argv)
 		if (!au[k].err || !au[k].bound)
 			return 1;
 	}
+	react.err = calloc(n * NCLOCKS, sizeof(int64_t));
+	react.bound = calloc(n * NCLOCKS, sizeof(int64_t));
+	if (!react.err || !react.bound)
+		return 1;
 	t_start = now_ns(CLOCK_MONOTONIC);
 	t_end = t_start + (int64_t)(seconds * 1e9);
 	for (size_t i = 0; i < n; i++) {
@@ -369,8 +379,26 @@ int main(int argc, char **argv)
 
 		if (now >= t_end)
 			break;
+		if (reacting) {
+			struct tk_status now_st;
+
+			if (tk_status(tk, &now_st) == 0 && now_st.disruption != step_disruption) {
+				reacting = false;
+				reaction_ns = now - step_t;
+			} else if (now - step_t > NSEC_PER_SEC) {
+				reacting = false;
+				reaction_ns = -1;
+			}
+		}
 		if (step_us && moved == 0 && at >= seconds / 4) {
 			struct timex tx = { .modes = ADJ_SETOFFSET | ADJ_NANO };
+			struct tk_status before;
+
+			if (tk_status(tk, &before) == 0) {
+				step_disruption = before.disruption;
+				reacting = true;
+				step_t = now;
+			}
 
 			tx.time.tv_sec = step_us >= 0 ? step_us / 1000000 : -1 + step_us / 1000000;
 			tx.time.tv_usec = (step_us % 1000000 + 1000000) % 1000000 * 1000;
@@ -388,7 +416,7 @@ int main(int argc, char **argv)
 			moved = 3;
 		}
 		for (int k = 0; k < NCLOCKS; k++)
-			audit_one(tk, k, &au[k], at);
+			audit_one(tk, k, reacting ? &react : &au[k], at);
 		nanosleep(&pause, NULL);
 	}
 	__atomic_store_n(&readers_stop, 1, __ATOMIC_RELAXED);
@@ -424,6 +452,11 @@ int main(int argc, char **argv)
 		judged += x->judged;
 		unjudged += x->unjudged;
 	}
+	if (step_us)
+		printf("bench: vm_mirror_step_reaction %.3f ms %s (the page followed the kernel's "
+		       "step after that; %zu samples in between not judged, %zu of them outside)\n",
+		       reaction_ns < 0 ? -1.0 : (double)reaction_ns / 1e6, label, react.samples,
+		       react.outside);
 	printf("bench: vm_mirror_outside %zu of %zu %s (%zu samples, %zu not synchronized, "
 	       "%.0f s%s)\n",
 	       outside, judged, label, total, unjudged, seconds,
