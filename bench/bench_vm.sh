@@ -65,7 +65,9 @@ for machine in ${BENCH_VM_MACHINES:-q35 pc}; do
 	*) cs=${BENCH_VM_CLOCKSOURCE:-hpet} ;;
 	esac
 	label="$machine/$cs"
-	VM_APPEND="$append0 clocksource=$cs"
+	# no_timer_check: under a loaded TCG host the kernel's IO-APIC timer check can fail
+	# and panic the boot; it proves nothing here.
+	VM_APPEND="$append0 clocksource=$cs no_timer_check"
 	sed "s|@LABEL@|$label|" "$guest" >"$guest.$machine"
 	TK_VM_WORK=$work_base/$machine
 	vm_build_initramfs "$guest.$machine" "$top_builddir/timekeeperd" "$top_builddir/timectl" \

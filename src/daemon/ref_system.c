@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -65,8 +66,13 @@ struct ref_system {
 	int host_state; /* the host's last adjtimex answer, for its log line */
 	struct host_rate host;
 	bool have_host;
-	int set_fd;	/* timerfd that the kernel cancels when its clock is set, or -1 */
-	bool mirroring; /* a step of ours that follows the host's: not a new frame */
+	int set_fd;	       /* timerfd that the kernel cancels when its clock is set, or -1 */
+	bool mirroring;	       /* a step of ours that follows the host's: not a new frame */
+	double host_dfreq_ppb; /* how much the host's rate changed since the last round */
+	struct sim_host {      /* [sim] host_clock: the simulated host clock's state */
+		int64_t step_ns, phase_ns, slew_ppb, t0_ns;
+	} sim;
+	bool sim_bad; /* its file was unreadable: said once */
 };
 
 /* One measurement against the kernel: offsets = kernel - ours, ns. */
@@ -80,8 +86,58 @@ struct disc_sample {
  * another; ours at the bracket's midpoint. Both kernel readings lie inside
  * the bracket, so each offset, and the difference of the two, is within
  * the window. */
-static void measure(struct daemon *d, struct disc_sample *m)
+/* [sim] host_clock: the state file's line, or all zero (the kernel's
+ * clocks) when it cannot be read. */
+static void sim_load(struct ref_system *s)
 {
+	const char *path = s->d->conf.sim_host_clock;
+	struct sim_host h = { 0 };
+	FILE *f;
+	int n = 0;
+
+	if (!path[0])
+		return;
+	f = fopen(path, "re");
+	if (f) {
+		n = fscanf(f, "%" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64, &h.step_ns,
+			   &h.phase_ns, &h.slew_ppb, &h.t0_ns);
+		fclose(f);
+	}
+	if (n != 4) {
+		if (!s->sim_bad)
+			log_warn("discipline: [sim] host_clock %s: %s, expected \"step_ns phase_ns "
+				 "slew_ppb t0_ns\": the kernel's clocks",
+				 path, f ? "malformed" : strerror(errno));
+		s->sim_bad = true;
+		memset(&h, 0, sizeof(h));
+	} else {
+		s->sim_bad = false;
+	}
+	if (h.slew_ppb != s->sim.slew_ppb)
+		s->host_dfreq_ppb += fabs((double)(h.slew_ppb - s->sim.slew_ppb));
+	s->sim = h;
+}
+
+/* The host's REALTIME and MONOTONIC: the kernel's, moved by [sim]
+ * host_clock's state when there is one. */
+static void host_clocks(const struct ref_system *s, struct timespec *kr, struct timespec *km)
+{
+	int64_t ph;
+
+	clock_gettime(CLOCK_REALTIME, kr);
+	clock_gettime(CLOCK_MONOTONIC, km);
+	if (!s->d->conf.sim_host_clock[0])
+		return;
+	ph = s->sim.phase_ns +
+	     (int64_t)((double)s->sim.slew_ppb * (double)(ts_to_ns(km) - s->sim.t0_ns) / 1e9);
+	ns_to_ts(ts_to_ns(kr) + s->sim.step_ns + ph, kr);
+	ns_to_ts(ts_to_ns(km) + ph, km);
+}
+
+static void measure(struct ref_system *s, struct disc_sample *m)
+{
+	struct daemon *d = s->d;
+
 	m->window = INT64_MAX;
 	m->off_real = m->off_mono = 0;
 	for (int i = 0; i < DISC_READS; i++) {
@@ -90,8 +146,7 @@ static void measure(struct daemon *d, struct disc_sample *m)
 		int64_t w;
 
 		c0 = cs_read(d->tk.cs);
-		clock_gettime(CLOCK_REALTIME, &kr);
-		clock_gettime(CLOCK_MONOTONIC, &km);
+		host_clocks(s, &kr, &km);
 		c1 = cs_read(d->tk.cs);
 		tkc_get_at(&d->tk, CLOCK_MONOTONIC, c0, &m0);
 		tkc_get_at(&d->tk, CLOCK_MONOTONIC, c1, &m1);
@@ -115,6 +170,7 @@ static int host_rate(struct host_rate *hr, uint32_t *slew_ppb)
 	struct timex tx = { 0 }, ss = { .modes = ADJ_OFFSET_SS_READ };
 	double pll_ppb = 0, v = 0;
 
+	memset(hr, 0, sizeof(*hr)); /* compared with memcmp: padding too */
 	if (adjtimex(&tx) < 0)
 		return -errno;
 	if (adjtimex(&ss) < 0)
@@ -213,6 +269,10 @@ static void system_bound(struct ref_system *s, int64_t now, const struct disc_sa
 		 * change) is not a rate over a round: counted as one. */
 		if (dt < DISC_INTERVAL_NS)
 			r = fabs((double)(m->off_mono - s->bound_prev_offset));
+		/* A change of the host's rate shows in no offset yet. */
+		if (s->host_dfreq_ppb > r)
+			r = s->host_dfreq_ppb;
+		s->host_dfreq_ppb = 0;
 		s->rates_ppb[s->nrates++ % RATE_HISTORY] = r;
 		rate_ppb = 0;
 		for (unsigned int i = 0; i < RATE_HISTORY && i < s->nrates; i++)
@@ -272,13 +332,14 @@ static void disc_round(struct ref_system *s, int64_t now)
 	bool bounded = false;
 	int64_t set;
 
-	measure(d, &m);
+	sim_load(s);
+	measure(s, &m);
 	/* Both kernel readings are inside the bracket: REALTIME - MONOTONIC
 	 * is known to the window; a larger change is the host clock set. */
 	set = m.off_real - m.off_mono;
 	if (m.window != INT64_MAX && llabs(set) > 2 * m.window + 1000) {
 		mirror_step(s, set);
-		measure(d, &m);
+		measure(s, &m);
 	}
 	clock_note_offset(d, m.off_real, m.window);
 	switch (s->phase) {
@@ -370,17 +431,28 @@ static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
 static enum hrt_restart on_watch(struct hrt_timer *t, int64_t now)
 {
 	struct ref_system *s = t->data;
+	struct sim_host sim0 = s->sim;
 	struct host_rate hr;
 	uint32_t slew_ppb;
+	bool changed = false;
 
 	if (s->phase == DISC_OFF)
 		return HRT_NORESTART;
+	sim_load(s);
+	changed = memcmp(&sim0, &s->sim, sizeof(sim0)) != 0;
 	if (host_rate(&hr, &slew_ppb) == 0) {
-		if (s->have_host && memcmp(&hr, &s->host, sizeof(hr)) != 0 && s->phase == DISC_PLL)
-			disc_round(s, now);
+		if (s->have_host && memcmp(&hr, &s->host, sizeof(hr)) != 0) {
+			/* freq: ppm << 16; tick: us per 1/USER_HZ (10 ms) */
+			s->host_dfreq_ppb += fabs((double)(hr.freq - s->host.freq)) * 1000.0 /
+						     65536.0 +
+					     fabs((double)(hr.tick - s->host.tick)) * 1e5;
+			changed = true;
+		}
 		s->host = hr;
 		s->have_host = true;
 	}
+	if (changed && s->phase == DISC_PLL)
+		disc_round(s, now);
 	hrt_forward(t, now, WATCH_INTERVAL_NS);
 	return HRT_RESTART;
 }
