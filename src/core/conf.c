@@ -112,6 +112,7 @@ static const struct opt options[] = {
 	{ "sim", "host_adjtimex", OPT_ENUM, F(sim_host_adjtimex), "real", 0, 0,
 	  host_adjtimex_choices },
 	{ "sim", "host_maxerror_us", OPT_U64, F(sim_host_maxerror_us), "0", 0, 16000000, NULL },
+	{ "sim", "host_clock", OPT_STRING, F(sim_host_clock), "", 0, 0, NULL },
 };
 
 #define NOPTS (sizeof(options) / sizeof(options[0]))

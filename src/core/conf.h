@@ -91,6 +91,7 @@ struct tk_conf {
 	char sim_fault_text[SIM_NDEV][64]; /* the fault strings as written */
 	uint32_t sim_host_adjtimex;    /* enum conf_host_adjtimex: the host's adjtimex, for tests */
 	uint64_t sim_host_maxerror_us; /* its maxerror when CONF_HOST_SYNCED */
+	char sim_host_clock[PATH_MAX]; /* a simulated host clock's state file; "" = the kernel's */
 };
 
 /* Fills every option with its default. */

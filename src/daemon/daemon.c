@@ -310,6 +310,39 @@ static void quick_calibration(struct daemon *d)
 	}
 }
 
+/* The kernel's clocks at one instant, for a timekeeper that mirrors them:
+ * REALTIME, BOOTTIME and MONOTONIC_RAW read between two MONOTONIC reads,
+ * the narrowest of a few brackets, each put at the bracket's end by its
+ * offset from the midpoint. Read one after the other, a preempted read
+ * (tens of us under emulation) would stay in REALTIME - MONOTONIC and
+ * BOOTTIME - MONOTONIC for good. */
+static void kernel_clocks(struct tkc_start *st)
+{
+	int64_t best = INT64_MAX;
+
+	for (int i = 0; i < 5; i++) {
+		struct timespec m0, r, b, raw, m1;
+		int64_t w, mid;
+
+		clock_gettime(CLOCK_MONOTONIC, &m0);
+		clock_gettime(CLOCK_REALTIME, &r);
+		clock_gettime(CLOCK_BOOTTIME, &b);
+		clock_gettime(CLOCK_MONOTONIC_RAW, &raw);
+		clock_gettime(CLOCK_MONOTONIC, &m1);
+		w = ts_to_ns(&m1) - ts_to_ns(&m0);
+		if (w < 0 || w >= best)
+			continue;
+		best = w;
+		mid = ts_to_ns(&m0) + w / 2;
+		st->mono = m1;
+		ns_to_ts(ts_to_ns(&r) - mid + ts_to_ns(&m1), &st->real);
+		ns_to_ts(ts_to_ns(&b) - mid + ts_to_ns(&m1), &st->boot);
+		ns_to_ts(ts_to_ns(&raw) - mid + ts_to_ns(&m1), &st->raw);
+	}
+	if (ts_to_ns(&st->boot) < ts_to_ns(&st->mono))
+		st->boot = st->mono;
+}
+
 static int start_timekeeper(struct daemon *d)
 {
 	struct tkc_start st = { 0 };
@@ -320,10 +353,7 @@ static int start_timekeeper(struct daemon *d)
 		log_err("no selectable clock source (no frequency known for any usable counter)");
 		return -ENODEV;
 	}
-	clock_gettime(CLOCK_REALTIME, &st.real);
-	clock_gettime(CLOCK_MONOTONIC, &st.mono);
-	clock_gettime(CLOCK_BOOTTIME, &st.boot);
-	clock_gettime(CLOCK_MONOTONIC_RAW, &st.raw);
+	kernel_clocks(&st);
 	/* A seccomp filter without @clock (systemd's ProtectClock=, or
 	 * @system-service alone) refuses even a read-only adjtimex(): then
 	 * the TAI offset is what CLOCK_TAI and CLOCK_REALTIME differ by. */

@@ -1,23 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * reference = system: every 1 s on the kernel's queue (d->kq) the offset to
- * the host's CLOCK_REALTIME is measured from the narrowest of a few
- * bracketed reads (ours, the kernel's, ours). Beyond 128 ms it is stepped.
- * Otherwise the frequency is measured over 4 s and set with ADJ_FREQUENCY,
- * the phase built up meanwhile is stepped out once, and then each offset
- * goes to the PLL (ADJ_OFFSET). A step or a rebased timekeeper (another
- * source, a refined TSC calibration) restarts the frequency measurement:
- * the clock's listeners say when.
+ * reference = system: the page mirrors the host kernel's clocks. Every 1 s
+ * on the kernel's queue (d->kq) REALTIME and MONOTONIC are both measured
+ * against the kernel's from the narrowest of a few bracketed reads (ours,
+ * the kernel's REALTIME and MONOTONIC, ours, at one counter value each
+ * side). The host clock being set shows as a change of the kernel's
+ * REALTIME - MONOTONIC: it is mirrored at once as a step of our REALTIME
+ * alone, as the kernel stepped its own. The common phase (MONOTONIC's
+ * offset) is never stepped, since MONOTONIC cannot be: the frequency is
+ * measured over 4 s and set with ADJ_FREQUENCY, then each MONOTONIC offset
+ * goes to the PLL (ADJ_OFFSET). A rebased timekeeper (another source, a
+ * refined TSC calibration) restarts the frequency measurement: the clock's
+ * listeners say when. The kernel tells when its clock is set (a timerfd
+ * with TFD_TIMER_CANCEL_ON_SET) and a watch every 10 ms reads its adjtimex
+ * state; either change runs a round at once instead of up to 1 s later.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <sys/timex.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "daemon/clock.h"
@@ -26,39 +36,162 @@
 #define DISC_INTERVAL_NS NSEC_PER_SEC
 /* The discipline measures the frequency for this long before the PLL. */
 #define DISC_FREQ_WINDOW_NS (4 * NSEC_PER_SEC)
-/* Offsets beyond this are stepped instead of slewed (ntpd's 128 ms). */
-#define DISC_STEP_NS (128 * NSEC_PER_MSEC)
 #define DISC_READS 5
+/* How often the host's adjtimex state is looked at between rounds. */
+#define WATCH_INTERVAL_NS (10 * NSEC_PER_MSEC)
+/* The bound's rate is the largest of this many recent intervals' rates. */
+#define RATE_HISTORY 8
+/* The kernel slews an adjtime() offset at 500 us per s (MAX_TICKADJ). */
+#define HOST_ADJTIME_PPB 500000u
 
 enum disc_phase { DISC_OFF, DISC_START, DISC_FREQ, DISC_PLL };
 
+/* What the host's adjtimex says about how its clock runs: a change of any
+ * of these changes the kernel clock's rate (or is the start or end of a
+ * slew), which the discipline should see at once. */
+struct host_rate {
+	long freq, tick, constant;
+	int status;
+	bool pll_offset, adjtime_left;
+};
+
 struct ref_system {
 	struct daemon *d;
-	struct hrt_timer t_disc;
+	struct hrt_timer t_disc, t_watch;
 	enum disc_phase phase;
 	int64_t disc_t0, disc_off0;		 /* start of the frequency measurement */
 	int64_t bound_prev_offset, bound_prev_t; /* the last measurement, for the bound's rate */
+	double rates_ppb[RATE_HISTORY];		 /* the last intervals' rates, ppb */
+	unsigned int nrates;
 	int host_state; /* the host's last adjtimex answer, for its log line */
+	struct host_rate host;
+	bool have_host;
+	int set_fd;	       /* timerfd that the kernel cancels when its clock is set, or -1 */
+	bool mirroring;	       /* a step of ours that follows the host's: not a new frame */
+	double host_dfreq_ppb; /* how much the host's rate changed since the last round */
+	struct sim_host {      /* [sim] host_clock: the simulated host clock's state */
+		int64_t step_ns, phase_ns, slew_ppb, t0_ns;
+	} sim;
+	bool sim_bad; /* its file was unreadable: said once */
 };
 
-/* offset = host CLOCK_REALTIME - our REALTIME, from the narrowest of a few
- * bracketed readings (ours, the kernel's, ours). */
-static void measure_offset(struct daemon *d, int64_t *offset, int64_t *window)
+/* One measurement against the kernel: offsets = kernel - ours, ns. */
+struct disc_sample {
+	int64_t off_real, off_mono;
+	int64_t window; /* the bracket's width on our clock */
+};
+
+/* The kernel's REALTIME and MONOTONIC against ours, from the narrowest of a
+ * few brackets: ours at one counter value, the kernel's two clocks, ours at
+ * another; ours at the bracket's midpoint. Both kernel readings lie inside
+ * the bracket, so each offset, and the difference of the two, is within
+ * the window. */
+/* [sim] host_clock: the state file's line, or all zero (the kernel's
+ * clocks) when it cannot be read. */
+static void sim_load(struct ref_system *s)
 {
-	*window = INT64_MAX;
+	const char *path = s->d->conf.sim_host_clock;
+	struct sim_host h = { 0 };
+	FILE *f;
+	int n = 0;
+
+	if (!path[0])
+		return;
+	f = fopen(path, "re");
+	if (f) {
+		n = fscanf(f, "%" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64, &h.step_ns,
+			   &h.phase_ns, &h.slew_ppb, &h.t0_ns);
+		fclose(f);
+	}
+	if (n != 4) {
+		if (!s->sim_bad)
+			log_warn("discipline: [sim] host_clock %s: %s, expected \"step_ns phase_ns "
+				 "slew_ppb t0_ns\": the kernel's clocks",
+				 path, f ? "malformed" : strerror(errno));
+		s->sim_bad = true;
+		memset(&h, 0, sizeof(h));
+	} else {
+		s->sim_bad = false;
+	}
+	if (h.slew_ppb != s->sim.slew_ppb)
+		s->host_dfreq_ppb += fabs((double)(h.slew_ppb - s->sim.slew_ppb));
+	s->sim = h;
+}
+
+/* The host's REALTIME and MONOTONIC: the kernel's, moved by [sim]
+ * host_clock's state when there is one. */
+static void host_clocks(const struct ref_system *s, struct timespec *kr, struct timespec *km)
+{
+	int64_t ph;
+
+	clock_gettime(CLOCK_REALTIME, kr);
+	clock_gettime(CLOCK_MONOTONIC, km);
+	if (!s->d->conf.sim_host_clock[0])
+		return;
+	ph = s->sim.phase_ns +
+	     (int64_t)((double)s->sim.slew_ppb * (double)(ts_to_ns(km) - s->sim.t0_ns) / 1e9);
+	ns_to_ts(ts_to_ns(kr) + s->sim.step_ns + ph, kr);
+	ns_to_ts(ts_to_ns(km) + ph, km);
+}
+
+static void measure(struct ref_system *s, struct disc_sample *m)
+{
+	struct daemon *d = s->d;
+
+	m->window = INT64_MAX;
+	m->off_real = m->off_mono = 0;
 	for (int i = 0; i < DISC_READS; i++) {
-		struct timespec a, k, b;
+		struct timespec m0, m1, r0, kr, km;
+		uint64_t c0, c1;
 		int64_t w;
 
-		tkc_get(&d->tk, CLOCK_REALTIME, &a);
-		clock_gettime(CLOCK_REALTIME, &k);
-		tkc_get(&d->tk, CLOCK_REALTIME, &b);
-		w = ts_to_ns(&b) - ts_to_ns(&a);
-		if (w >= 0 && w < *window) {
-			*window = w;
-			*offset = ts_to_ns(&k) - (ts_to_ns(&a) + w / 2);
+		c0 = cs_read(d->tk.cs);
+		host_clocks(s, &kr, &km);
+		c1 = cs_read(d->tk.cs);
+		tkc_get_at(&d->tk, CLOCK_MONOTONIC, c0, &m0);
+		tkc_get_at(&d->tk, CLOCK_MONOTONIC, c1, &m1);
+		tkc_get_at(&d->tk, CLOCK_REALTIME, c0, &r0);
+		w = ts_to_ns(&m1) - ts_to_ns(&m0);
+		if (w >= 0 && w < m->window) {
+			m->window = w;
+			m->off_mono = ts_to_ns(&km) - (ts_to_ns(&m0) + w / 2);
+			m->off_real = ts_to_ns(&kr) - (ts_to_ns(&r0) + w / 2);
 		}
 	}
+}
+
+/* How the host's clock runs now (the real kernel's, whatever [sim] says of
+ * its maxerror): 0, or -errno when adjtimex() cannot be read. *slew_ppb is
+ * how fast a slew in progress moves it: an adjtime() offset left (500 ppm)
+ * and the kernel PLL's offset, of which it applies offset >> (2 +
+ * constant) per second. */
+static int host_rate(struct host_rate *hr, uint32_t *slew_ppb)
+{
+	struct timex tx = { 0 }, ss = { .modes = ADJ_OFFSET_SS_READ };
+	double pll_ppb = 0, v = 0;
+
+	memset(hr, 0, sizeof(*hr)); /* compared with memcmp: padding too */
+	if (adjtimex(&tx) < 0)
+		return -errno;
+	if (adjtimex(&ss) < 0)
+		ss.offset = 0;
+	hr->freq = tx.freq;
+	hr->tick = tx.tick;
+	hr->constant = tx.constant;
+	hr->status = tx.status & (STA_PLL | STA_FLL | STA_FREQHOLD | STA_PPSFREQ | STA_PPSTIME);
+	hr->pll_offset = tx.offset != 0 && (tx.status & STA_PLL);
+	hr->adjtime_left = ss.offset != 0;
+	if (hr->pll_offset) {
+		double off_ns = fabs((double)tx.offset) * ((tx.status & STA_NANO) ? 1 : 1000);
+		long c = tx.constant < 0 ? 0 : (tx.constant > 10 ? 10 : tx.constant);
+
+		pll_ppb = off_ns / (double)(1L << (2 + c));
+	}
+	if (hr->adjtime_left)
+		v += HOST_ADJTIME_PPB;
+	v += pll_ppb;
+	*slew_ppb = v >= BOUND_DRIFT_MAX_PPB ? BOUND_DRIFT_MAX_PPB : (uint32_t)ceil(v);
+	return 0;
 }
 
 /* The host clock's own state: adjtimex()'s result (TIME_OK..TIME_ERROR)
@@ -86,16 +219,28 @@ static int host_adjtimex(const struct daemon *d, int64_t *maxerror_us)
 	return (tx.status & STA_UNSYNC) ? TIME_ERROR : r;
 }
 
-/* reference = system, after a measurement at now: the host's bound plus
- * our tracking error, growing at the floor plus the rate at which the last
- * two offsets differ. An unsynchronized or unreadable host: no bound. */
-static void system_bound(struct ref_system *s, int64_t now, int64_t offset, int64_t window,
-			 bool claim)
+/* reference = system, after a measurement m at now. The bound: the host's
+ * own (maxerror) plus our tracking error: the larger of the REALTIME and
+ * MONOTONIC offsets (BOOTTIME and TAI are MONOTONIC and REALTIME moved by
+ * the kernel's own offsets, copied at start), the bracket's window and the
+ * reading granularity. It grows at the floor plus the largest rate at which
+ * the offset moved over the last RATE_HISTORY intervals (the two counters,
+ * ours and the kernel's, disagree in the short term by more than either
+ * drifts: the last interval alone under-reads a jittery one), plus the rate
+ * of a slew the host's kernel is running (adjtime, its PLL), which moves
+ * its clock before any offset shows it, plus own_ppb: how much faster our
+ * own clock may now move against it than over the past intervals (what
+ * this round's PLL update changed). An unsynchronized or unreadable host:
+ * no bound. */
+static void system_bound(struct ref_system *s, int64_t now, const struct disc_sample *m, bool claim,
+			 double own_ppb)
 {
 	struct daemon *d = s->d;
 	struct timespec res = { 0, 1 };
-	int64_t maxerror_us = 0, dt = now - s->bound_prev_t;
+	struct host_rate hr;
+	int64_t maxerror_us = 0, dt = now - s->bound_prev_t, err;
 	int host = host_adjtimex(d, &maxerror_us);
+	uint32_t slew_ppb = 0;
 	double rate_ppb = -1;
 
 	if (host != s->host_state) {
@@ -112,10 +257,32 @@ static void system_bound(struct ref_system *s, int64_t now, int64_t offset, int6
 				   maxerror_us);
 		s->host_state = host;
 	}
-	/* The rate needs two offsets in one frame: none across a step. */
-	if (claim && s->bound_prev_t != INT64_MIN && dt > 0)
-		rate_ppb = fabs((double)(offset - s->bound_prev_offset)) * 1e9 / (double)dt;
-	s->bound_prev_offset = offset;
+	if (host_rate(&hr, &slew_ppb) == 0) {
+		s->host = hr;
+		s->have_host = true;
+	}
+	/* The rate needs two offsets in one frame: none across a rebase. */
+	if (claim && s->bound_prev_t != INT64_MIN && dt > 0) {
+		double r = fabs((double)(m->off_mono - s->bound_prev_offset)) * 1e9 / (double)dt;
+
+		/* An interval shorter than a round (an early round on a host
+		 * change) is not a rate over a round: counted as one. */
+		if (dt < DISC_INTERVAL_NS)
+			r = fabs((double)(m->off_mono - s->bound_prev_offset));
+		/* A change of the host's rate shows in no offset yet. */
+		if (s->host_dfreq_ppb > r)
+			r = s->host_dfreq_ppb;
+		s->host_dfreq_ppb = 0;
+		s->rates_ppb[s->nrates++ % RATE_HISTORY] = r;
+		rate_ppb = 0;
+		for (unsigned int i = 0; i < RATE_HISTORY && i < s->nrates; i++)
+			if (s->rates_ppb[i] > rate_ppb)
+				rate_ppb = s->rates_ppb[i];
+		rate_ppb += slew_ppb + own_ppb;
+	}
+	if (!claim)
+		s->nrates = 0;
+	s->bound_prev_offset = m->off_mono;
 	s->bound_prev_t = claim ? now : INT64_MIN;
 	if (host < 0 || host == TIME_ERROR || maxerror_us >= NTP_PHASE_LIMIT) {
 		bound_unknown(&d->bound);
@@ -126,7 +293,8 @@ static void system_bound(struct ref_system *s, int64_t now, int64_t offset, int6
 		return;
 	}
 	clock_getres(CLOCK_REALTIME, &res);
-	bound_sync(&d->bound, now, bound_system(maxerror_us, offset, window, ts_to_ns(&res) + 1),
+	err = llabs(m->off_real) > llabs(m->off_mono) ? m->off_real : m->off_mono;
+	bound_sync(&d->bound, now, bound_system(maxerror_us, err, m->window, ts_to_ns(&res) + 1),
 		   bound_drift(d->conf.max_drift_ppb, rate_ppb, 1.0), 3 * DISC_INTERVAL_NS);
 }
 
@@ -136,40 +304,54 @@ static void adjtimex_or_log(struct daemon *d, struct ntp_timex *tx, const char *
 		log_warn("discipline: %s refused by the timekeeper", what);
 }
 
-static void step(struct daemon *d, int64_t offset)
+/* The host's REALTIME - MONOTONIC moved by delta: its clock was set. Ours
+ * follows with a step of REALTIME alone, as the kernel's did; the frequency
+ * and the PLL's phase (MONOTONIC's) are untouched. */
+static void mirror_step(struct ref_system *s, int64_t delta)
 {
-	if (daemon_step(d, offset) < 0) {
+	struct daemon *d = s->d;
+
+	s->mirroring = true;
+	if (daemon_step(d, delta) < 0) {
 		log_warn("discipline: step refused by the timekeeper");
 		daemon_bound_disrupted(d, "a step was refused");
-	} else
-		log_notice("discipline: stepped REALTIME by %+.6f s", (double)offset / 1e9);
+	} else {
+		log_notice("discipline: the host clock was set: REALTIME follows by %+.6f s",
+			   (double)delta / 1e9);
+	}
+	s->mirroring = false;
 }
 
-static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
+/* One round at now: measure, mirror a step of the host clock, then the
+ * frequency measurement or the PLL on MONOTONIC's offset, and the bound. */
+static void disc_round(struct ref_system *s, int64_t now)
 {
-	struct ref_system *s = t->data;
 	struct daemon *d = s->d;
-	int64_t offset = 0, window;
+	struct disc_sample m;
 	enum disc_phase ph0 = s->phase;
 	bool bounded = false;
+	int64_t set;
 
-	measure_offset(d, &offset, &window);
-	clock_note_offset(d, offset, window);
-	if (llabs(offset) > DISC_STEP_NS) {
-		step(d, offset);
-		s->phase = DISC_START;
-		goto out;
+	sim_load(s);
+	measure(s, &m);
+	/* Both kernel readings are inside the bracket: REALTIME - MONOTONIC
+	 * is known to the window; a larger change is the host clock set. */
+	set = m.off_real - m.off_mono;
+	if (m.window != INT64_MAX && llabs(set) > 2 * m.window + 1000) {
+		mirror_step(s, set);
+		measure(s, &m);
 	}
+	clock_note_offset(d, m.off_real, m.window);
 	switch (s->phase) {
 	case DISC_OFF:
-		return HRT_NORESTART;
+		return;
 	case DISC_START:
 		/* The refined TSC value rebases the timekeeper: measure the
 		 * frequency on the final arithmetic only. */
 		if (daemon_calib_settling(d))
 			break;
 		s->disc_t0 = now;
-		s->disc_off0 = offset;
+		s->disc_off0 = m.off_mono;
 		s->phase = DISC_FREQ;
 		break;
 	case DISC_FREQ: {
@@ -179,8 +361,9 @@ static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
 		if (now - s->disc_t0 < DISC_FREQ_WINDOW_NS)
 			break;
 		/* offset falls as fast as our clock gains: correct the
-		 * frequency by the slope, then let the PLL hold the phase. */
-		slope_ppm = (double)(offset - s->disc_off0) * 1e6 / (double)(now - s->disc_t0);
+		 * frequency by the slope, then let the PLL take the phase (a
+		 * step would leave MONOTONIC off the kernel's for good). */
+		slope_ppm = (double)(m.off_mono - s->disc_off0) * 1e6 / (double)(now - s->disc_t0);
 		tkc_adjtimex(&d->tk, &tx); /* read */
 		tx.modes = NTP_ADJ_FREQUENCY | NTP_ADJ_STATUS | NTP_ADJ_NANO | NTP_ADJ_TIMECONST;
 		tx.freq = tx.freq + (int64_t)llround(slope_ppm * 65536.0);
@@ -189,55 +372,140 @@ static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
 		adjtimex_or_log(d, &tx, "frequency");
 		log_notice("discipline: frequency %+.3f ppm from the host clock (offset %+" PRId64
 			   " ns)",
-			   tx.freq / 65536.0, offset);
-		/* The phase error built up while measuring is stepped out, once,
-		 * so the PLL starts near zero instead of overshooting. */
-		if (llabs(offset) > (int64_t)(2 * window + 1000))
-			step(d, offset);
+			   tx.freq / 65536.0, m.off_mono);
 		s->phase = DISC_PLL;
 		daemon_save_frequency(d);
 		break;
 	}
 	case DISC_PLL: {
 		struct ntp_timex tx = {
-			.modes = NTP_ADJ_OFFSET | NTP_ADJ_STATUS | NTP_ADJ_NANO | NTP_ADJ_MAXERROR |
-				 NTP_ADJ_ESTERROR | NTP_ADJ_TIMECONST,
-			.offset = offset,
+			.modes = NTP_ADJ_OFFSET | NTP_ADJ_STATUS | NTP_ADJ_NANO | NTP_ADJ_ESTERROR |
+				 NTP_ADJ_TIMECONST,
+			.offset = m.off_mono,
 			.status = NTP_STA_PLL,
 			.constant = (int64_t)d->conf.time_constant,
-			.esterror = window / 2000 + 1,
+			.esterror = m.window / 2000 + 1,
 		};
-		int64_t b;
+		struct ntp_timex rd = { 0 }, mx = { .modes = NTP_ADJ_MAXERROR | NTP_ADJ_STATUS };
+		int64_t b, c = tx.constant > 10 ? 10 : tx.constant;
+		double own_ppb;
 
+		tkc_adjtimex(&d->tk, &rd); /* read: the frequency before */
+		adjtimex_or_log(d, &tx, "offset");
+		/* Our PLL now slews at offset >> (2 + constant) per second, and
+		 * its frequency moved by what this update added: neither is in
+		 * the rates measured so far. */
+		own_ppb = fabs((double)(tx.freq - rd.freq)) * 1000.0 / 65536.0 +
+			  fabs((double)m.off_mono) / (double)(1L << (2 + c));
+		system_bound(s, now, &m, ph0 == DISC_PLL, own_ppb);
+		bounded = true;
 		/* maxerror (us): the model's bound; an unsynchronized host
 		 * leaves us unsynchronized too. */
-		system_bound(s, now, offset, window, ph0 == DISC_PLL);
-		bounded = true;
 		b = bound_at(&d->bound, now);
-		tx.maxerror = b >= NTP_PHASE_LIMIT * 1000 ? NTP_PHASE_LIMIT : (b + 999) / 1000;
+		mx.maxerror = b >= NTP_PHASE_LIMIT * 1000 ? NTP_PHASE_LIMIT : (b + 999) / 1000;
+		mx.status = NTP_STA_PLL;
 		if (bound_status_at(&d->bound, now) != TK_PAGE_BS_SYNCHRONIZED)
-			tx.status |= NTP_STA_UNSYNC;
-		adjtimex_or_log(d, &tx, "offset");
+			mx.status |= NTP_STA_UNSYNC;
+		adjtimex_or_log(d, &mx, "maxerror");
 		break;
 	}
 	}
-out:
 	if (!bounded)
-		system_bound(s, now, offset, window, false);
+		system_bound(s, now, &m, false, 0);
+}
+
+static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
+{
+	struct ref_system *s = t->data;
+
+	if (s->phase == DISC_OFF)
+		return HRT_NORESTART;
+	disc_round(s, now);
 	hrt_forward(t, now, DISC_INTERVAL_NS);
 	return HRT_RESTART;
 }
 
-/* A step: the phase built up is gone, measure the frequency again. */
+/* Between rounds: a change of how the host's clock runs (its frequency,
+ * tick, PLL mode, a slew starting or ending) runs a round now, so the
+ * bound takes the new rate in within WATCH_INTERVAL_NS, not 1 s. */
+static enum hrt_restart on_watch(struct hrt_timer *t, int64_t now)
+{
+	struct ref_system *s = t->data;
+	struct sim_host sim0 = s->sim;
+	struct host_rate hr;
+	uint32_t slew_ppb;
+	bool changed = false;
+
+	if (s->phase == DISC_OFF)
+		return HRT_NORESTART;
+	sim_load(s);
+	changed = memcmp(&sim0, &s->sim, sizeof(sim0)) != 0;
+	if (host_rate(&hr, &slew_ppb) == 0) {
+		if (s->have_host && memcmp(&hr, &s->host, sizeof(hr)) != 0) {
+			/* freq: ppm << 16; tick: us per 1/USER_HZ (10 ms) */
+			s->host_dfreq_ppb += fabs((double)(hr.freq - s->host.freq)) * 1000.0 /
+						     65536.0 +
+					     fabs((double)(hr.tick - s->host.tick)) * 1e5;
+			changed = true;
+		}
+		s->host = hr;
+		s->have_host = true;
+	}
+	if (changed && s->phase == DISC_PLL)
+		disc_round(s, now);
+	hrt_forward(t, now, WATCH_INTERVAL_NS);
+	return HRT_RESTART;
+}
+
+/* The kernel cancelled the timerfd: its clock was set. Mirror it now. */
+static void on_clock_set(struct evl *l, int fd, uint32_t revents, void *ctx)
+{
+	struct ref_system *s = ctx;
+	struct itimerspec far = { .it_value = { .tv_sec = INT32_MAX } };
+	uint64_t n;
+
+	(void)l;
+	(void)revents;
+	if (read(fd, &n, sizeof(n)) < 0 && errno == EAGAIN)
+		return;
+	if (timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &far, NULL) < 0)
+		log_warn("discipline: cannot re-arm the clock-set timerfd: %s", strerror(errno));
+	if (s->phase != DISC_OFF)
+		disc_round(s, evl_now());
+}
+
+/* A step of our own (not one that follows the host's): the phase built
+ * up is gone, measure the frequency again. */
 static void on_clock(void *ctx, const struct clock_event *ev)
 {
 	struct ref_system *s = ctx;
 
-	if (ev->kind == CLOCK_EV_STEP && s->phase != DISC_OFF)
+	if (ev->kind == CLOCK_EV_STEP && s->phase != DISC_OFF && !s->mirroring)
 		s->phase = DISC_START;
 	/* A rebase: ntp_clear() dropped the phase, measure again. */
 	if (ev->kind == CLOCK_EV_SOURCE && s->phase == DISC_PLL)
 		s->phase = DISC_START;
+}
+
+/* A timerfd on CLOCK_REALTIME, armed far ahead with CANCEL_ON_SET: the
+ * kernel cancels it whenever its clock is set. Without one, a step of the
+ * host's is mirrored at the next round. */
+static void open_set_fd(struct ref_system *s)
+{
+	struct itimerspec far = { .it_value = { .tv_sec = INT32_MAX } };
+	int fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd < 0 ||
+	    timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &far, NULL) < 0 ||
+	    evl_add_fd(s->d->loop, fd, EPOLLIN, on_clock_set, s) < 0) {
+		log_warn(
+			"discipline: no clock-set timerfd (%s): host steps wait for the next round",
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	s->set_fd = fd;
 }
 
 static int system_start(struct daemon *d)
@@ -253,8 +521,11 @@ static int system_start(struct daemon *d)
 		s->d = d;
 		s->bound_prev_t = INT64_MIN;
 		s->host_state = TIME_OK;
+		s->set_fd = -1;
 		hrt_timer_init(&s->t_disc, HRT_BASE_MONOTONIC, on_discipline, "discipline");
 		s->t_disc.data = s;
+		hrt_timer_init(&s->t_watch, HRT_BASE_MONOTONIC, on_watch, "discipline watch");
+		s->t_watch.data = s;
 		if (clock_listen(d, CLOCK_EV_STEP | CLOCK_EV_SOURCE, on_clock, s) < 0) {
 			free(s);
 			log_err("discipline: cannot follow the clock's steps");
@@ -266,6 +537,10 @@ static int system_start(struct daemon *d)
 		s->phase = DISC_START;
 	if (!hrt_is_queued(&s->t_disc))
 		hrt_start(d->kq, &s->t_disc, evl_now() + DISC_INTERVAL_NS, 0, HRT_MODE_ABS);
+	if (!hrt_is_queued(&s->t_watch))
+		hrt_start(d->kq, &s->t_watch, evl_now() + WATCH_INTERVAL_NS, 0, HRT_MODE_ABS);
+	if (s->set_fd < 0)
+		open_set_fd(s);
 	return 0;
 }
 
@@ -277,6 +552,7 @@ static void system_stop(struct daemon *d)
 		return;
 	s->phase = DISC_OFF;
 	hrt_cancel(&s->t_disc);
+	hrt_cancel(&s->t_watch);
 }
 
 static void system_release(struct daemon *d)
@@ -286,6 +562,11 @@ static void system_release(struct daemon *d)
 	if (!s)
 		return;
 	hrt_cancel(&s->t_disc);
+	hrt_cancel(&s->t_watch);
+	if (s->set_fd >= 0) {
+		evl_del_fd(d->loop, s->set_fd);
+		close(s->set_fd);
+	}
 	clock_unlisten(d, on_clock, s);
 	free(s);
 	d->sysref = NULL;
@@ -302,7 +583,9 @@ static int64_t system_timer_period(const struct daemon *d, const struct hrt_time
 {
 	const struct ref_system *s = d->sysref;
 
-	return s && t == &s->t_disc ? DISC_INTERVAL_NS : 0;
+	if (s && t == &s->t_disc)
+		return DISC_INTERVAL_NS;
+	return s && t == &s->t_watch ? WATCH_INTERVAL_NS : 0;
 }
 
 const struct ref_ops ref_system_ops = {
