@@ -366,9 +366,11 @@ static bool check_one(struct wdog *w, struct cs_entry *wd, struct cs_entry *e, u
 				name, cs_nsec, wdname, wd_nsec, abs_diff(skew), s->span_checks, dev,
 				md, allow);
 		}
-		/* A wider window than the anchor's does not replace it while
-		 * the span is short: the next comparison stays as sharp. */
-		if (pt.half_ns <= s->anchor_half_ns || s->span_wd_ns >= WDOG_ANCHOR_SPAN_NS) {
+		/* A window much wider than the anchor's (by more than the
+		 * slack) does not replace it while the span is short: the next
+		 * comparison stays as sharp. */
+		if (pt.half_ns <= s->anchor_half_ns + WDOG_WINDOW_SLACK_NS ||
+		    s->span_wd_ns >= WDOG_ANCHOR_SPAN_NS) {
 			anchor_at(s, &pt, now_ns);
 		} else {
 			s->suspect = false;
