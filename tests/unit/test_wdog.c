@@ -658,11 +658,12 @@ struct dworld {
 	struct cs_entry *t;
 };
 
-static void dworld_init(struct dworld *x, enum dfault fault, uint64_t at)
+/* The world from t0 (ns) on, the first check due at t0 + 0.5 s. */
+static void dworld_init(struct dworld *x, enum dfault fault, uint64_t at, uint64_t t0)
 {
 	struct wdog_conf wc = { .ncpus = 2, .backoff_ns = 2 * SEC };
 
-	fake_now = 0;
+	fake_now = t0;
 	d_read = 0;
 	d_pattern = 0;
 	d_delayed = 0;
@@ -673,7 +674,7 @@ static void dworld_init(struct dworld *x, enum dfault fault, uint64_t at)
 	cs_registry_init(&x->r);
 	cs_register(&x->r, &x->wd.cs);
 	x->t = cs_register(&x->r, &x->tsc.cs);
-	wdog_init(&x->w, &x->r, &wc, 0);
+	wdog_init(&x->w, &x->r, &wc, t0);
 }
 
 static const uint64_t d_delays[] = { 200000, 540000, 740000, 3000000 };
@@ -690,13 +691,15 @@ static void d_set(unsigned int k)
 	d_delay_ns = d_delays[(k / D_PATTERNS) % D_NDELAYS];
 }
 
-/* Ticks every 0.5 s (each tick's reads delayed as d_set(k) says) until
- * `ticks` ticks or the counter is demoted; returns the demotion time or 0. */
-static uint64_t d_run(struct dworld *x, unsigned int ticks)
+/* Ticks every 0.5 s until `until` (ns) or the counter is demoted; the
+ * tick due at (k + 1) * 0.5 s has its reads delayed as d_set(k) says, so a
+ * world started later meets the same delays at the same times. Returns the
+ * demotion time or 0. */
+static uint64_t d_run(struct dworld *x, uint64_t until)
 {
-	for (unsigned int k = 0; k < ticks; k++) {
+	while (wdog_next_due(&x->w) <= until) {
 		fake_now = wdog_next_due(&x->w);
-		d_set(k);
+		d_set((unsigned int)(fake_now / (500 * MS)) - 1);
 		if (wdog_tick(&x->w, fake_now))
 			return x->t->wd.demoted_ns;
 	}
@@ -711,8 +714,8 @@ START_TEST(test_delayed_reads_healthy_kept)
 	 * before every subset of the readout's reads. The kernel's pairing
 	 * with the first watchdog read takes a 540 us delay before the
 	 * counter's read for 540 us of skew, and demotes. */
-	dworld_init(&x, D_NONE, 0);
-	ck_assert_uint_eq(d_run(&x, D_TICKS), 0);
+	dworld_init(&x, D_NONE, 0, 0);
+	ck_assert_uint_eq(d_run(&x, D_TICKS * 500 * MS), 0);
 	printf("# healthy, delayed reads: %" PRIu64 " checks, %" PRIu64 " skips, %" PRIu64
 	       " suspects (%" PRIu64 " cleared), %" PRIu64 " retries, max skew %" PRIu64
 	       " ns, %" PRIu64 " reads delayed\n",
@@ -750,8 +753,9 @@ START_TEST(test_delayed_reads_faults_demoted)
 			uint64_t got;
 			unsigned int blk = (unsigned int)(at / (500 * MS) / D_PATTERNS);
 
-			dworld_init(&x, faults[f], at);
-			got = d_run(&x, D_TICKS);
+			/* From 5 s before the onset to 10 s after it. */
+			dworld_init(&x, faults[f], at, at - at % (500 * MS) - 5 * SEC);
+			got = d_run(&x, at + 10 * SEC);
 			ck_assert_msg(got > at,
 				      "%s at %" PRIu64 " ms: demoted at %" PRIu64 " ms: %s",
 				      names[f], at / MS, got / MS, x.t->reason);
