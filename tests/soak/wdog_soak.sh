@@ -89,6 +89,7 @@ fi
 # 2. the faults, each SOAK_FAULT_RUNS times
 for fault in drift:1500ppm@2s step:5000000ns@2s stall@2s; do
 	lat=
+	why=
 	worst=0
 	bad=
 	i=0
@@ -104,7 +105,10 @@ for fault in drift:1500ppm@2s step:5000000ns@2s stall@2s; do
 		fi
 		l=$(awk -v d="$d" -v o="$o" 'BEGIN { printf "%.3f", d - o }')
 		lat="$lat $l"
-		worst=$(awk -v a="$worst" -v b="$l" 'BEGIN { print (b > a) ? b : a }')
+		if awk -v a="$worst" -v b="$l" 'BEGIN { exit !(b > a) }'; then
+			worst=$l
+			why=$(tsc fault '.watchdog|"\(.checks) checks, \(.suspects) suspects (\(.cleared) cleared), \(.skips) skips, \(.retries) retries; \(.last_reason)"')
+		fi
 		if awk -v l="$l" -v m="$limit" 'BEGIN { exit !(l > m) }'; then
 			bad="$bad; run $i demoted $l s after the onset: $(tsc fault .state_reason)"
 		fi
@@ -116,6 +120,7 @@ for fault in drift:1500ppm@2s step:5000000ns@2s stall@2s; do
 		status=1
 	fi
 	echo "soak: $fault under $load, 200 us hpet spikes: demoted${lat} s after the onset (worst $worst s, limit $limit s): $verdict"
+	[ -n "$why" ] && echo "soak:   worst run: $why"
 done
 
 [ -n "$spid" ] && ! kill -0 "$spid" 2>/dev/null &&
