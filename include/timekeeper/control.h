@@ -168,6 +168,7 @@ struct tk_ctl_status {
 #define TK_CTL_VERDICT_OK 2
 #define TK_CTL_VERDICT_SKIP 3
 #define TK_CTL_VERDICT_UNSTABLE 4
+#define TK_CTL_VERDICT_SUSPECT 5 /* beyond the margin once, to be confirmed */
 
 /* tk_ctl_source.flags */
 #define TK_CTL_SRCF_WATCHDOG 0x01u /* the watchdog reference */

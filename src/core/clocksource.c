@@ -227,6 +227,8 @@ const char *cs_verdict_name(enum cs_verdict v)
 		return "skip";
 	case CS_VERDICT_UNSTABLE:
 		return "unstable";
+	case CS_VERDICT_SUSPECT:
+		return "suspect";
 	}
 	return "?";
 }

@@ -179,21 +179,41 @@ enum cs_verdict {
 	CS_VERDICT_OK,
 	CS_VERDICT_SKIP,     /* disturbed or interval too long: nothing concluded */
 	CS_VERDICT_UNSTABLE, /* demoted */
+	CS_VERDICT_SUSPECT,  /* beyond the margin once: the next check confirms or clears it */
 };
 const char *cs_verdict_name(enum cs_verdict v);
 
 /* Per-source watchdog statistics and baselines; written by wdog.c. */
 struct cs_wd_stats {
-	uint64_t checks;      /* samples taken (ok + baseline + skip + unstable) */
-	uint64_t skips;	      /* samples skipped: disturbed readout or long interval */
-	uint64_t failures;    /* verdicts "unstable" */
-	uint64_t retries;     /* readouts repeated because the wd window was too wide */
-	uint64_t max_skew_ns; /* largest |cs interval - wd interval| compared, ns */
+	uint64_t checks;	/* samples taken (ok + baseline + skip + suspect + unstable) */
+	uint64_t skips;		/* samples skipped: disturbed readout or long interval */
+	uint64_t failures;	/* verdicts "unstable" */
+	uint64_t retries;	/* readouts repeated because the wd window was too wide */
+	uint64_t max_skew_ns;	/* largest |cs interval - wd interval| compared, ns */
+	uint64_t suspects;	/* intervals beyond margin + bracket, sent to confirmation */
+	uint64_t cleared;	/* suspects the next check did not confirm */
+	uint64_t typ_window_ns; /* typical wd-cs-wd bracket, ns (0 = none measured yet) */
+	uint64_t demoted_ns;	/* the caller's now_ns at the demotion; 0 = not demoted */
 	enum cs_verdict last_verdict;
 	char last_reason[CS_REASON_LEN];
-	/* baseline (watchdog-internal) */
+	/* baseline (watchdog-internal): the last readout, the cs count paired
+	 * with the watchdog count at the middle of its bracket */
 	bool have_base;
 	uint64_t cs_last, wd_last;
+	uint64_t half_last_ns; /* half the last readout's bracket, ns */
+	uint64_t last_now_ns;  /* the caller's now_ns at the last readout */
+	bool have_window;      /* typ_window_ns was measured */
+	/* the span since the anchor: the last readout within the margin, or
+	 * an earlier, narrower one (wdog.c) */
+	bool suspect;
+	uint64_t anchor_half_ns;
+	int64_t span_cs_ns;
+	uint64_t span_wd_ns;
+	unsigned int span_checks;
+	int64_t suspect_skew_ns; /* the suspect interval's cs - wd, ns */
+	uint64_t back_cycles;	 /* > 0: the suspect interval ran backwards by this */
+	uint64_t back_from, back_to;
+	unsigned int slow_run; /* readouts in a row with an excessive read-back delay */
 };
 
 enum cs_state {

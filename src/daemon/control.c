@@ -98,6 +98,15 @@ static int on_status(void *ctx, struct ctl_call *c)
 	return 0;
 }
 
+/* tk_ctl_source.verdict carries cs_verdict's values as they are. */
+_Static_assert(CS_VERDICT_NONE == TK_CTL_VERDICT_NONE &&
+		       CS_VERDICT_BASELINE == TK_CTL_VERDICT_BASELINE &&
+		       CS_VERDICT_OK == TK_CTL_VERDICT_OK &&
+		       CS_VERDICT_SKIP == TK_CTL_VERDICT_SKIP &&
+		       CS_VERDICT_UNSTABLE == TK_CTL_VERDICT_UNSTABLE &&
+		       CS_VERDICT_SUSPECT == TK_CTL_VERDICT_SUSPECT,
+	       "cs_verdict and TK_CTL_VERDICT_* differ");
+
 static void fill_source(const struct daemon *d, const struct daemon_calib_report *cal,
 			const struct cs_entry *e, struct tk_ctl_source *o)
 {

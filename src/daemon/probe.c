@@ -6,7 +6,9 @@
  * reads, so even the 24-bit PM timer's 4.69 s wrap is tracked); the TSC is
  * warp-tested across CPUs and calibrated against every reference at once;
  * the watchdog checks what must be verified every 0.5 s and demotes what
- * fails. The report is a table for people or one JSON object for tools.
+ * fails. The report is a table for people or one JSON object for tools;
+ * with the watchdog's evidence it gives when a demotion came, and when a
+ * simulated device's fault began, both from the probe's start.
  */
 #include "config.h"
 
@@ -20,6 +22,7 @@
 #include "core/calib.h"
 #include "core/clocksource.h"
 #include "core/log.h"
+#include "core/simconf.h"
 #include "core/tunit.h"
 #include "core/warp.h"
 #include "core/wdog.h"
@@ -60,6 +63,12 @@ struct probe {
 	size_t ncal;
 	enum calib_state freq_applied; /* the last TSC frequency given to the registry */
 	struct warp_result warp;
+	/* CLOCK_MONOTONIC_RAW before the sources were acquired: the origin of
+	 * the report's times. A simulated device's clock starts at its
+	 * creation, a little later, so a fault's onset measured from here is
+	 * the earliest it can have begun. */
+	uint64_t t_start;
+	const struct sim_conf *sim;
 };
 
 static uint64_t raw_ns(void)
@@ -274,16 +283,57 @@ static const char *state_of(struct probe *p, const struct clocksource *cs)
 	return e ? cs_state_name(cs_entry_state(&p->reg, e)) : "unusable";
 }
 
-static void json_watchdog(FILE *out, const struct cs_entry *e)
+/* Seconds from t_start to when the watchdog demoted e; < 0 when it did not. */
+static double demoted_at_s(const struct probe *p, const struct cs_entry *e)
+{
+	if (!e->unstable || !e->wd.demoted_ns || e->wd.demoted_ns < p->t_start)
+		return -1;
+	return (double)(e->wd.demoted_ns - p->t_start) / 1e9;
+}
+
+/* A simulated device's drift, step or stall: seconds from t_start to its
+ * onset at the earliest; < 0 when it has none. */
+static double fault_onset_s(const struct probe *p, const struct clocksource *cs)
+{
+	int dev;
+
+	if (!(cs->flags & CS_F_SIMULATED) || !p->sim)
+		return -1;
+	dev = simconf_dev_from_name(cs->name);
+	if (dev < 0)
+		return -1;
+	switch (p->sim->fault[dev].kind) {
+	case SIM_FAULT_DRIFT:
+	case SIM_FAULT_STEP:
+	case SIM_FAULT_STALL:
+		return (double)p->sim->fault[dev].at_ns / 1e9;
+	default:
+		return -1;
+	}
+}
+
+static void json_seconds(FILE *out, double s)
+{
+	if (s >= 0)
+		fprintf(out, "%.3f", s);
+	else
+		fputs("null", out);
+}
+
+static void json_watchdog(FILE *out, const struct probe *p, const struct cs_entry *e)
 {
 	const struct cs_wd_stats *w = &e->wd;
 
 	fprintf(out,
 		",\"watchdog\":{\"checks\":%llu,\"skips\":%llu,\"failures\":%llu,\"retries\":%llu,"
-		"\"max_skew_ns\":%llu,\"last_verdict\":",
+		"\"max_skew_ns\":%llu,\"suspects\":%llu,\"cleared\":%llu,\"typ_window_ns\":%llu,"
+		"\"demoted_at_s\":",
 		(unsigned long long)w->checks, (unsigned long long)w->skips,
 		(unsigned long long)w->failures, (unsigned long long)w->retries,
-		(unsigned long long)w->max_skew_ns);
+		(unsigned long long)w->max_skew_ns, (unsigned long long)w->suspects,
+		(unsigned long long)w->cleared, (unsigned long long)w->typ_window_ns);
+	json_seconds(out, demoted_at_s(p, e));
+	fputs(",\"last_verdict\":", out);
 	json_string(out, cs_verdict_name(w->last_verdict));
 	fputs(",\"last_reason\":", out);
 	json_opt_string(out, w->last_reason);
@@ -417,7 +467,11 @@ static void print_json(FILE *out, struct probe *p, const struct probe_opts *opts
 			}
 		fputc(']', out);
 		if (e)
-			json_watchdog(out, e);
+			json_watchdog(out, p, e);
+		if (cs->flags & CS_F_SIMULATED) {
+			fputs(",\"fault_onset_s\":", out);
+			json_seconds(out, fault_onset_s(p, cs));
+		}
 		if (cs == p->tsc)
 			json_tsc(out, p);
 		json_attrs(out, cs);
@@ -470,16 +524,25 @@ static void print_text(FILE *out, struct probe *p, const struct probe_opts *opts
 			fprintf(out, "         why not: %s\n", cs->reason);
 		else if (e && e->reason[0])
 			fprintf(out, "         %s: %s\n", state_of(p, cs), e->reason);
-		if (e && (cs->flags & CS_F_MUST_VERIFY) && cs->usable)
+		if (e && (cs->flags & CS_F_MUST_VERIFY) && cs->usable) {
 			fprintf(out,
 				"         watchdog: %llu checks, %llu skips, %llu failures, "
-				"%llu retries, max skew %llu ns, last %s%s%s\n",
+				"%llu retries, %llu suspects (%llu cleared), max skew %llu ns, "
+				"bracket %llu ns",
 				(unsigned long long)e->wd.checks, (unsigned long long)e->wd.skips,
 				(unsigned long long)e->wd.failures,
 				(unsigned long long)e->wd.retries,
+				(unsigned long long)e->wd.suspects,
+				(unsigned long long)e->wd.cleared,
 				(unsigned long long)e->wd.max_skew_ns,
-				cs_verdict_name(e->wd.last_verdict),
+				(unsigned long long)e->wd.typ_window_ns);
+			if (demoted_at_s(p, e) >= 0)
+				fprintf(out, ", demoted at %.3f s", demoted_at_s(p, e));
+			if (fault_onset_s(p, cs) >= 0)
+				fprintf(out, " (fault from %.3f s)", fault_onset_s(p, cs));
+			fprintf(out, ", last %s%s%s\n", cs_verdict_name(e->wd.last_verdict),
 				e->wd.last_reason[0] ? ": " : "", e->wd.last_reason);
+		}
 		if (cs == p->tsc) {
 			for (size_t c = 0; c < p->ncal; c++) {
 				struct calib_result res;
@@ -512,6 +575,8 @@ int probe_run(const struct tk_conf *conf, const struct probe_opts *opts, FILE *o
 		log_err("out of memory");
 		return 1;
 	}
+	p->t_start = raw_ns();
+	p->sim = &conf->sim;
 	p->n = sources_acquire(conf, p->src, &p->reg, LOG_LVL_INFO, NULL);
 	p->tsc = sources_to_calibrate(p->src, p->n);
 	for (size_t i = 0; i < p->n; i++) {

@@ -285,6 +285,8 @@ static const char *verdict_name(uint32_t v)
 		return "skip";
 	case TK_CTL_VERDICT_UNSTABLE:
 		return "unstable";
+	case TK_CTL_VERDICT_SUSPECT:
+		return "suspect";
 	default:
 		return "unknown";
 	}
