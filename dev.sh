@@ -27,7 +27,8 @@ debhelper dpkg-dev fakeroot lintian"
 # The NTP tests' real servers (tests/integration/ntp_lib.sh): chrony and
 # ntpsec conflict as packages (both provide time-daemon) and installing either
 # would replace the host's time service, so both are unpacked, not installed,
-# into this cache; their libraries are in DEPS.
+# into this cache; their libraries are in DEPS. So is prometheus
+# (tests/integration/prometheus.sh): installed, it would run as a service.
 PEERS_CACHE=${TK_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/timekeeperd-peers}
 
 as_root() {
@@ -43,29 +44,34 @@ as_root() {
 install_deps() {
 	missing=""
 	for p in $DEPS; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+			missing="$missing $p"
 	done
 	[ -z "$missing" ] && return 0
 	echo "dev.sh: installing:$missing"
 	if ! as_root env DEBIAN_FRONTEND=noninteractive sh -c \
-		"apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing" ; then
-		echo "dev.sh: could not install:$missing (run as root, or install them yourself)" >&2
+		"apt-get update -qq &&
+		apt-get install -y -qq --no-install-recommends $missing" ; then
+		echo "dev.sh: could not install:$missing" \
+			"(run as root, or install them yourself)" >&2
 		exit 1
 	fi
 }
 
-# ensure_peers: chrony and ntpsec unpacked into $PEERS_CACHE/<package> (with
-# apt-get download and dpkg-deb -x), unless already there.
+# ensure_peers: chrony, ntpsec and prometheus unpacked into
+# $PEERS_CACHE/<package> (with apt-get download and dpkg-deb -x), unless
+# already there.
 ensure_peers() {
-	for p in chrony ntpsec; do
-		[ -d "$PEERS_CACHE/$p/usr/sbin" ] && continue
+	for p in chrony ntpsec prometheus; do
+		[ -d "$PEERS_CACHE/$p/usr/sbin" ] || [ -x "$PEERS_CACHE/$p/usr/bin/$p" ] && continue
 		echo "dev.sh: unpacking $p into $PEERS_CACHE/$p"
 		mkdir -p "$PEERS_CACHE"
 		tmp=$(mktemp -d "$PEERS_CACHE/.$p.XXXXXX")
 		if ! (cd "$tmp" && { apt-get download -q "$p" >/dev/null 2>&1 ||
-			{ as_root apt-get update -qq && apt-get download -q "$p" >/dev/null 2>&1; }; }) ||
+			{ as_root apt-get update -qq && apt-get download -q \
+				"$p" >/dev/null 2>&1; }; }) ||
 			! dpkg-deb -x "$tmp"/"$p"_*.deb "$tmp/root"; then
-			echo "dev.sh: could not fetch $p: the NTP tests that need it will skip" >&2
+			echo "dev.sh: could not fetch $p: the tests that need it will skip" >&2
 			rm -rf "$tmp"
 			continue
 		fi
@@ -77,7 +83,8 @@ ensure_peers() {
 build() {
 	dir=$1
 	shift
-	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt \
+		Makefile.in ]; then
 		autoreconf -fi
 	fi
 	mkdir -p "$dir"
@@ -107,7 +114,8 @@ ensure_user() {
 	fi
 	as_root sh -c 'getent group timekeeper >/dev/null || groupadd --system timekeeper;
 		useradd --system --gid timekeeper --no-create-home --home-dir / \
-			--shell /usr/sbin/nologin --comment "timekeeperd clock daemon" timekeeper' ||
+			--shell /usr/sbin/nologin --comment "timekeeperd clock daemon" \
+			timekeeper' ||
 		echo "dev.sh: could not create the timekeeper user; set user = in the config" >&2
 }
 

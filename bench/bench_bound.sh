@@ -51,8 +51,12 @@ while [ $i -le "$secs" ]; do
 	sleep "$(echo "$t0 $i $now" | awk '{ d = $1 + $2 - $3; print (d > 0 ? d : 0) }')"
 	ours=$("$AUDIT" "$tmpdir/run/page" 0.1 100 | jq '.median_width_ns')
 	"$CHRONYC" -h 127.0.0.1 -p "$clicmd" tracking >"$tmpdir/tracking" 2>&1
-	chrony=$(awk '/^System time/ { o = $4 } /^Root delay/ { d = $4 } /^Root dispersion/ { r = $4 }
-		END { if (d != "" && r != "" && o != "") printf "%.0f", 2 * (d / 2 + r + o) * 1e9; else print "nan" }' \
+	chrony=$(awk '/^System time/ { o = $4 } /^Root delay/ { d = $4 }
+		/^Root dispersion/ { r = $4 }
+		END {
+			if (d != "" && r != "" && o != "") printf "%.0f", 2 * (d / 2 + r + o) * 1e9
+			else print "nan"
+		}' \
 		"$tmpdir/tracking")
 	echo "$i ${ours:-nan} ${chrony:-nan}" >>"$tmpdir/samples"
 	i=$((i + 1))
@@ -62,12 +66,15 @@ sed -n '/^Reference/,/^Leap/p' "$tmpdir/tracking" | sed 's/^/bench-bound: chrony
 "$TIMECTL" status 2>&1 | grep -E 'Error bound|Last offset' | sed 's/^/bench-bound: ours: /'
 half=$((secs / 2))
 med() { # COLUMN: the median of the second half's finite positive values
-	awk -v h="$half" -v c="$1" '$1 > h && $c != "nan" && $c > 0 { print $c }' "$tmpdir/samples" |
-		sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'
+	awk -v h="$half" -v c="$1" '$1 > h && $c != "nan" && $c > 0 { print $c }' \
+		"$tmpdir/samples" |
+		sort -n |
+		awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'
 }
 o=$(med 2)
 c=$(med 3)
 echo "bench: ntp_bound_ours_median_ns $o ns"
 echo "bench: ntp_bound_chronyd_median_ns $c ns"
-echo "$o $c" | awk '{ if ($1 == "nan" || $2 == "nan" || $2 <= 0) r = "nan"; else r = sprintf("%.2f", $1 / $2);
+echo "$o $c" | awk '{
+	if ($1 == "nan" || $2 == "nan" || $2 <= 0) r = "nan"; else r = sprintf("%.2f", $1 / $2);
 	print "bench: ntp_bound_width_ratio " r }'

@@ -29,8 +29,8 @@ OFF="$top_builddir/tests/integration/tk_offset"
 settle=${BENCH_DISC_SETTLE:-60}
 secs=${BENCH_DISC_SECONDS:-10}
 
-tk_start_daemon "$tmpdir/daemon.log" \
-	'[discipline]\nreference = system\n[sim]\ndevices = hpet,acpi_pm,tsc\noscillator_error_ppm = 50\n'
+sections='[discipline]\nreference = system\n[sim]\ndevices = hpet,acpi_pm,tsc\n'
+tk_start_daemon "$tmpdir/daemon.log" "$sections"'oscillator_error_ppm = 50\n'
 [ -s "$tmpdir/run/page" ] || {
 	echo "bench-discipline: the daemon did not start: $(cat "$tmpdir/daemon.log")" >&2
 	exit 1

@@ -77,7 +77,8 @@ chronyd)
 ntpsec)
 	ntp_need_ntpsec
 	port=123
-	ntp_start_ntpsec srv || tap_skip_all "the ntpsec server did not start: $(cat "$tmpdir/srv.log")"
+	ntp_start_ntpsec srv || tap_skip_all \
+		"the ntpsec server did not start: $(cat "$tmpdir/srv.log")"
 	;;
 *)
 	echo "bench-ntp: BENCH_NTP_SERVER must be chronyd or ntpsec, read \"$server\"" >&2
@@ -95,7 +96,8 @@ if [ -n "${BENCH_NTP_PIN:-}" ]; then
 	taskset -apc "${BENCH_NTP_PIN%,*}" "$pid" >/dev/null
 fi
 
-echo "bench-ntp: $secs s, $server server on 127.0.0.1:$port, minpoll $minpoll maxpoll $maxpoll${xleave:+, both clients}$xleave"
+echo "bench-ntp: $secs s, $server server on 127.0.0.1:$port," \
+	"minpoll $minpoll maxpoll $maxpoll${xleave:+, both clients}$xleave"
 : >"$tmpdir/samples"
 i=1
 while [ $i -le "$secs" ]; do
@@ -115,7 +117,9 @@ while [ $i -le "$secs" ]; do
 done
 [ -z "${BENCH_NTP_KEEP:-}" ] || cp "$tmpdir/samples" "$BENCH_NTP_KEEP"
 "$TIMECTL" ntp 2>&1 | sed 's/^/bench-ntp: /'
-echo "bench-ntp: ours: delay asymmetry in use $("$TIMECTL" --json ntp 2>/dev/null | jq '.servers[0].asymmetry')"
+echo \
+	"bench-ntp: ours: delay asymmetry in use $("$TIMECTL" --json ntp 2>/dev/null | jq \
+	'.servers[0].asymmetry')"
 sed -n '/^Reference/,/^Leap/p' "$tmpdir/tracking" | sed 's/^/bench-ntp: chronyd: /'
 
 # Columns: t ours_true ours_meas chronyd_true chronyd_meas (ns).
@@ -172,5 +176,6 @@ END {
 "$HOSTCLOCK" >"$tmpdir/host1.json"
 jq -s -r 'if .[0].freq == .[1].freq and .[0].tick == .[1].tick and
 	((.[1].realtime_minus_monotonic_ns - .[0].realtime_minus_monotonic_ns) | fabs) < 1000000
-	then "bench-ntp: host clock untouched" else "bench-ntp: WARNING: the host clock changed during the run" end' \
+	then "bench-ntp: host clock untouched"
+	else "bench-ntp: WARNING: the host clock changed during the run" end' \
 	"$tmpdir/host0.json" "$tmpdir/host1.json"

@@ -207,8 +207,9 @@ struct tk_ctl_timers_req {
 };
 
 struct tk_ctl_timers {
-	uint64_t now_mono_ns; /* the daemon's CLOCK_MONOTONIC at the listing */
-	int64_t offset_ns[4]; /* base clock - MONOTONIC, by base (MONOTONIC, REALTIME, BOOTTIME, TAI) */
+	uint64_t now_mono_ns;  /* the daemon's CLOCK_MONOTONIC at the listing */
+	int64_t offset_ns[4];  /* base clock - MONOTONIC, by base (MONOTONIC, REALTIME,
+			       * BOOTTIME, TAI) */
 	int64_t next_event_ns; /* earliest hard expiry (MONOTONIC), INT64_MAX = none */
 	uint32_t total;	       /* timers queued in all */
 	uint32_t count;	       /* tk_ctl_timer records that follow, from offset */

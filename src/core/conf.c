@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +34,7 @@ enum opt_type {
 	OPT_ENUM,	/* one word of `choices` -> its index (uint32_t) */
 	OPT_I64,	/* signed integer within [min, max] */
 	OPT_NTP_SERVER, /* list: one [ntp] server per line, appended */
+	OPT_LISTEN,	/* bounded string, checked by conf_parse_listen() ("" = off) */
 };
 
 struct opt {
@@ -80,6 +84,8 @@ static const struct opt options[] = {
 	{ "control", "max_timers", OPT_U64, F(max_timers), "1048576", 1, 16777216, NULL },
 	{ "control", "min_timer_interval_us", OPT_U64, F(min_timer_interval_us), "50", 1, 1000000,
 	  NULL },
+
+	{ "metrics", "listen", OPT_LISTEN, F(metrics_listen), "", 0, 0, NULL },
 
 	{ "hw", "acpi_tables", OPT_STRING, F(acpi_tables), "/sys/firmware/acpi/tables", 0, 0,
 	  NULL },
@@ -210,9 +216,9 @@ static int parse_server(struct tk_conf *conf, const char *value, char *err, size
 	strcpy(buf, value);
 	tok = strtok_r(buf, " \t", &save);
 	if (!tok) {
-		snprintf(
-			err, errlen,
-			"server: expected 'HOST [port N] [iburst] [xleave] [minpoll N] [maxpoll N]'");
+		snprintf(err, errlen,
+			 "server: expected "
+			 "'HOST [port N] [iburst] [xleave] [minpoll N] [maxpoll N]'");
 		return -EINVAL;
 	}
 	if (strlen(tok) >= sizeof(sv.host)) {
@@ -251,10 +257,10 @@ static int parse_server(struct tk_conf *conf, const char *value, char *err, size
 				return -EINVAL;
 			set_max = true;
 		} else {
-			snprintf(
-				err, errlen,
-				"server %s: unknown option '%s', expected port, iburst, xleave, minpoll or maxpoll",
-				sv.host, tok);
+			snprintf(err, errlen,
+				 "server %s: unknown option '%s', "
+				 "expected port, iburst, xleave, minpoll or maxpoll",
+				 sv.host, tok);
 			return -EINVAL;
 		}
 	}
@@ -375,7 +381,91 @@ static int apply(struct tk_conf *conf, const struct opt *o, const char *value, c
 	}
 	case OPT_NTP_SERVER:
 		return parse_server(conf, value, err, errlen);
+	case OPT_LISTEN: {
+		char why[300];
+
+		if (strlen(value) >= o->size) {
+			snprintf(err, errlen,
+				 "%s = '%.40s...': %zu bytes long, at most %zu allowed", o->key,
+				 value, strlen(value), o->size - 1);
+			return -EINVAL;
+		}
+		if (value[0] && conf_parse_listen(value, NULL, NULL, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s = '%s': %s", o->key, value, why);
+			return -EINVAL;
+		}
+		strcpy(p, value);
+		return 0;
 	}
+	}
+	return -EINVAL;
+}
+
+int conf_parse_listen(const char *text, struct sockaddr_storage *ss, unsigned int *len, char *err,
+		      size_t errlen)
+{
+	static const char expected[] =
+		"expected ADDRESS:PORT with a numeric IPv4 address (127.0.0.1:9817) or "
+		"[IPv6]:PORT ([::1]:9817), port 1..65535";
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *port, *h = text;
+	size_t hlen;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	unsigned long v;
+	char *end;
+
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+
+		if (!close || close[1] != ':') {
+			snprintf(err, errlen, "no ']:' after an IPv6 address: %s", expected);
+			return -EINVAL;
+		}
+		h = text + 1;
+		hlen = (size_t)(close - h);
+		port = close + 2;
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon) {
+			snprintf(err, errlen, "no port: %s", expected);
+			return -EINVAL;
+		}
+		hlen = (size_t)(colon - text);
+		port = colon + 1;
+	}
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		snprintf(err, errlen, "%s address: %s", hlen ? "too long an" : "no", expected);
+		return -EINVAL;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	v = strtoul(port, &end, 10);
+	if (!*port || *port == '-' || *port == '+' || *end || errno || v < 1 || v > 65535) {
+		snprintf(err, errlen, "port '%s' out of range: %s", port, expected);
+		return -EINVAL;
+	}
+	if (h == text && inet_pton(AF_INET, host, &sin.sin_addr) == 1) {
+		sin.sin_port = htons((uint16_t)v);
+		if (ss) {
+			memset(ss, 0, sizeof(*ss));
+			memcpy(ss, &sin, sizeof(sin));
+			*len = sizeof(sin);
+		}
+		return 0;
+	}
+	if (h != text && inet_pton(AF_INET6, host, &sin6.sin6_addr) == 1) {
+		sin6.sin6_port = htons((uint16_t)v);
+		if (ss) {
+			memset(ss, 0, sizeof(*ss));
+			memcpy(ss, &sin6, sizeof(sin6));
+			*len = sizeof(sin6);
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "'%s' is not a numeric %s address (no names are looked up): %s", host,
+		 h == text ? "IPv4" : "IPv6", expected);
 	return -EINVAL;
 }
 
@@ -409,7 +499,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 			return set_msg(
 				st,
 				"unknown section [%s], expected [daemon], [discipline], [ntp], "
-				"[clocksource], [control], [hw] or [sim]",
+				"[clocksource], [control], [metrics], [hw] or [sim]",
 				section);
 		return set_msg(st, "unknown key '%s' in [%s]", key, section);
 	}
@@ -589,6 +679,7 @@ void conf_dump(const struct tk_conf *conf, FILE *out)
 		fprintf(out, "%s = ", o->key);
 		switch (o->type) {
 		case OPT_STRING:
+		case OPT_LISTEN:
 			fprintf(out, "%s\n", p);
 			break;
 		case OPT_U64:

@@ -48,6 +48,9 @@ struct conf_ntp_server {
 	int8_t maxpoll; /* log2 s, default 10, >= minpoll */
 };
 
+/* [metrics] listen: "ADDRESS:PORT" or "[ADDRESS]:PORT" (numeric), at most this long. */
+#define CONF_LISTEN_LEN 80
+
 struct tk_conf {
 	/* [daemon] */
 	char runtime_dir[PATH_MAX];
@@ -77,6 +80,8 @@ struct tk_conf {
 	uint64_t max_timers_per_client; /* client timers per connection */
 	uint64_t max_timers;		/* client timers in all */
 	uint64_t min_timer_interval_us; /* shorter periods are raised to it */
+	/* [metrics] */
+	char metrics_listen[CONF_LISTEN_LEN]; /* HOST:PORT of the Prometheus page; "" = off */
 	/* [hw] */
 	char acpi_tables[PATH_MAX];
 	char hpet_device[PATH_MAX];
@@ -103,6 +108,14 @@ int conf_load(const char *path, struct tk_conf *conf, char *err, size_t errlen);
 /* Same, from a string (tests, fuzzing); name is used in messages. */
 int conf_load_string(const char *name, const char *text, struct tk_conf *conf, char *err,
 		     size_t errlen);
+
+/* Parses a listen address as [metrics] listen takes it: a numeric IPv4
+ * address or a bracketed numeric IPv6 address, a colon, a port 1..65535.
+ * Fills *ss and *len (may be NULL: syntax check only). 0, or -EINVAL with
+ * one line in err saying what was read and what was expected. */
+struct sockaddr_storage;
+int conf_parse_listen(const char *text, struct sockaddr_storage *ss, unsigned int *len, char *err,
+		      size_t errlen);
 
 /* Prints every option with its current value, as a config file would hold it. */
 void conf_dump(const struct tk_conf *conf, FILE *out);

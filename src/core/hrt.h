@@ -14,9 +14,10 @@
  * expiry is stored in its base's own clock, and the hardware (the event
  * loop's timerfd) is programmed in MONOTONIC: expires - offset, clamped >= 0.
  * MONOTONIC is whatever clock the owner runs the queue on (the daemon: its
- * timekeeper's for client timers, the kernel's for its own, see evl.h); the offsets are that clock's. Memory: the
- * caller's struct hrt_timer plus one pointer in a heap that doubles and
- * halves; a million timers are ~8 MB of heap and O(log n) start/cancel.
+ * timekeeper's for client timers, the kernel's for its own, see evl.h); the
+ * offsets are that clock's. Memory: the caller's struct hrt_timer plus one
+ * pointer in a heap that doubles and halves; a million timers are ~8 MB of
+ * heap and O(log n) start/cancel.
  * Single-threaded: callbacks run from hrt_run()/hrt_interrupt() and may
  * start, forward and cancel any timer, including their own.
  */

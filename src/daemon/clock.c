@@ -108,7 +108,8 @@ void daemon_publish(struct daemon *d, int64_t now)
 	v.bound_drift_ppb = drift > UINT32_MAX ? UINT32_MAX : (uint32_t)drift;
 	v.bound_ns = bound_at(&d->bound, mono);
 	v.bound_t_ns = mono;
-	pagew_publish(d->pw, &v, (uint64_t)now, (uint64_t)valid, sample_source, d);
+	if (pagew_publish(d->pw, &v, (uint64_t)now, (uint64_t)valid, sample_source, d) >= 0)
+		d->page_updates++;
 }
 
 /* The page's listener: a step is shown at once. */
@@ -291,6 +292,7 @@ void clock_report(struct daemon *d, struct clock_report *r)
 		r->disruption = pg->status.disruption;
 		r->page_last_update_ns = pg->status.last_update_ns;
 		r->page_valid_until_ns = pg->status.valid_until_ns;
+		r->page_updates = d->page_updates;
 	}
 	r->uptime_ns = (uint64_t)(evl_now() - d->started_ns);
 	r->bound_status = (uint32_t)bound_status_at(&d->bound, daemon_now(d));

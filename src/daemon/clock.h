@@ -90,6 +90,7 @@ struct clock_report {
 	int32_t clock_mode; /* TK_PAGE_MODE_* */
 	uint64_t disruption;
 	uint64_t page_last_update_ns, page_valid_until_ns;
+	uint64_t page_updates; /* publications since the start */
 	uint64_t uptime_ns;
 	uint32_t bound_status;
 	uint32_t bound_drift_ppb;

@@ -45,10 +45,8 @@ static void name_copy(char *dst, size_t cap, const char *src)
 
 /* --- queries ------------------------------------------------------------------ */
 
-static int on_status(void *ctx, struct ctl_call *c)
+void daemon_ctl_status(struct daemon *d, struct tk_ctl_status *st)
 {
-	struct daemon *d = ctx;
-	struct tk_ctl_status *st = c->out;
 	struct clock_report cr;
 	struct ref_report rr;
 	struct daemon_calib_report cal;
@@ -88,6 +86,13 @@ static int on_status(void *ctx, struct ctl_call *c)
 	st->synchronized = cr.synchronized;
 	if (d->loop)
 		evl_lateness(d->loop, &st->loop_late_recent_ns, &st->loop_late_max_ns);
+}
+
+static int on_status(void *ctx, struct ctl_call *c)
+{
+	struct tk_ctl_status *st = c->out;
+
+	daemon_ctl_status(ctx, st);
 	c->out_len = sizeof(*st);
 	snprintf(c->msg, TK_CTL_MESSAGE_LEN, "source %s", st->source[0] ? st->source : "none");
 	return 0;
@@ -136,22 +141,30 @@ static void fill_source(const struct daemon *d, const struct daemon_calib_report
 	name_copy(o->last_verdict, sizeof(o->last_verdict), e->wd.last_reason);
 }
 
+uint32_t daemon_ctl_sources(struct daemon *d, void *out, size_t room)
+{
+	struct daemon_calib_report cal;
+	uint32_t count = 0;
+
+	d->hooks->calib_report(d, &cal);
+	for (unsigned int i = 0; i < d->reg.n && count < room; i++) {
+		struct tk_ctl_source o;
+
+		fill_source(d, &cal, d->reg.list[i], &o);
+		memcpy((unsigned char *)out + count * sizeof(o), &o, sizeof(o));
+		count++;
+	}
+	return count;
+}
+
 static int on_sources(void *ctx, struct ctl_call *c)
 {
 	struct daemon *d = ctx;
 	struct tk_ctl_sources head = { 0 };
 	unsigned char *out = c->out;
 	size_t room = (c->out_cap - sizeof(head)) / sizeof(struct tk_ctl_source);
-	struct daemon_calib_report cal;
 
-	d->hooks->calib_report(d, &cal);
-	for (unsigned int i = 0; i < d->reg.n && head.count < room; i++) {
-		struct tk_ctl_source o;
-
-		fill_source(d, &cal, d->reg.list[i], &o);
-		memcpy(out + sizeof(head) + head.count * sizeof(o), &o, sizeof(o));
-		head.count++;
-	}
+	head.count = daemon_ctl_sources(d, out + sizeof(head), room);
 	memcpy(out, &head, sizeof(head));
 	c->out_len = sizeof(head) + head.count * sizeof(struct tk_ctl_source);
 	snprintf(c->msg, TK_CTL_MESSAGE_LEN, "%u sources, current %s", head.count,

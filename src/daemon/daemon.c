@@ -342,11 +342,10 @@ static int start_timekeeper(struct daemon *d)
 		return -EINVAL;
 	}
 	d->tk_entry = cur;
-	log_notice(
-		"timekeeper: running on %s (mult %u, shift %u, max_idle %.3f s), updates every %" PRId64
-		" ms",
-		cur->cs->name, cur->ar.mult, cur->ar.shift, (double)cur->ar.max_idle_ns / 1e9,
-		d->update_ns / NSEC_PER_MSEC);
+	log_notice("timekeeper: running on %s (mult %u, shift %u, max_idle %.3f s), "
+		   "updates every %" PRId64 " ms",
+		   cur->cs->name, cur->ar.mult, cur->ar.shift, (double)cur->ar.max_idle_ns / 1e9,
+		   d->update_ns / NSEC_PER_MSEC);
 	if ((uint64_t)d->update_ns * 2 > cur->ar.max_idle_ns)
 		log_warn("timekeeper: update_interval_ms = %" PRId64 " is more than half of %s's "
 			 "max_idle_ns; accumulation may alias",
@@ -409,6 +408,8 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	}
 	if (daemon_ctl_open(d) < 0)
 		goto out;
+	if (daemon_metrics_open(d) < 0) /* bound as root: a port below 1024 is possible */
+		goto out;
 	if (daemon_priv_drop(d) < 0)
 		goto out;
 	if (evl_new(&d->loop) < 0) {
@@ -448,6 +449,8 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	d->started_ns = know;
 	if (daemon_ctl_attach(d) < 0)
 		goto out;
+	if (daemon_metrics_attach(d) < 0)
+		goto out;
 	daemon_sys_ready(d);
 	log_notice("running: page %s, reference %s, pid %d", pagew_path(d->pw),
 		   ref_conf_name(d->conf.reference), (int)getpid());
@@ -458,8 +461,9 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	ref_shutdown(d); /* the clock left on its frequency estimate */
 	daemon_save_frequency(d);
 out:
-	daemon_ctl_close(d); /* the clients' timers go with them */
-	ref_shutdown(d);     /* after an error: what a reference started */
+	daemon_ctl_close(d);	 /* the clients' timers go with them */
+	daemon_metrics_close(d); /* before the loop: its deadline timer is on the loop's queue */
+	ref_shutdown(d);	 /* after an error: what a reference started */
 	daemon_timers_free(d);
 	if (d->loop)
 		evl_free(d->loop);

@@ -118,8 +118,8 @@ static int open_dir(const struct daemon *d, const char *what, const char *dir)
 		int e = errno;
 
 		if (e == ELOOP || e == ENOTDIR)
-			log_err("%s %s: not a directory (a symbolic link is not followed): expected "
-				"a directory",
+			log_err("%s %s: not a directory (a symbolic link is not followed): "
+				"expected a directory",
 				what, dir);
 		else
 			log_err("%s %s: cannot open it: %s", what, dir, strerror(e));
@@ -369,9 +369,9 @@ void daemon_load_frequency(struct daemon *d)
 	if (errno || end == line || (*end && strcmp(end, "\n") != 0) ||
 	    v < -(long long)NTP_MAXFREQ * 65536 / 1000 ||
 	    v > (long long)NTP_MAXFREQ * 65536 / 1000) {
-		log_warn(
-			"state: %s/%s holds '%s', expected a frequency within +-500 ppm in ppm << 16",
-			dir, STATE_NAME, shown);
+		log_warn("state: %s/%s holds '%s', "
+			 "expected a frequency within +-500 ppm in ppm << 16",
+			 dir, STATE_NAME, shown);
 		return;
 	}
 	tx.freq = v;

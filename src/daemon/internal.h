@@ -7,7 +7,8 @@
  *   clock       daemon/clock.[ch]: the timekeeper's follow-ups (page,
  *               offsets, steps, adjtimex) and the listeners of its events;
  *   references  daemon/ref*.[ch]: none, system, ntp behind struct ref_ops;
- *   services    daemon/control.c, timers.c, files.c, system.c;
+ *   services    daemon/control.c, timers.c, files.c, system.c, metrics.c
+ *               (which reads through control.c's reports);
  *   start-up    daemon/daemon.c (acquisition, calibration, watchdog, the
  *               loop) and main.c: they wire the others together.
  *
@@ -70,7 +71,8 @@ struct daemon {
 	 * (clock_note_offset()), the listeners. */
 	int64_t last_offset_ns, last_window_ns;
 	struct clock_listeners *listeners;
-	int64_t started_ns; /* evl_now() when the loop started */
+	uint64_t page_updates; /* daemon_publish()es that reached the page */
+	int64_t started_ns;    /* evl_now() when the loop started */
 	/* The error bound (core/bound.h) the page publishes. */
 	struct bound bound;
 	uint32_t bound_slew_ppb; /* a phase slew runs at this rate: readers' growth covers it */
@@ -79,11 +81,12 @@ struct daemon {
 	/* daemon.c's services to the parts above the clock. */
 	const struct daemon_hooks *hooks;
 	/* Owned by their files, opaque here. */
-	struct daemon_ctl *ctl;	      /* daemon/control.c */
-	struct daemon_sys *sys;	      /* daemon/system.c */
-	struct daemon_ntp *ntp;	      /* daemon/ref_ntp.c: the client while it runs */
-	struct ref_system *sysref;    /* daemon/ref_system.c: once started */
-	struct daemon_timers *timers; /* daemon/timers.c: client timers */
+	struct daemon_ctl *ctl;		/* daemon/control.c */
+	struct daemon_sys *sys;		/* daemon/system.c */
+	struct daemon_ntp *ntp;		/* daemon/ref_ntp.c: the client while it runs */
+	struct ref_system *sysref;	/* daemon/ref_system.c: once started */
+	struct daemon_timers *timers;	/* daemon/timers.c: client timers */
+	struct daemon_metrics *metrics; /* daemon/metrics.c: NULL when off */
 	/* daemon/files.c: the checked directories and the lock, -1 when not open */
 	int runtime_fd, state_fd, lock_fd;
 };
@@ -170,6 +173,23 @@ int daemon_ctl_open(struct daemon *d);
 int daemon_ctl_attach(struct daemon *d);
 /* Closes every client and the socket, unlinks the socket file. */
 void daemon_ctl_close(struct daemon *d);
+/* The control socket's TK_CTL_STATUS answer, and its TK_CTL_SOURCES records
+ * (at most room struct tk_ctl_source into out, which need not be aligned;
+ * returns how many): the one way the daemon reports its state, for the
+ * socket and for daemon/metrics.c. */
+struct tk_ctl_status;
+void daemon_ctl_status(struct daemon *d, struct tk_ctl_status *st);
+uint32_t daemon_ctl_sources(struct daemon *d, void *out, size_t room);
+
+/* --- daemon/metrics.c: the Prometheus page ([metrics] listen) --------------- */
+
+/* Binds [metrics] listen (as root, before the privilege drop) when set.
+ * An address that cannot be bound is logged in one line and the daemon runs
+ * without metrics: always 0 but for -ENOMEM. */
+int daemon_metrics_open(struct daemon *d);
+/* Serves from the loop. */
+int daemon_metrics_attach(struct daemon *d);
+void daemon_metrics_close(struct daemon *d);
 
 /* --- daemon/system.c: privileges and the service manager --------------------- */
 

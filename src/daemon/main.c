@@ -26,7 +26,8 @@ static void usage(FILE *out)
 		"  -c, --config FILE   configuration file (default %s)\n"
 		"  -f, --foreground    accepted for compatibility: the daemon never forks\n"
 		"      --runtime-dir DIR  where the page is published (default /run/timekeeper)\n"
-		"      --state-dir DIR    where the frequency estimate is kept (default /var/lib/timekeeper)\n"
+		"      --state-dir DIR    where the frequency estimate is kept "
+		"(default /var/lib/timekeeper)\n"
 		"      --probe         discover and measure every clock source, then exit\n"
 		"      --seconds N     how long --probe measures (default 2, 0.1..3600)\n"
 		"      --json          --probe prints one JSON object\n"
@@ -91,7 +92,8 @@ int main(int argc, char **argv)
 			if (errno || end == optarg || *end ||
 			    !(popts.seconds >= 0.1 && popts.seconds <= 3600)) {
 				fprintf(stderr,
-					"timekeeperd: --seconds '%s': expected a number from 0.1 to 3600\n",
+					"timekeeperd: --seconds '%s': "
+					"expected a number from 0.1 to 3600\n",
 					optarg);
 				return EXIT_USAGE;
 			}

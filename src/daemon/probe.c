@@ -405,7 +405,8 @@ static void print_json(FILE *out, struct probe *p, const struct probe_opts *opts
 			fputs("null", out);
 		if (e && e->have_arith)
 			fprintf(out,
-				",\"mult\":%u,\"shift\":%u,\"max_idle_ns\":%llu,\"uncertainty_ns\":%llu",
+				",\"mult\":%u,\"shift\":%u,"
+				"\"max_idle_ns\":%llu,\"uncertainty_ns\":%llu",
 				e->ar.mult, e->ar.shift, (unsigned long long)e->ar.max_idle_ns,
 				(unsigned long long)e->ar.uncertainty_ns);
 		fputs(",\"flags\":[", out);
@@ -471,8 +472,8 @@ static void print_text(FILE *out, struct probe *p, const struct probe_opts *opts
 			fprintf(out, "         %s: %s\n", state_of(p, cs), e->reason);
 		if (e && (cs->flags & CS_F_MUST_VERIFY) && cs->usable)
 			fprintf(out,
-				"         watchdog: %llu checks, %llu skips, %llu failures, %llu retries, "
-				"max skew %llu ns, last %s%s%s\n",
+				"         watchdog: %llu checks, %llu skips, %llu failures, "
+				"%llu retries, max skew %llu ns, last %s%s%s\n",
 				(unsigned long long)e->wd.checks, (unsigned long long)e->wd.skips,
 				(unsigned long long)e->wd.failures,
 				(unsigned long long)e->wd.retries,
@@ -485,7 +486,8 @@ static void print_text(FILE *out, struct probe *p, const struct probe_opts *opts
 
 				calib_result(&p->cal[c], &res);
 				fprintf(out,
-					"         calibrated against %s: %.1f Hz +- %.1f ppb (%s)%s%s\n",
+					"         calibrated against %s: "
+					"%.1f Hz +- %.1f ppb (%s)%s%s\n",
 					res.calibrated_against, res.calibrated_hz,
 					res.uncertainty_ppb, calib_state_name(res.state),
 					res.warning[0] ? "; " : "", res.warning);
@@ -530,7 +532,8 @@ int probe_run(const struct tk_conf *conf, const struct probe_opts *opts, FILE *o
 		print_text(out, p, opts);
 	fflush(out);
 	if (!p->nt) {
-		log_err("no usable clock source: every counter was refused (see the report for why)");
+		log_err("no usable clock source: "
+			"every counter was refused (see the report for why)");
 		rc = 1;
 	}
 	sources_release(p->src, p->n);

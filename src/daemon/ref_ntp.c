@@ -536,10 +536,9 @@ static void resolve_failed(struct daemon *d, struct ntp_srv *s, int64_t now, con
 		 "%s does not resolve: %s (%u in a row); next lookup in %" PRId64 " s", host,
 		 reason, s->resolve_fails, backoff / NSEC_PER_SEC);
 	if (s->resolve_fails == 1)
-		log_warn(
-			"ntp: server %s does not resolve: %s; retrying after 1 s, doubling to %" PRId64
-			" s",
-			c->host, why, RESOLVE_BACKOFF_MAX_NS / NSEC_PER_SEC);
+		log_warn("ntp: server %s does not resolve: %s; "
+			 "retrying after 1 s, doubling to %" PRId64 " s",
+			 c->host, why, RESOLVE_BACKOFF_MAX_NS / NSEC_PER_SEC);
 	srv_schedule(d, s, now + backoff);
 }
 

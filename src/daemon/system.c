@@ -98,10 +98,9 @@ static void give_state_dir(struct daemon *d, uid_t uid, gid_t gid)
 		return;
 	}
 	if (fchown(fd, uid, gid) < 0)
-		log_warn(
-			"state: cannot hand %s to user %s (uid %u): %s; the frequency estimate will "
-			"not persist",
-			dir, d->conf.user, (unsigned int)uid, strerror(errno));
+		log_warn("state: cannot hand %s to user %s (uid %u): %s; "
+			 "the frequency estimate will not persist",
+			 dir, d->conf.user, (unsigned int)uid, strerror(errno));
 }
 
 int daemon_priv_lookup(struct daemon *d, uid_t *uid, gid_t *gid)
@@ -148,14 +147,14 @@ int daemon_priv_drop(struct daemon *d)
 	give_state_dir(d, uid, gid);
 	r = priv_drop(user);
 	if (r == -EINVAL) {
-		log_err("privileges: [daemon] user = %s is uid 0: expected an unprivileged user, or "
-			"`user =` (empty) to stay root",
+		log_err("privileges: [daemon] user = %s is uid 0: "
+			"expected an unprivileged user, or `user =` (empty) to stay root",
 			user);
 		return r;
 	}
 	if (r == -ENOTRECOVERABLE) {
-		log_err("privileges: after dropping to %s a privilege remained (uid 0 reachable or a "
-			"capability set not empty); refusing to run",
+		log_err("privileges: after dropping to %s a privilege remained "
+			"(uid 0 reachable or a capability set not empty); refusing to run",
 			user);
 		return r;
 	}

@@ -16,7 +16,8 @@ struct hw_env {
 	const char *acpi_dir; /* ACPI tables; default /sys/firmware/acpi/tables */
 	const char *dev_hpet; /* default /dev/hpet */
 	const char *dev_mem;  /* default /dev/mem */
-	const char *pci_ids; /* test only: "vvvv:dddd:rr ..." instead of libpci's scan; NULL = scan */
+	/* test only: "vvvv:dddd:rr ..." instead of libpci's scan; NULL = scan */
+	const char *pci_ids;
 	const struct sim_conf *sim; /* simulated devices replace the real ones they name */
 };
 

@@ -79,6 +79,7 @@
 struct timekeeper {
 	const struct tk_page *page; /* NULL: no page; release-stored, acquire-loaded */
 	bool rdtscp;
+	bool tsc_only;		     /* serve from the page in TSC mode only (tkr_set_tsc_only) */
 	uint64_t path_dev, path_ino; /* the file at path that page stands for (0: none) */
 	uint64_t next_check_ns;	     /* CLOCK_MONOTONIC_COARSE of the next re-attach check */
 	unsigned int nmaps;	     /* of maps[] (may run past MAPS_MAX: then full) */
@@ -228,7 +229,7 @@ static inline enum rd_result read_hres(const struct timekeeper *tk, const struct
 		mode = LD(c->clock_mode);
 		if (mode == TK_PAGE_MODE_TSC)
 			cycles = read_tsc(tk->rdtscp);
-		else if (mode == TK_PAGE_MODE_KCLOCK)
+		else if (mode == TK_PAGE_MODE_KCLOCK && !tk->tsc_only)
 			cycles = read_kraw();
 		else
 			return RD_NONE; /* whatever else was read, the kernel is right */
@@ -262,8 +263,8 @@ static inline enum rd_result read_hres(const struct timekeeper *tk, const struct
 	return RD_OK;
 }
 
-static inline enum rd_result read_coarse(const struct tk_page *p, int clk, uint64_t *sec,
-					 uint64_t *ns, struct rd_status *rs)
+static inline enum rd_result read_coarse(const struct timekeeper *tk, const struct tk_page *p,
+					 int clk, uint64_t *sec, uint64_t *ns, struct rd_status *rs)
 {
 	const struct tk_page_clock *c = &p->clock[TK_PAGE_BLOCK_HRES];
 	struct seq_wait w = { 0 };
@@ -273,6 +274,8 @@ static inline enum rd_result read_coarse(const struct tk_page *p, int clk, uint6
 	for (;;) {
 		if (!seq_begin(p, c, &seq, &w))
 			return w.late;
+		if (tk->tsc_only && LD(c->clock_mode) != TK_PAGE_MODE_TSC)
+			return RD_NONE;
 		*sec = LD(c->basetime[clk].sec);
 		*ns = LD(c->basetime[clk].nsec);
 		until = LD(p->status.valid_until_ns);
@@ -431,18 +434,21 @@ static enum rd_result read_clock(const struct timekeeper *tk, const struct tk_pa
 	if (clock == CLOCK_MONOTONIC_RAW)
 		return read_hres(tk, p, TK_PAGE_BLOCK_RAW, clock, sec, ns, rs);
 	if (clock == CLOCK_REALTIME_COARSE || clock == CLOCK_MONOTONIC_COARSE)
-		return read_coarse(p, clock, sec, ns, rs);
+		return read_coarse(tk, p, clock, sec, ns, rs);
 	return read_hres(tk, p, TK_PAGE_BLOCK_HRES, clock, sec, ns, rs);
 }
 
-/* The reading of clock: 0 or -errno; *kind says where it came from. */
+/* The reading of clock: 0 or -errno; *kind says where it came from, and
+ * *from (when from is not NULL) which page (NULL: the kernel answered). */
 static int gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts,
-		   struct rd_status *rs, int *kind)
+		   struct rd_status *rs, int *kind, const struct tk_page **from)
 {
 	const struct tk_page *p;
 	uint64_t sec, ns;
 	enum rd_result r;
 
+	if (from)
+		*from = NULL;
 	if (!tk || !ts || !clock_supported(clock))
 		return -EINVAL;
 	p = page_of(tk);
@@ -453,6 +459,8 @@ static int gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts,
 		if (r == RD_OK) {
 			ts_split(sec, ns, ts);
 			*kind = TK_SOURCE_PAGE;
+			if (from)
+				*from = p;
 			return 0;
 		}
 		*kind = kind_of(r);
@@ -463,11 +471,12 @@ static int gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts,
 
 /* Everything but the common case, kept out of tk_gettime's frame. */
 static __attribute__((noinline, cold)) int gettime_slow(struct timekeeper *tk, clockid_t clock,
-							struct timespec *ts)
+							struct timespec *ts,
+							const struct tk_page **from)
 {
 	int kind;
 
-	return gettime(tk, clock, ts, NULL, &kind);
+	return gettime(tk, clock, ts, NULL, &kind, from);
 }
 
 /* The clocks of block 0 with a high-resolution reading. */
@@ -480,9 +489,13 @@ static __attribute__((noinline, cold)) int gettime_slow(struct timekeeper *tk, c
  * but without its out-parameters. Any other case (no page, another clock or
  * mode, an odd or changed seq, a delta beyond valid_cycles, a bad shift)
  * goes to gettime_slow(), which reads the page again from the start with
- * the bounded retries.
+ * the bounded retries. Inlined into tk_gettime() and tkr_gettime(), which
+ * differ only in whether the caller wants to know the page (*from; from
+ * NULL in tk_gettime(), so its code is the same as without it).
  */
-TK_EXPORT int tk_gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts)
+static inline __attribute__((always_inline)) int gettime_fast(struct timekeeper *tk,
+							      clockid_t clock, struct timespec *ts,
+							      const struct tk_page **from)
 {
 	const struct tk_page *p;
 	const struct tk_page_clock *c;
@@ -491,10 +504,10 @@ TK_EXPORT int tk_gettime(struct timekeeper *tk, clockid_t clock, struct timespec
 	uint32_t seq, mult, shift;
 
 	if (__builtin_expect(!tk || !ts || (uint32_t)clock > 31 || !(HRES_CLOCKS >> clock & 1), 0))
-		return gettime_slow(tk, clock, ts);
+		return gettime_slow(tk, clock, ts, from);
 	p = page_of(tk);
 	if (__builtin_expect(!p, 0))
-		return gettime_slow(tk, clock, ts);
+		return gettime_slow(tk, clock, ts, from);
 	c = &p->clock[TK_PAGE_BLOCK_HRES];
 	b = &c->basetime[clock];
 	seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
@@ -517,9 +530,27 @@ TK_EXPORT int tk_gettime(struct timekeeper *tk, clockid_t clock, struct timespec
 	if (__builtin_expect(shift > 63, 0))
 		goto slow;
 	ts_split(sec, (delta * mult + ns) >> shift, ts);
+	if (from)
+		*from = p;
 	return 0;
 slow:
-	return gettime_slow(tk, clock, ts);
+	return gettime_slow(tk, clock, ts, from);
+}
+
+TK_EXPORT int tk_gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts)
+{
+	return gettime_fast(tk, clock, ts, NULL);
+}
+
+int tkr_gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts,
+		const struct tk_page **from)
+{
+	return gettime_fast(tk, clock, ts, from);
+}
+
+void tkr_set_tsc_only(struct timekeeper *tk)
+{
+	tk->tsc_only = true;
 }
 
 /* us of an old-style maxerror as ns; nonsense (negative, huge) is no bound. */
@@ -639,7 +670,7 @@ TK_EXPORT int tk_read(struct timekeeper *tk, clockid_t clock, struct tk_reading 
 		return -EINVAL;
 	memset(&r, 0, sizeof(r));
 	memset(&rs, 0, sizeof(rs));
-	err = gettime(tk, clock, &r.time, &rs, &kind);
+	err = gettime(tk, clock, &r.time, &rs, &kind, NULL);
 	if (err < 0)
 		return err;
 	r.source_kind = kind;
@@ -948,7 +979,8 @@ TK_EXPORT int tk_open(const char *path, struct timekeeper **out)
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT) {
-			*out = tk; /* documented: a handle that reads the kernel until a page appears */
+			/* documented: a handle that reads the kernel until a page appears */
+			*out = tk;
 			return 0;
 		}
 		free(tk);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libtimekeeper internals shared with its unit test: the seqlock snapshot of
- * one page block. Hidden symbols (the library is built with
- * -fvisibility=hidden), never exported.
+ * libtimekeeper internals shared with its unit test and the LD_PRELOAD
+ * interposer (libtimekeeper-preload.so): the seqlock snapshot of one page
+ * block, the reading with its page. Hidden symbols (the library is built
+ * with -fvisibility=hidden), never exported.
  */
 #ifndef TK_LIB_TKREAD_H
 #define TK_LIB_TKREAD_H
@@ -30,6 +31,20 @@ int64_t tkr_bound_grow(int64_t b, uint64_t elapsed_ns, uint32_t ppb);
 /* *out = t + sign * ns (ns >= 0; sign -1 or +1), saturating at the ends of
  * time_t instead of overflowing. */
 void tkr_ts_offset(const struct timespec *t, int64_t ns, int sign, struct timespec *out);
+
+struct timekeeper;
+
+/* tk_gettime(), telling which page answered: *from is the page read, NULL
+ * when the kernel did (or on -EINVAL). The LD_PRELOAD interposer
+ * (preload.c) uses it to see when readings move between the kernel and a
+ * page, or from one page to a daemon's new one. */
+int tkr_gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts,
+		const struct tk_page **from);
+
+/* From now on the handle reads the page only in TSC mode: in KCLOCK mode
+ * (the page maps the kernel's CLOCK_MONOTONIC_RAW) its readings come from
+ * the kernel, as in mode NONE. Call before the handle is shared. */
+void tkr_set_tsc_only(struct timekeeper *tk);
 
 /* The runtime directory tk_open(NULL) uses: $TIMEKEEPER_RUNTIME_DIR unless
  * the process runs with AT_SECURE (secure_getenv), or secure is set (the

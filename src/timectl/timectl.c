@@ -64,7 +64,7 @@ static void usage(FILE *f)
 	      "  ntp                    the NTP servers, like chronyc sources (reference = ntp)\n"
 	      "  adjtime [OPTIONS]      read, or with options write, the discipline state\n"
 	      "  read [CLOCK]           the page's clocks beside the kernel's\n"
-	      "  waitsync [OPTIONS]     wait until the page is synchronized, like chronyc waitsync\n"
+	      "  waitsync [OPTIONS]     wait until the page is synchronized (chronyc waitsync)\n"
 	      "Options:\n"
 	      "  -r, --runtime-dir DIR  the daemon's runtime directory (default\n"
 	      "                         $TIMEKEEPER_RUNTIME_DIR, else " DEFAULT_RUNTIME_DIR ")\n"
@@ -1487,8 +1487,8 @@ static int cmd_waitsync(int argc, char **argv)
 	}
 	if (!ok) {
 		fprintf(stderr,
-			"timectl: waitsync: gave up after %u tries in %.1f s (wanted: synchronized, "
-			"bound <= %.6f s): %s\n",
+			"timectl: waitsync: gave up after %u tries in %.1f s "
+			"(wanted: synchronized, bound <= %.6f s): %s\n",
 			tries, (double)waited / 1e9, max_us / 1e6, why);
 		return EX_ERROR;
 	}
@@ -1699,8 +1699,9 @@ static int cmd_ntp(void)
 		ns_text(h.root_delay_ns, rd, sizeof(rd));
 		ns_text(h.root_dispersion_ns, rdisp, sizeof(rdisp));
 		ago_text(h.last_update_ago_ns, ago, sizeof(ago));
-		printf("system: stratum %u, refid %s, offset %s, root delay %s, root dispersion %s, "
-		       "leap %u, poll %d, %" PRIu64 " updates, %" PRIu64 " steps, last %s ago\n",
+		printf("system: stratum %u, refid %s, offset %s, root delay %s, "
+		       "root dispersion %s, leap %u, poll %d, %" PRIu64 " updates, %" PRIu64
+		       " steps, last %s ago\n",
 		       h.stratum, refid, off, rd + 1, rdisp + 1, h.leap, h.poll, h.updates, h.steps,
 		       ago);
 	} else {

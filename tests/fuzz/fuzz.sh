@@ -22,7 +22,8 @@ for t in $targets; do
 	bin=$top_builddir/tests/fuzz/fuzz_$t
 	log=$work/$t.log
 	if [ ! -x "$bin" ]; then
-		echo "not ok $n - fuzz_$t: not built (configure --enable-fuzzing, then make fuzz-check)"
+		echo "not ok $n - fuzz_$t: not built" \
+			"(configure --enable-fuzzing, then make fuzz-check)"
 		continue
 	fi
 	# The NTP decoder takes one datagram; the others a stream of requests.

@@ -13,23 +13,29 @@ printf '[sim]\ndevices = hpet\nbogus = 1\n' >"$tmpdir/bad.conf"
 rc=$?
 check "unknown key: exit 2 (rc=$rc)" [ "$rc" -eq 2 ]
 check "unknown key: one line with file:line ($(cat "$tmpdir/err"))" \
-	sh -c "[ \$(wc -l <'$tmpdir/err') -eq 1 ] && grep -q 'bad.conf:3: unknown key .bogus. in \[sim\]' '$tmpdir/err'"
+	sh -c \
+	"[ \$(wc -l <'$tmpdir/err') -eq 1 ] &&
+	grep -q 'bad.conf:3: unknown key .bogus. in \[sim\]' '$tmpdir/err'"
 check "nothing on stdout after a config error" [ ! -s "$tmpdir/out" ]
 
 "$TKD" --probe -c "$tmpdir/missing.conf" 2>"$tmpdir/err" >/dev/null
 rc=$?
 check "missing config: exit 2 and says so ($(cat "$tmpdir/err"))" \
-	sh -c "[ $rc -eq 2 ] && grep -q 'missing.conf: cannot open: No such file or directory' '$tmpdir/err'"
+	sh -c \
+	"[ $rc -eq 2 ] &&
+	grep -q 'missing.conf: cannot open: No such file or directory' '$tmpdir/err'"
 
 "$TKD" --probe --seconds abc 2>"$tmpdir/err" >/dev/null
 rc=$?
-check "bad --seconds: exit 2 ($(cat "$tmpdir/err"))" sh -c "[ $rc -eq 2 ] && grep -q 'expected a number' '$tmpdir/err'"
+check "bad --seconds: exit 2 ($(cat "$tmpdir/err"))" sh -c \
+	"[ $rc -eq 2 ] && grep -q 'expected a number' '$tmpdir/err'"
 
 # ACPI tables: an HPET table with a broken checksum, a FACP cut short.
 mkdir "$tmpdir/acpi"
 printf 'HPET\070\000\000\000\001\000OEMID OEMTABLE' >"$tmpdir/acpi/HPET"
 head -c 56 /dev/zero >>"$tmpdir/acpi/HPET"
-head -c 56 "$tmpdir/acpi/HPET" >"$tmpdir/acpi/HPET.tmp" && mv "$tmpdir/acpi/HPET.tmp" "$tmpdir/acpi/HPET"
+head -c 56 "$tmpdir/acpi/HPET" >"$tmpdir/acpi/HPET.tmp" && mv "$tmpdir/acpi/HPET.tmp" \
+	"$tmpdir/acpi/HPET"
 printf 'FACP\040\000\000\000' >"$tmpdir/acpi/FACP"
 head -c 24 /dev/zero >>"$tmpdir/acpi/FACP"
 printf '[hw]\nacpi_tables = %s\n' "$tmpdir/acpi" >"$tmpdir/acpi.conf"

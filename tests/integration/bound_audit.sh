@@ -51,7 +51,10 @@ verdict() {
 	wait "$apid"
 	apid=
 	diag "$1: $(cat "$tmpdir/$1.audit")" "$(head -n 5 "$tmpdir/$1.err")"
-	check "$1: $2: $(jq .outside "$tmpdir/$1.audit") of $(jq .judged "$tmpdir/$1.audit") samples outside the bound (expected 0) (median width $(jq .median_width_ns "$tmpdir/$1.audit") ns)" \
+	check \
+		"$1: $2: $(jq .outside "$tmpdir/$1.audit") of $(jq .judged \
+		"$tmpdir/$1.audit") samples outside the bound (expected 0) (median width $(jq \
+		.median_width_ns "$tmpdir/$1.audit") ns)" \
 		jqt "$tmpdir/$1.audit" '.judged > 0 and .outside == 0'
 }
 
@@ -62,7 +65,8 @@ wait_locked() {
 	i=0
 	while [ $i -lt 600 ]; do
 		"$TIMECTL" --json status >"$tmpdir/lock.json" 2>/dev/null
-		jqt "$tmpdir/lock.json" '.bound.status == "synchronized" and .bound.drift_ppb < 500000' && return 0
+		jqt "$tmpdir/lock.json" \
+			'.bound.status == "synchronized" and .bound.drift_ppb < 500000' && return 0
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -76,7 +80,9 @@ port=$(ntp_free_port)
 check "chronyd serving on 127.0.0.1:$port" ntp_start_chronyd srv "$port"
 start chronyd 20 "$(ntp_sim_sections "$(ntp_server_line "$port")")"
 verdict chronyd "one chronyd server"
-check "chronyd: the bound was claimed (synchronized samples: $(jq .synchronized "$tmpdir/chronyd.audit"))" \
+check \
+	"chronyd: the bound was claimed (synchronized samples: $(jq .synchronized \
+	"$tmpdir/chronyd.audit"))" \
 	jqt "$tmpdir/chronyd.audit" '.synchronized > 0'
 end
 
@@ -138,9 +144,12 @@ if command -v nft >/dev/null 2>&1; then
 	ntp_start_chronyd srv "$port"
 	nft_table=tk_audit_$$
 	if nft add table inet "$nft_table" &&
-		nft add chain inet "$nft_table" input '{ type filter hook input priority 0; policy accept; }' &&
-		nft add rule inet "$nft_table" input udp dport "$port" numgen random mod 100 '<' 30 drop &&
-		nft add rule inet "$nft_table" input udp sport "$port" numgen random mod 100 '<' 30 drop; then
+		nft add chain inet "$nft_table" input \
+			'{ type filter hook input priority 0; policy accept; }' &&
+		nft add rule inet "$nft_table" input udp dport "$port" numgen random mod 100 \
+			'<' 30 drop &&
+		nft add rule inet "$nft_table" input udp sport "$port" numgen random mod 100 '<' \
+			30 drop; then
 		start loss 25 "$(ntp_sim_sections "$(ntp_server_line "$port")")"
 		verdict loss "30 % of the packets to and from the server dropped"
 	else
@@ -154,7 +163,9 @@ else
 fi
 
 # 8. reference = system on an unsynchronized host
-ntp_start_daemon "$tmpdir/system.log" "[discipline]\nreference = system\n[sim]\ndevices = hpet,acpi_pm,tsc\noscillator_error_ppm = 50\nhost_adjtimex = unsynced\n"
+sections="[discipline]\nreference = system\n[sim]\ndevices = hpet,acpi_pm,tsc\n"
+ntp_start_daemon "$tmpdir/system.log" \
+	"${sections}oscillator_error_ppm = 50\nhost_adjtimex = unsynced\n"
 trap audit_cleanup EXIT
 "$AUDIT" "$tmpdir/run/page" 12 >"$tmpdir/system.audit" 2>"$tmpdir/system.err"
 diag "system: $(cat "$tmpdir/system.audit")"
@@ -163,6 +174,7 @@ check "system, unsynchronized host: 0 samples outside, none with a bound, none s
 end
 
 ok "all scenarios ran"
-check "no sampler saw a torn read more than rarely (one in 20)" sh -c "jq -s 'all(.[]; .torn * 20 < .samples)' $tmpdir/*.audit | grep -q true"
+check "no sampler saw a torn read more than rarely (one in 20)" sh -c \
+	"jq -s 'all(.[]; .torn * 20 < .samples)' $tmpdir/*.audit | grep -q true"
 ntp_host_check
 exit 0

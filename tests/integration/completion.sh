@@ -40,7 +40,8 @@ check "timectl <TAB>: the $(echo $cmds | wc -w) commands of timectl --help" same
 got=$(complete_words "$TC" --j)
 check "timectl --j<TAB>: --json ($got)" same "$got" "--json"
 got=$(complete_words "$TC" adjtime --fr)
-check "timectl adjtime --fr<TAB>: --freq --frequency ($(echo $got))" same "$got" "--freq --frequency"
+check "timectl adjtime --fr<TAB>: --freq --frequency ($(echo $got))" \
+	same "$got" "--freq --frequency"
 
 # Every adjtime option offered is one timectl takes (none is "unrecognized").
 bad=

@@ -17,7 +17,9 @@ refused() {
 	timeout 60 "$TKD" -f -c "$2" 2>"$tmpdir/$1.err"
 	rc=$?
 	check "$1: start refused (exit $rc): $(head -n 1 "$tmpdir/$1.err")" \
-		sh -c "[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ \$(wc -l <'$tmpdir/$1.err') -eq 1 ] && grep -q -- '$3' '$tmpdir/$1.err'"
+		sh -c \
+		"[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ \$(wc -l <'$tmpdir/$1.err') -eq 1 ] &&
+		grep -q -- '$3' '$tmpdir/$1.err'"
 }
 
 mkfifo "$tmpdir/fifo"
@@ -44,14 +46,17 @@ end=$(($(date +%s) + 30))
 while ! grep -q 'reload:' "$tmpdir/d.log" && [ "$(date +%s)" -lt $end ]; do
 	sleep 0.1
 done
+want='reload: .*d.conf: is a FIFO, expected a regular file; keeping the running configuration'
 check "reload onto a FIFO: one line: $(grep 'reload:' "$tmpdir/d.log")" \
-	sh -c "[ \$(grep -c 'reload:' '$tmpdir/d.log') -eq 1 ] && grep -q 'reload: .*d.conf: is a FIFO, expected a regular file; keeping the running configuration' '$tmpdir/d.log'"
+	sh -c "[ \$(grep -c 'reload:' '$tmpdir/d.log') -eq 1 ] && grep -q '$want' '$tmpdir/d.log'"
 timeout 10 "$TC" --json status >"$tmpdir/st1.json" 2>"$tmpdir/st1.err"
 check "after the refused reload the daemon answers, same pid and reference" \
 	sh -c "jq -e '.daemon.pid == $pid and .reference == \"none\"' '$tmpdir/st1.json' >/dev/null"
 check "the page is fresh" jqt "$tmpdir/st1.json" '.page.liveness == "fresh"'
 kill -TERM "$pid"
-if gone "$pid" 30; then ok "SIGTERM stops it"; else not_ok "SIGTERM stops it (still running after 30 s)"; kill -KILL "$pid"; fi
+if gone "$pid" 30; then ok "SIGTERM stops it"; else not_ok \
+	"SIGTERM stops it (still running after 30 s)"; kill -KILL "$pid"; fi
 wait "$pid"
-check "it stopped cleanly: $(tail -n 1 "$tmpdir/d.log")" grep -q 'signal 15: stopping' "$tmpdir/d.log"
+check "it stopped cleanly: $(tail -n 1 "$tmpdir/d.log")" grep -q 'signal 15: stopping' \
+	"$tmpdir/d.log"
 exit 0

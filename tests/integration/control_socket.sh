@@ -14,7 +14,10 @@ TC="$top_builddir/timectl"
 tap_plan 12
 
 chmod 755 "$tmpdir"
-printf '[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\nuser =\n[discipline]\nreference = none\n[control]\ngroup = tk-no-such-group\nrate_limit = 20\nrate_burst = 10\n[sim]\ndevices = hpet,acpi_pm,tsc\ntsc_fault = step:5000000ns@1s\n' \
+fmt='[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\nuser =\n[discipline]\nreference = none\n'
+fmt=$fmt'[control]\ngroup = tk-no-such-group\nrate_limit = 20\nrate_burst = 10\n'
+fmt=$fmt'[sim]\ndevices = hpet,acpi_pm,tsc\ntsc_fault = step:5000000ns@1s\n'
+printf "$fmt" \
 	"$tmpdir" "$tmpdir" >"$tmpdir/d.conf"
 "$TKD" -f -c "$tmpdir/d.conf" 2>"$tmpdir/d.log" &
 pid=$!
@@ -32,8 +35,9 @@ check "socket is srwxrw-rw- ($(stat -c %A "$sock"))" [ "$(stat -c %a "$sock")" =
 
 "$TKD" -f -c "$tmpdir/d.conf" 2>"$tmpdir/d2.log"
 rc=$?
+want="another timekeeperd (pid $pid) holds $tmpdir/run/lock: not starting"
 check "second daemon refused (rc=$rc): $(cat "$tmpdir/d2.log")" \
-	sh -c "[ $rc -ne 0 ] && grep -q 'another timekeeperd (pid $pid) holds $tmpdir/run/lock: not starting' '$tmpdir/d2.log'"
+	sh -c "[ $rc -ne 0 ] && grep -q '$want' '$tmpdir/d2.log'"
 check "the first still answers, its socket still there" "$RAW" "$sock" hello
 
 "$RAW" "$sock" malformed >"$tmpdir/mal.out"
@@ -50,21 +54,26 @@ wait $fpid
 # How many are served first depends on how long the daemon took over them
 # (20 a second after the burst of 10): not all of them, then the refusal.
 check "a flooding client is dropped: $(cat "$tmpdir/flood.out")" sh -c \
-	"grep -Eq 'ok=[0-9]+ refused=-105 closed=1' '$tmpdir/flood.out' && awk -F'[ =]' '{ exit !(\$4 < \$2) }' '$tmpdir/flood.out'"
+	"grep -Eq 'ok=[0-9]+ refused=-105 closed=1' '$tmpdir/flood.out' &&
+	awk -F'[ =]' '{ exit !(\$4 < \$2) }' '$tmpdir/flood.out'"
 check "another client is served meanwhile: $out" sh -c "echo '$out' | grep -q '^status=0'"
 
 wait_until 60 demoted
 out=$("$RAW" "$sock" switch tsc)
 check "switch to the unstable tsc refused with the reason: $out" \
-	sh -c "echo '$out' | grep -q '^status=-16 message=override tsc refused: source is unstable (.*[a-z])'"
+	sh -c \
+	"echo '$out' |
+	grep -q '^status=-16 message=override tsc refused: source is unstable (.*[a-z])'"
 
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	nob() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 	out=$(nob "$RAW" "$sock" switch hpet)
+	want='^status=-1 message=permission denied: uid [0-9]* is not root and not in group'
 	check "nobody: switch refused: $out" \
-		sh -c "echo '$out' | grep -q '^status=-1 message=permission denied: uid [0-9]* is not root and not in group tk-no-such-group'"
+		sh -c "echo '$out' | grep -q '$want tk-no-such-group'"
 	out=$(nob "$RAW" "$sock" status)
-	check "nobody: status served, nothing changed: $out" sh -c "echo '$out' | grep -q '^status=0 source=hpet override=\$'"
+	check "nobody: status served, nothing changed: $out" sh -c \
+		"echo '$out' | grep -q '^status=0 source=hpet override=\$'"
 else
 	ok "# SKIP not root: cannot run a client as nobody"
 	ok "# SKIP not root: cannot run a client as nobody"

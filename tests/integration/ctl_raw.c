@@ -126,7 +126,8 @@ static int run_case(void)
 static void set_case(const char *name, int status, int closed, uint16_t magic, uint16_t version,
 		     uint16_t type, uint16_t flags, int32_t len_delta, size_t plen)
 {
-	struct tk_ctl_hdr h = { magic, version, type, flags, (uint32_t)(HDR + plen + len_delta), 9 };
+	uint32_t len = (uint32_t)(HDR + plen + len_delta);
+	struct tk_ctl_hdr h = { magic, version, type, flags, len, 9 };
 
 	c.name = name;
 	c.status = status;

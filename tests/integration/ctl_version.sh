@@ -22,8 +22,12 @@ for mode in version status; do
 	rm -f "$tmpdir/run/control"
 	check "$mode: timectl exits 5, protocol error (rc=$rc)" [ "$rc" -eq 5 ]
 	case $mode in
-	version) want="speaks control protocol version 2, timectl speaks 1: protocol version 1 not supported" ;;
-	status) want="does not speak control protocol version 1: protocol version 1 not supported" ;;
+	version)
+		want="speaks control protocol version 2, timectl speaks 1:"
+		want="$want protocol version 1 not supported" ;;
+	status)
+		want="does not speak control protocol version 1:"
+		want="$want protocol version 1 not supported" ;;
 	esac
 	check "$mode: one line naming the versions ($(cat "$tmpdir/err"))" \
 		sh -c "[ \$(wc -l <'$tmpdir/err') -eq 1 ] && grep -qF '$want' '$tmpdir/err'"

@@ -15,7 +15,11 @@ OFF="$top_builddir/tests/integration/tk_offset"
 tap_plan 12
 
 run_daemon() { # REFERENCE
-	printf '[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\n%s\n[discipline]\nreference = %s\n[sim]\ndevices = hpet,acpi_pm,tsc\noscillator_error_ppm = 50\nhost_adjtimex = synced\nhost_maxerror_us = 100\n' \
+	fmt='[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\n%s\n'
+	fmt=$fmt'[discipline]\nreference = %s\n[sim]\ndevices = hpet,acpi_pm,tsc\n'
+	fmt=$fmt'oscillator_error_ppm = 50\n'
+	fmt=$fmt'host_adjtimex = synced\nhost_maxerror_us = 100\n'
+	printf "$fmt" \
 		"$tmpdir" "$tmpdir" "$TK_USER_LINE" "$1" >"$tmpdir/d.conf"
 	rm -f "$tmpdir/run/page"
 	"$TKD" -f -c "$tmpdir/d.conf" 2>"$tmpdir/daemon-$1.log" &
@@ -31,22 +35,29 @@ run_daemon system
 wait_until 120 freq_line >/dev/null
 "$OFF" "$tmpdir/run/page" 10 >"$tmpdir/sys.json"
 diag "reference=system, 10 s from the frequency on: $(cat "$tmpdir/sys.json")"
-check "system: every reading from the page, source tsc" jqt "$tmpdir/sys.json" '.from_page == .samples and .source == "tsc" and .stale == 0'
-check "system: p99 |offset| $(jq .p99_ns "$tmpdir/sys.json") ns <= 1 ms (converged; precision: make bench-discipline)" \
+check "system: every reading from the page, source tsc" jqt "$tmpdir/sys.json" \
+	'.from_page == .samples and .source == "tsc" and .stale == 0'
+check \
+	"system: p99 |offset| $(jq .p99_ns \
+	"$tmpdir/sys.json") ns <= 1 ms (converged; precision: make bench-discipline)" \
 	jqt "$tmpdir/sys.json" '.p99_ns <= 1000000'
 # maxerror grows at 500 ppm between updates: 100 ms is 200 s of updates missed.
-check "system: synchronized, maxerror $(jq .maxerror_ns "$tmpdir/sys.json") ns < 100 ms" jqt "$tmpdir/sys.json" '.synchronized == 1 and .maxerror_ns < 100000000'
+check "system: synchronized, maxerror $(jq .maxerror_ns "$tmpdir/sys.json") ns < 100 ms" jqt \
+	"$tmpdir/sys.json" '.synchronized == 1 and .maxerror_ns < 100000000'
 # -50 ppm within 5: the estimate is two offsets 4 s apart, each from the
 # narrowest of a few brackets; a preempted bracket costs microseconds.
 check "system: frequency found near -50 ppm ($(freq_line))" \
-	sh -c "grep -o 'discipline: frequency [-+0-9.]* ppm' '$tmpdir/daemon-system.log' | awk '{ f = \$3 + 0; exit !(f > -55 && f < -45) }'"
+	sh -c \
+	"grep -o 'discipline: frequency [-+0-9.]* ppm' '$tmpdir/daemon-system.log' |
+	awk '{ f = \$3 + 0; exit !(f > -55 && f < -45) }'"
 
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
 check "SIGTERM: clean exit (rc=$rc)" [ "$rc" -eq 0 ]
 "$OFF" "$tmpdir/run/page" 0.2 >"$tmpdir/stop.json"
-check "after stop: readers report stale and fall back ($(cat "$tmpdir/stop.json"))" jqt "$tmpdir/stop.json" '.stale == 1 and .from_page == 0'
+check "after stop: readers report stale and fall back ($(cat "$tmpdir/stop.json"))" jqt \
+	"$tmpdir/stop.json" '.stale == 1 and .from_page == 0'
 check "frequency estimate saved: $(cat "$tmpdir/state/frequency" 2>/dev/null) (ppm << 16)" \
 	sh -c "awk '{ exit !(\$1 / 65536 > -55 && \$1 / 65536 < -45) }' '$tmpdir/state/frequency'"
 
@@ -55,7 +66,9 @@ rm -f "$tmpdir/state/frequency"
 run_daemon none
 "$OFF" "$tmpdir/run/page" 8 >"$tmpdir/none.json"
 diag "reference=none: $(cat "$tmpdir/none.json")"
-check "none: drifts as the crystal predicts: slope $(jq .slope_ppm "$tmpdir/none.json") ppm (kernel - page), expected -50" \
+check \
+	"none: drifts as the crystal predicts: slope $(jq .slope_ppm \
+	"$tmpdir/none.json") ppm (kernel - page), expected -50" \
 	jqt "$tmpdir/none.json" '(.slope_ppm + 50 | fabs) < 5'
 check "none: not synchronized" jqt "$tmpdir/none.json" '.synchronized == 0'
 
@@ -65,7 +78,8 @@ kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 wait_until 10 stale_now
 "$OFF" "$tmpdir/run/page" 0.2 >"$tmpdir/dead.json"
-check "after SIGKILL: stale, from the kernel ($(cat "$tmpdir/dead.json"))" jqt "$tmpdir/dead.json" '.stale == 1 and .from_page == 0'
+check "after SIGKILL: stale, from the kernel ($(cat "$tmpdir/dead.json"))" jqt "$tmpdir/dead.json" \
+	'.stale == 1 and .from_page == 0'
 
 # Restart reuses the saved frequency.
 printf '%s\n' -3276800 >"$tmpdir/state/frequency"
@@ -73,7 +87,9 @@ run_daemon none
 wait_until 30 grep -q 'starting with frequency' "$tmpdir/daemon-none.log"
 kill -TERM "$pid"
 wait "$pid"
-check "restart: the saved frequency is used ($(grep -o 'starting with frequency.*' "$tmpdir/daemon-none.log"))" \
+check \
+	"restart: the saved frequency is used ($(grep -o 'starting with frequency.*' \
+	"$tmpdir/daemon-none.log"))" \
 	grep -q 'starting with frequency -50.000 ppm' "$tmpdir/daemon-none.log"
 printf 'garbage\n' >"$tmpdir/state/frequency"
 run_daemon none

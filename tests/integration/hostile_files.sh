@@ -46,8 +46,10 @@ chmod 0777 "$tmpdir/open"
 conf open "$tmpdir/open" "$tmpdir/st1"
 refused open
 check "runtime_dir mode 0777: refused (rc=$rc)" sh -c "[ $rc -ne 0 ] && [ $rc -ne 124 ]"
+want="runtime_dir $tmpdir/open: owned by uid $(id -u).*, mode 0777:"
+want="$want expected a directory owned by root.* and not writable by group or others"
 check "one line with path, owner, mode and what was expected: $(cat "$tmpdir/open.log")" \
-	grep -q "runtime_dir $tmpdir/open: owned by uid $(id -u).*, mode 0777: expected a directory owned by root.* and not writable by group or others" "$tmpdir/open.log"
+	grep -q "$want" "$tmpdir/open.log"
 check "nothing created in it" [ -z "$(ls -A "$tmpdir/open")" ]
 
 # a state directory others can write (group-writable counts too).
@@ -66,7 +68,9 @@ if [ "$(id -u)" -eq 0 ] && getent passwd nobody >/dev/null; then
 	conf theirs "$tmpdir/theirs" "$tmpdir/st1"
 	refused theirs
 	check "runtime_dir owned by nobody: refused (rc=$rc): $(cat "$tmpdir/theirs.log")" \
-		grep -q "runtime_dir $tmpdir/theirs: owned by uid $(id -u nobody) (nobody), mode 0755: expected" \
+		grep -q \
+		"runtime_dir $tmpdir/theirs: owned by uid $(id -u \
+		nobody) (nobody), mode 0755: expected" \
 		"$tmpdir/theirs.log"
 else
 	ok "# SKIP runtime_dir owned by nobody: needs root to make such a directory"
@@ -97,7 +101,9 @@ check "not followed, said so: $(grep state: "$tmpdir/st3.log")" \
 kill -TERM $p3
 wait $p3
 check "the target's content is not in the log, and the target is untouched" \
-	sh -c "! grep -q TOPSECRET '$tmpdir/st3.log' && [ \"\$(cat '$tmpdir/secret')\" = TOPSECRET-1234567890 ]"
+	sh -c \
+	"! grep -q TOPSECRET '$tmpdir/st3.log' &&
+	[ \"\$(cat '$tmpdir/secret')\" = TOPSECRET-1234567890 ]"
 
 # the state file a FIFO: the start does not hang.
 mkdir -p "$tmpdir/run4" "$tmpdir/st4"
@@ -113,8 +119,9 @@ check "refused with one line: $(grep state: "$tmpdir/st4.log")" \
 
 # an absolute timer at INT64_MIN: an error reply, the daemon goes on.
 out=$("$RAW" "$tmpdir/run4/control" timer-abs 3 -9223372036854775808)
+want='create=0 arm=-22 message=timer 1: absolute time -9223372036854775808 ns, expected >= 0'
 check "INT64_MIN timer on TAI refused: $out" \
-	sh -c "echo '$out' | grep -q 'create=0 arm=-22 message=timer 1: absolute time -9223372036854775808 ns, expected >= 0'"
+	sh -c "echo '$out' | grep -q '$want'"
 check "the daemon is alive and serves the next client" \
 	sh -c "kill -0 $p4 && '$RAW' '$tmpdir/run4/control' status >/dev/null"
 kill -TERM $p4
@@ -134,7 +141,8 @@ for round in 1 2 3 4 5; do
 	trap 'kill -KILL $pa $pb 2>/dev/null; rm -rf "$tmpdir"' EXIT
 	# the loser exits; the winner answers on the socket
 	wait_for sh -c "! kill -0 $pa 2>/dev/null || ! kill -0 $pb 2>/dev/null"
-	if kill -0 $pa 2>/dev/null; then win=$pa lose=$pb loselog=b; else win=$pb lose=$pa loselog=a; fi
+	if kill -0 $pa 2>/dev/null; then win=$pa lose=$pb loselog=b; else win=$pb lose=$pa \
+		loselog=a; fi
 	wait $lose
 	wait_for sh -c "'$RAW' '$tmpdir/run5/control' hello 2>/dev/null | grep -q 'pid=$win '"
 	if kill -0 $win 2>/dev/null &&
@@ -155,7 +163,9 @@ check "the lock file stays (removing it would let two daemons lock two files)" \
 pc=$!
 trap 'kill -KILL $pc 2>/dev/null; rm -rf "$tmpdir"' EXIT
 wait_for sh -c "'$RAW' '$tmpdir/run5/control' hello 2>/dev/null | grep -q 'pid=$pc '"
-check "a daemon starts again after them, on the same lock file: $(grep -c . "$tmpdir/c.log") lines" \
+check \
+	"a daemon starts again after them, on the same lock file: $(grep -c . \
+	"$tmpdir/c.log") lines" \
 	sh -c "'$RAW' '$tmpdir/run5/control' hello | grep -q 'pid=$pc '"
 kill -TERM $pc
 wait $pc

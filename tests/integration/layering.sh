@@ -52,7 +52,8 @@ for src in "$top_srcdir"/src/daemon/*.c; do
 		missing="$missing $base.o"
 		continue
 	fi
-	nm "$obj" | awk -v f="$base.c" 'NF == 3 && $2 ~ /^[TDRBCVW]$/ { print $3, f }' >>"$tmpdir/defs"
+	nm "$obj" | awk -v f="$base.c" \
+		'NF == 3 && $2 ~ /^[TDRBCVW]$/ { print $3, f }' >>"$tmpdir/defs"
 	nm "$obj" | awk -v f="$base.c" '$1 == "U" { print f, $2 }' >>"$tmpdir/uses"
 done
 awk 'NR == FNR { def[$1] = $2; next } ($2 in def) && def[$2] != $1 { print $1, def[$2] }' \
@@ -67,7 +68,9 @@ elif [ -n "$cycle" ]; then
 	diag "calls (file -> file whose function or data it uses):" "$(cat "$tmpdir/calls")"
 else
 	nfiles=$(ls "$top_srcdir"/src/daemon/*.c | wc -l)
-	ok "src/daemon: no call cycle among $nfiles files ($(wc -l <"$tmpdir/calls") file-level calls)"
+	ok \
+		"src/daemon: no call cycle among $nfiles files ($(wc -l \
+		<"$tmpdir/calls") file-level calls)"
 fi
 
 # 2. the clock knows nothing above it.

@@ -62,9 +62,10 @@ wait_until() {
 
 # tk_start_daemon LOG SECTIONS: writes $tmpdir/d.conf (a [daemon] section with
 # the runtime and state dirs in $tmpdir and $TK_USER_LINE, then SECTIONS as
-# given, backslash escapes expanded), starts the daemon in the foreground on it with stderr in LOG, and
-# waits (up to 30 s) for its page and control socket. Sets pid (killed on exit)
-# and exports TIMEKEEPER_RUNTIME_DIR for timectl and the readers.
+# given, backslash escapes expanded), starts the daemon in the foreground on
+# it with stderr in LOG, and waits (up to 30 s) for its page and control
+# socket. Sets pid (killed on exit) and exports TIMEKEEPER_RUNTIME_DIR for
+# timectl and the readers.
 tk_start_daemon() {
 	printf '[daemon]\nruntime_dir = %s/run\nstate_dir = %s/state\n%s\n%b' \
 		"$tmpdir" "$tmpdir" "$TK_USER_LINE" "$2" >"$tmpdir/d.conf"
@@ -74,4 +75,35 @@ tk_start_daemon() {
 	trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmpdir"' EXIT
 	export TIMEKEEPER_RUNTIME_DIR="$tmpdir/run"
 	wait_until 30 sh -c '[ -s "$1/run/page" ] && [ -S "$1/run/control" ]' sh "$tmpdir"
+}
+
+# tk_preload: the LD_PRELOAD value for this build's libtimekeeper-preload.so:
+# the library, after the sanitizer runtime it links (an ASan build), which
+# must come first in a process.
+tk_preload() {
+	_pl="$top_builddir/.libs/libtimekeeper-preload.so"
+	_asan=$(ldd "$_pl" 2>/dev/null | awk '/libasan/ { print $3 }')
+	echo "${_asan:+$_asan }$_pl"
+}
+
+# tk_page_tsc: true when the daemon's page is fresh and in TSC mode, the only
+# mode the preload reads the page in.
+tk_page_tsc() {
+	"$top_builddir/timectl" --json status 2>/dev/null |
+		jq -e '.page.clock_mode == "tsc" and .page.liveness == "fresh"' >/dev/null
+}
+
+# tk_need_tsc: waits (up to 60 s) for tk_page_tsc, else skips the test with
+# the page's mode: the preload tests need a TSC clients can read. In CI
+# (CI=true) that is a failure instead, as a missing QEMU is.
+tk_need_tsc() {
+	wait_until 60 tk_page_tsc && return 0
+	_why="the daemon's page is not in TSC mode here ($("$top_builddir/timectl" --json status \
+		2>/dev/null | jq -c '.page | {clock_mode, liveness}' 2>/dev/null))"
+	if [ "${CI:-}" = true ]; then
+		tap_plan 1
+		not_ok "$_why"
+		exit 1
+	fi
+	tap_skip_all "$_why"
 }

@@ -1,10 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The licences (LICENSE): every source file names its licence on an
-# SPDX-License-Identifier line in its first three lines; the library, the
-# installed headers, the header they share and their two man pages are
-# LGPL-2.1-or-later (so is the control protocol framing compiled into the
-# library, src/proto), everything else GPL-2.0-or-later; both texts are there.
+# SPDX-License-Identifier line in its first three lines; the library (with
+# its preload), the installed headers, the header they share and their three
+# man pages are LGPL-2.1-or-later (so is the control protocol framing
+# compiled into the library, src/proto), everything else GPL-2.0-or-later;
+# both texts are there.
 # Reads the source tree as distributed (so it holds in distcheck too).
 . "$top_srcdir/tests/integration/lib.sh"
 tap_plan 3
@@ -12,7 +13,7 @@ cd "$top_srcdir" || exit 1
 lgpl() {
 	case $1 in
 	src/lib/* | src/proto/* | include/* | src/core/tunit.h | man/libtimekeeper.3 | \
-		man/timekeeper-page.7) return 0 ;;
+		man/libtimekeeper-preload.3 | man/timekeeper-page.7) return 0 ;;
 	esac
 	return 1
 }
@@ -27,7 +28,8 @@ done
 : >"$tmpdir/missing"
 : >"$tmpdir/wrong"
 while read -r f; do
-	id=$(head -n 3 "$f" | sed -n 's/.*SPDX-License-Identifier: \([A-Za-z0-9.+-]*\).*/\1/p' | head -n 1)
+	id=$(head -n 3 "$f" | sed -n 's/.*SPDX-License-Identifier: \([A-Za-z0-9.+-]*\).*/\1/p' | \
+		head -n 1)
 	if [ -z "$id" ]; then
 		echo "$f" >>"$tmpdir/missing"
 		continue
@@ -37,7 +39,9 @@ while read -r f; do
 done <"$tmpdir/files"
 n=$(wc -l <"$tmpdir/files")
 all_named() { [ ! -s "$tmpdir/missing" ] && [ "$n" -gt 100 ]; }
-check "every source file has an SPDX-License-Identifier line ($n files; missing: $(wc -l <"$tmpdir/missing"))" \
+check \
+	"every source file has an SPDX-License-Identifier line ($n files; missing: $(wc -l \
+	<"$tmpdir/missing"))" \
 	all_named
 [ -s "$tmpdir/missing" ] && diag "missing: $(head -n 10 "$tmpdir/missing" | tr '\n' ' ')"
 check "the library, its headers and pages are LGPL-2.1-or-later, the rest GPL-2.0-or-later" \

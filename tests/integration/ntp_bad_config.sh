@@ -13,9 +13,11 @@ bad() {
 		"$tmpdir" "$tmpdir" "$TK_USER_LINE" "$3" >"$tmpdir/$1.conf"
 	timeout 10 "$TKD" -f -c "$tmpdir/$1.conf" >"$tmpdir/$1.out" 2>"$tmpdir/$1.err"
 	rc=$?
-	check "$1: exit non-zero, not killed by the timeout (rc=$rc)" [ "$rc" -ne 0 -a "$rc" -ne 124 ]
+	check "$1: exit non-zero, not killed by the timeout (rc=$rc)" [ "$rc" -ne 0 -a \
+		"$rc" -ne 124 ]
 	check "$1: one line matching '$2': $(cat "$tmpdir/$1.err")" \
-		sh -c "[ \$(wc -l <'$tmpdir/$1.err') -eq 1 ] && grep -Eq \"\$0\" '$tmpdir/$1.err'" "$2"
+		sh -c \
+		"[ \$(wc -l <'$tmpdir/$1.err') -eq 1 ] && grep -Eq \"\$0\" '$tmpdir/$1.err'" "$2"
 }
 
 bad no_host 'no_host.conf:[0-9]+: .*server.*(needs|expected)' \

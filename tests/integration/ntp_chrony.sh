@@ -14,7 +14,8 @@ tap_plan 10
 
 ntp_host_snapshot
 port=$(ntp_free_port)
-if ntp_start_chronyd srv "$port"; then ok "chronyd serving on 127.0.0.1:$port"; else not_ok "chronyd did not start: $(cat "$tmpdir/srv.log")"; fi
+if ntp_start_chronyd srv "$port"; then ok "chronyd serving on 127.0.0.1:$port"; else not_ok \
+	"chronyd did not start: $(cat "$tmpdir/srv.log")"; fi
 ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections "$(ntp_server_line "$port")")"
 check "daemon running, page published" [ -s "$tmpdir/run/page" ]
 ntp_sync_checks 8 500000

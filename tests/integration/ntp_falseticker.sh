@@ -31,20 +31,26 @@ good='(.servers[0].state == "selected" or .servers[0].state == "candidate") and
 if ntp_wait_jq 60 "$good and .servers[2].state == \"falseticker\""; then
 	ok "within 60 s: $(jq -c '[.servers[] | {port, state, offset_ns}]' "$tmpdir/ntp.json")"
 else
-	not_ok "no falseticker within 60 s: $(jq -c '[.servers[] | {port, state, offset_ns}]' "$tmpdir/ntp.json" 2>&1)"
+	not_ok \
+		"no falseticker within 60 s: $(jq -c '[.servers[] | {port, state, offset_ns}]' \
+		"$tmpdir/ntp.json" 2>&1)"
 fi
 sleep 20
 ntp_ctl "$tmpdir/ntp.json" ntp
 diag "$("$TIMECTL" ntp 2>&1)"
 check "after 20 s more: the +2 s server is still a falseticker, the good ones followed" \
 	jqt "$tmpdir/ntp.json" "$good and .servers[2].state == \"falseticker\" and .selected != 2"
-check "the falseticker's offset is seen: $(jq '.servers[2].offset_ns' "$tmpdir/ntp.json") ns ~ +2 s" \
+check \
+	"the falseticker's offset is seen: $(jq '.servers[2].offset_ns' \
+	"$tmpdir/ntp.json") ns ~ +2 s" \
 	jqt "$tmpdir/ntp.json" '(.servers[2].offset_ns - 2000000000 | fabs) < 1000000'
 check "combined offset $(jq '.offset_ns' "$tmpdir/ntp.json") ns within 500 us" \
 	jqt "$tmpdir/ntp.json" '(.offset_ns | fabs) <= 500000'
 "$top_builddir/tests/integration/tk_offset" "$tmpdir/run/page" 10 >"$tmpdir/off.json"
 diag "page vs host clock over 10 s: $(cat "$tmpdir/off.json")"
-check "page REALTIME vs host: p99 $(jq .p99_ns "$tmpdir/off.json") ns, max $(jq .max_ns "$tmpdir/off.json") ns <= 500 us" \
+check \
+	"page REALTIME vs host: p99 $(jq .p99_ns "$tmpdir/off.json") ns, max $(jq .max_ns \
+	"$tmpdir/off.json") ns <= 500 us" \
 	jqt "$tmpdir/off.json" '.max_ns <= 500000 and .from_page == .samples and .synchronized == 1'
 ntp_ctl "$tmpdir/ntp2.json" ntp
 check "never stepped: steps $(jq .steps "$tmpdir/ntp2.json")" jqt "$tmpdir/ntp2.json" '.steps == 0'

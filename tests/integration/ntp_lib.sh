@@ -67,20 +67,23 @@ ntp_unavailable() {
 # ntp_need_root, ntp_need_chrony, ntp_need_ntpsec, ntp_need_faketime: skip the
 # whole test, saying why, when something is missing (fail it, ntp_required).
 ntp_need_root() {
-	[ "$(id -u)" -eq 0 ] ||
-		ntp_unavailable "needs root: the NTP servers run with CAP_SYS_TIME dropped from their bounding set"
+	[ "$(id -u)" -eq 0 ] || ntp_unavailable \
+		"needs root: the NTP servers run with CAP_SYS_TIME dropped from their bounding set"
 	command -v setpriv >/dev/null 2>&1 || ntp_unavailable "setpriv (util-linux) not found"
 	command -v ss >/dev/null 2>&1 || ntp_unavailable "ss (iproute2) not found"
 	[ -x "$HOSTCLOCK" ] || ntp_unavailable "$HOSTCLOCK not built"
 }
 ntp_need_chrony() {
 	[ -n "$CHRONYD" ] && [ -n "$CHRONYC" ] ||
-		ntp_unavailable "chronyd/chronyc not found (./dev.sh test unpacks chrony into $NTP_CACHE)"
+		ntp_unavailable \
+			"chronyd/chronyc not found (./dev.sh test unpacks chrony into $NTP_CACHE)"
 }
 ntp_need_ntpsec() {
-	[ -n "$NTPD" ] || ntp_unavailable "ntpsec's ntpd not found (./dev.sh test unpacks ntpsec into $NTP_CACHE)"
+	[ -n "$NTPD" ] || ntp_unavailable \
+		"ntpsec's ntpd not found (./dev.sh test unpacks ntpsec into $NTP_CACHE)"
 	# Not a missing piece but a busy machine: a skip even in CI.
-	ntp_port_free 123 || tap_skip_all "UDP port 123 is in use: ntpsec's ntpd can only serve there"
+	ntp_port_free 123 || tap_skip_all \
+		"UDP port 123 is in use: ntpsec's ntpd can only serve there"
 }
 ntp_need_faketime() {
 	[ -n "$LIBFAKETIME" ] || ntp_unavailable "libfaketime not found (apt-get install faketime)"
@@ -256,7 +259,8 @@ ntp_host_check() {
 		step_ns: (.[1].realtime_minus_monotonic_ns - .[0].realtime_minus_monotonic_ns)}' \
 		"$tmpdir/host0.json" "$tmpdir/host1.json" >"$tmpdir/hostd.json"
 	check "host clock untouched by the servers: $(jq -c . "$tmpdir/hostd.json")" \
-		jqt "$tmpdir/hostd.json" '.freq and .tick and .status and (.step_ns | fabs) < 1000000'
+		jqt "$tmpdir/hostd.json" \
+		'.freq and .tick and .status and (.step_ns | fabs) < 1000000'
 }
 
 # ntp_ctl FILE WHAT: timectl --json WHAT into FILE.
@@ -280,7 +284,8 @@ ntp_wait_jq() {
 # ntp_sim_sections SERVER-LINES: the daemon's sections for a test: simulated
 # devices 50 ppm fast, reference = ntp and the given [ntp] server lines.
 ntp_sim_sections() {
-	printf '[discipline]\nreference = ntp\n[ntp]\n%s\n[sim]\ndevices = hpet,acpi_pm,tsc\noscillator_error_ppm = 50\n' "$1"
+	printf '[discipline]\nreference = ntp\n[ntp]\n%s\n%s' "$1" \
+		'[sim]\ndevices = hpet,acpi_pm,tsc\noscillator_error_ppm = 50\n'
 }
 
 # ntp_server_line PORT: the [ntp] line of a test server: fast polls (0.25 to
@@ -295,27 +300,47 @@ ntp_server_line() {
 # REALTIME against the host clock within BOUND_NS, synchronized.
 ntp_sync_checks() {
 	if ntp_wait_jq 60 '.servers[0].state == "selected"'; then
-		ok "selected within 60 s: $(jq -c '.servers[0] | {state, reach, offset_ns, delay_ns}' "$tmpdir/ntp.json")"
+		ok \
+			"selected within 60 s: $(jq -c \
+			'.servers[0] | {state, reach, offset_ns, delay_ns}' "$tmpdir/ntp.json")"
 	else
-		not_ok "not selected within 60 s: $(jq -c . "$tmpdir/ntp.json" 2>&1) $(cat "$tmpdir/ntp.json.err")"
+		not_ok \
+			"not selected within 60 s: $(jq -c . "$tmpdir/ntp.json" 2>&1) $(cat \
+			"$tmpdir/ntp.json.err")"
 	fi
 	sleep 20
 	ntp_ctl "$tmpdir/ntp.json" ntp
 	diag "$("$TIMECTL" ntp 2>&1)"
-	check "after 20 s more: still selected, reach $(jq '.servers[0].reach' "$tmpdir/ntp.json") > 0" \
+	check \
+		"after 20 s more: still selected, reach $(jq '.servers[0].reach' \
+		"$tmpdir/ntp.json") > 0" \
 		jqt "$tmpdir/ntp.json" '.servers[0].state == "selected" and .servers[0].reach > 0'
-	check "server stratum $(jq '.servers[0].stratum' "$tmpdir/ntp.json") = $1, ours $(jq '.stratum' "$tmpdir/ntp.json") = $(($1 + 1))" \
+	check \
+		"server stratum $(jq '.servers[0].stratum' "$tmpdir/ntp.json") = $1, ours $(jq \
+		'.stratum' "$tmpdir/ntp.json") = $(($1 + 1))" \
 		jqt "$tmpdir/ntp.json" ".servers[0].stratum == $1 and .stratum == $(($1 + 1))"
-	check "server offset $(jq '.servers[0].offset_ns' "$tmpdir/ntp.json") ns within $2 ns, delay $(jq '.servers[0].delay_ns' "$tmpdir/ntp.json") ns in (0, 10 ms)" \
-		jqt "$tmpdir/ntp.json" "(.servers[0].offset_ns | fabs) <= $2 and .servers[0].delay_ns > 0 and .servers[0].delay_ns < 10000000"
+	check \
+		"server offset $(jq '.servers[0].offset_ns' \
+		"$tmpdir/ntp.json") ns within $2 ns, delay $(jq '.servers[0].delay_ns' \
+		"$tmpdir/ntp.json") ns in (0, 10 ms)" \
+		jqt "$tmpdir/ntp.json" \
+		"(.servers[0].offset_ns | fabs) <= $2 and .servers[0].delay_ns > 0
+		and .servers[0].delay_ns < 10000000"
 	ntp_ctl "$tmpdir/status.json" status
-	check "timectl status: reference ntp, synchronized, frequency $(jq .frequency_ppm "$tmpdir/status.json") ppm" \
+	check \
+		"timectl status: reference ntp, synchronized, frequency $(jq .frequency_ppm \
+		"$tmpdir/status.json") ppm" \
 		jqt "$tmpdir/status.json" '.reference == "ntp" and .synchronized == true'
 	"$top_builddir/tests/integration/tk_offset" "$tmpdir/run/page" 10 >"$tmpdir/off.json"
 	diag "page vs host clock over 10 s: $(cat "$tmpdir/off.json")"
-	check "page REALTIME vs the host clock (the server's time): p99 $(jq .p99_ns "$tmpdir/off.json") ns <= $2 ns, all from the page, synchronized" \
-		jqt "$tmpdir/off.json" ".p99_ns <= $2 and .from_page == .samples and .synchronized == 1"
+	check \
+		"page REALTIME vs the host clock (the server's time): p99 $(jq .p99_ns \
+		"$tmpdir/off.json") ns <= $2 ns, all from the page, synchronized" \
+		jqt "$tmpdir/off.json" \
+		".p99_ns <= $2 and .from_page == .samples and .synchronized == 1"
 	ntp_ctl "$tmpdir/ntp2.json" ntp
-	check "no step: steps $(jq .steps "$tmpdir/ntp2.json") = 0, updates $(jq .updates "$tmpdir/ntp2.json") > 0" \
+	check \
+		"no step: steps $(jq .steps "$tmpdir/ntp2.json") = 0, updates $(jq .updates \
+		"$tmpdir/ntp2.json") > 0" \
 		jqt "$tmpdir/ntp2.json" '.steps == 0 and .updates > 0'
 }

@@ -15,13 +15,16 @@ ntp_need_ntpsec
 tap_plan 11
 
 ntp_host_snapshot
-if ntp_start_ntpsec srv; then ok "ntpsec ntpd serving on 127.0.0.1:123"; else not_ok "ntpd did not start: $(cat "$tmpdir/srv.log")"; fi
+if ntp_start_ntpsec srv; then ok "ntpsec ntpd serving on 127.0.0.1:123"; else not_ok \
+	"ntpd did not start: $(cat "$tmpdir/srv.log")"; fi
 ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections "$(ntp_server_line 123) xleave")"
 check "daemon running, page published" [ -s "$tmpdir/run/page" ]
 ntp_sync_checks 8 500000
 ntp_ctl "$tmpdir/x.json" ntp
-check "flags $(jq -c '.servers[0].flags' "$tmpdir/x.json"): xleave asked, samples basic (ntpsec has no interleaved client/server mode)" \
-	jqt "$tmpdir/x.json" '.servers[0].flags | index("xleave") != null and index("interleaved") == null'
+desc="flags $(jq -c '.servers[0].flags' "$tmpdir/x.json"): xleave asked, samples basic"
+check "$desc (ntpsec has no interleaved client/server mode)" \
+	jqt "$tmpdir/x.json" \
+	'.servers[0].flags | index("xleave") != null and index("interleaved") == null'
 ntp_host_check
 diag "daemon log:" "$(cat "$tmpdir/daemon.log")"
 exit 0

@@ -26,22 +26,32 @@ check "two chronyd serving 10^6 s ahead on 127.0.0.1:$p1 and :$p2" [ "$up" -eq 0
 
 ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections "$(ntp_server_line "$p1")")"
 if ntp_wait_jq 60 'any(.servers[0].flags[]; . == "panic")'; then
-	ok "one server 10^6 s ahead is refused: $(jq -c '.servers[0] | {state, flags, offset_ns, message}' "$tmpdir/ntp.json")"
+	ok \
+		"one server 10^6 s ahead is refused: $(jq -c \
+		'.servers[0] | {state, flags, offset_ns, message}' "$tmpdir/ntp.json")"
 else
 	not_ok "not refused within 60 s: $(jq -c '.servers[0]' "$tmpdir/ntp.json" 2>&1)"
 fi
 check "its message names the threshold: $(jq -r '.servers[0].message' "$tmpdir/ntp.json")" \
-	jqt "$tmpdir/ntp.json" '.servers[0].message | test("beyond panic_threshold 1000 s: not applied")'
+	jqt "$tmpdir/ntp.json" \
+	'.servers[0].message | test("beyond panic_threshold 1000 s: not applied")'
 # A few more polls (0.25 to 1 s apart): still never applied.
 sleep 5
 ntp_ctl "$tmpdir/ntp.json" ntp
-check "never stepped: steps $(jq .steps "$tmpdir/ntp.json"), updates $(jq .updates "$tmpdir/ntp.json")" \
+check \
+	"never stepped: steps $(jq .steps "$tmpdir/ntp.json"), updates $(jq .updates \
+	"$tmpdir/ntp.json")" \
 	jqt "$tmpdir/ntp.json" '.steps == 0 and .updates == 0'
-check "one log line with the offset, the server and the limit: $(grep -c 'beyond panic_threshold' "$tmpdir/daemon.log")" \
-	sh -c "[ \$(grep -c 'beyond panic_threshold 1000 s: not applied' '$tmpdir/daemon.log') -eq 1 ] &&
+check \
+	"one log line with the offset, the server and the limit: $(grep -c \
+	'beyond panic_threshold' "$tmpdir/daemon.log")" \
+	sh -c "[ \$(grep -c 'beyond panic_threshold 1000 s: not applied' '$tmpdir/daemon.log') \
+		-eq 1 ] &&
 		grep -q '127.0.0.1' '$tmpdir/daemon.log'"
 "$top_builddir/tests/integration/tk_offset" "$tmpdir/run/page" 2 >"$tmpdir/off.json"
-check "the page keeps the host's time: max $(jq .max_ns "$tmpdir/off.json") ns from the host clock" \
+check \
+	"the page keeps the host's time: max $(jq .max_ns \
+	"$tmpdir/off.json") ns from the host clock" \
 	jqt "$tmpdir/off.json" '.max_ns < 1000000000'
 ntp_ctl "$tmpdir/status.json" status
 check "timectl status: not synchronized" jqt "$tmpdir/status.json" '.synchronized == false'
@@ -62,7 +72,9 @@ else
 	not_ok "not stepped within 60 s: $(jq -c . "$tmpdir/ntp.json" 2>&1)"
 fi
 "$top_builddir/tests/integration/tk_offset" "$tmpdir/run/page" 2 >"$tmpdir/off2.json"
-check "the page is now 10^6 s ahead of the host: mean $(jq .mean_ns "$tmpdir/off2.json") ns (host - page)" \
+check \
+	"the page is now 10^6 s ahead of the host: mean $(jq .mean_ns \
+	"$tmpdir/off2.json") ns (host - page)" \
 	jqt "$tmpdir/off2.json" "(.mean_ns + $ahead * 1000000000 | fabs) < 1000000000"
 ntp_host_check
 diag "daemon logs:" "$(cat "$tmpdir/daemon.log" "$tmpdir/daemon2.log")"

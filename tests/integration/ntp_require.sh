@@ -21,7 +21,8 @@ run_missing() {
 
 for t in ntp_chrony.sh ntp_ntpsec.sh; do
 	case $t in
-	ntp_chrony.sh) installed=$(command -v chronyd 2>/dev/null || ls /usr/sbin/chronyd 2>/dev/null) ;;
+	ntp_chrony.sh) \
+		installed=$(command -v chronyd 2>/dev/null || ls /usr/sbin/chronyd 2>/dev/null) ;;
 	*) installed=$(/usr/sbin/ntpd --version 2>/dev/null | grep ntpsec) ;;
 	esac
 	if [ -n "$installed" ]; then
@@ -30,15 +31,20 @@ for t in ntp_chrony.sh ntp_ntpsec.sh; do
 		continue
 	fi
 	run_missing "$t" true
-	if [ "$rc" -ne 0 ] && grep -q '^not ok' "$tmpdir/out" && ! grep -q '# SKIP' "$tmpdir/out"; then
-		ok "$t with CI=true and no servers fails (exit $rc): $(grep '^not ok' "$tmpdir/out")"
+	if [ "$rc" -ne 0 ] && grep -q '^not ok' "$tmpdir/out" && ! grep -q '# SKIP' \
+		"$tmpdir/out"; then
+		ok \
+			"$t with CI=true and no servers fails (exit $rc): $(grep '^not ok' \
+			"$tmpdir/out")"
 	else
 		not_ok "$t with CI=true and no servers did not fail (exit $rc)"
 		diag "$(cat "$tmpdir/out")"
 	fi
 	run_missing "$t" ""
 	if [ "$rc" -eq 0 ] && grep -q '^1\.\.0 # SKIP' "$tmpdir/out"; then
-		ok "$t without CI and no servers skips: $(sed -n 's/^1\.\.0 # SKIP/skipped:/p' "$tmpdir/out")"
+		ok \
+			"$t without CI and no servers skips: $(sed -n \
+			's/^1\.\.0 # SKIP/skipped:/p' "$tmpdir/out")"
 	else
 		not_ok "$t without CI and no servers did not skip (exit $rc)"
 		diag "$(cat "$tmpdir/out")"

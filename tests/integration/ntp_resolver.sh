@@ -28,10 +28,13 @@ tap_plan 10
 
 ntp_host_snapshot
 port=$(ntp_free_port)
-if ntp_start_chronyd srv "$port"; then ok "chronyd serving on 127.0.0.1:$port"; else not_ok "chronyd did not start: $(cat "$tmpdir/srv.log")"; fi
+if ntp_start_chronyd srv "$port"; then ok "chronyd serving on 127.0.0.1:$port"; else not_ok \
+	"chronyd did not start: $(cat "$tmpdir/srv.log")"; fi
 
 # The sink, on a loopback address of its own (port 53: resolv.conf has no port).
-dns=127.$(($(od -An -N1 -tu1 /dev/urandom) % 200 + 20)).$(($(od -An -N1 -tu1 /dev/urandom) % 250 + 1)).$(($(od -An -N1 -tu1 /dev/urandom) % 250 + 2))
+dns=127.$(($(od -An -N1 -tu1 /dev/urandom) % 200 + 20))
+dns=$dns.$(($(od -An -N1 -tu1 /dev/urandom) % 250 + 1))
+dns=$dns.$(($(od -An -N1 -tu1 /dev/urandom) % 250 + 2))
 "$SINK" "$dns" 53 "$tmpdir/sink.ready" "$tmpdir/sink.count" 2>"$tmpdir/sink.err" &
 ntp_pids="$ntp_pids $!"
 i=0
@@ -51,7 +54,8 @@ EOS
 chmod 755 "$tmpdir/tkd-ns" "$tmpdir/resolv.conf" "$tmpdir/nsswitch.conf"
 TKD="$tmpdir/tkd-ns"
 name=tk-swallowed.test
-ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections "server = $name port $port iburst minpoll -2 maxpoll 0
+ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections \
+	"server = $name port $port iburst minpoll -2 maxpoll 0
 $(ntp_server_line "$port")")"
 
 i=0
@@ -63,20 +67,33 @@ check "the name's queries reach the sink: $(wc -l <"$tmpdir/sink.count" 2>/dev/n
 	[ -s "$tmpdir/sink.count" ]
 
 if ntp_wait_jq 60 '.servers[1].state == "selected"'; then
-	ok "the good server is selected: $(jq -c '.servers[1] | {state, reach, offset_ns}' "$tmpdir/ntp.json")"
+	ok \
+		"the good server is selected: $(jq -c '.servers[1] | {state, reach, offset_ns}' \
+		"$tmpdir/ntp.json")"
 else
-	not_ok "the good server is not selected within 60 s: $(jq -c . "$tmpdir/ntp.json" 2>&1) $(cat "$tmpdir/ntp.json.err")"
+	not_ok \
+		"the good server is not selected within 60 s: $(jq -c . \
+		"$tmpdir/ntp.json" 2>&1) $(cat "$tmpdir/ntp.json.err")"
 fi
 if ntp_wait_jq 60 'any(.servers[0].flags[]; . == "resolve_failed")'; then
-	ok "the swallowed name is flagged: $(jq -c '.servers[0] | {state, flags, message}' "$tmpdir/ntp.json")"
+	ok \
+		"the swallowed name is flagged: $(jq -c '.servers[0] | {state, flags, message}' \
+		"$tmpdir/ntp.json")"
 else
-	not_ok "the swallowed name is not flagged within 60 s: $(jq -c '.servers[0]' "$tmpdir/ntp.json" 2>&1)"
+	not_ok \
+		"the swallowed name is not flagged within 60 s: $(jq -c '.servers[0]' \
+		"$tmpdir/ntp.json" 2>&1)"
 fi
 check "its message gives the timeout and the back-off" \
-	jqt "$tmpdir/ntp.json" '.servers[0].state == "init" and (.servers[0].message | test("no answer within 10 s|still runs")) and (.servers[0].message | test("next lookup in"))'
+	jqt "$tmpdir/ntp.json" \
+	'.servers[0].state == "init" and (.servers[0].message
+	| test("no answer within 10 s|still runs")) and (.servers[0].message
+	| test("next lookup in"))'
 "$top_builddir/tests/integration/tk_offset" "$tmpdir/run/page" 10 >"$tmpdir/off.json"
 diag "page vs host clock over 10 s: $(cat "$tmpdir/off.json")"
-check "the page stays fresh: $(jq .from_page "$tmpdir/off.json") of $(jq .samples "$tmpdir/off.json") readings from the page" \
+check \
+	"the page stays fresh: $(jq .from_page "$tmpdir/off.json") of $(jq .samples \
+	"$tmpdir/off.json") readings from the page" \
 	jqt "$tmpdir/off.json" '.samples > 0 and .from_page == .samples'
 "$TIMECTL" --json status >"$tmpdir/status.json" 2>&1
 check "timectl status answers: $(jq -c '{reference, synchronized}' "$tmpdir/status.json" 2>&1)" \
@@ -98,6 +115,7 @@ while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
-check "SIGTERM stops the daemon (waited $((i / 10)).$((i % 10)) s)" sh -c "! kill -0 $pid 2>/dev/null"
+check "SIGTERM stops the daemon (waited $((i / 10)).$((i % 10)) s)" sh -c \
+	"! kill -0 $pid 2>/dev/null"
 diag "daemon log:" "$(cat "$tmpdir/daemon.log")"
 exit 0

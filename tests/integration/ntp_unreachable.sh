@@ -14,7 +14,8 @@ tap_plan 8
 
 ntp_host_snapshot
 port=$(ntp_free_port)
-if ntp_start_chronyd srv "$port"; then ok "chronyd serving on 127.0.0.1:$port"; else not_ok "chronyd did not start: $(cat "$tmpdir/srv.log")"; fi
+if ntp_start_chronyd srv "$port"; then ok "chronyd serving on 127.0.0.1:$port"; else not_ok \
+	"chronyd did not start: $(cat "$tmpdir/srv.log")"; fi
 ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections "$(ntp_server_line "$port")")"
 
 # Locked: selected, and the frequency settled near -50 ppm (up to 90 s).
@@ -36,13 +37,19 @@ for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
 done >"$tmpdir/st0s.json" 2>/dev/null
 f0=$(jq -s '[.[].frequency_ppm] | sort | .[7]' "$tmpdir/st0s.json")
 ntp_ctl "$tmpdir/st0.json" status
-check "locked to the server, frequency $f0 ppm (median) near -50 ($(jq -c '.servers[0] | {state, reach, offset_ns}' "$tmpdir/ntp.json"))" \
-	sh -c "jq -n '($f0 + 50 | fabs) < 2' | grep -q true && jq -e '.synchronized' '$tmpdir/st0.json' >/dev/null"
+check \
+	"locked to the server, frequency $f0 ppm (median) near -50 ($(jq -c \
+	'.servers[0] | {state, reach, offset_ns}' "$tmpdir/ntp.json"))" \
+	sh -c \
+	"jq -n '($f0 + 50 | fabs) < 2' | grep -q true &&
+	jq -e '.synchronized' '$tmpdir/st0.json' >/dev/null"
 steps0=$(jq .steps "$tmpdir/ntp.json")
 
 ntp_stop "$srv_pid"
 if ntp_wait_jq 40 '.servers[0].state == "unreachable"'; then
-	ok "marked unreachable within 40 s of SIGSTOP: $(jq -c '.servers[0] | {state, reach, message}' "$tmpdir/ntp.json")"
+	ok \
+		"marked unreachable within 40 s of SIGSTOP: $(jq -c \
+		'.servers[0] | {state, reach, message}' "$tmpdir/ntp.json")"
 else
 	not_ok "not marked unreachable within 40 s: $(jq -c '.servers[0]' "$tmpdir/ntp.json" 2>&1)"
 fi
@@ -57,8 +64,11 @@ check "not stepped: steps $steps0 -> $(jq .steps "$tmpdir/ntp.json")" \
 	jqt "$tmpdir/ntp.json" ".steps == $steps0"
 "$top_builddir/tests/integration/tk_offset" "$tmpdir/run/page" 5 >"$tmpdir/off.json"
 diag "page vs host clock while unreachable: $(cat "$tmpdir/off.json")"
-check "page REALTIME vs host while unreachable: max $(jq .max_ns "$tmpdir/off.json") ns <= 1 ms, slope $(jq .slope_ppm "$tmpdir/off.json") ppm" \
-	jqt "$tmpdir/off.json" '.max_ns <= 1000000 and (.slope_ppm | fabs) < 1 and .from_page == .samples'
+check \
+	"page REALTIME vs host while unreachable: max $(jq .max_ns \
+	"$tmpdir/off.json") ns <= 1 ms, slope $(jq .slope_ppm "$tmpdir/off.json") ppm" \
+	jqt "$tmpdir/off.json" \
+	'.max_ns <= 1000000 and (.slope_ppm | fabs) < 1 and .from_page == .samples'
 ntp_host_check
 diag "daemon log:" "$(cat "$tmpdir/daemon.log")"
 exit 0

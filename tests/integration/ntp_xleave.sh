@@ -16,13 +16,18 @@ tap_plan 11
 
 ntp_host_snapshot
 port=$(ntp_free_port)
-if ntp_start_chronyd srv "$port"; then ok "chronyd serving on 127.0.0.1:$port"; else not_ok "chronyd did not start: $(cat "$tmpdir/srv.log")"; fi
+if ntp_start_chronyd srv "$port"; then ok "chronyd serving on 127.0.0.1:$port"; else not_ok \
+	"chronyd did not start: $(cat "$tmpdir/srv.log")"; fi
 ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections "$(ntp_server_line "$port") xleave")"
 check "daemon running, page published" [ -s "$tmpdir/run/page" ]
 ntp_sync_checks 8 500000
 ntp_ctl "$tmpdir/x.json" ntp
-check "flags $(jq -c '.servers[0].flags' "$tmpdir/x.json"): xleave asked, the newest sample interleaved; delay $(jq '.servers[0].delay_ns' "$tmpdir/x.json") ns" \
-	jqt "$tmpdir/x.json" '.servers[0].flags | index("xleave") != null and index("interleaved") != null'
+check \
+	"flags $(jq -c '.servers[0].flags' \
+	"$tmpdir/x.json"): xleave asked, the newest sample interleaved; delay $(jq \
+	'.servers[0].delay_ns' "$tmpdir/x.json") ns" \
+	jqt "$tmpdir/x.json" \
+	'.servers[0].flags | index("xleave") != null and index("interleaved") != null'
 ntp_host_check
 diag "daemon log:" "$(cat "$tmpdir/daemon.log")"
 exit 0

@@ -88,14 +88,18 @@ kill -KILL "$pid2"
 wait "$pid2" 2>/dev/null
 timeout 30 "$TC" --json read realtime >"$tmpdir/odd.json"
 rc=$?
-diag "read of the odd page (rc $rc): $(jq -c '.clocks[0] | {source, from_page, status}' "$tmpdir/odd.json" 2>&1)"
+diag \
+	"read of the odd page (rc $rc): $(jq -c '.clocks[0] | {source, from_page, status}' \
+	"$tmpdir/odd.json" 2>&1)"
 check "a new reader of a page left odd returns with a kernel reading that says so" \
-	sh -c '[ "$0" -eq 0 ] && jq -e ".clocks[0].from_page == false and (.clocks[0].source | test(\"busy|stale\"))" "$1" >/dev/null' \
+	sh -c '[ "$0" -eq 0 ] && jq -e ".clocks[0].from_page == false and
+		(.clocks[0].source | test(\"busy|stale\"))" "$1" >/dev/null' \
 	"$rc" "$tmpdir/odd.json"
 tk_start_daemon "$tmpdir/d3.log" "$conf"
 trap cleanup EXIT
 check "a new daemon's page is read again" \
-	wait_for 30 sh -c '"$0" --json read realtime | jq -e ".clocks[0].from_page" >/dev/null' "$TC"
+	wait_for 30 sh -c \
+	'"$0" --json read realtime | jq -e ".clocks[0].from_page" >/dev/null' "$TC"
 kill -TERM "$pid"
 wait "$pid"
 exit 0

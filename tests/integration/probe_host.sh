@@ -15,16 +15,25 @@ check "probe exits 0 (rc=$rc)" [ "$rc" -eq 0 ]
 check "output is one JSON object with 4 sources" jqt "$out" '(.sources | length) == 4'
 check "source names in order: $(jq -c '[.sources[].name]' "$out")" \
 	jqt "$out" '[.sources[].name] == ["hpet","acpi_pm","tsc","kclock"]'
-check "tsc usable: $(jq -c '.sources[]|select(.name=="tsc")|{usable,reason,nominal_hz,measured_hz}' "$out")" \
+check \
+	"tsc usable: $(jq -c \
+	'.sources[]|select(.name=="tsc")|{usable,reason,nominal_hz,measured_hz}' "$out")" \
 	jqt "$out" '.sources[]|select(.name=="tsc")|.usable'
-check "kclock usable, measured against $(jq -r '.sources[]|select(.name=="kclock")|.measured_against' "$out")" \
-	jqt "$out" '.sources[]|select(.name=="kclock")|.usable and .rating == 50 and .nominal_hz == 1000000000'
+check \
+	"kclock usable, measured against $(jq -r \
+	'.sources[]|select(.name=="kclock")|.measured_against' "$out")" \
+	jqt "$out" \
+	'.sources[]|select(.name=="kclock")|.usable and .rating == 50 and .nominal_hz == 1000000000'
 check "every unusable source says why, starting with its name" \
-	jqt "$out" '[.sources[]|select(.usable|not)|. as $s|($s.reason|type=="string") and ($s.reason|startswith($s.name + ": "))]|all'
+	jqt "$out" \
+	'[.sources[]|select(.usable|not)|. as $s|($s.reason|type=="string")
+	and ($s.reason|startswith($s.name + ": "))]|all'
 check "usable sources have a read cost" \
 	jqt "$out" '[.sources[]|select(.usable)|.read_ns|type=="number"]|all'
 check "text report names every source" \
-	sh -c "'$TKD' --probe --seconds 0.2 -c '$top_srcdir/conf/timekeeperd.conf' | grep -c -E '^[* ] (hpet|acpi_pm|tsc|kclock) ' | grep -qx 4"
+	sh -c \
+	"'$TKD' --probe --seconds 0.2 -c '$top_srcdir/conf/timekeeperd.conf' |
+	grep -c -E '^[* ] (hpet|acpi_pm|tsc|kclock) ' | grep -qx 4"
 diag "$(jq -r '.sources[]|"\(.name): usable=\(.usable) \(.reason // "")"' "$out")"
 [ -s "$tmpdir/err" ] && diag "stderr: $(cat "$tmpdir/err")"
 exit 0

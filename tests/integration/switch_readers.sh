@@ -32,11 +32,18 @@ kill -TERM $mc
 wait $mc
 diag "readers: $(cat "$tmpdir/mc.json")"
 check "$n switches, all accepted ($fails failed: $(head -c 300 "$tmpdir/err"))" [ "$fails" -eq 0 ]
-check "readers on every CPU read $(jq .reads "$tmpdir/mc.json") times from the page without error" jqt "$tmpdir/mc.json" \
-	".threads == $(getconf _NPROCESSORS_ONLN) and .reads > 1000 and .errors == 0 and .stale_start == 0 and .stale_end == 0"
-check "no backward step of CLOCK_MONOTONIC within a thread" jqt "$tmpdir/mc.json" '.backward_within == 0'
-check "no backward step across threads (max step back $(jq .max_backward_ns "$tmpdir/mc.json") ns)" jqt "$tmpdir/mc.json" '.backward_across == 0'
-check "the page's disruption counter went up by >= 40: $(jq -c '[.disruption_start, .disruption_end]' "$tmpdir/mc.json")" \
+check "readers on every CPU read $(jq .reads "$tmpdir/mc.json") times from the page without error" \
+	jqt "$tmpdir/mc.json" \
+	".threads == $(getconf _NPROCESSORS_ONLN) and .reads > 1000 and .errors == 0
+	and .stale_start == 0 and .stale_end == 0"
+check "no backward step of CLOCK_MONOTONIC within a thread" jqt "$tmpdir/mc.json" \
+	'.backward_within == 0'
+check \
+	"no backward step across threads (max step back $(jq .max_backward_ns \
+	"$tmpdir/mc.json") ns)" jqt "$tmpdir/mc.json" '.backward_across == 0'
+check \
+	"the page's disruption counter went up by >= 40: $(jq -c \
+	'[.disruption_start, .disruption_end]' "$tmpdir/mc.json")" \
 	jqt "$tmpdir/mc.json" '.disruption_end - .disruption_start >= 40'
 kill -TERM $pid
 wait $pid

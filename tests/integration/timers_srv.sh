@@ -9,8 +9,10 @@
 . "$top_srcdir/tests/integration/lib.sh"
 SRV="$top_builddir/tests/integration/timers_srv"
 
-tk_start_daemon "$tmpdir/daemon.log" \
-	'[discipline]\nreference = none\n[sim]\ndevices = hpet,acpi_pm,tsc\noscillator_error_ppm = 50\n[control]\ngroup = root\nmax_timers_per_client = 8\nmax_timers = 12\nmin_timer_interval_us = 1000\n'
+sections='[discipline]\nreference = none\n[sim]\ndevices = hpet,acpi_pm,tsc\n'
+sections=$sections'oscillator_error_ppm = 50\n'
+sections=$sections'[control]\ngroup = root\nmax_timers_per_client = 8\nmax_timers = 12\n'
+tk_start_daemon "$tmpdir/daemon.log" "$sections"'min_timer_interval_us = 1000\n'
 if [ ! -S "$tmpdir/run/control" ]; then
 	echo "1..1"
 	not_ok "the daemon did not start: $(tail -3 "$tmpdir/daemon.log")"

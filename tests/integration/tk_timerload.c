@@ -542,7 +542,8 @@ static int cmd_step(void)
 		       ts_to_ns(&ev[i_rt].ran) >= rt0 + 10 * NS,
 	       "step: the REALTIME absolute timer expired at its time, ran after the 10 s step");
 	result(i_rt >= 0 && i_mono >= 0 && i_rt < i_mono && recv[i_rt] < recv[i_mono],
-	       "step: the REALTIME absolute timer expired before the MONOTONIC one (moved by the step)");
+	       "step: the REALTIME absolute timer expired before the MONOTONIC one "
+	       "(moved by the step)");
 	result(i_mono >= 0 && ev[i_mono].kind == TK_TIMER_EXPIRED &&
 		       ts_to_ns(&ev[i_mono].ran) >= ts_to_ns(&ev[i_mono].expiry) &&
 		       ts_to_ns(&ev[i_mono].expiry) >= mono_val - 500 * MS &&

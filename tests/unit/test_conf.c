@@ -117,6 +117,10 @@ START_TEST(full_sim_section)
 }
 END_TEST
 
+#define LISTEN_EXPECTED                                                                            \
+	"expected ADDRESS:PORT with a numeric IPv4 address (127.0.0.1:9817) or [IPv6]:PORT "       \
+	"([::1]:9817), port 1..65535"
+
 /* Each bad line yields exactly "name:line: message". */
 static const struct {
 	const char *text;
@@ -124,7 +128,8 @@ static const struct {
 } bad[] = {
 	{ "[sim]\nfoo = 1\n", "b.conf:2: unknown key 'foo' in [sim]" },
 	{ "[nope]\nx = 1\n",
-	  "b.conf:2: unknown section [nope], expected [daemon], [discipline], [ntp], [clocksource], [control], [hw] or [sim]" },
+	  "b.conf:2: unknown section [nope], expected [daemon], [discipline], [ntp], "
+	  "[clocksource], [control], [metrics], [hw] or [sim]" },
 	{ "[discipline]\nreference = ntpd\n",
 	  "b.conf:2: reference = 'ntpd': expected one of none, system, ntp" },
 	{ "[daemon]\nupdate_interval_ms = 0\n",
@@ -138,11 +143,12 @@ static const struct {
 	  "b.conf:3: oscillator_error_ppm = 5000: out of range -1000..1000" },
 	{ "[sim]\noscillator_error_ppm = nan\n",
 	  "b.conf:2: oscillator_error_ppm = 'nan': expected a number" },
-	{ "[sim]\ndevices = hpet,rtc\n",
-	  "b.conf:2: devices = 'hpet,rtc': unknown device 'rtc', expected a list of hpet, acpi_pm, tsc" },
+	{ "[sim]\ndevices = hpet,rtc\n", "b.conf:2: devices = 'hpet,rtc': unknown device 'rtc', "
+					 "expected a list of hpet, acpi_pm, tsc" },
 	{ "[sim]\ntsc_hz = 1000000\ntsc_hz = 2000000\n", "b.conf:3: 'tsc_hz' set twice in [sim]" },
 	{ "[ntp]\nserver = a.example bogus\n",
-	  "b.conf:2: server a.example: unknown option 'bogus', expected port, iburst, xleave, minpoll or maxpoll" },
+	  "b.conf:2: server a.example: unknown option 'bogus', "
+	  "expected port, iburst, xleave, minpoll or maxpoll" },
 	{ "[ntp]\nserver = a minpoll 3 maxpoll 2\n", "b.conf:2: server a: minpoll 3 > maxpoll 2" },
 	{ "[ntp]\nserver = a\nserver = b minpoll 18\n",
 	  "b.conf:3: server: minpoll '18': expected an integer in -6..17 (log2 s)" },
@@ -158,7 +164,22 @@ static const struct {
 	{ "[ntp]\npanic_threshold = -1\n",
 	  "b.conf:2: panic_threshold = '-1': expected an unsigned integer" },
 	{ "[discipline]\nreference = ntp\n",
-	  "b.conf: reference = ntp but no server: expected at least one 'server = HOST' line in [ntp]" },
+	  "b.conf: reference = ntp but no server: "
+	  "expected at least one 'server = HOST' line in [ntp]" },
+	{ "[metrics]\nlisten = 127.0.0.1\n",
+	  "b.conf:2: listen = '127.0.0.1': no port: " LISTEN_EXPECTED },
+	{ "[metrics]\nlisten = 127.0.0.1:0\n",
+	  "b.conf:2: listen = '127.0.0.1:0': port '0' out of range: " LISTEN_EXPECTED },
+	{ "[metrics]\nlisten = [::1]:65536\n",
+	  "b.conf:2: listen = '[::1]:65536': port '65536' out of range: " LISTEN_EXPECTED },
+	{ "[metrics]\nlisten = ::1:9817\n",
+	  "b.conf:2: listen = '::1:9817': '::1' is not a numeric IPv4 address (no names are looked "
+	  "up): " LISTEN_EXPECTED },
+	{ "[metrics]\nlisten = [127.0.0.1]:9817\n",
+	  "b.conf:2: listen = '[127.0.0.1]:9817': '127.0.0.1' is not a numeric IPv6 address (no "
+	  "names are looked up): " LISTEN_EXPECTED },
+	{ "[metrics]\nlisten = [::1:9817\n",
+	  "b.conf:2: listen = '[::1:9817': no ']:' after an IPv6 address: " LISTEN_EXPECTED },
 	{ "[sim]\nthis is not a key value line\n",
 	  "b.conf:2: syntax error, expected '[section]' or 'key = value'" },
 };

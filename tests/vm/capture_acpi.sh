@@ -69,7 +69,8 @@ for machine in q35 pc; do
 	for table in HPET FACP; do
 		tmp=$VM_WORK/$table.$machine
 		vm_section "$log.txt" "$table" | base64 -d >"$tmp" 2>/dev/null
-		if [ "$(vm_section_rc "$log.txt" "$table")" != 0 ] || ! err=$(check_table "$tmp" "$table"); then
+		if [ "$(vm_section_rc "$log.txt" "$table")" != 0 ] || ! \
+			err=$(check_table "$tmp" "$table"); then
 			echo "$machine $table: bad capture: ${err:-guest could not read it}"
 			rc=1
 			continue

@@ -32,10 +32,12 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-[ $# -eq 2 ] || { echo "usage: check_probe.sh [--first N] [--pci F] [--dmesg F] MACHINE JSON" >&2; exit 2; }
+[ $# -eq 2 ] || { echo \
+	"usage: check_probe.sh [--first N] [--pci F] [--dmesg F] MACHINE JSON" >&2; exit 2; }
 machine=$1
 json=$2
-command -v jq >/dev/null 2>&1 || { echo "not ok $first - $machine: jq not found (install jq)"; exit 1; }
+command -v jq >/dev/null 2>&1 || { echo \
+	"not ok $first - $machine: jq not found (install jq)"; exit 1; }
 
 n=$((first - 1))
 failed=0
@@ -136,7 +138,8 @@ expected_workaround()
 			return x
 		}
 		{ v = tolower($2); d = tolower($3); r = hex($4) }
-		v == "0x8086" && d == "0x7113" { print (r < 3 ? "true" : "false") " 8086:7113 rev " r; found = 1; exit }
+		v == "0x8086" && d == "0x7113" { print (r < 3 ? "true" : "false") \
+			" 8086:7113 rev " r; found = 1; exit }
 		v == "0x8086" && d == "0x24c0" { print "true 8086:24c0"; found = 1; exit }
 		v == "0x1166" && d == "0x0009" { print "true 1166:0009"; found = 1; exit }
 		END { if (!found) print "false no PIIX4/ICH4/ServerWorks-LE function" }' "$1"
@@ -153,7 +156,8 @@ check_workaround()
 	if [ "$got" = "${exp%% *}" ]; then
 		result OK "acpi_pm workaround $got as the kernel's rule says for ${exp#* }"
 	else
-		result FAIL "acpi_pm workaround ${got:-(no source)}, kernel's rule says ${exp%% *} for ${exp#* }"
+		msg="acpi_pm workaround ${got:-(no source)}, kernel's rule says ${exp%% *}"
+		result FAIL "$msg for ${exp#* }"
 	fi
 	# The kernel rates a PM timer read the slow way 120 instead of 200.
 	case $got in
@@ -184,9 +188,12 @@ check_calibration()
 	h=$(tsc_cal hpet)
 	p=$(tsc_cal acpi_pm)
 	if [ -n "$h" ] && [ -n "$p" ] && within "$p" "$h" "$CAL_TOLERANCE_PPM"; then
-		result OK "tsc calibrated against hpet $h Hz and against acpi_pm $p Hz agree ($(ppm "$p" "$h") ppm)"
+		result OK \
+			"tsc calibrated against hpet $h Hz and against acpi_pm $p Hz agree ($(ppm \
+			"$p" "$h") ppm)"
 	else
-		result FAIL "tsc calibrated against hpet ${h:-(none)} Hz and acpi_pm ${p:-(none)} Hz: not within $CAL_TOLERANCE_PPM ppm"
+		msg="tsc calibrated against hpet ${h:-(none)} Hz and acpi_pm ${p:-(none)} Hz:"
+		result FAIL "$msg not within $CAL_TOLERANCE_PPM ppm"
 	fi
 	line=$(kernel_says 'tsc: Refined TSC clocksource calibration: [0-9.]+ MHz' | tail -n 1)
 	[ -n "$line" ] || line=$(kernel_says 'tsc: Detected [0-9.]+ MHz' | tail -n 1)
@@ -201,7 +208,9 @@ check_calibration()
 	case "$line" in
 	*Refined*) ;;
 	*)
-		if [ -n "$(kernel_says 'Fast TSC calibration failed|Unable to calibrate against PIT')" ]; then
+		if [ -n \
+			"$(kernel_says \
+			'Fast TSC calibration failed|Unable to calibrate against PIT')" ]; then
 			tol=$CAL_FALLBACK_PPM
 			how="$how, after its quick calibration failed: within $tol ppm"
 		fi ;;
@@ -209,9 +218,11 @@ check_calibration()
 	for ref in hpet acpi_pm; do
 		v=$(tsc_cal "$ref")
 		if [ -n "$v" ] && within "$v" "$kern_hz" "$tol"; then
-			result OK "tsc against $ref $v Hz agrees with the kernel's $kern_hz Hz ($(ppm "$v" "$kern_hz") ppm; $how)"
+			msg="tsc against $ref $v Hz agrees with the kernel's $kern_hz Hz"
+			result OK "$msg ($(ppm "$v" "$kern_hz") ppm; $how)"
 		else
-			result FAIL "tsc against $ref ${v:-(none)} Hz, kernel's $kern_hz Hz: not within $tol ppm ($how)"
+			msg="tsc against $ref ${v:-(none)} Hz, kernel's $kern_hz Hz:"
+			result FAIL "$msg not within $tol ppm ($how)"
 		fi
 	done
 }
@@ -226,25 +237,40 @@ check_warp()
 	warps=$(jq -r 'first(.sources[] | select(.name == "tsc")) | .warp.nr_warps' "$json")
 	inv=$(jq -r 'first(.sources[] | select(.name == "tsc")) | .invariant' "$json")
 	if [ "$run" = true ] && [ "$warps" != null ]; then
-		result OK "our warp test ran: $ours (max warp $(jq -r 'first(.sources[] | select(.name == "tsc")) | .max_warp_cycles' "$json") cycles)"
+		result OK \
+			"our warp test ran: $ours (max warp $(jq -r \
+			'first(.sources[] | select(.name == "tsc")) | .max_warp_cycles' \
+			"$json") cycles)"
 	else
 		result FAIL "our warp test did not run: $ours"
 		return
 	fi
-	kern=$(kernel_says 'Marking TSC unstable|TSC synchronization|tsc_sync|Measured .* cycles TSC warp' | sed 's/^\[[^]]*\] //' | head -n 3)
+	kern=$(kernel_says \
+		'Marking TSC unstable|TSC synchronization|tsc_sync|Measured .* cycles TSC warp' | \
+		sed 's/^\[[^]]*\] //' | head -n 3)
 	echo "# ours:   ${ours} -> TSC $( [ "$warps" = 0 ] && echo synchronized || echo unstable)"
 	echo "# kernel: ${kern:-no TSC synchronization verdict printed (synchronized)}"
 	case $kern in
 	*"TSCs unsynchronized"*)
-		[ "$warps" = 0 ] && echo "# they differ: the kernel marked the TSC unstable by rule, not by measurement:" &&
-			echo "#   unsynchronized_tsc() says a CPU without constant_tsc (invariant TSC here: $inv) that is" &&
-			echo "#   not Intel, with more than one package, cannot be trusted; our test measured the" &&
-			echo "#   counters and QEMU's TCG gives every vCPU the host's TSC, so no backward step is seen." ;;
+		[ "$warps" = 0 ] &&
+			echo "# they differ: the kernel marked the TSC unstable by rule," \
+				"not by measurement:" &&
+			echo "#   unsynchronized_tsc() says a CPU without constant_tsc" \
+				"(invariant TSC here: $inv) that is" &&
+			echo "#   not Intel, with more than one package, cannot be trusted;" \
+				"our test measured the" &&
+			echo "#   counters and QEMU's TCG gives every vCPU the host's TSC," \
+				"so no backward step is seen." ;;
 	*"check_tsc_sync_source failed"*|*"Measured"*)
-		[ "$warps" = 0 ] && echo "# they differ: the kernel measured a warp at boot (its test runs while CPUs come up," &&
-			echo "#   before TSC_ADJUST fix-ups); ours ran later for 20 ms and saw none." ;;
+		[ "$warps" = 0 ] &&
+			echo "# they differ: the kernel measured a warp at boot" \
+				"(its test runs while CPUs come up," &&
+			echo "#   before TSC_ADJUST fix-ups);" \
+				"ours ran later for 20 ms and saw none." ;;
 	*)
-		[ "$warps" != 0 ] && echo "# they differ: the kernel saw no warp at boot; ours saw $warps backward steps" ;;
+		[ "$warps" != 0 ] &&
+			echo "# they differ: the kernel saw no warp at boot;" \
+				"ours saw $warps backward steps" ;;
 	esac
 }
 

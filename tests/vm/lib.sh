@@ -151,7 +151,8 @@ kernel_fetch()
 	fi
 	[ -n "$pkg" ] || { echo "no linux-image-*-amd64 package known to apt"; return 1; }
 	mkdir -p "$VM_CACHE" || { echo "cannot create $VM_CACHE"; return 1; }
-	tmp=$(mktemp -d "$VM_CACHE/.fetch.XXXXXX") || { echo "mktemp in $VM_CACHE failed"; return 1; }
+	tmp=$(mktemp -d "$VM_CACHE/.fetch.XXXXXX") || { echo \
+		"mktemp in $VM_CACHE failed"; return 1; }
 	# apt-get download as root warns that the _apt user cannot write here: harmless.
 	if ! (cd "$tmp" && apt-get download -q "$pkg" >download.log 2>&1); then
 		echo "apt-get download $pkg failed: $(tail -n 1 "$tmp/download.log")"
@@ -377,7 +378,8 @@ vm_run()
 	while kill -0 "$VM_QEMU_PID" 2>/dev/null; do
 		now=$(date +%s)
 		if [ $((now - start)) -ge "$VM_TIMEOUT" ]; then
-			vm_log "$machine: no poweroff after ${VM_TIMEOUT}s: stopping QEMU (pid $VM_QEMU_PID)"
+			vm_log "$machine: no poweroff after ${VM_TIMEOUT}s:" \
+				"stopping QEMU (pid $VM_QEMU_PID)"
 			vm_kill_qemu
 			break
 		fi
@@ -396,7 +398,8 @@ vm_run()
 		wait "$VM_QEMU_PID"
 		qrc=$?
 		VM_QEMU_PID=
-		[ "$qrc" -eq 0 ] || vm_log "$machine: QEMU exit status $qrc: $(head -c 300 "$out.qemu")"
+		[ "$qrc" -eq 0 ] || vm_log \
+			"$machine: QEMU exit status $qrc: $(head -c 300 "$out.qemu")"
 	fi
 	VM_ELAPSED=$(($(date +%s) - start))
 	tr -d '\r' <"$out" >"$out.txt"
@@ -460,7 +463,8 @@ EOF
 	if [ "$rc" = 0 ]; then
 		vm_ok "$machine: timekeeperd --probe --json exited 0"
 	else
-		vm_not_ok "$machine: timekeeperd --probe --json exited ${rc:-(no status)}, expected 0"
+		vm_not_ok \
+			"$machine: timekeeperd --probe --json exited ${rc:-(no status)}, expected 0"
 	fi
 
 	sh "$top_srcdir/tests/vm/check_probe.sh" --first $((VM_TESTNO + 1)) \
@@ -501,7 +505,8 @@ vm_sd_base()
 	[ "$(id -u)" = 0 ] ||
 		vm_unavailable "no cached systemd image ($VM_SD_BASE) and debootstrap needs root"
 	command -v debootstrap >/dev/null 2>&1 ||
-		vm_unavailable "no cached systemd image and debootstrap not found (install debootstrap)"
+		vm_unavailable \
+			"no cached systemd image and debootstrap not found (install debootstrap)"
 	command -v flock >/dev/null 2>&1 || vm_unavailable "flock not found (util-linux)"
 	mkdir -p "$VM_CACHE" || vm_unavailable "cannot create $VM_CACHE"
 	vm_log "building the systemd base image (debootstrap, once per builder version)"
@@ -560,7 +565,8 @@ vm_sd_overlay()
 	# A debugging aid: TK_VM_EXTRA=DIR lays DIR's tree over the installed files (e.g. a unit
 	# being worked on), listed as comments so a run that used it says so.
 	if [ -n "${TK_VM_EXTRA:-}" ]; then
-		cp -a "$TK_VM_EXTRA/." "$VM_ROOT/" || vm_unavailable "cannot copy TK_VM_EXTRA=$TK_VM_EXTRA"
+		cp -a "$TK_VM_EXTRA/." "$VM_ROOT/" || vm_unavailable \
+			"cannot copy TK_VM_EXTRA=$TK_VM_EXTRA"
 		vm_log "TK_VM_EXTRA: $(cd "$TK_VM_EXTRA" && find . -type f | paste -sd' ' -)"
 	fi
 	mkdir -p "$VM_ROOT/tk" "$VM_ROOT/etc/systemd/system/multi-user.target.wants"

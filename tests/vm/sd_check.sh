@@ -82,7 +82,8 @@ wait_page()
 }
 
 # One source's object in `timectl --json sources` (whatever nests it), compacted.
-source_json() { jq -c --arg n "$1" 'first(.. | objects | select(.name? == $n))' "$W/$2.out" 2>/dev/null; }
+source_json() { jq -c --arg n "$1" 'first(.. | objects | select(.name? == $n))' \
+	"$W/$2.out" 2>/dev/null; }
 
 note "guest: up ${T0}s when the test started (kernel + systemd to multi-user.target)"
 # This unit is part of the boot transaction, so systemd-analyze would say "not finished":
@@ -112,12 +113,14 @@ pid=$(sed -n 's/^MainPID=//p' "$W/show.out")
 
 # --- sources -----------------------------------------------------------------------------
 if ! command -v timectl >/dev/null 2>&1; then
-	for s in hpet acpi_pm tsc kclock; do not_ok "timectl sources lists $s: timectl not installed"; done
+	for s in hpet acpi_pm tsc kclock; do not_ok \
+		"timectl sources lists $s: timectl not installed"; done
 else
 	run sources 20 timectl --json sources
 	rc=$?
 	run sources_text 20 timectl sources
-	names=$(jq -r '[.. | objects | .name? | strings] | unique | join(" ")' "$W/sources.out" 2>/dev/null)
+	names=$(jq -r '[.. | objects | .name? | strings] | unique | join(" ")' \
+		"$W/sources.out" 2>/dev/null)
 	note "timectl --json sources (exit $rc) names: ${names:-none}"
 	for s in hpet acpi_pm tsc kclock; do
 		case " $names " in
@@ -161,11 +164,13 @@ rc1=$?
 sleep 3
 run read_acpi2 10 timectl --json read
 rc2=$?
-mono='first(.clocks[]? | select(.clock == "monotonic")) | "\(.page_sec) \(.page_nsec) \(.kernel_sec) \(.kernel_nsec)"'
+mono='first(.clocks[]? | select(.clock == "monotonic"))
+	| "\(.page_sec) \(.page_nsec) \(.kernel_sec) \(.kernel_nsec)"'
 r1=$(jq -r "$mono" "$W/read_acpi1.out" 2>/dev/null)
 r2=$(jq -r "$mono" "$W/read_acpi2.out" 2>/dev/null)
 from=$(jq -r '"\(.from_page) \(.liveness) \(.source)"' "$W/read_acpi2.out" 2>/dev/null)
-adv=$(echo "$r1 $r2" | awk 'NF == 8 { p = ($5 - $1) * 1e9 + ($6 - $2); k = ($7 - $3) * 1e9 + ($8 - $4)
+adv=$(echo "$r1 $r2" | awk 'NF == 8 { p = ($5 - $1) * 1e9 + ($6 - $2)
+	k = ($7 - $3) * 1e9 + ($8 - $4)
 	printf "%.0f %.0f %.0f", p / 1e6, k / 1e6, (p - k) / 1e6 }')
 # shellcheck disable=SC2086 # three numbers, split on purpose
 set -- $adv
@@ -216,7 +221,8 @@ if [ -n "$fields" ]; then
 	ok "the daemon's journal entries carry structured fields: $fields"
 	jq -c 'with_entries(select(.key == "MESSAGE" or (.key | startswith("TK_")))) |
 		select(length > 1)' \
-		"$W/journal.out" 2>/dev/null | head -n 3 | while IFS= read -r l; do note "  $l"; done
+		"$W/journal.out" 2>/dev/null | head -n 3 | while IFS= read -r l; do note \
+		"  $l"; done
 else
 	skip "structured TK_* fields in the journal" "none in the daemon's entries"
 fi

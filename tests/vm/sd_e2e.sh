@@ -22,7 +22,9 @@ vm_log "timing: base image $VM_SD_BUILD_TIME s to build ($( [ "$VM_SD_BUILD_TIME
 
 t=$(date +%s)
 vm_sd_overlay "$top_srcdir/tests/vm/sd_check.sh"
-vm_log "timing: make install + overlay $(($(date +%s) - t)) s ($(wc -l <"$VM_WORK/installed.txt") files installed)"
+vm_log \
+	"timing: make install + overlay $(($(date +%s) - t)) s ($(wc -l \
+	<"$VM_WORK/installed.txt") files installed)"
 
 # systemd prints its own status on the console while booting; quiet keeps the kernel's
 # messages there to warnings. 1 GiB: the image is unpacked into RAM (tmpfs, half of it).
