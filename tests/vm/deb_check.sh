@@ -85,7 +85,8 @@ else
 	vm_log "not a git checkout: the release tree's debian/ is not compared with git's"
 fi
 
-# What each package holds (dh_missing fails the build on a file none of them takes).
+# What each package holds (dh_missing fails the build on a file none of them takes); each
+# name is a pattern for grep -x.
 contents()
 {
 	f=$(find "$pkg" -maxdepth 1 -name "${1}_*_amd64.deb" | head -n 1)
@@ -112,8 +113,9 @@ has_all timekeeperd /usr/sbin/timekeeperd /usr/bin/timectl /etc/timekeeperd.conf
 	/usr/lib/sysusers.d/timekeeperd.conf /usr/share/bash-completion/completions/timectl \
 	/usr/share/bash-completion/completions/timekeeperd /usr/share/man/man8/timekeeperd.8.gz \
 	/usr/share/man/man1/timectl.1.gz /usr/share/man/man5/timekeeperd.conf.5.gz \
-	/usr/share/man/man7/timekeeper-page.7.gz /usr/share/doc/timekeeperd/README.Debian
-has_all libtimekeeper0 "/usr/lib/$ma/libtimekeeper.so.0" "/usr/lib/$ma/libtimekeeper.so.0.0.0"
+	/usr/share/man/man7/timekeeper-page.7.gz '/usr/share/doc/timekeeperd/README.Debian\(.gz\)\?'
+has_all libtimekeeper0 "/usr/lib/$ma/libtimekeeper.so.0" "/usr/lib/$ma/libtimekeeper.so.0.0.0" \
+	"/usr/lib/$ma/libtimekeeper-preload.so" /usr/share/man/man3/libtimekeeper-preload.3.gz
 has_all libtimekeeper-dev /usr/include/timekeeper.h /usr/include/timekeeper/page.h \
 	/usr/include/timekeeper/control.h "/usr/lib/$ma/libtimekeeper.a" \
 	"/usr/lib/$ma/libtimekeeper.so" "/usr/lib/$ma/pkgconfig/timekeeper.pc" \
