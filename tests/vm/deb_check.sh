@@ -76,9 +76,11 @@ if [ -e "$top_srcdir/.git" ] && command -v git >/dev/null 2>&1 &&
 		[ -f "$f" ] || echo "$f"
 	done) >"$pkg.missing"
 	if [ ! -s "$pkg.missing" ]; then
-		vm_ok "every file of debian/ in git is in the release tree ($(wc -l <"$pkg.git") files)"
+		vm_ok "every file of debian/ in git is in the release tree" \
+			"($(wc -l <"$pkg.git") files)"
 	else
-		vm_not_ok "files of debian/ missing from the release tree (add them to EXTRA_DIST):" \
+		vm_not_ok "files of debian/ missing from the release tree" \
+			"(add them to EXTRA_DIST):" \
 			"$(paste -sd' ' "$pkg.missing")"
 	fi
 else
