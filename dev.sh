@@ -21,7 +21,8 @@ cd "$here"
 DEPS="build-essential autoconf automake libtool pkg-config libcap-dev libsystemd-dev libpci-dev
 libinih-dev check jq qemu-system-x86 busybox-static cpio groff man-db debootstrap
 faketime iproute2 libseccomp2 libgnutls30 libnettle8 libedit2 libbsd0 libssl3 libcap2
-nftables clang libclang-rt-14-dev clang-format stress-ng"
+nftables clang libclang-rt-14-dev clang-format stress-ng
+debhelper dpkg-dev fakeroot lintian"
 
 # The NTP tests' real servers (tests/integration/ntp_lib.sh): chrony and
 # ntpsec conflict as packages (both provide time-daemon) and installing either

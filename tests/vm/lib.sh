@@ -530,10 +530,11 @@ vm_sd_base()
 	done
 }
 
-# vm_sd_overlay GUEST_SCRIPT: the second cpio, appended to the base image: the project as
+# vm_sd_overlay GUEST_SCRIPT [FILES]: the second cpio, appended to the base image: the project as
 # `make install DESTDIR=...` puts it from the build tree, the guest script as /tk/check.sh,
 # /tk/env with this run's nonce and a oneshot unit that runs the script once the system
-# reached multi-user.target and powers off. Sets VM_INITRD to base + overlay.
+# reached multi-user.target and powers off. Sets VM_INITRD to base + overlay. With FILES, a
+# directory, its tree goes into the image instead of the project (deb_check.sh: the packages).
 vm_sd_overlay()
 {
 	VM_WORK=${TK_VM_WORK:-$top_builddir/tests/vm/work}/$(basename "$0" .sh)
@@ -541,8 +542,10 @@ vm_sd_overlay()
 	mkdir -p "$VM_WORK" || vm_unavailable "cannot create $VM_WORK"
 	VM_ROOT=$VM_WORK/root
 	VM_NONCE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+	if [ -n "${2:-}" ]; then
+		mkdir -p "$VM_ROOT" && cp -a "$2/." "$VM_ROOT/" || vm_unavailable "cannot copy $2"
 	# Run from `make check`: the outer make's job server is not ours to use.
-	if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${MAKE:-make}" -C "$top_builddir" install \
+	elif ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${MAKE:-make}" -C "$top_builddir" install \
 		DESTDIR="$VM_ROOT" >"$VM_WORK/install.log" 2>&1; then
 		vm_not_ok "make install DESTDIR=$VM_ROOT failed"
 		vm_comment_file "$VM_WORK/install.log" 30
