@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "core/tunit.h"
+#include "tk_monoseen.h"
 #include "timekeeper.h"
 #include "timekeeper/page.h"
 
@@ -179,12 +180,12 @@ struct mono_reader {
 	pthread_t th;
 	int cpu;
 	struct timekeeper *tk;
-	uint64_t reads, back;
-	int64_t worst_back_ns;
+	uint64_t reads;
+	struct mono_seen mono;
 };
 
-static int64_t mono_max; /* the largest reading any reader published */
-static int readers_stop; /* set by the auditor */
+static _Atomic int64_t mono_max; /* the largest reading any reader published */
+static int readers_stop;	 /* set by the auditor */
 
 static void *mono_loop(void *arg)
 {
@@ -195,21 +196,12 @@ static void *mono_loop(void *arg)
 	CPU_SET(m->cpu, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	while (!__atomic_load_n(&readers_stop, __ATOMIC_RELAXED)) {
-		int64_t before = __atomic_load_n(&mono_max, __ATOMIC_ACQUIRE), t, cur;
+		int64_t before = mono_seen_before(&mono_max);
 		struct timespec ts;
 
 		tk_gettime(m->tk, CLOCK_MONOTONIC, &ts);
-		t = ts_to_ns(&ts);
 		m->reads++;
-		if (t < before) {
-			m->back++;
-			if (before - t > m->worst_back_ns)
-				m->worst_back_ns = before - t;
-		}
-		cur = before;
-		while (t > cur && !__atomic_compare_exchange_n(&mono_max, &cur, t, true,
-							       __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-			;
+		mono_seen_note(&m->mono, &mono_max, before, ts_to_ns(&ts));
 	}
 	return NULL;
 }
@@ -347,10 +339,11 @@ int main(int argc, char **argv)
 		ncpu = 1;
 	if (ncpu > MAX_READERS)
 		ncpu = MAX_READERS;
-	mono_max = INT64_MIN;
+	atomic_store(&mono_max, INT64_MIN);
 	for (int i = 0; i < ncpu; i++) {
 		rd[i].cpu = i;
 		rd[i].tk = tk;
+		rd[i].mono.last = INT64_MIN;
 		if (pthread_create(&rd[i].th, NULL, mono_loop, &rd[i]) != 0) {
 			fprintf(stderr, "bench_vm: cannot start a reader on CPU %d\n", i);
 			return 1;
@@ -423,9 +416,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ncpu; i++) {
 		pthread_join(rd[i].th, NULL);
 		reads += rd[i].reads;
-		back += rd[i].back;
-		if (rd[i].worst_back_ns > worst_back)
-			worst_back = rd[i].worst_back_ns;
+		back += rd[i].mono.back_within + rd[i].mono.back_across;
+		if (rd[i].mono.max_back_ns > worst_back)
+			worst_back = rd[i].mono.max_back_ns;
 	}
 	if (tk_status(tk, &st) == 0)
 		printf("bench: vm_page_source_after_audit %s %s (mode %s)\n", st.source, label,

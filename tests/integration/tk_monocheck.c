@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/tunit.h"
+#include "tk_monoseen.h"
 #include "timekeeper.h"
 
 static struct timekeeper *tk;
@@ -37,40 +38,27 @@ static _Atomic int stop;
 
 struct reader {
 	pthread_t thread;
-	uint64_t reads, back_within, back_across, errors;
-	int64_t max_back_ns;
+	uint64_t reads, errors;
+	struct mono_seen mono;
 };
 
 static void *run(void *arg)
 {
 	struct reader *r = arg;
 	struct timespec ts;
-	int64_t last = INT64_MIN, seen, v, m;
+	int64_t seen, v;
+
+	r->mono.last = INT64_MIN;
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		seen = atomic_load_explicit(&global_max, memory_order_acquire);
+		seen = mono_seen_before(&global_max);
 		if (tk_gettime(tk, CLOCK_MONOTONIC, &ts) != 0) {
 			r->errors++;
 			continue;
 		}
 		v = ts_to_ns(&ts);
 		r->reads++;
-		if (v < last) {
-			r->back_within++;
-			if (last - v > r->max_back_ns)
-				r->max_back_ns = last - v;
-		}
-		if (v < seen) {
-			r->back_across++;
-			if (seen - v > r->max_back_ns)
-				r->max_back_ns = seen - v;
-		}
-		last = v;
-		m = atomic_load_explicit(&global_max, memory_order_relaxed);
-		while (v > m && !atomic_compare_exchange_weak_explicit(&global_max, &m, v,
-								       memory_order_release,
-								       memory_order_relaxed))
-			;
+		mono_seen_note(&r->mono, &global_max, seen, v);
 	}
 	return NULL;
 }
@@ -125,11 +113,11 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n; i++) {
 		pthread_join(rd[i].thread, NULL);
 		reads += rd[i].reads;
-		within += rd[i].back_within;
-		across += rd[i].back_across;
+		within += rd[i].mono.back_within;
+		across += rd[i].mono.back_across;
 		errors += rd[i].errors;
-		if (rd[i].max_back_ns > max_back)
-			max_back = rd[i].max_back_ns;
+		if (rd[i].mono.max_back_ns > max_back)
+			max_back = rd[i].mono.max_back_ns;
 	}
 	tk_status(tk, &st1);
 	printf("{\"threads\":%ld,\"reads\":%" PRIu64 ",\"errors\":%" PRIu64

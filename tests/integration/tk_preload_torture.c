@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "core/tunit.h"
+#include "tk_monoseen.h"
 
 #define SANITY_EVERY 64
 #define SANITY_NS (1000 * 1000 * 1000LL)
@@ -44,8 +45,8 @@ static _Atomic int stop;
 struct reader {
 	pthread_t thread;
 	_Atomic uint64_t reads;
-	uint64_t back_within, back_across, back_raw, back_boot, errors, insane;
-	int64_t max_back_ns;
+	uint64_t back_raw, back_boot, errors, insane;
+	struct mono_seen mono;
 	char why[160]; /* the first insane reading */
 };
 
@@ -102,30 +103,17 @@ static void sanity(struct reader *r, int64_t *raw, int64_t *boot)
 static void *run(void *arg)
 {
 	struct reader *r = arg;
-	int64_t last = INT64_MIN, raw = INT64_MIN, boot = INT64_MIN, seen, v, m;
+	int64_t raw = INT64_MIN, boot = INT64_MIN, seen, v;
 	uint64_t n = 0;
 
+	r->mono.last = INT64_MIN;
+
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		seen = atomic_load_explicit(&global_max, memory_order_acquire);
+		seen = mono_seen_before(&global_max);
 		v = read_ns(CLOCK_MONOTONIC, r);
 		if (v == INT64_MIN)
 			continue;
-		if (v < last) {
-			r->back_within++;
-			if (last - v > r->max_back_ns)
-				r->max_back_ns = last - v;
-		}
-		if (v < seen) {
-			r->back_across++;
-			if (seen - v > r->max_back_ns)
-				r->max_back_ns = seen - v;
-		}
-		last = v;
-		m = atomic_load_explicit(&global_max, memory_order_relaxed);
-		while (v > m && !atomic_compare_exchange_weak_explicit(&global_max, &m, v,
-								       memory_order_release,
-								       memory_order_relaxed))
-			;
+		mono_seen_note(&r->mono, &global_max, seen, v);
 		if (++n % SANITY_EVERY == 0)
 			sanity(r, &raw, &boot);
 		atomic_store_explicit(&r->reads, n, memory_order_relaxed);
@@ -138,7 +126,8 @@ static uint64_t sum_back(const struct reader *rd, long n)
 	uint64_t b = 0;
 
 	for (long i = 0; i < n; i++)
-		b += rd[i].back_within + rd[i].back_across + rd[i].back_raw + rd[i].back_boot;
+		b += rd[i].mono.back_within + rd[i].mono.back_across + rd[i].back_raw +
+		     rd[i].back_boot;
 	return b;
 }
 
@@ -215,16 +204,16 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n; i++) {
 		pthread_join(rd[i].thread, NULL);
 		reads += rd[i].reads;
-		within += rd[i].back_within;
-		across += rd[i].back_across;
+		within += rd[i].mono.back_within;
+		across += rd[i].mono.back_across;
 		raw += rd[i].back_raw;
 		boot += rd[i].back_boot;
 		errors += rd[i].errors;
 		bad += rd[i].insane;
 		if (rd[i].insane && !*why)
 			why = rd[i].why;
-		if (rd[i].max_back_ns > max_back)
-			max_back = rd[i].max_back_ns;
+		if (rd[i].mono.max_back_ns > max_back)
+			max_back = rd[i].mono.max_back_ns;
 	}
 	stats(st, 6);
 	printf("{\"threads\":%ld,\"reads\":%" PRIu64 ",\"errors\":%" PRIu64

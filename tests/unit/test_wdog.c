@@ -323,19 +323,27 @@ static uint64_t fake_read(struct clocksource *cs)
 	       cs->mask;
 }
 
+/* A usable counter of the scripted kinds below, read by read(cs) with priv. */
+static void counter_init(struct clocksource *cs, const char *name, int rating, unsigned int bits,
+			 uint64_t hz, uint32_t flags, uint64_t (*read)(struct clocksource *),
+			 void *priv)
+{
+	cs_init(cs, name);
+	cs->usable = true;
+	cs->rating = rating;
+	cs->bits = bits;
+	cs->mask = CS_MASK(bits);
+	cs->nominal_hz = hz;
+	cs->flags = flags;
+	cs->read = read;
+	cs->priv = priv;
+}
+
 static void fake_mk(struct fake *f, const char *name, int rating, unsigned int bits, uint64_t hz,
 		    uint32_t flags)
 {
 	memset(f, 0, sizeof(*f));
-	cs_init(&f->cs, name);
-	f->cs.usable = true;
-	f->cs.rating = rating;
-	f->cs.bits = bits;
-	f->cs.mask = CS_MASK(bits);
-	f->cs.nominal_hz = hz;
-	f->cs.flags = flags;
-	f->cs.read = fake_read;
-	f->cs.priv = f;
+	counter_init(&f->cs, name, rating, bits, hz, flags, fake_read, f);
 	f->hz = hz;
 }
 
@@ -639,15 +647,7 @@ static void dctr_mk(struct dctr *c, const char *name, int rating, unsigned int b
 		    uint32_t flags)
 {
 	memset(c, 0, sizeof(*c));
-	cs_init(&c->cs, name);
-	c->cs.usable = true;
-	c->cs.rating = rating;
-	c->cs.bits = bits;
-	c->cs.mask = CS_MASK(bits);
-	c->cs.nominal_hz = hz;
-	c->cs.flags = flags;
-	c->cs.read = dctr_read;
-	c->cs.priv = c;
+	counter_init(&c->cs, name, rating, bits, hz, flags, dctr_read, c);
 	c->hz = hz;
 }
 
