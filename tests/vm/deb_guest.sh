@@ -8,66 +8,14 @@
 # disabled; installing again restarts the daemon; dpkg -r stops it and keeps the
 # configuration and state; dpkg --purge removes them and the unit.
 #
-# Output goes to the serial port, every line prefixed with the run's marker (as
-# tests/vm/sd_check.sh):
-#   @@TK-<nonce>@@ T <TAP line without number>   (numbered by the host)
-#   @@TK-<nonce>@@ L <line for the test's log>
-# and @@TK-<nonce> DONE@@ last. The unit powers the guest off when this script ends.
+# Output: tests/vm/guest_lib.sh, as /tk/lib.sh.
 
-# shellcheck source=/dev/null
-. /tk/env
-M="@@TK-$TK_NONCE@@"
+# shellcheck source=guest_lib.sh
+. /tk/lib.sh
 UNIT=timekeeperd
 W=/tmp/tk-deb
 mkdir -p "$W"
-T0=$(cut -d' ' -f1 /proc/uptime)
 MA=x86_64-linux-gnu
-
-tap() { printf '%s T %s\n' "$M" "$*"; }
-ok() { tap "ok - $*"; }
-not_ok() { tap "not ok - $*"; }
-note() { tap "# $*"; }
-log() { printf '%s L %s\n' "$M" "$*"; }
-since() { awk -v a="$1" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }'; }
-
-check()
-{
-	_d=$1
-	shift
-	if "$@"; then ok "$_d"; else not_ok "$_d"; fi
-}
-
-logfile()
-{
-	[ -s "$2" ] || { log "$1: (no output)"; return 0; }
-	tr -d '\r' <"$2" | while IFS= read -r _l; do log "$1: $_l"; done
-}
-
-# run NAME SECONDS CMD...: CMD (bounded in time), its output in $W/NAME.out and the log.
-run()
-{
-	_n=$1
-	_t=$2
-	shift 2
-	log "\$ $*"
-	_s=$(cut -d' ' -f1 /proc/uptime)
-	timeout "$_t" "$@" >"$W/$_n.out" 2>&1
-	_rc=$?
-	logfile "$_n" "$W/$_n.out"
-	log "$_n: exit $_rc after $(since "$_s")s"
-	return $_rc
-}
-
-# poll SECONDS CMD...: until CMD succeeds, at most SECONDS.
-poll()
-{
-	_end=$(($(cut -d. -f1 /proc/uptime) + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$(cut -d. -f1 /proc/uptime)" -ge "$_end" ] && return 1
-		sleep 0.5
-	done
-}
 
 active() { [ "$(systemctl is-active "$UNIT" 2>/dev/null)" = active ]; }
 mainpid() { systemctl show -p MainPID --value "$UNIT" 2>/dev/null; }

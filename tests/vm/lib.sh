@@ -530,10 +530,53 @@ vm_sd_base()
 	done
 }
 
+# vm_sd_run WHAT TIMEOUT: boots the systemd image (base + overlay, vm_sd_overlay) on q35
+# with at most TIMEOUT seconds (TK_VM_TIMEOUT overrides), then turns the guest's marked lines
+# into this test's TAP lines (T) and its log ($VM_WORK/guest.log, L; its last 120 lines are
+# shown when a check failed). WHAT says what a good run did, for the boot's own TAP line.
+# The guest's own limit (tk-e2e.service's TimeoutStartSec, then poweroff) comes first;
+# TIMEOUT is for a guest that never gets that far.
+vm_sd_run()
+{
+	# systemd prints its own status on the console while booting; quiet keeps the
+	# kernel's messages there to warnings. 1 GiB: the image is unpacked into RAM (tmpfs,
+	# half of it).
+	VM_APPEND="$VM_APPEND quiet loglevel=4 systemd.show_status=auto"
+	VM_MEM=1024
+	VM_TIMEOUT=${TK_VM_TIMEOUT:-$2}
+	_log=$VM_WORK/serial.log
+	if vm_run q35 "$_log"; then
+		vm_ok "q35: systemd booted, $1 in ${VM_ELAPSED}s"
+	else
+		vm_not_ok "q35: no end marker from the guest after ${VM_ELAPSED}s"
+		vm_log "serial log tail ($_log):"
+		vm_comment_file "$_log.txt" 80
+	fi
+	# The guest's lines: T are TAP (numbered here), L go to the guest log.
+	_marker="@@TK-$VM_NONCE@@ "
+	sed -n "s/^.*$_marker//p" "$_log.txt" >"$VM_WORK/guest.txt"
+	sed -n 's/^L //p' "$VM_WORK/guest.txt" >"$VM_WORK/guest.log"
+	sed -n 's/^T //p' "$VM_WORK/guest.txt" >"$VM_WORK/guest.tap"
+	while IFS= read -r _line; do
+		case $_line in
+		"ok - "*) vm_ok "${_line#ok - }" ;;
+		"not ok - "*) vm_not_ok "${_line#not ok - }" ;;
+		"#"*) echo "$_line" ;;
+		*) vm_log "guest (unexpected): $_line" ;;
+		esac
+	done <"$VM_WORK/guest.tap"
+	[ -s "$VM_WORK/guest.tap" ] || vm_not_ok "the guest reported no checks"
+	if [ "$VM_FAILED" -ne 0 ]; then
+		vm_log "guest log ($VM_WORK/guest.log), last 120 lines:"
+		vm_comment_file "$VM_WORK/guest.log" 120
+	fi
+}
+
 # vm_sd_overlay GUEST_SCRIPT [FILES]: the second cpio, appended to the base image: the project as
-# `make install DESTDIR=...` puts it from the build tree, the guest script as /tk/check.sh,
-# /tk/env with this run's nonce and a oneshot unit that runs the script once the system
-# reached multi-user.target and powers off. Sets VM_INITRD to base + overlay. With FILES, a
+# `make install DESTDIR=...` puts it from the build tree, the guest script as /tk/check.sh
+# (tests/vm/guest_lib.sh beside it as /tk/lib.sh), /tk/env with this run's nonce and a
+# oneshot unit that runs the script once the system reached multi-user.target and powers
+# off. Sets VM_INITRD to base + overlay. With FILES, a
 # directory, its tree goes into the image instead of the project (deb_check.sh: the packages).
 vm_sd_overlay()
 {
@@ -570,7 +613,9 @@ vm_sd_overlay()
 		vm_log "TK_VM_EXTRA: $(cd "$TK_VM_EXTRA" && find . -type f | paste -sd' ' -)"
 	fi
 	mkdir -p "$VM_ROOT/tk" "$VM_ROOT/etc/systemd/system/multi-user.target.wants"
-	cp "$1" "$VM_ROOT/tk/check.sh" || vm_unavailable "cannot install $1"
+	cp "$1" "$VM_ROOT/tk/check.sh" &&
+		cp "$top_srcdir/tests/vm/guest_lib.sh" "$VM_ROOT/tk/lib.sh" ||
+		vm_unavailable "cannot install $1 and tests/vm/guest_lib.sh"
 	echo "TK_NONCE=$VM_NONCE" >"$VM_ROOT/tk/env"
 	# SuccessAction/FailureAction power off whatever the script does; the start timeout
 	# bounds a hung test. The script writes its own marker lines to the serial port.

@@ -26,41 +26,6 @@ vm_log \
 	"timing: make install + overlay $(($(date +%s) - t)) s ($(wc -l \
 	<"$VM_WORK/installed.txt") files installed)"
 
-# systemd prints its own status on the console while booting; quiet keeps the kernel's
-# messages there to warnings. 1 GiB: the image is unpacked into RAM (tmpfs, half of it).
-VM_APPEND="$VM_APPEND quiet loglevel=4 systemd.show_status=auto"
-VM_MEM=1024
-# The guest's own limit for the checks (tk-e2e.service's TimeoutStartSec, then poweroff)
-# comes first; this one is for a guest that never gets that far.
-VM_TIMEOUT=${TK_VM_TIMEOUT:-360}
-log=$VM_WORK/serial.log
-if vm_run q35 "$log"; then
-	vm_ok "q35: systemd booted, ran the checks and powered off in ${VM_ELAPSED}s"
-else
-	vm_not_ok "q35: no end marker from the guest after ${VM_ELAPSED}s"
-	vm_log "serial log tail ($log):"
-	vm_comment_file "$log.txt" 80
-fi
-
-# The guest's lines: T are TAP (numbered here), L go to the guest log.
-marker="@@TK-$VM_NONCE@@ "
-sed -n "s/^.*$marker//p" "$log.txt" >"$VM_WORK/guest.txt"
-sed -n 's/^L //p' "$VM_WORK/guest.txt" >"$VM_WORK/guest.log"
-failed_before=$VM_FAILED
-sed -n 's/^T //p' "$VM_WORK/guest.txt" >"$VM_WORK/guest.tap"
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) vm_ok "${line#ok - }" ;;
-	"not ok - "*) vm_not_ok "${line#not ok - }" ;;
-	"#"*) echo "$line" ;;
-	*) vm_log "guest (unexpected): $line" ;;
-	esac
-done <"$VM_WORK/guest.tap"
-[ -s "$VM_WORK/guest.tap" ] || vm_not_ok "the guest reported no checks"
-
-if [ "$VM_FAILED" -ne "$failed_before" ] || [ "$VM_FAILED" -ne 0 ]; then
-	vm_log "guest log ($VM_WORK/guest.log), last 120 lines:"
-	vm_comment_file "$VM_WORK/guest.log" 120
-fi
+vm_sd_run "ran the checks and powered off" 360
 vm_log "timing: QEMU run ${VM_ELAPSED}s, whole test $(($(date +%s) - t_start))s"
 vm_finish
