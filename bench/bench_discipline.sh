@@ -15,7 +15,7 @@
 #   discipline_p99 / _max: |offset| of the page, ns;
 #   discipline_floor_p99: the kernel against itself, ns (at least 1);
 #   discipline_p99_ratio: discipline_p99 / discipline_floor_p99, the figure
-#     to compare across machines and loads (README).
+#     to compare across machines and loads (bench/README.md).
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$(pwd)}
 export top_srcdir top_builddir

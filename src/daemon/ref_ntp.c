@@ -677,7 +677,7 @@ static void on_resolved(struct evl *l, int fd, uint32_t revents, void *ctx)
  * kernel drops datagrams from anyone else, on a new ephemeral port, as
  * chronyd does. A long-lived connected socket also costs: on loopback its
  * replies reached the kernel's receive timestamp ~6 us later than a fresh
- * socket's, a bias of 3 us in every offset (see the README's bench notes). */
+ * socket's, a bias of 3 us in every offset (see bench/README.md). */
 static int open_request_socket(struct daemon *d, struct ntp_srv *s)
 {
 	int one = 1, fd;
