@@ -238,7 +238,9 @@ static void system_bound(struct ref_system *s, int64_t now, const struct disc_sa
 	struct daemon *d = s->d;
 	struct timespec res = { 0, 1 };
 	struct host_rate hr;
-	int64_t maxerror_us = 0, dt = now - s->bound_prev_t, err;
+	int64_t maxerror_us = 0, err;
+	/* INT64_MIN: no previous claim (now - INT64_MIN would overflow) */
+	int64_t dt = s->bound_prev_t == INT64_MIN ? 0 : now - s->bound_prev_t;
 	int host = host_adjtimex(d, &maxerror_us);
 	uint32_t slew_ppb = 0;
 	double rate_ppb = -1;

@@ -212,6 +212,10 @@ int main(int argc, char **argv)
 			}
 		}
 		printf("%d of %d closed by the daemon\n", closed, n);
+		for (int i = 0; p && i < n; i++)
+			if (p[i].fd >= 0)
+				close(p[i].fd);
+		free(p);
 		return 0;
 	}
 	if (!strcmp(argv[1], "slow") && argc == 4) {
