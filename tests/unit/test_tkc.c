@@ -3,15 +3,19 @@
  * The timekeeper in simulated time: simulated hpet, acpi_pm and tsc (simhw)
  * on a fake clock, the registry's arithmetic, and tkc_advance() at 100 Hz.
  * Accumulation gives elapsed time exactly; mult changes never move a reader
- * back; ADJ_FREQUENCY and adjtime() change the rate by what they say; a
- * change of clocksource keeps MONOTONIC continuous; steps and leap seconds
- * move REALTIME only; the acpi_pm wrap does not alias at a cadence under
- * max_idle_ns (and does beyond it); readers behind cycle_last see frozen
- * time; the view hands the page writer what the readers use.
+ * back at the update's counter, and elsewhere by no more than the change
+ * times the distance (PLL rounds every 10 ms); ADJ_FREQUENCY and adjtime()
+ * change the rate by what they say; a change of clocksource keeps MONOTONIC
+ * continuous; steps and leap seconds move REALTIME only; the acpi_pm wrap
+ * does not alias at a cadence under max_idle_ns (and does beyond it);
+ * readers behind cycle_last see frozen time; the view hands the page
+ * writer what the readers use.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clocksource.h"
@@ -256,6 +260,84 @@ START_TEST(test_steering_monotonic)
 			last[k] = v;
 		}
 	}
+}
+END_TEST
+
+/* A discipline round every 10 ms (PLL, time constant 0, ADJ_OFFSET of up to
+ * +-1 ms or +-0.5 s, clamped), updates late by up to 9 ms: the big offsets
+ * change mult by up to a quarter at one tick (a slew of offset / 4 per
+ * second, either way). At the counter value the update read, MONOTONIC is
+ * the same after it as before (the xtime_nsec compensation, exact in
+ * shifted ns); at a counter d behind or ahead of it (a reader on another
+ * CPU, a reader on the old page before it is replaced) it moves by
+ * d * (mult change) back at most, as in the kernel: never more. */
+START_TEST(test_pll_rounds_mult_change)
+{
+	static const int64_t away_ns[] = { 0,	     -1000, -100000, -1 * MS, -3 * MS, -9 * MS,
+					   -12 * MS, 1000,  100000,  1 * MS,  3 * MS };
+	enum { NB = sizeof(away_ns) / sizeof(away_ns[0]) };
+	uint64_t seed = tk_test_seed();
+	int64_t worst = 0, steps = 0, bigmult = 0;
+
+	devices(0, 0);
+	start_on(&tsc, et, 1700000000, 0);
+	adjtimex_simple(NTP_ADJ_STATUS | NTP_ADJ_NANO | NTP_ADJ_TIMECONST, NTP_STA_PLL, 0, 0);
+	for (int round = 0; round < 3000; round++) {
+		uint64_t c[NB], now, t0;
+		int64_t before[NB], off, dm;
+		uint32_t mult0 = tk.mono.mult;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		fake_now += (uint64_t)(10 * MS) + (seed >> 24) % (9 * MS);
+		t0 = fake_now;
+		now = tsc.read(&tsc);
+		for (int k = 0; k < NB; k++) {
+			int64_t cyc = (int64_t)(((unsigned __int128)llabs(away_ns[k])
+						 << tk.mono.shift) /
+						tk.mono.mult);
+
+			c[k] = now + (uint64_t)(away_ns[k] < 0 ? -cyc : cyc);
+			before[k] = at_ns(CLOCK_MONOTONIC, c[k]);
+		}
+		fake_now = t0; /* the update reads the counter at now */
+		tkc_advance(&tk);
+		dm = (int64_t)tk.mono.mult - (int64_t)mult0;
+		if (llabs(dm) > (int64_t)(mult0 / 16))
+			bigmult++;
+		for (int k = 0; k < NB; k++) {
+			int64_t after = at_ns(CLOCK_MONOTONIC, c[k]);
+			uint64_t d = (c[k] > now ? c[k] - now : now - c[k]);
+			int64_t lim = (int64_t)(((unsigned __int128)d * (uint64_t)llabs(dm)) >>
+						tk.mono.shift) +
+				      2;
+
+			if (away_ns[k] == 0)
+				ck_assert_msg(after - before[k] >= 0 && after - before[k] <= 1,
+					      "round %d at the update's counter: %" PRId64
+					      " -> %" PRId64,
+					      round, before[k], after);
+			/* forward is fine: behind the new cycle_last time stands still */
+			ck_assert_msg(before[k] - after <= lim,
+				      "round %d, %" PRId64 " ns away: moved %" PRId64
+				      " ns, mult change %" PRId64 " allows %" PRId64,
+				      round, away_ns[k], after - before[k], dm, lim);
+			if (after < before[k]) {
+				steps++;
+				if (before[k] - after > worst)
+					worst = before[k] - after;
+			}
+		}
+		off = (seed >> 33) % 4 == 0 ? ((seed >> 35) & 1 ? 500 : -500) * MS
+					    : (int64_t)((seed >> 16) % 2000001) - 1000000;
+		adjtimex_simple(NTP_ADJ_OFFSET | NTP_ADJ_NANO, 0, 0, off);
+	}
+	/* the drive did change mult by more than 1/16 at some ticks */
+	ck_assert_int_gt(bigmult, 3);
+	fprintf(stderr,
+		"# %" PRId64 " ticks with |mult change| > 1/16; at counters away from "
+		"the update's, %" PRId64 " readings lower after it, the largest by %" PRId64
+		" ns\n",
+		bigmult, steps, worst);
 }
 END_TEST
 
@@ -671,6 +753,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_hpet_ten_seconds);
 	tcase_add_test(tc, test_mult_change_same_counter);
 	tcase_add_test(tc, test_steering_monotonic);
+	tcase_add_test(tc, test_pll_rounds_mult_change);
 	tcase_add_test(tc, test_frequency_rate);
 	tcase_add_test(tc, test_adjtime_rate);
 	tcase_add_test(tc, test_change_clocksource);
