@@ -3,8 +3,11 @@
 # A server that stops answering (its chronyd gets SIGSTOP once the daemon has
 # locked to it) is marked unreachable after its polls, with reach 0; the
 # daemon keeps the frequency it had found (timectl status frequency before
-# and after within 1 ppm, near the crystal's -50 ppm correction), is not
-# stepped, and its page keeps the host clock's time within 1 ms.
+# and after within 1 ppm), is not stepped, and its page keeps the host
+# clock's time within 1 ms and its rate within 1 ppm. The frequency found is
+# near the crystal's -50 ppm correction, within 10 ppm: it also corrects the
+# TSC calibration's error, which a loaded machine makes ppm-sized (one CI run
+# found -52.04 ppm, and the page then followed the host at -0.01 ppm).
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/ntp_lib.sh"
 need_jq
@@ -18,13 +21,18 @@ if ntp_start_chronyd srv "$port"; then ok "chronyd serving on 127.0.0.1:$port"; 
 	"chronyd did not start: $(cat "$tmpdir/srv.log")"; fi
 ntp_start_daemon "$tmpdir/daemon.log" "$(ntp_sim_sections "$(ntp_server_line "$port")")"
 
-# Locked: selected, and the frequency settled near -50 ppm (up to 90 s).
+# Locked: selected, synchronized, and the frequency settled near -50 ppm: two
+# readings 1 s apart within 0.5 ppm of each other (up to 90 s).
 i=0
+prev=
 while [ $i -lt 90 ]; do
 	ntp_ctl "$tmpdir/ntp.json" ntp
 	ntp_ctl "$tmpdir/st0.json" status
+	cur=$(jq .frequency_ppm "$tmpdir/st0.json" 2>/dev/null)
 	jqt "$tmpdir/ntp.json" '.servers[0].state == "selected"' &&
-		jqt "$tmpdir/st0.json" '(.frequency_ppm + 50 | fabs) < 1' && break
+		jqt "$tmpdir/st0.json" '.synchronized and (.frequency_ppm + 50 | fabs) < 10' &&
+		[ -n "$prev" ] && jq -n "($cur - $prev | fabs) < 0.5" | grep -q true && break
+	prev=$cur
 	sleep 1
 	i=$((i + 1))
 done
@@ -41,7 +49,7 @@ check \
 	"locked to the server, frequency $f0 ppm (median) near -50 ($(jq -c \
 	'.servers[0] | {state, reach, offset_ns}' "$tmpdir/ntp.json"))" \
 	sh -c \
-	"jq -n '($f0 + 50 | fabs) < 2' | grep -q true &&
+	"jq -n '($f0 + 50 | fabs) < 10' | grep -q true &&
 	jq -e '.synchronized' '$tmpdir/st0.json' >/dev/null"
 steps0=$(jq .steps "$tmpdir/ntp.json")
 
