@@ -11,6 +11,7 @@
 
 #include "core/clocksource.h"
 #include "tk_check.h"
+#include "tk_fakecs.h"
 
 static uint64_t fake_val;
 
@@ -23,14 +24,7 @@ static uint64_t fake_read(struct clocksource *cs)
 static void mk(struct clocksource *cs, const char *name, int rating, unsigned int bits, uint64_t hz,
 	       uint32_t flags)
 {
-	cs_init(cs, name);
-	cs->usable = true;
-	cs->rating = rating;
-	cs->bits = bits;
-	cs->mask = CS_MASK(bits);
-	cs->nominal_hz = hz;
-	cs->flags = flags;
-	cs->read = fake_read;
+	fake_cs_init(cs, name, rating, bits, hz, flags, fake_read, NULL);
 }
 
 #define TSC_FLAGS (CS_F_CONTINUOUS | CS_F_MUST_VERIFY)

@@ -19,6 +19,7 @@
 #include "hw/simhw.h"
 #include "tk_check.h"
 #include "tk_fakeclock.h"
+#include "tk_fakecs.h"
 
 #define MS UINT64_C(1000000)
 #define SEC UINT64_C(1000000000)
@@ -323,27 +324,11 @@ static uint64_t fake_read(struct clocksource *cs)
 	       cs->mask;
 }
 
-/* A usable counter of the scripted kinds below, read by read(cs) with priv. */
-static void counter_init(struct clocksource *cs, const char *name, int rating, unsigned int bits,
-			 uint64_t hz, uint32_t flags, uint64_t (*read)(struct clocksource *),
-			 void *priv)
-{
-	cs_init(cs, name);
-	cs->usable = true;
-	cs->rating = rating;
-	cs->bits = bits;
-	cs->mask = CS_MASK(bits);
-	cs->nominal_hz = hz;
-	cs->flags = flags;
-	cs->read = read;
-	cs->priv = priv;
-}
-
 static void fake_mk(struct fake *f, const char *name, int rating, unsigned int bits, uint64_t hz,
 		    uint32_t flags)
 {
 	memset(f, 0, sizeof(*f));
-	counter_init(&f->cs, name, rating, bits, hz, flags, fake_read, f);
+	fake_cs_init(&f->cs, name, rating, bits, hz, flags, fake_read, f);
 	f->hz = hz;
 }
 
@@ -647,7 +632,7 @@ static void dctr_mk(struct dctr *c, const char *name, int rating, unsigned int b
 		    uint32_t flags)
 {
 	memset(c, 0, sizeof(*c));
-	counter_init(&c->cs, name, rating, bits, hz, flags, dctr_read, c);
+	fake_cs_init(&c->cs, name, rating, bits, hz, flags, dctr_read, c);
 	c->hz = hz;
 }
 
