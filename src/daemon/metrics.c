@@ -29,6 +29,7 @@
 #include "core/prom.h"
 #include "daemon/clock.h"
 #include "daemon/internal.h"
+#include "proto/ctlwire.h"
 #include "daemon/ref.h"
 #include "timekeeper/control.h"
 #include "timekeeper/page.h"
@@ -52,30 +53,6 @@ static void counter(struct prom_buf *b, const char *name, const char *help, uint
 	prom_sample_u64(b, name, NULL, 0, v);
 }
 
-static const char *mode_name(int32_t mode)
-{
-	switch (mode) {
-	case TK_PAGE_MODE_TSC:
-		return "tsc";
-	case TK_PAGE_MODE_KCLOCK:
-		return "kclock";
-	default:
-		return "none";
-	}
-}
-
-static const char *ref_name(uint32_t ref)
-{
-	switch (ref) {
-	case TK_CTL_REF_SYSTEM:
-		return "system";
-	case TK_CTL_REF_NTP:
-		return "ntp";
-	default:
-		return "none";
-	}
-}
-
 static void render_status(struct prom_buf *b, const struct tk_ctl_status *st,
 			  const struct clock_report *cr)
 {
@@ -92,12 +69,13 @@ static void render_status(struct prom_buf *b, const struct tk_ctl_status *st,
 	prom_sample(b, "timekeeper_clocksource_info",
 		    (const struct prom_label[]){ { "source", st->source[0] ? st->source : "none" },
 						 { "override", st->override },
-						 { "mode", mode_name(st->clock_mode) } },
+						 { "mode", ctlw_mode_name(st->clock_mode) } },
 		    3, 1);
 	prom_family(b, "timekeeper_reference_info", "info",
 		    "What the clock is disciplined to ([discipline] reference).");
 	prom_sample(b, "timekeeper_reference_info",
-		    (const struct prom_label[]){ { "reference", ref_name(st->reference) } }, 1, 1);
+		    (const struct prom_label[]){ { "reference", ctlw_ref_name(st->reference) } }, 1,
+		    1);
 	gauge(b, "timekeeper_offset_seconds",
 	      "Last measured offset to the reference (reference - ours).",
 	      NS_S(st->last_offset_ns));

@@ -21,6 +21,7 @@
 
 #include "core/tunit.h"
 #include "proto/ctlwire.h"
+#include "timekeeper/page.h"
 
 static void say(char *why, size_t why_len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -114,6 +115,34 @@ const char *ctlw_type_name(unsigned int type)
 	const struct ctlw_type *t = type_of(type);
 
 	return t ? t->name : "unknown";
+}
+
+const char *ctlw_mode_name(int32_t mode)
+{
+	switch (mode) {
+	case TK_PAGE_MODE_NONE:
+		return "none";
+	case TK_PAGE_MODE_TSC:
+		return "tsc";
+	case TK_PAGE_MODE_KCLOCK:
+		return "kclock";
+	default:
+		return "unknown";
+	}
+}
+
+const char *ctlw_ref_name(uint32_t ref)
+{
+	switch (ref) {
+	case TK_CTL_REF_NONE:
+		return "none";
+	case TK_CTL_REF_SYSTEM:
+		return "system";
+	case TK_CTL_REF_NTP:
+		return "ntp";
+	default:
+		return "unknown";
+	}
 }
 
 bool ctlw_is_change(unsigned int type, const void *req, size_t req_len)

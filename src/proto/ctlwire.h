@@ -58,6 +58,11 @@ size_t ctlw_build_result(void *buf, uint16_t type, uint32_t seq, int status, con
 long ctlw_request_size(unsigned int type);
 /* "HELLO", "TIMER_ARM", ...; "unknown" for anything else. */
 const char *ctlw_type_name(unsigned int type);
+/* The names timectl and the metrics page give a status's values: a page
+ * clock mode ("none", "tsc", "kclock") and a reference ("none", "system",
+ * "ntp"); "unknown" for anything else. */
+const char *ctlw_mode_name(int32_t mode);
+const char *ctlw_ref_name(uint32_t ref);
 /* Whether a request changes the daemon: the TK_CTL_T_IS_CHANGE types, and
  * ADJTIME with modes other than 0 or ADJ_OFFSET_SS_READ. req is the
  * request payload (req_len bytes; NULL when there is none). */

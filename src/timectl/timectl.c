@@ -226,34 +226,6 @@ static int request(const char *what, uint16_t type, const void *req, size_t req_
 /* ---------------------------------------------------------------------- */
 /* Names of values. */
 
-static const char *mode_name(int32_t m)
-{
-	switch (m) {
-	case TK_PAGE_MODE_NONE:
-		return "none";
-	case TK_PAGE_MODE_TSC:
-		return "tsc";
-	case TK_PAGE_MODE_KCLOCK:
-		return "kclock";
-	default:
-		return "unknown";
-	}
-}
-
-static const char *ref_name(uint32_t r)
-{
-	switch (r) {
-	case TK_CTL_REF_NONE:
-		return "none";
-	case TK_CTL_REF_SYSTEM:
-		return "system";
-	case TK_CTL_REF_NTP:
-		return "ntp";
-	default:
-		return "unknown";
-	}
-}
-
 static const char *state_name(uint32_t s)
 {
 	switch (s) {
@@ -483,8 +455,8 @@ static int cmd_status(void)
 		jw_end(&w);
 		jw_str(&w, "source", source);
 		jw_str(&w, "override", override[0] ? override : NULL);
-		jw_str(&w, "clock_mode", mode_name(s.clock_mode));
-		jw_str(&w, "reference", ref_name(s.reference));
+		jw_str(&w, "clock_mode", ctlw_mode_name(s.clock_mode));
+		jw_str(&w, "reference", ctlw_ref_name(s.reference));
 		jw_double(&w, "frequency_ppm", freq_ppm, 6);
 		jw_int(&w, "frequency_scaled_ppm", s.freq_scaled_ppm);
 		jw_int(&w, "last_offset_ns", s.last_offset_ns);
@@ -526,7 +498,7 @@ static int cmd_status(void)
 		} else {
 			jw_str(&w, "liveness", liveness_name(ps.source_kind));
 			jw_bool(&w, "synchronized", ps.synchronized != 0);
-			jw_str(&w, "clock_mode", mode_name(ps.clock_mode));
+			jw_str(&w, "clock_mode", ctlw_mode_name(ps.clock_mode));
 			jw_str(&w, "source", pagesrc);
 			jw_int(&w, "writer_pid", ps.writer_pid);
 			jw_uint(&w, "disruption", ps.disruption);
@@ -551,8 +523,8 @@ static int cmd_status(void)
 		printf("Override        : %s (not in use)\n", override);
 	else if (override[0])
 		printf("Override        : %s\n", override);
-	printf("Clock mode      : %s\n", mode_name(s.clock_mode));
-	printf("Reference       : %s\n", ref_name(s.reference));
+	printf("Clock mode      : %s\n", ctlw_mode_name(s.clock_mode));
+	printf("Reference       : %s\n", ctlw_ref_name(s.reference));
 	/* The correction, with adjtimex's sign as everywhere in timectl, then
 	 * what it means for the counter (as chronyc says it): a negative
 	 * correction slows the clock down because the counter runs fast. */
@@ -593,7 +565,7 @@ static int cmd_status(void)
 		       (double)((int64_t)ps.valid_until_ns - mono) / 1e6);
 		printf("Page clock      : mode %s, source %s, disruption %" PRIu64
 		       ", writer pid %d\n",
-		       mode_name(ps.clock_mode), pagesrc[0] ? pagesrc : "-", ps.disruption,
+		       ctlw_mode_name(ps.clock_mode), pagesrc[0] ? pagesrc : "-", ps.disruption,
 		       ps.writer_pid);
 	}
 	printf("Daemon          : pid %d, version %s, up %.1f s%s\n", hello.pid, version,
@@ -1270,7 +1242,7 @@ static int cmd_read(const char *which)
 		jw_str(&w, "liveness", liveness_name(st.source_kind));
 		jw_bool(&w, "from_page", st.source_kind == TK_SOURCE_PAGE);
 		jw_str(&w, "source", src);
-		jw_str(&w, "clock_mode", mode_name(st.clock_mode));
+		jw_str(&w, "clock_mode", ctlw_mode_name(st.clock_mode));
 		jw_array(&w, "clocks");
 	} else {
 		printf("page %s: %s%s\n", page_path, liveness_name(st.source_kind),
