@@ -79,6 +79,8 @@ enum tk_ctl_type {
 	 * F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_FUTURE_WRITE) as SCM_RIGHTS
 	 * ancillary data; -EOPNOTSUPP when the daemon cannot share it. */
 	TK_CTL_PAGE_FD = 0x07,
+	/* req: none; reply: tk_ctl_ntp_srv ([ntp_server]; enabled 0 when off) */
+	TK_CTL_NTP_SERVER = 0x08,
 
 	/* Client timers (see "Timers" below): for every peer, never changes. */
 	TK_CTL_TIMER_CREATE = 0x10, /* req: tk_ctl_timer_create; reply: tk_ctl_timer_id */
@@ -288,6 +290,25 @@ struct tk_ctl_name {
 #define TK_CTL_NTPF_INTERLEAVED 0x20u /* the newest sample came in interleaved mode */
 #define TK_CTL_NTPF_RESOLVING 0x40u   /* its name lookup is in flight (off the daemon's loop) */
 #define TK_CTL_NTPF_PANIC 0x80u	      /* its offset is beyond panic_threshold: not applied */
+
+/* The NTP server's counters (timekeeperd.conf(5) [ntp_server]). */
+struct tk_ctl_ntp_srv {
+	uint32_t enabled;	  /* 1: [ntp_server] serves; 0: off, the rest 0 */
+	uint32_t sockets;	  /* listening sockets */
+	uint32_t clients;	  /* clients in the log now */
+	uint32_t client_log_size; /* at most */
+	uint64_t received;	  /* datagrams read */
+	uint64_t requests;	  /* valid client requests (mode 3) allowed by allow/deny */
+	uint64_t replies;	  /* replies sent or attempted, basic and interleaved */
+	uint64_t interleaved;	  /* of them, in interleaved mode */
+	uint64_t kod;		  /* kiss-o'-death RATE sent */
+	uint64_t drop_rate;	  /* requests dropped by the rate limit */
+	uint64_t drop_acl;	  /* requests refused by allow/deny */
+	uint64_t drop_bad;	  /* short, bad version, garbage */
+	uint64_t drop_mode;	  /* valid NTP but not a client request */
+	uint64_t tx_stamps;	  /* kernel transmit timestamps kept for interleaved mode */
+	uint64_t send_errors;	  /* replies the kernel refused */
+};
 
 struct tk_ctl_ntp {
 	uint32_t count;	       /* tk_ctl_ntp_server records that follow, in configuration order */

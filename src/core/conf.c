@@ -26,15 +26,18 @@
 #include "core/conf.h"
 
 enum opt_type {
-	OPT_STRING,	/* bounded string */
-	OPT_U64,	/* unsigned integer within [min, max] */
-	OPT_DOUBLE,	/* real within [min, max] */
-	OPT_DEVICES,	/* comma-separated simulated device names -> bitmask */
-	OPT_FAULT,	/* a simulated device's fault (simconf_parse_fault) */
-	OPT_ENUM,	/* one word of `choices` -> its index (uint32_t) */
-	OPT_I64,	/* signed integer within [min, max] */
-	OPT_NTP_SERVER, /* list: one [ntp] server per line, appended */
-	OPT_LISTEN,	/* bounded string, checked by conf_parse_listen() ("" = off) */
+	OPT_STRING,	 /* bounded string */
+	OPT_U64,	 /* unsigned integer within [min, max] */
+	OPT_DOUBLE,	 /* real within [min, max] */
+	OPT_DEVICES,	 /* comma-separated simulated device names -> bitmask */
+	OPT_FAULT,	 /* a simulated device's fault (simconf_parse_fault) */
+	OPT_ENUM,	 /* one word of `choices` -> its index (uint32_t) */
+	OPT_I64,	 /* signed integer within [min, max] */
+	OPT_NTP_SERVER,	 /* list: one [ntp] server per line, appended */
+	OPT_LISTEN,	 /* bounded string, checked by conf_parse_listen() ("" = off) */
+	OPT_NTPS_LISTEN, /* list: [ntp_server] listen, appended */
+	OPT_NTPS_ALLOW,	 /* list: [ntp_server] allow, appended to the rules */
+	OPT_NTPS_DENY,	 /* list: [ntp_server] deny, appended to the rules */
 };
 
 struct opt {
@@ -85,6 +88,15 @@ static const struct opt options[] = {
 	{ "control", "min_timer_interval_us", OPT_U64, F(min_timer_interval_us), "50", 1, 1000000,
 	  NULL },
 
+	{ "ntp_server", "listen", OPT_NTPS_LISTEN, F(ntps_listen), "", 0, 0, NULL },
+	{ "ntp_server", "allow", OPT_NTPS_ALLOW, F(ntps_acl), "", 0, 0, NULL },
+	{ "ntp_server", "deny", OPT_NTPS_DENY, F(ntps_acl), "", 0, 0, NULL },
+	{ "ntp_server", "ratelimit_interval", OPT_I64, F(ntps_rate_interval), "3", -4, 12, NULL },
+	{ "ntp_server", "ratelimit_burst", OPT_U64, F(ntps_rate_burst), "8", 1, 255, NULL },
+	{ "ntp_server", "ratelimit_leak", OPT_U64, F(ntps_rate_leak), "2", 0, 4, NULL },
+	{ "ntp_server", "client_log_size", OPT_U64, F(ntps_log_size), "4096", 1, 1048576, NULL },
+	{ "ntp_server", "local_stratum", OPT_U64, F(ntps_local_stratum), "0", 0, 15, NULL },
+
 	{ "metrics", "listen", OPT_LISTEN, F(metrics_listen), "", 0, 0, NULL },
 
 	{ "hw", "acpi_tables", OPT_STRING, F(acpi_tables), "/sys/firmware/acpi/tables", 0, 0,
@@ -122,6 +134,12 @@ struct parse_state {
 	bool seen[NOPTS];
 	char msg[512]; /* first error, without the file:line prefix */
 };
+
+static bool is_list(enum opt_type t)
+{
+	return t == OPT_NTP_SERVER || t == OPT_NTPS_LISTEN || t == OPT_NTPS_ALLOW ||
+	       t == OPT_NTPS_DENY;
+}
 
 static const struct opt *find_opt(const char *section, const char *key, bool *section_known)
 {
@@ -382,6 +400,43 @@ static int apply(struct tk_conf *conf, const struct opt *o, const char *value, c
 	}
 	case OPT_NTP_SERVER:
 		return parse_server(conf, value, err, errlen);
+	case OPT_NTPS_LISTEN: {
+		char why[300];
+
+		if (conf->ntps_nlisten >= NTPS_MAX_LISTEN) {
+			snprintf(err, errlen,
+				 "listen = '%s': more than %d listen lines, expected at "
+				 "most %d",
+				 value, NTPS_MAX_LISTEN, NTPS_MAX_LISTEN);
+			return -EINVAL;
+		}
+		if (conf_parse_ntp_listen(value, NULL, NULL, conf->ntps_listen[conf->ntps_nlisten],
+					  CONF_LISTEN_LEN, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "listen = '%s': %s", value, why);
+			return -EINVAL;
+		}
+		conf->ntps_nlisten++;
+		return 0;
+	}
+	case OPT_NTPS_ALLOW:
+	case OPT_NTPS_DENY: {
+		char why[300];
+
+		if (conf->ntps_nacl >= NTPS_MAX_ACL) {
+			snprintf(err, errlen,
+				 "%s = '%s': more than %d allow and deny lines, "
+				 "expected at most %d",
+				 o->key, value, NTPS_MAX_ACL, NTPS_MAX_ACL);
+			return -EINVAL;
+		}
+		if (ntps_parse_rule(value, o->type == OPT_NTPS_ALLOW,
+				    &conf->ntps_acl[conf->ntps_nacl], why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s = %s", o->key, why);
+			return -EINVAL;
+		}
+		conf->ntps_nacl++;
+		return 0;
+	}
 	case OPT_LISTEN: {
 		char why[300];
 
@@ -470,6 +525,34 @@ int conf_parse_listen(const char *text, struct sockaddr_storage *ss, unsigned in
 	return -EINVAL;
 }
 
+int conf_parse_ntp_listen(const char *text, struct sockaddr_storage *ss, unsigned int *len,
+			  char *out, size_t outlen, char *err, size_t errlen)
+{
+	char buf[CONF_LISTEN_LEN + 8];
+	const char *close = text[0] == '[' ? strchr(text, ']') : NULL;
+	const char *colon = strchr(text, ':');
+	bool has_port = text[0] == '[' ? close && close[1] == ':' : colon != NULL;
+
+	if (strlen(text) >= CONF_LISTEN_LEN - 4) {
+		snprintf(err, errlen, "%zu bytes long, at most %d allowed", strlen(text),
+			 CONF_LISTEN_LEN - 5);
+		return -EINVAL;
+	}
+	if (text[0] != '[' && colon && strchr(colon + 1, ':')) {
+		snprintf(err, errlen,
+			 "an IPv6 address goes in brackets: expected ADDRESS[:PORT] "
+			 "with a numeric IPv4 address (0.0.0.0:123) or [IPv6][:PORT] "
+			 "([::]:123)");
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), has_port ? "%s" : "%s:123", text);
+	if (conf_parse_listen(buf, ss, len, err, errlen) < 0)
+		return -EINVAL;
+	if (out)
+		snprintf(out, outlen, "%s", buf);
+	return 0;
+}
+
 void conf_defaults(struct tk_conf *conf)
 {
 	char err[256];
@@ -477,7 +560,7 @@ void conf_defaults(struct tk_conf *conf)
 	memset(conf, 0, sizeof(*conf));
 	simconf_default(&conf->sim);
 	for (size_t i = 0; i < NOPTS; i++)
-		if (options[i].type != OPT_NTP_SERVER && /* a list: empty by default */
+		if (!is_list(options[i].type) && /* a list: empty by default */
 		    apply(conf, &options[i], options[i].def, err, sizeof(err)) < 0)
 			abort(); /* a default outside its own range is our bug */
 }
@@ -500,11 +583,11 @@ static int handler(void *user, const char *section, const char *key, const char 
 			return set_msg(
 				st,
 				"unknown section [%s], expected [daemon], [discipline], [ntp], "
-				"[clocksource], [control], [metrics], [hw] or [sim]",
+				"[clocksource], [control], [ntp_server], [metrics], [hw] or [sim]",
 				section);
 		return set_msg(st, "unknown key '%s' in [%s]", key, section);
 	}
-	if (st->seen[o - options] && o->type != OPT_NTP_SERVER)
+	if (st->seen[o - options] && !is_list(o->type))
 		return set_msg(st, "'%s' set twice in [%s]", key, section);
 	st->seen[o - options] = true;
 	if (apply(st->conf, o, value, err, sizeof(err)) < 0)
@@ -655,6 +738,20 @@ int conf_load_string(const char *name, const char *text, struct tk_conf *conf, c
 	return finish(name, ini_parse_string(text, handler, &st), &st, err, errlen);
 }
 
+static void dump_rule(FILE *out, const struct ntps_acl_rule *r, bool allow)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (r->allow != allow)
+		return;
+	if (r->net.family == 0) {
+		fprintf(out, "%s = all\n", allow ? "allow" : "deny");
+		return;
+	}
+	inet_ntop(r->net.family == 4 ? AF_INET : AF_INET6, r->net.a, a, sizeof(a));
+	fprintf(out, "%s = %s/%u\n", allow ? "allow" : "deny", a, r->prefix);
+}
+
 void conf_dump(const struct tk_conf *conf, FILE *out)
 {
 	const char *section = NULL;
@@ -675,6 +772,16 @@ void conf_dump(const struct tk_conf *conf, FILE *out)
 					sv->host, sv->port, sv->iburst ? " iburst" : "",
 					sv->xleave ? " xleave" : "", sv->minpoll, sv->maxpoll);
 			}
+			continue;
+		}
+		if (o->type == OPT_NTPS_LISTEN) {
+			for (unsigned int k = 0; k < conf->ntps_nlisten; k++)
+				fprintf(out, "%s = %s\n", o->key, conf->ntps_listen[k]);
+			continue;
+		}
+		if (o->type == OPT_NTPS_ALLOW || o->type == OPT_NTPS_DENY) {
+			for (unsigned int k = 0; k < conf->ntps_nacl; k++)
+				dump_rule(out, &conf->ntps_acl[k], o->type == OPT_NTPS_ALLOW);
 			continue;
 		}
 		fprintf(out, "%s = ", o->key);
@@ -711,6 +818,9 @@ void conf_dump(const struct tk_conf *conf, FILE *out)
 			fprintf(out, "%lld\n", (long long)*(const int64_t *)p);
 			break;
 		case OPT_NTP_SERVER:
+		case OPT_NTPS_LISTEN:
+		case OPT_NTPS_ALLOW:
+		case OPT_NTPS_DENY:
 			break;
 		}
 	}

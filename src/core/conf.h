@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "core/clocksource.h"
+#include "core/ntpserver.h"
 #include "core/simconf.h"
 
 #define CONF_DEFAULT_PATH SYSCONFDIR "/timekeeperd.conf"
@@ -80,6 +81,16 @@ struct tk_conf {
 	uint64_t max_timers_per_client; /* client timers per connection */
 	uint64_t max_timers;		/* client timers in all */
 	uint64_t min_timer_interval_us; /* shorter periods are raised to it */
+	/* [ntp_server] (core/ntpserver.h): off without a listen line */
+	char ntps_listen[NTPS_MAX_LISTEN][CONF_LISTEN_LEN]; /* ADDRESS:PORT, port filled in */
+	unsigned int ntps_nlisten;
+	struct ntps_acl_rule ntps_acl[NTPS_MAX_ACL]; /* allow and deny lines, in order */
+	unsigned int ntps_nacl;
+	int64_t ntps_rate_interval;  /* log2 s */
+	uint64_t ntps_rate_burst;    /* requests */
+	uint64_t ntps_rate_leak;     /* 1 in 2^leak limited requests gets a KoD */
+	uint64_t ntps_log_size;	     /* clients remembered */
+	uint64_t ntps_local_stratum; /* 0 off */
 	/* [metrics] */
 	char metrics_listen[CONF_LISTEN_LEN]; /* HOST:PORT of the Prometheus page; "" = off */
 	/* [hw] */
@@ -117,6 +128,12 @@ int conf_load_string(const char *name, const char *text, struct tk_conf *conf, c
 struct sockaddr_storage;
 int conf_parse_listen(const char *text, struct sockaddr_storage *ss, unsigned int *len, char *err,
 		      size_t errlen);
+
+/* Parses [ntp_server] listen: as conf_parse_listen(), the port optional
+ * (123 when left out: "0.0.0.0", "[::]"). out (may be NULL) gets the text
+ * with the port. */
+int conf_parse_ntp_listen(const char *text, struct sockaddr_storage *ss, unsigned int *len,
+			  char *out, size_t outlen, char *err, size_t errlen);
 
 /* Prints every option with its current value, as a config file would hold it. */
 void conf_dump(const struct tk_conf *conf, FILE *out);

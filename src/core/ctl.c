@@ -108,6 +108,7 @@ static const struct ctl_type {
 	T(TK_CTL_ADJTIME, adjtime),
 	T(TK_CTL_NTP, ntp),
 	T(TK_CTL_PAGE_FD, page_fd),
+	T(TK_CTL_NTP_SERVER, ntp_server),
 	T(TK_CTL_TIMER_CREATE, timer_create),
 	T(TK_CTL_TIMER_ARM, timer_arm),
 	T(TK_CTL_TIMER_DISARM, timer_disarm),

@@ -75,8 +75,9 @@ typedef int (*ctl_fn)(void *ctx, struct ctl_call *c);
 struct ctl_ops {
 	ctl_fn hello, status, sources, timers, adjtime;
 	ctl_fn switch_source, unbind, readmit, recalibrate;
-	ctl_fn ntp;	/* TK_CTL_NTP */
-	ctl_fn page_fd; /* TK_CTL_PAGE_FD: sets c->out_fd */
+	ctl_fn ntp;	   /* TK_CTL_NTP */
+	ctl_fn page_fd;	   /* TK_CTL_PAGE_FD: sets c->out_fd */
+	ctl_fn ntp_server; /* TK_CTL_NTP_SERVER */
 	/* Client timers: the handlers get c->client (NULL without a socket). */
 	ctl_fn timer_create, timer_arm, timer_disarm, timer_delete;
 	/* The connection asked for with ctl_client_want_write() can take more. */

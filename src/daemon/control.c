@@ -261,6 +261,38 @@ static int on_ntp(void *ctx, struct ctl_call *c)
 	return ref_fill_ntp(ctx, c->out, c->out_cap, &c->out_len, c->msg);
 }
 
+/* --- the NTP server ------------------------------------------------------------ */
+
+static int on_ntp_server(void *ctx, struct ctl_call *c)
+{
+	struct daemon_ntps_report r;
+	struct tk_ctl_ntp_srv o = { 0 };
+
+	if (c->out_cap < sizeof(o))
+		return -ENOSPC;
+	if (daemon_ntps_report(ctx, &r)) {
+		o.enabled = 1;
+		o.sockets = r.sockets;
+		o.clients = r.clients;
+		o.client_log_size = r.client_log_size;
+		o.received = r.n.received;
+		o.requests = r.n.requests;
+		o.replies = r.n.replies;
+		o.interleaved = r.n.interleaved;
+		o.kod = r.n.kod;
+		o.drop_rate = r.n.drop_rate;
+		o.drop_acl = r.n.drop_acl;
+		o.drop_bad = r.n.drop_bad;
+		o.drop_mode = r.n.drop_mode;
+		o.tx_stamps = r.n.tx_stamps;
+		o.send_errors = r.send_errors;
+	}
+	memcpy(c->out, &o, sizeof(o));
+	c->out_len = sizeof(o);
+	snprintf(c->msg, TK_CTL_MESSAGE_LEN, "%s", o.enabled ? "" : "[ntp_server] is off");
+	return 0;
+}
+
 /* --- adjtime ----------------------------------------------------------------- */
 
 static void timex_from_ctl(struct ntp_timex *n, const struct tk_ctl_timex *t)
@@ -430,6 +462,7 @@ static const struct ctl_ops daemon_ops = {
 	.readmit = on_readmit,
 	.recalibrate = on_recalibrate,
 	.ntp = on_ntp,
+	.ntp_server = on_ntp_server,
 	.page_fd = on_page_fd,
 	.timer_create = daemon_timer_create,
 	.timer_arm = daemon_timer_arm,

@@ -440,6 +440,8 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 		goto out;
 	if (daemon_metrics_open(d) < 0) /* bound as root: a port below 1024 is possible */
 		goto out;
+	if (daemon_ntps_open(d) < 0) /* the same: port 123 needs no capability after the drop */
+		goto out;
 	if (daemon_priv_drop(d) < 0)
 		goto out;
 	if (evl_new(&d->loop) < 0) {
@@ -481,6 +483,8 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 		goto out;
 	if (daemon_metrics_attach(d) < 0)
 		goto out;
+	if (daemon_ntps_attach(d) < 0)
+		goto out;
 	daemon_sys_ready(d);
 	log_notice("running: page %s, reference %s, pid %d", pagew_path(d->pw),
 		   ref_conf_name(d->conf.reference), (int)getpid());
@@ -493,7 +497,8 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 out:
 	daemon_ctl_close(d);	 /* the clients' timers go with them */
 	daemon_metrics_close(d); /* before the loop: its deadline timer is on the loop's queue */
-	ref_shutdown(d);	 /* after an error: what a reference started */
+	daemon_ntps_close(d);
+	ref_shutdown(d); /* after an error: what a reference started */
 	daemon_timers_free(d);
 	if (d->loop)
 		evl_free(d->loop);

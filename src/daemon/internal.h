@@ -8,7 +8,8 @@
  *               offsets, steps, adjtimex) and the listeners of its events;
  *   references  daemon/ref*.[ch]: none, system, ntp behind struct ref_ops;
  *   services    daemon/control.c, timers.c, files.c, system.c, metrics.c
- *               (which reads through control.c's reports);
+ *               (which reads through control.c's reports), ntp_server.c
+ *               (which control.c and metrics.c read);
  *   start-up    daemon/daemon.c (acquisition, calibration, watchdog, the
  *               loop) and main.c: they wire the others together.
  *
@@ -87,6 +88,7 @@ struct daemon {
 	struct ref_system *sysref;	/* daemon/ref_system.c: once started */
 	struct daemon_timers *timers;	/* daemon/timers.c: client timers */
 	struct daemon_metrics *metrics; /* daemon/metrics.c: NULL when off */
+	struct daemon_ntps *ntps;	/* daemon/ntp_server.c: NULL when off */
 	/* daemon/files.c: the checked directories and the lock, -1 when not open */
 	int runtime_fd, state_fd, lock_fd;
 };
@@ -190,6 +192,24 @@ int daemon_metrics_open(struct daemon *d);
 /* Serves from the loop. */
 int daemon_metrics_attach(struct daemon *d);
 void daemon_metrics_close(struct daemon *d);
+
+/* --- daemon/ntp_server.c: the NTP server ([ntp_server]) ------------------- */
+
+/* Binds [ntp_server] listen (as root, before the privilege drop) and takes
+ * the datagram sockets systemd passes; nothing when neither is there. A
+ * listener that cannot be bound is logged in one line and skipped: 0 but
+ * for -ENOMEM. */
+int daemon_ntps_open(struct daemon *d);
+/* Serves from the loop. */
+int daemon_ntps_attach(struct daemon *d);
+void daemon_ntps_close(struct daemon *d);
+/* The counters, for the control socket and the metrics; false when off. */
+struct daemon_ntps_report {
+	struct ntps_counters n;
+	uint32_t clients, client_log_size, sockets;
+	uint64_t send_errors;
+};
+bool daemon_ntps_report(const struct daemon *d, struct daemon_ntps_report *r);
 
 /* --- daemon/system.c: privileges and the service manager --------------------- */
 

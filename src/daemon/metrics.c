@@ -393,6 +393,42 @@ static void render_ntp(struct prom_buf *b, struct daemon *d)
 	free(v);
 }
 
+/* --- the NTP server ------------------------------------------------------------ */
+
+static void render_ntp_server(struct prom_buf *b, const struct daemon *d)
+{
+	static const char drop_help[] =
+		"NTP requests dropped: by the rate limit (rate), allow/deny (acl), "
+		"malformed (bad), not a client request (mode).";
+	struct daemon_ntps_report r;
+
+	if (!daemon_ntps_report(d, &r))
+		return;
+	counter(b, "timekeeper_ntp_server_received_total", "Datagrams the NTP server read.",
+		r.n.received);
+	counter(b, "timekeeper_ntp_server_requests_total", "Client requests allowed by allow/deny.",
+		r.n.requests);
+	counter(b, "timekeeper_ntp_server_replies_total",
+		"Replies, basic and interleaved (KoD not included).", r.n.replies);
+	counter(b, "timekeeper_ntp_server_interleaved_replies_total",
+		"Replies in interleaved mode.", r.n.interleaved);
+	counter(b, "timekeeper_ntp_server_kod_total", "Kiss-o'-death RATE replies.", r.n.kod);
+	prom_family(b, "timekeeper_ntp_server_dropped_total", "counter", drop_help);
+	prom_sample_u64(b, "timekeeper_ntp_server_dropped_total",
+			(const struct prom_label[]){ { "reason", "rate" } }, 1, r.n.drop_rate);
+	prom_sample_u64(b, "timekeeper_ntp_server_dropped_total",
+			(const struct prom_label[]){ { "reason", "acl" } }, 1, r.n.drop_acl);
+	prom_sample_u64(b, "timekeeper_ntp_server_dropped_total",
+			(const struct prom_label[]){ { "reason", "bad" } }, 1, r.n.drop_bad);
+	prom_sample_u64(b, "timekeeper_ntp_server_dropped_total",
+			(const struct prom_label[]){ { "reason", "mode" } }, 1, r.n.drop_mode);
+	counter(b, "timekeeper_ntp_server_tx_timestamps_total",
+		"Kernel transmit timestamps kept for interleaved mode.", r.n.tx_stamps);
+	counter(b, "timekeeper_ntp_server_send_errors_total", "Replies the kernel refused.",
+		r.send_errors);
+	gauge(b, "timekeeper_ntp_server_clients", "Clients in the client log.", r.clients);
+}
+
 /* --- the page -------------------------------------------------------------- */
 
 static void render(void *ctx, struct prom_buf *b)
@@ -418,6 +454,7 @@ static void render(void *ctx, struct prom_buf *b)
 		free(src);
 	}
 	render_ntp(b, d);
+	render_ntp_server(b, d);
 	prom_get_stats(m->srv, &ps);
 	counter(b, "timekeeper_metrics_scrapes_total", "Pages served (this one included).",
 		ps.scrapes + 1);

@@ -83,6 +83,7 @@ static const struct ctlw_type {
 	{ TK_CTL_ADJTIME, "ADJTIME", sizeof(struct tk_ctl_timex), NAME_NONE },
 	{ TK_CTL_NTP, "NTP", 0, NAME_NONE },
 	{ TK_CTL_PAGE_FD, "PAGE_FD", 0, NAME_NONE },
+	{ TK_CTL_NTP_SERVER, "NTP_SERVER", 0, NAME_NONE },
 	{ TK_CTL_TIMER_CREATE, "TIMER_CREATE", sizeof(struct tk_ctl_timer_create),
 	  offsetof(struct tk_ctl_timer_create, name) },
 	{ TK_CTL_TIMER_ARM, "TIMER_ARM", sizeof(struct tk_ctl_timer_arm), NAME_NONE },

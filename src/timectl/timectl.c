@@ -62,6 +62,8 @@ static void usage(FILE *f)
 	      "  recalibrate            restart the TSC calibration\n"
 	      "  timers                 the daemon's timer queues\n"
 	      "  ntp                    the NTP servers, like chronyc sources (reference = ntp)\n"
+	      "  ntp-server             the NTP server's counters ([ntp_server]), like chronyc "
+	      "serverstats\n"
 	      "  adjtime [OPTIONS]      read, or with options write, the discipline state\n"
 	      "  read [CLOCK]           the page's clocks beside the kernel's\n"
 	      "  waitsync [OPTIONS]     wait until the page is synchronized (chronyc waitsync)\n"
@@ -1562,6 +1564,62 @@ static void ago_text(uint64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64 "m", ns / UINT64_C(60000000000));
 }
 
+static int cmd_ntp_server(void)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} rows[] = {
+		{ "received", offsetof(struct tk_ctl_ntp_srv, received) },
+		{ "requests", offsetof(struct tk_ctl_ntp_srv, requests) },
+		{ "replies", offsetof(struct tk_ctl_ntp_srv, replies) },
+		{ "interleaved", offsetof(struct tk_ctl_ntp_srv, interleaved) },
+		{ "kod_rate", offsetof(struct tk_ctl_ntp_srv, kod) },
+		{ "dropped_rate", offsetof(struct tk_ctl_ntp_srv, drop_rate) },
+		{ "dropped_acl", offsetof(struct tk_ctl_ntp_srv, drop_acl) },
+		{ "dropped_bad", offsetof(struct tk_ctl_ntp_srv, drop_bad) },
+		{ "ignored_mode", offsetof(struct tk_ctl_ntp_srv, drop_mode) },
+		{ "tx_timestamps", offsetof(struct tk_ctl_ntp_srv, tx_stamps) },
+		{ "send_errors", offsetof(struct tk_ctl_ntp_srv, send_errors) },
+	};
+	struct tk_ctl_ntp_srv s;
+	struct ctlc_reply r;
+	struct jw w;
+	int rc = request("ntp-server", TK_CTL_NTP_SERVER, NULL, 0, sizeof(s), 0, 0, &r);
+
+	if (rc)
+		return rc;
+	memcpy(&s, r.payload, sizeof(s));
+	if (json) {
+		jw_init(&w, stdout, JSON_SCHEMA);
+		jw_object(&w, NULL);
+		jw_bool(&w, "enabled", s.enabled != 0);
+		jw_uint(&w, "sockets", s.sockets);
+		jw_uint(&w, "clients", s.clients);
+		jw_uint(&w, "client_log_size", s.client_log_size);
+	} else if (!s.enabled) {
+		printf("NTP server             : off (no [ntp_server] listen)\n");
+		return EX_OK;
+	} else {
+		printf("%-22s : %u\n%-22s : %u of %u\n", "Sockets", s.sockets, "Clients in log",
+		       s.clients, s.client_log_size);
+	}
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)&s + rows[i].off, sizeof(v));
+		if (json)
+			jw_uint(&w, rows[i].name, v);
+		else
+			printf("%-22s : %" PRIu64 "\n", rows[i].name, v);
+	}
+	if (json) {
+		jw_end(&w);
+		jw_finish(&w);
+	}
+	return EX_OK;
+}
+
 static int cmd_ntp(void)
 {
 	struct tk_ctl_ntp h;
@@ -1773,10 +1831,10 @@ int main(int argc, char **argv)
 		rc = cmd[0] == 's'   ? (cmd[1] == 't' ? cmd_status() : cmd_sources())
 		     : cmd[0] == 't' ? cmd_timers()
 				     : cmd_recalibrate();
-	} else if (strcmp(cmd, "ntp") == 0) {
+	} else if (strcmp(cmd, "ntp") == 0 || strcmp(cmd, "ntp-server") == 0) {
 		if (n)
 			return usage_error("%s takes no argument", cmd);
-		rc = cmd_ntp();
+		rc = cmd[3] ? cmd_ntp_server() : cmd_ntp();
 	} else if (strcmp(cmd, "switch") == 0) {
 		if (n != 1 || !args[0][0])
 			return usage_error("%s needs one source name, or --auto", cmd);

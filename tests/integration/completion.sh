@@ -35,7 +35,7 @@ same() {
 got=$(complete_words "$TC" st)
 check "timectl st<TAB>: status ($got)" same "$got" "status"
 got=$(complete_words "$TC" "")
-cmds=$("$TC" --help | sed -n '/^Commands:/,/^Options:/s/^  \([a-z]*\) .*/\1/p' | tr '\n' ' ')
+cmds=$("$TC" --help | sed -n '/^Commands:/,/^Options:/s/^  \([a-z-]*\) .*/\1/p' | tr '\n' ' ')
 check "timectl <TAB>: the $(echo $cmds | wc -w) commands of timectl --help" same "$got" "$cmds"
 got=$(complete_words "$TC" --j)
 check "timectl --j<TAB>: --json ($got)" same "$got" "--json"

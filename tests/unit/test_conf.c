@@ -87,6 +87,49 @@ START_TEST(ntp_servers)
 }
 END_TEST
 
+START_TEST(ntp_server_section)
+{
+	struct tk_conf c;
+	char msg[512], *dump = NULL;
+	size_t dlen = 0;
+	FILE *f;
+
+	ck_assert_msg(conf_load_string("s.conf",
+				       "[ntp_server]\nlisten = 127.0.0.1\nlisten = [::]\n"
+				       "listen = 0.0.0.0:1123\nallow = 10.0.0.0/8\nallow = all\n"
+				       "deny = 10.1.0.0/16\nlocal_stratum = 10\n"
+				       "ratelimit_interval = -4\n",
+				       &c, msg, sizeof(msg)) == 0,
+		      "%s", msg);
+	ck_assert_uint_eq(c.ntps_nlisten, 3);
+	ck_assert_str_eq(c.ntps_listen[0], "127.0.0.1:123");
+	ck_assert_str_eq(c.ntps_listen[1], "[::]:123");
+	ck_assert_str_eq(c.ntps_listen[2], "0.0.0.0:1123");
+	ck_assert_uint_eq(c.ntps_nacl, 3);
+	ck_assert(c.ntps_acl[0].allow && c.ntps_acl[0].prefix == 8);
+	ck_assert(c.ntps_acl[1].allow && c.ntps_acl[1].net.family == 0);
+	ck_assert(!c.ntps_acl[2].allow && c.ntps_acl[2].prefix == 16);
+	ck_assert_uint_eq(c.ntps_local_stratum, 10);
+	ck_assert_int_eq(c.ntps_rate_interval, -4);
+	ck_assert_uint_eq(c.ntps_rate_burst, 8);
+	ck_assert_uint_eq(c.ntps_rate_leak, 2);
+	ck_assert_uint_eq(c.ntps_log_size, 4096);
+	f = open_memstream(&dump, &dlen);
+	conf_dump(&c, f);
+	fclose(f);
+	ck_assert_msg(strstr(dump, "listen = [::]:123\nlisten = 0.0.0.0:1123\n") &&
+			      strstr(dump, "allow = 10.0.0.0/8\nallow = all\n") &&
+			      strstr(dump, "deny = 10.1.0.0/16\n"),
+		      "%s", dump);
+	free(dump);
+	/* Defaults: off. */
+	conf_defaults(&c);
+	ck_assert_uint_eq(c.ntps_nlisten, 0);
+	ck_assert_uint_eq(c.ntps_nacl, 0);
+	ck_assert_uint_eq(c.ntps_local_stratum, 0);
+}
+END_TEST
+
 START_TEST(full_sim_section)
 {
 	const char *text = "# comment\n"
@@ -129,7 +172,16 @@ static const struct {
 	{ "[sim]\nfoo = 1\n", "b.conf:2: unknown key 'foo' in [sim]" },
 	{ "[nope]\nx = 1\n",
 	  "b.conf:2: unknown section [nope], expected [daemon], [discipline], [ntp], "
-	  "[clocksource], [control], [metrics], [hw] or [sim]" },
+	  "[clocksource], [control], [ntp_server], [metrics], [hw] or [sim]" },
+	{ "[ntp_server]\nallow = 10.0.0.0/33\n",
+	  "b.conf:2: allow = '10.0.0.0/33': prefix length '33' out of range 0..32 for IPv4" },
+	{ "[ntp_server]\ndeny = ntp.example\n",
+	  "b.conf:2: deny = 'ntp.example' is not a numeric address (no names are looked up): "
+	  "expected 'all', an address, or ADDRESS/LENGTH with a numeric IPv4 (0..32) or IPv6 "
+	  "(0..128) address" },
+	{ "[ntp_server]\nlisten = ::1\n",
+	  "b.conf:2: listen = '::1': an IPv6 address goes in brackets: expected ADDRESS[:PORT] "
+	  "with a numeric IPv4 address (0.0.0.0:123) or [IPv6][:PORT] ([::]:123)" },
 	{ "[discipline]\nreference = ntpd\n",
 	  "b.conf:2: reference = 'ntpd': expected one of none, system, ntp" },
 	{ "[daemon]\nupdate_interval_ms = 0\n",
@@ -280,6 +332,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, full_sim_section);
 	tcase_add_test(tc, ntp_servers);
+	tcase_add_test(tc, ntp_server_section);
 	tcase_add_loop_test(tc, bad_lines, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, bad_fault_names_the_key);
 	tcase_add_test(tc, string_too_long);

@@ -78,7 +78,7 @@ static const uint16_t types[] = {
 	TK_CTL_HELLO,	  TK_CTL_STATUS,       TK_CTL_SOURCES,	    TK_CTL_TIMERS,
 	TK_CTL_ADJTIME,	  TK_CTL_NTP,	       TK_CTL_PAGE_FD,	    TK_CTL_TIMER_CREATE,
 	TK_CTL_TIMER_ARM, TK_CTL_TIMER_DISARM, TK_CTL_TIMER_DELETE, TK_CTL_SWITCH,
-	TK_CTL_UNBIND,	  TK_CTL_READMIT,      TK_CTL_RECALIBRATE,
+	TK_CTL_UNBIND,	  TK_CTL_READMIT,      TK_CTL_RECALIBRATE,  TK_CTL_NTP_SERVER,
 };
 
 /* Every request type, sent with ctlw_send() and received with ctlw_recv(),
@@ -236,7 +236,7 @@ END_TEST
 START_TEST(test_wrong_type)
 {
 	static const uint16_t unknown[] = {
-		0, 0x08, 0x14, TK_CTL_EV_TIMER, 0xff, 0x104, UINT16_MAX
+		0, 0x09, 0x14, TK_CTL_EV_TIMER, 0xff, 0x104, UINT16_MAX
 	};
 	struct tk_ctl_result res;
 	struct tk_ctl_hdr h;
