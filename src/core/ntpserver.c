@@ -59,8 +59,7 @@ static bool prefix_match(const uint8_t *a, const uint8_t *net, unsigned int bits
 	return ((a[whole] ^ net[whole]) & (uint8_t)(0xff << (8 - rest))) == 0;
 }
 
-int ntps_parse_rule(const char *text, bool allow, struct ntps_acl_rule *r, char *err,
-		    size_t errlen)
+int ntps_parse_rule(const char *text, bool allow, struct ntps_acl_rule *r, char *err, size_t errlen)
 {
 	static const char expected[] = "expected 'all', an address, or ADDRESS/LENGTH with a "
 				       "numeric IPv4 (0..32) or IPv6 (0..128) address";
@@ -119,7 +118,8 @@ int ntps_parse_rule(const char *text, bool allow, struct ntps_acl_rule *r, char 
 		if (mapped6) {
 			if (len < 96) {
 				snprintf(err, errlen,
-					 "'%s': an IPv4-mapped subnet needs a length 96..128", text);
+					 "'%s': an IPv4-mapped subnet needs a length 96..128",
+					 text);
 				return -EINVAL;
 			}
 			len -= 96;
@@ -127,7 +127,7 @@ int ntps_parse_rule(const char *text, bool allow, struct ntps_acl_rule *r, char 
 	}
 	r->prefix = (uint8_t)len;
 	for (unsigned int b = (unsigned int)len; b < 128; b++) /* clear the host bits */
-		r->net.a[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+		r->net.a[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
 	return 0;
 }
 
@@ -249,8 +249,8 @@ void ntps_header(const struct ntps_clock *c, struct ntps_header *h)
 		if (c->bound_ns >= 0 && c->bound_ns < NSEC_PER_SEC)
 			h->root_dispersion = dispersion_for(c->bound_ns, 0);
 		else
-			h->root_dispersion = short_ceil((int64_t)ldexp((double)NSEC_PER_SEC,
-								       c->precision));
+			h->root_dispersion = short_ceil(
+				(int64_t)ldexp((double)NSEC_PER_SEC, c->precision));
 		return;
 	}
 	h->leap = 3;
@@ -394,10 +394,9 @@ int32_t ntps_client_get(struct ntps_server *s, const struct ntps_addr *a, int64_
 
 /* --- requests -------------------------------------------------------------- */
 
-enum ntps_verdict ntps_request(struct ntps_server *s, const struct ntps_addr *a,
-			       const uint8_t *buf, size_t len, int64_t rx_ns, int64_t now,
-			       const struct ntps_header *h, uint8_t out[NTPS_PACKET_LEN],
-			       struct ntps_pending *p)
+enum ntps_verdict ntps_request(struct ntps_server *s, const struct ntps_addr *a, const uint8_t *buf,
+			       size_t len, int64_t rx_ns, int64_t now, const struct ntps_header *h,
+			       uint8_t out[NTPS_PACKET_LEN], struct ntps_pending *p)
 {
 	struct ntpc_packet q, r;
 	struct ntps_client *c;

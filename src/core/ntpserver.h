@@ -85,15 +85,15 @@ bool ntps_bucket_take(struct ntps_bucket *b, const struct ntps_rate_conf *c, int
 
 /* The clock's state for a reply (the daemon fills it once per batch). */
 struct ntps_clock {
-	bool synchronized;	/* the daemon's clock is synchronized to its reference */
-	bool from_ntp;		/* reference = ntp: the fields up_* are valid */
-	uint8_t up_stratum;	/* the system peer's stratum */
-	uint32_t up_refid;	/* refid for it (its IPv4 address or the hash), network order */
-	int64_t up_root_delay_ns; /* ours: its root delay plus our delay to it */
-	unsigned int leap;	  /* 0 none, 1 insert, 2 delete pending */
-	int64_t bound_ns;	  /* the daemon's error bound at the reply, < 0 unknown */
-	int64_t ref_time_ns;	  /* REALTIME of the last update from the reference, 0 none */
-	int8_t precision;	  /* log2 s */
+	bool synchronized;	    /* the daemon's clock is synchronized to its reference */
+	bool from_ntp;		    /* reference = ntp: the fields up_* are valid */
+	uint8_t up_stratum;	    /* the system peer's stratum */
+	uint32_t up_refid;	    /* refid for it (its IPv4 address or the hash), network order */
+	int64_t up_root_delay_ns;   /* ours: its root delay plus our delay to it */
+	unsigned int leap;	    /* 0 none, 1 insert, 2 delete pending */
+	int64_t bound_ns;	    /* the daemon's error bound at the reply, < 0 unknown */
+	int64_t ref_time_ns;	    /* REALTIME of the last update from the reference, 0 none */
+	int8_t precision;	    /* log2 s */
 	unsigned int local_stratum; /* [ntp_server] local_stratum, 0 off */
 };
 
@@ -125,12 +125,12 @@ void ntps_header(const struct ntps_clock *c, struct ntps_header *h);
 /* Per-client state in the log. */
 struct ntps_client {
 	struct ntps_addr addr;
-	int32_t hnext;		  /* hash chain, -1 end */
-	int32_t older, newer;	  /* age order, -1 ends */
-	int64_t last_seen;	  /* `now` of its last request */
+	int32_t hnext;	      /* hash chain, -1 end */
+	int32_t older, newer; /* age order, -1 ends */
+	int64_t last_seen;    /* `now` of its last request */
 	struct ntps_bucket bucket;
-	uint64_t rx;		  /* receive timestamp of our last reply to it (wire), 0 none */
-	uint64_t tx;		  /* transmit time of that reply (wire; the kernel's when
+	uint64_t rx; /* receive timestamp of our last reply to it (wire), 0 none */
+	uint64_t tx; /* transmit time of that reply (wire; the kernel's when
 				   * known), 0 none or not kept */
 	uint64_t requests;
 };
@@ -200,10 +200,9 @@ struct ntps_pending {
  * verdict that sends, out holds the reply; in basic mode (and a KoD) its
  * transmit timestamp is to be set with ntps_finish() just before it is
  * sent. Counts every outcome in s->n. */
-enum ntps_verdict ntps_request(struct ntps_server *s, const struct ntps_addr *a,
-			       const uint8_t *buf, size_t len, int64_t rx_ns, int64_t now,
-			       const struct ntps_header *h, uint8_t out[NTPS_PACKET_LEN],
-			       struct ntps_pending *p);
+enum ntps_verdict ntps_request(struct ntps_server *s, const struct ntps_addr *a, const uint8_t *buf,
+			       size_t len, int64_t rx_ns, int64_t now, const struct ntps_header *h,
+			       uint8_t out[NTPS_PACKET_LEN], struct ntps_pending *p);
 /* Sets the transmit timestamp of a basic reply (tx_ns, as late as the
  * caller can) and keeps it as the client's TX until the kernel's comes. */
 void ntps_finish(struct ntps_server *s, const struct ntps_pending *p, int64_t tx_ns,

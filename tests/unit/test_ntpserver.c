@@ -111,8 +111,7 @@ START_TEST(reply_fields_and_version_echo)
 	/* A poll under the limiter's interval is answered with its interval. */
 	request(q, 4, 3, 0, 0, 99);
 	q[2] = (uint8_t)-6;
-	ck_assert_int_eq(ntps_request(&s, &a, q, 60, T0 + 9 * S, 9 * S, &hdr, out, &p),
-			 NTPS_REPLY);
+	ck_assert_int_eq(ntps_request(&s, &a, q, 60, T0 + 9 * S, 9 * S, &hdr, out, &p), NTPS_REPLY);
 	ck_assert_int_eq((int8_t)out[2], 3);
 	ck_assert_uint_eq(s.n.requests, 5);
 	ck_assert_uint_eq(s.n.replies, 5);
@@ -141,8 +140,7 @@ START_TEST(short_garbage_and_modes)
 		if (m == 3)
 			continue;
 		request(q, 4, m, 0, 0, 1);
-		ck_assert_int_eq(ntps_request(&s, &a, q, 48, T0, 0, &hdr, out, &p),
-				 NTPS_DROP_MODE);
+		ck_assert_int_eq(ntps_request(&s, &a, q, 48, T0, 0, &hdr, out, &p), NTPS_DROP_MODE);
 	}
 	ck_assert_uint_eq(s.n.drop_bad, 5);
 	ck_assert_uint_eq(s.n.drop_mode, 7);
