@@ -15,7 +15,13 @@
  * A server's times may be anything: the decoder puts them in the NTP era
  * nearest our clock. Checked:
  * the peer's state and counts stay in range, its message is a string, the
- * selection's survivors are counted right. Built with libFuzzer
+ * selection's survivors are counted right.
+ * The same packet, with the control byte's low bits choosing one of 4
+ * client addresses and its origin sometimes the receive timestamp of that
+ * client's last reply, goes to the NTP server's core (core/ntpserver.c) as
+ * a request, in a client log of 2 so that clients are evicted: every
+ * datagram is counted once, a reply is 48 bytes of mode 4 with the version
+ * echoed, and the log stays within its size. Built with libFuzzer
  * (--enable-fuzzing, `make fuzz`) and, over the committed corpus, by
  * replay.c in `make check`.
  */
@@ -27,6 +33,7 @@
 #include <string.h>
 
 #include "core/ntpclient.h"
+#include "core/ntpserver.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -79,8 +86,41 @@ static void check_peer(const struct ntpc_peer *p)
 	must(p->rx + p->kod <= p->tx); /* each answers one request in flight */
 }
 
+/* The server's core on one request: the counts add up, a reply is sane. */
+static void serve(struct ntps_server *s, uint8_t ctl, const uint8_t *data, size_t len, int64_t now)
+{
+	uint8_t buf[64];
+	static const struct ntps_header h = { .stratum = 2, .precision = -20 };
+	struct ntps_addr a = { .family = (ctl & 0x20) ? 6 : 4 };
+	struct ntps_pending p;
+	uint8_t out[NTPS_PACKET_LEN];
+	const struct ntps_counters *n = &s->n;
+	enum ntps_verdict v;
+	int32_t slot;
+
+	memcpy(buf, data, len);
+	a.a[3] = ctl & 3;
+	slot = ntps_client_find(s, &a);
+	if (slot >= 0 && (ctl & 0x40))
+		put64(buf + 24, s->clients[slot].rx);
+	v = ntps_request(s, &a, buf, len, T0 + now, now, &h, out, &p);
+	must(n->received == n->requests + n->drop_acl + n->drop_bad + n->drop_mode);
+	must(n->requests == n->replies + n->kod + n->drop_rate);
+	must(n->interleaved <= n->replies);
+	must(s->used <= s->conf.log_size);
+	if (v == NTPS_REPLY || v == NTPS_REPLY_XLEAVE || v == NTPS_KOD) {
+		ntps_finish(s, &p, T0 + now + 1000, out);
+		must((out[0] & 7) == 4);
+		must(((out[0] >> 3) & 7) == ((buf[0] >> 3) & 7));
+		ntps_transmitted(s, p.slot, p.rx, T0 + now + 2000);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct ntps_conf sc = { .rate = { .interval = 0, .burst = 2, .leak = 1 }, .log_size = 2 };
+	struct ntps_server srv;
+	uint64_t seed[2] = { 1, 2 };
 	struct ntpc_peer peers[3];
 	struct ntpc_system sys;
 	int64_t now = 0;
@@ -94,6 +134,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			good_reply(&peers[i], k * 16 * S, 100000 * i,
 				   (uint64_t)(1000 + 10 * i + k));
 	}
+	sc.acl[0].allow = true; /* "all" */
+	sc.acl[1] = (struct ntps_acl_rule){ .net = { .family = 4, .a = { 0, 0, 0, 3 } },
+					    .prefix = 32 }; /* deny 0.0.0.3 */
+	sc.nacl = 2;
+	if (ntps_init(&srv, &sc, seed) < 0)
+		return 0;
 	while (size - off >= 5 + NTPC_PACKET_LEN) {
 		uint8_t ctl = data[off], buf[NTPC_PACKET_LEN + 15], q[NTPC_PACKET_LEN];
 		size_t len = NTPC_PACKET_LEN + (ctl >> 4);
@@ -114,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ntpc_encode(&d, again);
 		must(memcmp(again, buf, NTPC_PACKET_LEN) == 0);
 		must(ntpc_decode(buf, NTPC_PACKET_LEN - 1, &d) < 0);
+		serve(&srv, ctl, buf, (ctl & 0x80) ? NTPC_PACKET_LEN - 1 : len, now);
 
 		now += 2 * S;
 		if (ctl & 4)
@@ -146,5 +193,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_peer(&peers[i]);
 		(void)ntpc_root_distance(&peers[0], now);
 	}
+	ntps_free(&srv);
 	return 0;
 }
