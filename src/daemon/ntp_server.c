@@ -53,8 +53,8 @@
 #include "timekeeper/control.h"
 
 #define BATCH 64
-#define RING 256			   /* replies whose kernel TX stamp may still come */
-#define HEADER_MARGIN_NS (50 * NSEC_PER_MSEC) /* the bound is taken this far ahead */
+#define RING 256		       /* replies whose kernel TX stamp may still come */
+#define HEADER_MARGIN_NS NSEC_PER_MSEC /* the bound is taken this far ahead of the reply */
 #define UPSTREAM_REFRESH_NS NSEC_PER_SEC
 #define TS_BRACKETS 3
 
@@ -147,8 +147,8 @@ static void refresh_upstream(struct daemon *d, int64_t now)
 		return;
 	s->upstream_t = now;
 	s->up_valid = false;
-	if (d->conf.reference != CONF_REF_NTP ||
-	    ref_fill_ntp(d, buf, sizeof(buf), &len, msg) < 0 || len < sizeof(head))
+	if (d->conf.reference != CONF_REF_NTP || ref_fill_ntp(d, buf, sizeof(buf), &len, msg) < 0 ||
+	    len < sizeof(head))
 		return;
 	memcpy(&head, buf, sizeof(head));
 	if (head.selected < 0 || (uint32_t)head.selected >= head.count ||
@@ -167,13 +167,13 @@ static void refresh_upstream(struct daemon *d, int64_t now)
 	s->up_valid = true;
 }
 
-static void make_header(struct daemon *d, int64_t now, int64_t real, struct ntps_header *h)
+/* The clock's state for a batch; the bound is filled per reply (set_bound()). */
+static void batch_clock(struct daemon *d, int64_t now, int64_t real, struct ntps_clock *cp)
 {
 	struct daemon_ntps *s = d->ntps;
 	struct clock_report r;
 	struct ntps_clock c = { .precision = s->precision,
 				.local_stratum = (unsigned int)d->conf.ntps_local_stratum };
-	int64_t b;
 
 	clock_report(d, &r);
 	refresh_upstream(d, now);
@@ -187,12 +187,20 @@ static void make_header(struct daemon *d, int64_t now, int64_t real, struct ntps
 		c.up_root_delay_ns = s->up_root_delay_ns;
 	}
 	c.leap = (r.ntp_status & NTP_STA_INS) ? 1 : (r.ntp_status & NTP_STA_DEL) ? 2 : 0;
-	/* The bound a little ahead: every reply of this batch leaves before. */
-	b = bound_at(&d->bound, now + HEADER_MARGIN_NS);
-	c.bound_ns = b == BOUND_NONE ? -1 : b;
 	if (d->bound.have && now >= d->bound.t)
 		c.ref_time_ns = real - (now - d->bound.t);
-	ntps_header(&c, h);
+	*cp = c;
+}
+
+/* The header of one reply: the bound a little ahead of now, so it holds when
+ * the reply leaves (the bound only grows until the next clock update, which
+ * cannot run before this batch is done). */
+static void reply_header(struct daemon *d, struct ntps_clock *c, struct ntps_header *h)
+{
+	int64_t b = bound_at(&d->bound, daemon_now(d) + HEADER_MARGIN_NS);
+
+	c->bound_ns = b == BOUND_NONE ? -1 : b;
+	ntps_header(c, h);
 }
 
 /* --- transmit timestamps ------------------------------------------------------ */
@@ -309,7 +317,7 @@ static void on_readable(struct evl *loop, int fd, uint32_t revents, void *ctx)
 	static union ctlbuf cbufs[BATCH];
 	struct mmsghdr m[BATCH];
 	struct iovec iov[BATCH];
-	struct ntps_header h;
+	struct ntps_clock clk;
 	int64_t now, know, off;
 	int got;
 
@@ -338,10 +346,11 @@ static void on_readable(struct evl *loop, int fd, uint32_t revents, void *ctx)
 	know = kernel_real();
 	off = kernel_to_ours(d);
 	now = daemon_now(d);
-	make_header(d, now, know + off, &h);
+	batch_clock(d, now, know + off, &clk);
 	for (int i = 0; i < got; i++) {
 		struct ntps_addr a;
 		struct ntps_pending p;
+		struct ntps_header h;
 		uint8_t out[NTPS_PACKET_LEN];
 		int64_t rx = -1;
 
@@ -357,6 +366,7 @@ static void on_readable(struct evl *loop, int fd, uint32_t revents, void *ctx)
 			}
 		if (rx < 0)
 			rx = our_real(d);
+		reply_header(d, &clk, &h);
 		switch (ntps_request(&s->core, &a, bufs[i], m[i].msg_len, rx, now, &h, out, &p)) {
 		case NTPS_REPLY:
 		case NTPS_REPLY_XLEAVE:
@@ -412,9 +422,10 @@ static int open_listener(const char *text, int *out)
 		r = -errno;
 		log_err("ntp_server: listen = %s: cannot bind: %s%s; not serving there", text,
 			strerror(-r),
-			r == -EACCES ? " (a port below 1024 needs CAP_NET_BIND_SERVICE at the start, "
-				       "see timekeeperd(8), SYSTEMD)"
-				     : "");
+			r == -EACCES
+				? " (a port below 1024 needs CAP_NET_BIND_SERVICE at the start, "
+				  "see timekeeperd(8), SYSTEMD)"
+				: "");
 		close(fd);
 		return r;
 	}
@@ -507,8 +518,8 @@ int daemon_ntps_attach(struct daemon *d)
 			log_err("ntp_server: cannot watch a socket: %s", strerror(errno));
 			return -1;
 		}
-	log_notice("ntp_server: serving on %u socket%s, precision 2^%d s, %u clients logged",
-		   s->n, s->n == 1 ? "" : "s", s->precision, s->core.conf.log_size);
+	log_notice("ntp_server: serving on %u socket%s, precision 2^%d s, %u clients logged", s->n,
+		   s->n == 1 ? "" : "s", s->precision, s->core.conf.log_size);
 	return 0;
 }
 

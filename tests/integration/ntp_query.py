@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """A small NTP client for ntp_server.sh.
 
-  ntp_query.py query PORT SRC         one mode 3 request from SRC to 127.0.0.1:PORT;
+  ntp_query.py query PORT SRC [DST]   one mode 3 request from SRC to DST:PORT
+                                      (127.0.0.1; an IPv6 SRC and DST for IPv6);
                                       prints the reply's fields as JSON, or
                                       {"reply": false} after 5 s without one
   ntp_query.py send PORT SRC N        N requests from SRC, as fast as possible;
@@ -48,10 +49,13 @@ def fields(d):
 
 def main():
     cmd, port, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    fam = socket.AF_INET6 if ":" in src else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     s.bind((src, 0))
     dst = ("127.0.0.1", port)
+    if cmd == "query" and len(sys.argv) > 4:
+        dst = (sys.argv[4], port)
     if cmd == "query":
         s.settimeout(5)
         s.sendto(request(0x1122334455667788), dst)

@@ -80,7 +80,8 @@ check "reply: $(cat "$tmpdir/q1.json")" jqt "$tmpdir/q1.json" \
 client cli 127.0.0.1
 client xl 127.0.0.3 xleave
 if wait_until 90 selected cli; then ok "chronyd selects the daemon: $(chronyc_of cli \
-	sources | grep '^\^')"; else not_ok "chronyd did not select it: $(chronyc_of cli sources)"; fi
+	sources | grep '^\^')"; else not_ok \
+	"chronyd did not select it: $(chronyc_of cli sources)"; fi
 chronyc_of cli ntpdata 127.0.0.1 >"$tmpdir/nd.txt"
 diag "$(cat "$tmpdir/nd.txt")"
 off=$(ntpdata_field cli Offset)
