@@ -225,7 +225,8 @@ void ntps_header(const struct ntps_clock *c, struct ntps_header *h)
 	memset(h, 0, sizeof(*h));
 	h->precision = c->precision;
 	h->reference = c->ref_time_ns > 0 ? ntpc_ts_from_ns(c->ref_time_ns) : 0;
-	if (c->synchronized) {
+	/* Synchronized without a bound would promise nothing: not synchronized. */
+	if (c->synchronized && c->bound_ns >= 0) {
 		h->leap = (uint8_t)(c->leap & 3);
 		if (c->from_ntp) {
 			h->stratum = c->up_stratum > 15 ? 15 : c->up_stratum;

@@ -118,8 +118,9 @@ struct ntps_header {
  *    refid 127.127.1.1, root delay 0 and dispersion the bound when it is
  *    under 1 s, else 2^precision (declared a reference, as chronyd's
  *    `local stratum N`);
- *  - not synchronized: LI 3, stratum 16, refid "INIT", root dispersion the
- *    bound (16 s when unknown): no client follows it. */
+ *  - not synchronized (or no bound, bound_ns < 0): LI 3, stratum 16, refid
+ *    "INIT", root dispersion the bound (16 s when unknown): no client
+ *    follows it. */
 void ntps_header(const struct ntps_clock *c, struct ntps_header *h);
 
 /* Per-client state in the log. */

@@ -464,6 +464,11 @@ START_TEST(header_carries_the_bound)
 	ck_assert_uint_eq(h.root_delay, 0);
 	ck_assert_uint_eq(h.refid, htonl(NTPS_REFID_LOCAL));
 	ck_assert(decoded_s(h.root_dispersion) >= 5e-6);
+	/* Synchronized but without a bound: treated as not synchronized. */
+	c.bound_ns = -1;
+	ntps_header(&c, &h);
+	ck_assert_uint_eq(h.leap, 3);
+	ck_assert_uint_eq(h.stratum, 16);
 	/* Not synchronized: LI 3, stratum 16, INIT. */
 	c.synchronized = false;
 	c.bound_ns = -1;
