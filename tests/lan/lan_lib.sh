@@ -191,3 +191,49 @@ lan_start() {
 	lan_relay "$_log" --up-delay "$_up" --down-delay "$_down" --jitter "$_jit" \
 		--loss "$_loss" "$@"
 }
+
+# lan_chronyd NS NAME CONF-LINES: chronyd -x inside namespace NS on
+# $tmpdir/NAME.conf (CONF-LINES, then its command port 323 on 127.0.0.1 of
+# that namespace and its Unix command socket $tmpdir/NAME.d/sock, since
+# the file system is shared, and pid and drift files in $tmpdir),
+# CAP_SYS_TIME dropped from its bounding set as in ntp_lib.sh; log in
+# $tmpdir/NAME.log. Sets ${NAME}_pid.
+lan_chronyd() {
+	mkdir -m 0700 "$tmpdir/$2.d"
+	printf '%s\ncmdport 323\nbindcmdaddress 127.0.0.1\nbindcmdaddress %s\n' "$3" \
+		"$tmpdir/$2.d/sock" >"$tmpdir/$2.conf"
+	printf 'pidfile %s/%s.pid\ndriftfile %s/%s.drift\n' "$tmpdir" "$2" "$tmpdir" "$2" \
+		>>"$tmpdir/$2.conf"
+	lan_bg "$1" "$tmpdir/$2.out" setpriv --bounding-set -sys_time \
+		"$CHRONYD" -n -x -u root -f "$tmpdir/$2.conf" -l "$tmpdir/$2.log"
+	eval "${2}_pid=$lan_last"
+}
+
+# lan_chronyc NS ARGS...: chronyc against the chronyd of namespace NS.
+lan_chronyc() {
+	_n=$1
+	shift
+	lan_exec "$_n" "$CHRONYC" -h 127.0.0.1 -p 323 "$@"
+}
+
+# lan_chronyc_sock NAME ARGS...: chronyc on chronyd NAME's Unix socket (the
+# commands that need it, e.g. clients).
+lan_chronyc_sock() {
+	_n=$1
+	shift
+	"$CHRONYC" -h "$tmpdir/$_n.d/sock" "$@"
+}
+
+# lan_chrony_server NAME: a chronyd server in the server namespace on port
+# 123, `local stratum 1` (the host clock is unsynchronized: it serves it
+# anyway), allowing the LAN; ${NAME}_pid. Waits (30 s) for it to listen.
+lan_chrony_server() {
+	lan_chronyd s "$1" "$(printf 'port 123\nbindaddress %s\nallow 10.77.0.0/16\n%s' \
+		"$LAN_SERVER" 'local stratum 1')"
+	wait_until 30 lan_listens s 123
+}
+
+# lan_listens NS PORT: something listens on UDP PORT in namespace NS.
+lan_listens() {
+	[ -n "$(lan_exec "$1" ss -Hunl "sport = :$2" 2>/dev/null)" ]
+}
