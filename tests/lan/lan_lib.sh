@@ -69,8 +69,8 @@ lan_down() {
 		kill -KILL "$_p" 2>/dev/null
 	done
 	lan_pids=""
-	for _n in $(ip netns list 2>/dev/null | awk -v p="$LAN_NS-" 'index($1, p) == 1 { print $1 }')
-	do
+	_all=$(ip netns list 2>/dev/null | awk -v p="$LAN_NS-" 'index($1, p) == 1 { print $1 }')
+	for _n in $_all; do
 		ip netns del "$_n" 2>/dev/null
 	done
 }

@@ -18,7 +18,7 @@ struct lanq_rng {
 
 enum lanq_dist {
 	LANQ_UNIFORM, /* mean +- jitter, flat */
-	LANQ_NORMAL, /* mean, standard deviation jitter, cut at +- 3 jitter */
+	LANQ_NORMAL,  /* mean, standard deviation jitter, cut at +- 3 jitter */
 };
 
 /* One direction of the link. All in ns; loss is a probability in [0, 1]. */

@@ -71,8 +71,7 @@ static int do_send(char **a)
 	long i;
 
 	if (inet_pton(AF_INET, a[0], &to.sin_addr) != 1) {
-		fprintf(stderr, "tk_lanprobe: ADDR: read \"%s\", expected an IPv4 address\n",
-			a[0]);
+		fprintf(stderr, "tk_lanprobe: ADDR: read \"%s\", expected an IPv4 address\n", a[0]);
 		return 2;
 	}
 	to.sin_port = htons((uint16_t)arg_long("PORT", a[1], 1, 65535));
@@ -103,8 +102,8 @@ static int cmp64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void report(uint64_t received, uint64_t distinct, uint64_t dups, uint64_t reord,
-		   int64_t *d, size_t nd)
+static void report(uint64_t received, uint64_t distinct, uint64_t dups, uint64_t reord, int64_t *d,
+		   size_t nd)
 {
 	int64_t *s = malloc((nd ? nd : 1) * sizeof(*s));
 
@@ -211,8 +210,9 @@ int main(int argc, char **argv)
 		return do_send(argv + 2);
 	if (argc == 4 && !strcmp(argv[1], "sink"))
 		return do_sink(argv + 2);
-	fprintf(stderr, "tk_lanprobe: usage: read %d arguments, expected "
-			"send ADDR PORT COUNT INTERVAL_US or sink PORT COUNT\n",
+	fprintf(stderr,
+		"tk_lanprobe: usage: read %d arguments, expected "
+		"send ADDR PORT COUNT INTERVAL_US or sink PORT COUNT\n",
 		argc - 1);
 	return 2;
 }

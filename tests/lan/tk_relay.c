@@ -70,6 +70,14 @@ static struct {
 static struct dir_stats st[2];
 static uint64_t other;
 
+/* The queue: packets in slots, free slots on a stack, waiting ones in the heap. */
+static struct lanq_heap heap;
+static struct lanq_rng rng;
+static struct slot *slots;
+static uint32_t *freel;
+static size_t nfree;
+static uint64_t seq;
+
 static int64_t now_ns(clockid_t c)
 {
 	struct timespec ts;
@@ -121,15 +129,13 @@ static void write_stats(void)
 
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "{\"other\":%" PRIu64, other);
 	for (i = 0; i < 2; i++)
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
-				      ",\"%s\":{\"rx\":%" PRIu64 ",\"fwd\":%" PRIu64
-				      ",\"lost\":%" PRIu64 ",\"full\":%" PRIu64
-				      ",\"send_err\":%" PRIu64 ",\"late_mean_ns\":%" PRId64
-				      ",\"late_max_ns\":%" PRId64 "}",
-				      nm[i], st[i].rx, st[i].fwd, st[i].lost, st[i].full,
-				      st[i].send_err,
-				      st[i].fwd ? st[i].late_sum_ns / (int64_t)st[i].fwd : 0,
-				      st[i].late_max_ns);
+		n += (size_t)snprintf(
+			buf + n, sizeof(buf) - n,
+			",\"%s\":{\"rx\":%" PRIu64 ",\"fwd\":%" PRIu64 ",\"lost\":%" PRIu64
+			",\"full\":%" PRIu64 ",\"send_err\":%" PRIu64 ",\"late_mean_ns\":%" PRId64
+			",\"late_max_ns\":%" PRId64 "}",
+			nm[i], st[i].rx, st[i].fwd, st[i].lost, st[i].full, st[i].send_err,
+			st[i].fwd ? st[i].late_sum_ns / (int64_t)st[i].fwd : 0, st[i].late_max_ns);
 	snprintf(buf + n, sizeof(buf) - n, "}\n");
 	fputs(buf, stdout);
 	fflush(stdout);
@@ -191,9 +197,9 @@ static int send_raw(int raw, const struct slot *p)
 	c = csum_fold(s);
 	udp->check = htons(c ? c : 0xffff);
 	return sendto(raw, pkt, sizeof(*ip) + ulen, 0, (const struct sockaddr *)&p->dst,
-		      sizeof(p->dst)) < 0 ?
-		       -errno :
-		       0;
+		      sizeof(p->dst)) < 0
+		       ? -errno
+		       : 0;
 }
 
 static void arm(int tfd, const struct lanq_heap *h)
@@ -210,8 +216,7 @@ static void arm(int tfd, const struct lanq_heap *h)
 	timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-static void release(int raw, struct lanq_heap *h, struct slot *slots, uint32_t *freel,
-		    size_t *nfree)
+static void release(int raw, struct lanq_heap *h)
 {
 	const struct lanq_item *t;
 	int64_t now = now_ns(CLOCK_MONOTONIC), late;
@@ -227,9 +232,80 @@ static void release(int raw, struct lanq_heap *h, struct slot *slots, uint32_t *
 			st[p->up].send_err++;
 		else
 			st[p->up].fwd++;
-		freel[(*nfree)++] = t->slot;
+		freel[nfree++] = t->slot;
 		lanq_heap_pop(h);
 		now = now_ns(CLOCK_MONOTONIC);
+	}
+}
+
+/* Reads every packet waiting on the socket: its kernel receive stamp, its
+ * original destination, its direction, then its delay and loss, drawn for
+ * every packet so that the sequence depends on the seed and the arrivals
+ * only; into the heap, or dropped and counted. */
+static void drain(int us)
+{
+	for (;;) {
+		struct slot tmp, *p = nfree ? &slots[freel[nfree - 1]] : &tmp;
+		struct iovec iov = { .iov_base = p->data, .iov_len = PKT_MAX };
+		char cbuf[256];
+		struct msghdr mh = {
+			.msg_name = &p->src,
+			.msg_namelen = sizeof(p->src),
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = cbuf,
+			.msg_controllen = sizeof(cbuf),
+		};
+		struct cmsghdr *c;
+		struct timespec ts;
+		int64_t rx_real = 0, off, d;
+		ssize_t len = recvmsg(us, &mh, 0);
+		int have_dst = 0, up;
+
+		if (len < 0)
+			return;
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_ORIGDSTADDR) {
+				memcpy(&p->dst, CMSG_DATA(c), sizeof(p->dst));
+				have_dst = 1;
+			} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+				rx_real = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+			}
+		}
+		if (!have_dst || (size_t)len > PKT_MAX) {
+			other++;
+			continue;
+		}
+		if (p->dst.sin_addr.s_addr == opt.server.s_addr) {
+			up = 1;
+		} else if (p->src.sin_addr.s_addr == opt.server.s_addr) {
+			up = 0;
+		} else {
+			other++;
+			continue;
+		}
+		st[up].rx++;
+		d = lanq_delay_ns(&rng, &opt.link[up]);
+		if (lanq_lost(&rng, &opt.link[up])) {
+			st[up].lost++;
+			continue;
+		}
+		if (!nfree) {
+			st[up].full++;
+			continue;
+		}
+		/* REALTIME read first: the offset errs small, the due time late. */
+		off = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
+		if (!rx_real)
+			rx_real = now_ns(CLOCK_REALTIME);
+		p->len = (uint16_t)len;
+		p->up = (uint8_t)up;
+		lanq_heap_push(&heap, (struct lanq_item){
+					      .due_ns = rx_real - off + d,
+					      .seq = seq++,
+					      .slot = freel[--nfree],
+				      });
 	}
 }
 
@@ -307,12 +383,7 @@ static void parse_args(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	struct lanq_heap heap;
-	struct lanq_rng rng;
-	struct slot *slots;
-	uint32_t *freel;
-	size_t nfree, i;
-	uint64_t seq = 0;
+	size_t i;
 	int one = 1, us, raw, tfd, sfd, ep;
 	sigset_t ss;
 	struct epoll_event ev[4];
@@ -403,81 +474,10 @@ int main(int argc, char **argv)
 				if (read(tfd, &exp, sizeof(exp)) < 0 && errno != EAGAIN)
 					perror("tk_relay: timerfd");
 			} else {
-				/* Drain the socket: every packet gets its stamp and delay. */
-				for (;;) {
-					struct slot tmp, *p;
-					struct iovec iov;
-					char cbuf[256];
-					struct msghdr mh = { 0 };
-					struct cmsghdr *c;
-					int64_t rx_real = 0, off, d;
-					ssize_t len;
-					int have_dst = 0, up;
-
-					p = nfree ? &slots[freel[nfree - 1]] : &tmp;
-					iov.iov_base = p->data;
-					iov.iov_len = PKT_MAX;
-					mh.msg_name = &p->src;
-					mh.msg_namelen = sizeof(p->src);
-					mh.msg_iov = &iov;
-					mh.msg_iovlen = 1;
-					mh.msg_control = cbuf;
-					mh.msg_controllen = sizeof(cbuf);
-					len = recvmsg(us, &mh, 0);
-					if (len < 0)
-						break;
-					for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-						if (c->cmsg_level == SOL_IP &&
-						    c->cmsg_type == IP_ORIGDSTADDR) {
-							memcpy(&p->dst, CMSG_DATA(c), sizeof(p->dst));
-							have_dst = 1;
-						} else if (c->cmsg_level == SOL_SOCKET &&
-							   c->cmsg_type == SCM_TIMESTAMPNS) {
-							struct timespec ts;
-
-							memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-							rx_real = (int64_t)ts.tv_sec * 1000000000 +
-								  ts.tv_nsec;
-						}
-					}
-					if (!have_dst || (size_t)len > PKT_MAX) {
-						other++;
-						continue;
-					}
-					if (p->dst.sin_addr.s_addr == opt.server.s_addr)
-						up = 1;
-					else if (p->src.sin_addr.s_addr == opt.server.s_addr)
-						up = 0;
-					else {
-						other++;
-						continue;
-					}
-					st[up].rx++;
-					/* Both draws for every packet: the sequence of
-					 * delays depends on the seed and arrivals only. */
-					d = lanq_delay_ns(&rng, &opt.link[up]);
-					if (lanq_lost(&rng, &opt.link[up])) {
-						st[up].lost++;
-						continue;
-					}
-					if (!nfree) {
-						st[up].full++;
-						continue;
-					}
-					off = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
-					if (!rx_real)
-						rx_real = now_ns(CLOCK_REALTIME);
-					p->len = (uint16_t)len;
-					p->up = (uint8_t)up;
-					lanq_heap_push(&heap, (struct lanq_item){
-								      .due_ns = rx_real - off + d,
-								      .seq = seq++,
-								      .slot = freel[--nfree],
-							      });
-				}
+				drain(us);
 			}
 		}
-		release(raw, &heap, slots, freel, &nfree);
+		release(raw, &heap);
 		arm(tfd, &heap);
 	}
 }

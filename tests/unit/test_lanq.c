@@ -66,9 +66,8 @@ START_TEST(normal_law)
 {
 	/* Cut at 3 sd: the spread is 0.9866 sd. */
 	law(LANQ_NORMAL, 50000 * 0.98658);
-	ck_assert_int_eq(lanq_min_ns(&(struct lanq_link){ .mean_ns = 200000,
-							 .jitter_ns = 50000,
-							 .dist = LANQ_NORMAL }),
+	ck_assert_int_eq(lanq_min_ns(&(struct lanq_link){
+				 .mean_ns = 200000, .jitter_ns = 50000, .dist = LANQ_NORMAL }),
 			 50000);
 }
 END_TEST
@@ -107,11 +106,12 @@ START_TEST(heap_order)
 	lanq_seed(&r, tk_test_seed());
 	/* Few distinct due times, so ties are common. */
 	for (i = 0; i < n; i++)
-		ck_assert_int_eq(lanq_heap_push(&h, (struct lanq_item){
-							    .due_ns = (int64_t)(lanq_next(&r) % 50),
-							    .seq = (uint64_t)i,
-							    .slot = (uint32_t)i,
-						    }),
+		ck_assert_int_eq(lanq_heap_push(&h,
+						(struct lanq_item){
+							.due_ns = (int64_t)(lanq_next(&r) % 50),
+							.seq = (uint64_t)i,
+							.slot = (uint32_t)i,
+						}),
 				 0);
 	ck_assert_int_eq(lanq_heap_push(&h, (struct lanq_item){ .due_ns = 0 }), -ENOSPC);
 	for (i = 0; i < n; i++) {
