@@ -16,7 +16,7 @@ ntp_need_chrony
 lan_need
 ntp_host_snapshot
 lan_up 1 || ntp_unavailable "could not build the namespaces (veth, nftables tproxy)"
-tap_plan 6
+tap_plan 7
 lan_start "$tmpdir/relay.log" 220 200 50 0.01 --seed 3 ||
 	ntp_unavailable "tk_relay did not start: $(cat "$tmpdir/relay.log")"
 lan_chrony_server srv || ntp_unavailable "the chronyd server did not start: $(cat \
@@ -53,6 +53,14 @@ lan_chronyc_sock srv -n clients >"$tmpdir/clients" 2>&1
 diag "$(cat "$tmpdir/clients")"
 check "the server saw the client's own address, $(lan_client_addr 1)" \
 	grep -q "^$(lan_client_addr 1) " "$tmpdir/clients"
+# The load generator through the relay: replies, and every served transmit
+# time between its request's send and its reply's receipt (one clock).
+lan_exec c1 "$top_builddir/tests/lan/tk_ntpload" --server "$LAN_SERVER" --rate 200 \
+	--seconds 1 --sockets 8 >"$tmpdir/load.json" 2>&1
+diag "tk_ntpload: $(head -n 1 "$tmpdir/load.json")"
+check "tk_ntpload: $(jq -s '.[0].replies' "$tmpdir/load.json") replies of $(jq -s \
+	'.[0].sent' "$tmpdir/load.json"), no served time outside its request's round trip" \
+	jqt "$tmpdir/load.json" 'select(.rate) | .replies > 0 and .causality == 0'
 lan_relay_stats
 diag "relay: $(cat "$tmpdir/relay.json")"
 check "the requests went through the relay and were answered: $(jq -c \
