@@ -211,8 +211,8 @@ static void print_run(const char *key, const struct run *r)
 	printf("{\"%s\":%.0f,\"sent\":%" PRIu64 ",\"replies\":%" PRIu64
 	       ",\"loss_pct\":%.3f,\"err_p50_ns\":%" PRId64 ",\"err_abs_p99_ns\":%" PRId64
 	       ",\"rtt_p50_ns\":%" PRId64 ",\"causality\":%" PRIu64 "}\n",
-	       key, r->rate, r->sent, r->replies, r->loss_pct, r->p50_ns, r->p99_ns,
-	       r->rtt_p50_ns, r->causality);
+	       key, r->rate, r->sent, r->replies, r->loss_pct, r->p50_ns, r->p99_ns, r->rtt_p50_ns,
+	       r->causality);
 	fflush(stdout);
 }
 
@@ -276,7 +276,8 @@ int main(int argc, char **argv)
 		setsockopt(socks[i], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
 		setsockopt(socks[i], SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 		if (opt.nsrc) {
-			me.sin_addr.s_addr = htonl(ntohl(opt.src.s_addr) + (uint32_t)(i % opt.nsrc));
+			me.sin_addr.s_addr = htonl(ntohl(opt.src.s_addr) +
+						   (uint32_t)(i % opt.nsrc));
 			if (bind(socks[i], (struct sockaddr *)&me, sizeof(me)) < 0) {
 				fprintf(stderr, "tk_ntpload: bind to %s: %s\n",
 					inet_ntoa(me.sin_addr), strerror(errno));
