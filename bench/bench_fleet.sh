@@ -255,7 +255,8 @@ port 0"
 			for (j = 1; j <= nf; j++)
 				if (f[j] != "nan") { s += f[j] * f[j]; m++ }
 		}
-		printf "bench: fleet_served_%s_rms %s ns\n", name, m ? sprintf("%.0f", sqrt(s / m)) : "nan"
+		v = m ? sprintf("%.0f", sqrt(s / m)) : "nan"
+		printf "bench: fleet_served_%s_rms %s ns\n", name, v
 	}' "$tmpdir/$1.served" | tee "$tmpdir/$1.rms"
 }
 if [ $have_server = 1 ]; then
