@@ -42,7 +42,7 @@ struct ntp_pkt {
 };
 
 struct run {
-	double rate;
+	double rate, achieved; /* asked, and sent / time taken to send */
 	uint64_t sent, replies, causality;
 	double loss_pct;
 	int64_t p50_ns, p99_ns, rtt_p50_ns;
@@ -185,8 +185,10 @@ static void one_run(double rate, uint64_t base, struct run *r)
 			nanosleep(&d, NULL);
 		}
 	}
+	now = now_ns();
+	r->achieved = now > start ? (double)r->sent * 1e9 / (double)(now - start) : 0;
 	/* Late replies: up to 1 s after the last request. */
-	end = now_ns() + 1000000000;
+	end = now + 1000000000;
 	while (r->replies < r->sent && now_ns() < end)
 		receive(base, n, 10, r);
 	r->loss_pct = r->sent ? 100.0 * (double)(r->sent - r->replies) / (double)r->sent : 100;
@@ -208,11 +210,11 @@ static void one_run(double rate, uint64_t base, struct run *r)
 
 static void print_run(const char *key, const struct run *r)
 {
-	printf("{\"%s\":%.0f,\"sent\":%" PRIu64 ",\"replies\":%" PRIu64
+	printf("{\"%s\":%.0f,\"achieved_rate\":%.0f,\"sent\":%" PRIu64 ",\"replies\":%" PRIu64
 	       ",\"loss_pct\":%.3f,\"err_p50_ns\":%" PRId64 ",\"err_abs_p99_ns\":%" PRId64
 	       ",\"rtt_p50_ns\":%" PRId64 ",\"causality\":%" PRIu64 "}\n",
-	       key, r->rate, r->sent, r->replies, r->loss_pct, r->p50_ns, r->p99_ns, r->rtt_p50_ns,
-	       r->causality);
+	       key, r->rate, r->achieved, r->sent, r->replies, r->loss_pct, r->p50_ns, r->p99_ns,
+	       r->rtt_p50_ns, r->causality);
 	fflush(stdout);
 }
 
