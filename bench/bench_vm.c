@@ -31,7 +31,10 @@
  * Output: `bench: <name> <value> <unit> <label>` lines (doc/architecture.md,
  * section 11), LABEL naming the machine.
  *
- *   bench_vm PAGE SECONDS LABEL [STEP_US SLEW_PPM]
+ *   bench_vm PAGE SECONDS LABEL [STEP_US SLEW_PPM [READERS]]
+ *
+ * READERS (default 0: one per CPU) limits part 2 to that many readers, on
+ * the first CPUs.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -310,19 +313,28 @@ int main(int argc, char **argv)
 	int64_t step_t = 0, reaction_ns = 0;
 	long step_us = 0, slew_ppm = 0;
 	unsigned int a, b, c, d;
-	int ncpu, moved = 0;
+	int ncpu, moved = 0, readers = 0;
 	size_t n, total = 0, outside = 0, judged = 0, unjudged = 0;
 	uint64_t reads = 0, back = 0;
 	int64_t worst_back = 0, t_start, t_end, t_open;
 
-	if (argc < 4 || (seconds = atof(argv[2])) <= 0 || (argc > 4 && argc != 6)) {
-		fprintf(stderr, "usage: bench_vm PAGE SECONDS LABEL [STEP_US SLEW_PPM]\n");
+	if (argc < 4 || (seconds = atof(argv[2])) <= 0 || (argc > 4 && argc != 6 && argc != 7)) {
+		fprintf(stderr,
+			"usage: bench_vm PAGE SECONDS LABEL [STEP_US SLEW_PPM [READERS]]\n");
 		return 2;
 	}
 	label = argv[3];
-	if (argc == 6) {
+	if (argc >= 6) {
 		step_us = atol(argv[4]);
 		slew_ppm = atol(argv[5]);
+	}
+	if (argc == 7) {
+		readers = atoi(argv[6]);
+		if (readers < 0 || readers > MAX_READERS) {
+			fprintf(stderr, "bench_vm: READERS %s: expected 0 (one per CPU) to %d\n",
+				argv[6], MAX_READERS);
+			return 2;
+		}
 	}
 	t_open = now_ns(CLOCK_MONOTONIC);
 	use_rdtscp = __get_cpuid(0x80000001, &a, &b, &c, &d) && (d & (1u << 27));
@@ -375,6 +387,8 @@ int main(int argc, char **argv)
 		ncpu = 1;
 	if (ncpu > MAX_READERS)
 		ncpu = MAX_READERS;
+	if (readers > 0 && readers < ncpu)
+		ncpu = readers;
 	atomic_store(&mono_max, INT64_MIN);
 	for (int i = 0; i < ncpu; i++) {
 		rd[i].cpu = i;

@@ -12,7 +12,8 @@
 # the reads, runs readers on every vCPU and audits REALTIME, MONOTONIC,
 # BOOTTIME and TAI against the kernel's for BENCH_VM_SECONDS (default 40)
 # while it steps and slews the guest kernel's clock (BENCH_VM_STEP_US,
-# default 5000; BENCH_VM_SLEW_PPM, default 20; both 0: no moves).
+# default 5000; BENCH_VM_SLEW_PPM, default 20; both 0: no moves);
+# BENCH_VM_READERS (default 0: one per vCPU) limits the readers.
 #
 # Before that, once the page is in TSC mode, the preload's read cost (bench/bench_preload.c):
 # clock_gettime(CLOCK_MONOTONIC) in a C loop without and with
@@ -37,6 +38,7 @@ export top_srcdir top_builddir
 secs=${BENCH_VM_SECONDS:-40}
 step_us=${BENCH_VM_STEP_US:-5000}
 slew_ppm=${BENCH_VM_SLEW_PPM:-20}
+readers=${BENCH_VM_READERS:-0}
 VM_TIMEOUT=${TK_VM_TIMEOUT:-$((secs + 420))}
 work_base=${TK_VM_WORK:-$top_builddir/tests/vm/work}
 
@@ -70,7 +72,7 @@ if [ -x /usr/bin/python3 ]; then
 	tk_run preload_py python3 -S /tk/lib/bench_preload.py \
 		/tk/lib/libtimekeeper-preload.so @LABEL@ 60
 fi
-tk_run bench bench_vm /run/timekeeper/page $secs @LABEL@ $step_us $slew_ppm
+tk_run bench bench_vm /run/timekeeper/page $secs @LABEL@ $step_us $slew_ppm $readers
 tk_section status timectl status
 kill \$dpid
 wait \$dpid
