@@ -25,7 +25,8 @@
 # counters, before and after their timed runs, that every reading under
 # the preload came from the page; without that they print no ratio.
 #
-# Prints the guest's `bench:` lines, each naming its machine. Exits 1 when
+# Prints the guest's `bench:` lines, each naming its machine, and the kernel
+# line of `timectl sources` for the guest's TSC. Exits 1 when
 # the bench cannot run (a skip outside CI, as the VM tests) or a machine's
 # MONOTONIC went back; samples outside the bound and the read ratios are
 # printed, not judged. BENCH_VM_MACHINES (default "q35 pc") picks the machines.
@@ -67,6 +68,7 @@ while ! timectl status 2>/dev/null | grep -q 'Page clock *: mode tsc' && [ \$i -
 	sleep 0.1
 	i=\$((i + 1))
 done
+tk_section sources timectl sources
 tk_run preload bench_preload /tk/lib/libtimekeeper-preload.so @LABEL@ 300
 if [ -x /usr/bin/python3 ]; then
 	tk_run preload_py python3 -S /tk/lib/bench_preload.py \
@@ -136,6 +138,7 @@ for machine in ${BENCH_VM_MACHINES:-q35 pc}; do
 		vm_comment_file "$VM_WORK/daemon.log" 40
 	fi
 	grep -q '^bench: vm_mirror_outside ' "$VM_WORK/bench.txt" || status=1
+	vm_section "$log.txt" sources | grep 'kernel:' | sed "s|^ *|bench-vm: $label: tsc: |"
 	for part in preload preload_py; do
 		vm_section "$log.txt" $part | grep '^bench: '
 		vm_section "$log.txt" $part.stderr | sed 's/^/# /'
