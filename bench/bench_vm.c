@@ -31,7 +31,10 @@
  * Output: `bench: <name> <value> <unit> <label>` lines (doc/architecture.md,
  * section 11), LABEL naming the machine.
  *
- *   bench_vm PAGE SECONDS LABEL [STEP_US SLEW_PPM]
+ *   bench_vm PAGE SECONDS LABEL [STEP_US SLEW_PPM [READERS]]
+ *
+ * READERS (default 0: one per CPU) limits part 2 to that many readers, on
+ * the first CPUs.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -67,6 +70,7 @@ static const char *const clock_names[NCLOCKS] = { "realtime", "monotonic", "boot
 
 static volatile long sink;
 static bool use_rdtscp;
+static double tsc_hz; /* measured by read_bench against CLOCK_MONOTONIC_RAW */
 static const char *label;
 
 static int cmp_double(const void *a, const void *b)
@@ -157,6 +161,7 @@ static int read_bench(struct timekeeper *tk, double *med_ns)
 	m1 = now_ns(CLOCK_MONOTONIC_RAW);
 	c1 = tsc();
 	hz = (double)(c1 - c0) * 1e9 / (double)(m1 - m0);
+	tsc_hz = hz;
 	if (!(hz > 1e6)) {
 		fprintf(stderr, "bench_vm: TSC rate %.0f Hz, expected above 1 MHz\n", hz);
 		return -1;
@@ -214,6 +219,22 @@ struct audit {
 	int64_t worst_excess;
 };
 
+/* The audit second by second (stderr): where the samples outside fall
+ * against what the page said then (its mode, source, disruption counter,
+ * bound) and the kernel's signed error (kernel - page), so a debt can be
+ * told from another (doc/architecture.md, section 12). */
+struct second {
+	size_t judged, outside;
+	int64_t max_excess, err_min, err_max, bound_min;
+	int mode;
+	uint64_t disruption;
+	char source[32];
+	uint64_t tsc0; /* the TSC and the kernel's MONOTONIC_RAW at the second's first */
+	int64_t raw0;  /* sample: the counters' rates second by second */
+};
+static struct second *tl;
+static size_t tl_n;
+
 static void adjust(const char *what, struct timex *tx)
 {
 	if (adjtimex(tx) < 0)
@@ -244,6 +265,24 @@ static void audit_one(struct timekeeper *tk, int c, struct audit *a, double at)
 	lo = t0 - r0.bound_ns;
 	hi = t1 + r1.bound_ns;
 	err = kn - (t0 + (t1 - t0) / 2);
+	if (tl && at >= 0 && (size_t)at < tl_n) {
+		struct second *x = &tl[(size_t)at];
+
+		if (x->judged == 0 || err < x->err_min)
+			x->err_min = err;
+		if (x->judged == 0 || err > x->err_max)
+			x->err_max = err;
+		if (x->judged == 0 || r0.bound_ns < x->bound_min)
+			x->bound_min = r0.bound_ns;
+		x->judged++;
+		if (kn < lo || kn > hi) {
+			int64_t ex = kn < lo ? lo - kn : kn - hi;
+
+			x->outside++;
+			if (ex > x->max_excess)
+				x->max_excess = ex;
+		}
+	}
 	a->err[a->judged] = err < 0 ? -err : err;
 	a->bound[a->judged] = r0.bound_ns;
 	a->judged++;
@@ -274,19 +313,28 @@ int main(int argc, char **argv)
 	int64_t step_t = 0, reaction_ns = 0;
 	long step_us = 0, slew_ppm = 0;
 	unsigned int a, b, c, d;
-	int ncpu, moved = 0;
+	int ncpu, moved = 0, readers = 0;
 	size_t n, total = 0, outside = 0, judged = 0, unjudged = 0;
 	uint64_t reads = 0, back = 0;
 	int64_t worst_back = 0, t_start, t_end, t_open;
 
-	if (argc < 4 || (seconds = atof(argv[2])) <= 0 || (argc > 4 && argc != 6)) {
-		fprintf(stderr, "usage: bench_vm PAGE SECONDS LABEL [STEP_US SLEW_PPM]\n");
+	if (argc < 4 || (seconds = atof(argv[2])) <= 0 || (argc > 4 && argc != 6 && argc != 7)) {
+		fprintf(stderr,
+			"usage: bench_vm PAGE SECONDS LABEL [STEP_US SLEW_PPM [READERS]]\n");
 		return 2;
 	}
 	label = argv[3];
-	if (argc == 6) {
+	if (argc >= 6) {
 		step_us = atol(argv[4]);
 		slew_ppm = atol(argv[5]);
+	}
+	if (argc == 7) {
+		readers = atoi(argv[6]);
+		if (readers < 0 || readers > MAX_READERS) {
+			fprintf(stderr, "bench_vm: READERS %s: expected 0 (one per CPU) to %d\n",
+				argv[6], MAX_READERS);
+			return 2;
+		}
 	}
 	t_open = now_ns(CLOCK_MONOTONIC);
 	use_rdtscp = __get_cpuid(0x80000001, &a, &b, &c, &d) && (d & (1u << 27));
@@ -339,6 +387,8 @@ int main(int argc, char **argv)
 		ncpu = 1;
 	if (ncpu > MAX_READERS)
 		ncpu = MAX_READERS;
+	if (readers > 0 && readers < ncpu)
+		ncpu = readers;
 	atomic_store(&mono_max, INT64_MIN);
 	for (int i = 0; i < ncpu; i++) {
 		rd[i].cpu = i;
@@ -363,6 +413,8 @@ int main(int argc, char **argv)
 	react.bound = calloc(n * NCLOCKS, sizeof(int64_t));
 	if (!react.err || !react.bound)
 		return 1;
+	tl_n = (size_t)seconds + 2;
+	tl = calloc(tl_n, sizeof(*tl));
 	t_start = now_ns(CLOCK_MONOTONIC);
 	t_end = t_start + (int64_t)(seconds * 1e9);
 	for (size_t i = 0; i < n; i++) {
@@ -408,6 +460,21 @@ int main(int argc, char **argv)
 			adjust("frequency moved (ADJ_FREQUENCY)", &tx);
 			moved = 3;
 		}
+		if (tl && (size_t)at < tl_n && tl[(size_t)at].source[0] == 0) {
+			struct tk_status ts_now;
+			struct second *x = &tl[(size_t)at];
+
+			x->raw0 = now_ns(CLOCK_MONOTONIC_RAW);
+			x->tsc0 = tsc();
+			if (tk_status(tk, &ts_now) == 0) {
+				x->mode = ts_now.clock_mode;
+				x->disruption = ts_now.disruption;
+				memcpy(x->source, ts_now.source, sizeof(x->source));
+				x->source[sizeof(x->source) - 1] = 0;
+				if (!x->source[0])
+					strcpy(x->source, "-");
+			}
+		}
 		for (int k = 0; k < NCLOCKS; k++)
 			audit_one(tk, k, reacting ? &react : &au[k], at);
 		nanosleep(&pause, NULL);
@@ -419,6 +486,27 @@ int main(int argc, char **argv)
 		back += rd[i].mono.back_within + rd[i].mono.back_across;
 		if (rd[i].mono.max_back_ns > worst_back)
 			worst_back = rd[i].mono.max_back_ns;
+	}
+	for (size_t i = 0; tl && i < tl_n; i++) {
+		struct second *x = &tl[i];
+		double ppm = 0;
+
+		/* The TSC against the kernel's counter (MONOTONIC_RAW) over
+		 * this second, in ppm of the rate measured at the start. */
+		if (i + 1 < tl_n && tl[i + 1].raw0 > x->raw0 && x->raw0 && tsc_hz > 0)
+			ppm = ((double)(tl[i + 1].tsc0 - x->tsc0) * 1e9 / tsc_hz -
+			       (double)(tl[i + 1].raw0 - x->raw0)) *
+			      1e6 / (double)(tl[i + 1].raw0 - x->raw0);
+		if (!x->judged && !x->raw0)
+			continue;
+		fprintf(stderr,
+			"bench_vm: second %zu: page %s %s disruption %" PRIu64
+			": outside %zu of %zu, kernel - page %+" PRId64 "..%+" PRId64
+			" ns, bound >= %" PRId64 " ns, worst excess %" PRId64
+			" ns; TSC - kernel counter %+.0f ppm\n",
+			i, x->source, x->mode == TK_PAGE_MODE_TSC ? "tsc" : "kclock", x->disruption,
+			x->outside, x->judged, x->err_min, x->err_max, x->bound_min, x->max_excess,
+			ppm);
 	}
 	if (tk_status(tk, &st) == 0)
 		printf("bench: vm_page_source_after_audit %s %s (mode %s)\n", st.source, label,

@@ -134,7 +134,7 @@ uint32_t bound_drift(uint64_t floor_ppb, double se_ppb, double k)
 	if (!(se_ppb >= 0) || !isfinite(se_ppb))
 		return BOUND_DRIFT_MAX_PPB;
 	d = (double)floor_ppb + k * se_ppb;
-	if (!(d < BOUND_DRIFT_MAX_PPB))
-		return BOUND_DRIFT_MAX_PPB;
+	if (!(d < BOUND_DRIFT_MEASURED_MAX_PPB))
+		return BOUND_DRIFT_MEASURED_MAX_PPB;
 	return (uint32_t)ceil(d);
 }

@@ -584,6 +584,46 @@ static const struct bit_name srcf_bits[] = {
 	{ TK_CTL_SRCF_MUST_VERIFY, "must_verify" }, { TK_CTL_SRCF_CALIBRATED, "calibrated" },
 };
 
+/* The kernel's own view of the TSC, from sysfs on this machine (the daemon
+ * does not read it): its current clocksource and whether "tsc" is among
+ * those it still offers. A TSC the kernel marked unstable is no longer
+ * listed. Returns false when sysfs cannot be read. */
+#define KERNEL_CS_DIR "/sys/devices/system/clocksource/clocksource0/"
+
+static bool kernel_tsc_view(char *current, size_t len, bool *listed)
+{
+	char avail[512], *tok, *save = NULL;
+	FILE *f;
+
+	f = fopen(KERNEL_CS_DIR "current_clocksource", "re");
+	if (!f || !fgets(current, (int)len, f)) {
+		if (f)
+			fclose(f);
+		return false;
+	}
+	fclose(f);
+	current[strcspn(current, " \n")] = '\0';
+	f = fopen(KERNEL_CS_DIR "available_clocksource", "re");
+	if (!f || !fgets(avail, sizeof(avail), f)) {
+		if (f)
+			fclose(f);
+		return false;
+	}
+	fclose(f);
+	*listed = false;
+	for (tok = strtok_r(avail, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+		if (strcmp(tok, "tsc") == 0)
+			*listed = true;
+	return true;
+}
+
+static const char *kernel_tsc_verdict(const char *current, bool listed)
+{
+	if (strcmp(current, "tsc") == 0)
+		return "in use";
+	return listed ? "not in use (available)" : "rejected (not offered: unstable or unusable)";
+}
+
 static int cmd_sources(void)
 {
 	struct tk_ctl_sources head;
@@ -609,7 +649,8 @@ static int cmd_sources(void)
 	for (uint32_t i = 0; i < head.count; i++) {
 		struct tk_ctl_source s;
 		char name[TK_CTL_NAME_LEN], reason[TK_CTL_MESSAGE_LEN], last[TK_CTL_MESSAGE_LEN];
-		char rating[32], unc[32];
+		char rating[32], unc[32], kcur[64];
+		bool kview = false, klisted = false;
 
 		memcpy(&s, r.payload + sizeof(head) + i * sizeof(s), sizeof(s));
 		ctlw_copy_str(name, sizeof(name), s.name, sizeof(s.name));
@@ -617,6 +658,10 @@ static int cmd_sources(void)
 		ctlw_copy_str(last, sizeof(last), s.last_verdict, sizeof(s.last_verdict));
 		if (s.state == TK_CTL_SRC_CURRENT)
 			memcpy(current, name, sizeof(name));
+		/* A simulated TSC is not the one the kernel judged. */
+		if (strcmp(name, "tsc") == 0 && !(s.flags & TK_CTL_SRCF_SIMULATED) &&
+		    s.state != TK_CTL_SRC_UNUSABLE)
+			kview = kernel_tsc_view(kcur, sizeof(kcur), &klisted);
 		if (json) {
 			if (i == 0)
 				jw_array(&w, "sources");
@@ -645,6 +690,13 @@ static int cmd_sources(void)
 			jw_str(&w, "verdict", verdict_name(s.verdict));
 			jw_str(&w, "last_verdict", last[0] ? last : NULL);
 			jw_end(&w);
+			if (kview) {
+				jw_object(&w, "kernel");
+				jw_str(&w, "current_clocksource", kcur);
+				jw_bool(&w, "tsc_offered", klisted);
+				jw_str(&w, "verdict", kernel_tsc_verdict(kcur, klisted));
+				jw_end(&w);
+			}
 			jw_end(&w);
 			continue;
 		}
@@ -662,6 +714,16 @@ static int cmd_sources(void)
 			printf("           %s: %s\n", state_name(s.state), reason);
 		if (last[0] && s.verdict != TK_CTL_VERDICT_NONE)
 			printf("           last verdict: %s\n", last);
+		if (kview && strcmp(kcur, "tsc") != 0 && s.state != TK_CTL_SRC_UNSTABLE &&
+		    s.state != TK_CTL_SRC_UNBOUND)
+			printf("           kernel: %s, on %s; kept on: the watchdog, %" PRIu64
+			       " checks, %" PRIu64 " failures, largest skew %" PRIu64
+			       " ns (no warp test in the daemon)\n",
+			       kernel_tsc_verdict(kcur, klisted), kcur, s.wd_checks, s.wd_failures,
+			       s.wd_max_skew_ns);
+		else if (kview)
+			printf("           kernel: %s, on %s\n", kernel_tsc_verdict(kcur, klisted),
+			       kcur);
 	}
 	if (json) {
 		if (head.count == 0)

@@ -66,7 +66,9 @@ START_TEST(test_drift)
 	ck_assert_uint_eq(bound_drift(1000, 0, 3), 1000);
 	ck_assert_uint_eq(bound_drift(1000, 100.2, 3), 1301);
 	ck_assert_uint_eq(bound_drift(1000, -1, 3), BOUND_DRIFT_MAX_PPB); /* no estimate */
-	ck_assert_uint_eq(bound_drift(1000, 1e300, 3), BOUND_DRIFT_MAX_PPB);
+	ck_assert_uint_eq(bound_drift(1000, 1e300, 3), BOUND_DRIFT_MEASURED_MAX_PPB);
+	/* a measured rate beyond the unmeasured 500 ppm is stated as measured */
+	ck_assert_uint_eq(bound_drift(1000, 900000, 1), 901000);
 	ck_assert_uint_eq(bound_drift(0, 0.0 / 0.0, 3), BOUND_DRIFT_MAX_PPB);
 	/* the stated drift is never the kernel's blanket 500 ppm once measured */
 	ck_assert_uint_lt(bound_drift(BOUND_DRIFT_DEFAULT_PPB, 20, 3), 2000);

@@ -277,8 +277,27 @@ image_add_libs()
 	done
 }
 
+# The files that let the host's python3 start in the busybox image (no site, -S): the
+# interpreter, the codecs it loads at start-up, os.py and an empty lib-dynload (where it
+# finds its prefixes). Prints VM_IMAGE_FILES entries; nothing (status 1) when the host has no
+# /usr/bin/python3.
+vm_python_files()
+{
+	py=$(readlink -f /usr/bin/python3 2>/dev/null) && [ -x "$py" ] || return 1
+	lib=$("$py" -S -c 'import os; print(os.path.dirname(os.__file__))' 2>/dev/null) &&
+		[ -r "$lib/os.py" ] || return 1
+	echo "$py=/usr/bin/python3"
+	echo "$lib/os.py"
+	echo "$lib/lib-dynload/"
+	for m in __init__ aliases utf_8 latin_1 ascii; do
+		echo "$lib/encodings/$m.py"
+	done
+}
+
 # Build VM_WORK/initramfs.gz. $1 is a test script (sh, run by /init as root) and the other
-# arguments are the programs to install in /tk/bin (their PATH inside).
+# arguments are the programs to install in /tk/bin (their PATH inside). VM_IMAGE_FILES, when
+# set, lists more host files, each SRC (put at the same path), SRC=DEST or DIR/ (an empty
+# directory); the shared libraries of those that are ELF files come along.
 vm_build_initramfs()
 {
 	script=$1
@@ -310,6 +329,19 @@ vm_build_initramfs()
 			{ vm_not_ok "build: cannot copy $real"; vm_finish; }
 		if ! err=$(image_add_libs "$prog" "$real"); then
 			vm_not_ok "build: shared libraries of $prog: $err"
+			vm_finish
+		fi
+	done
+
+	for f in ${VM_IMAGE_FILES:-}; do
+		case $f in */) mkdir -p "$VM_ROOT$f" && continue ;; esac
+		src=${f%%=*}
+		dest=${f#*=}
+		mkdir -p "$VM_ROOT$(dirname "$dest")" && cp -L "$src" "$VM_ROOT$dest" ||
+			{ vm_not_ok "build: cannot copy $src to the image's $dest"; vm_finish; }
+		[ "$(head -c 4 "$src" | od -An -c | tr -d ' ')" = 177ELF ] || continue
+		if ! err=$(image_add_libs "$src" "$src"); then
+			vm_not_ok "build: shared libraries of $src: $err"
 			vm_finish
 		fi
 	done
