@@ -153,27 +153,8 @@ done
 [ -z "${BENCH_FLEET_KEEP:-}" ] || cp "$tmpdir/samples" "$BENCH_FLEET_KEEP.client"
 TIMEKEEPER_RUNTIME_DIR=$tmpdir/ours.run "$TIMECTL" ntp 2>&1 | sed 's/^/bench-fleet: ours: /'
 lan_chronyc c2 tracking 2>&1 | sed -n '/^Reference/,/^Leap/p' | sed 's/^/bench-fleet: chronyd: /'
-awk -v n="$(wc -l <"$tmpdir/samples")" '
-function abs(x) { return x < 0 ? -x : x }
-function within(c, lim,   k) {
-	for (k = n; k >= 1; k--)
-		if (v[k, c] == "nan" || abs(v[k, c]) > lim)
-			break
-	return n - k < 10 ? "inf" : (k == 0 ? t[1] : t[k + 1])
-}
-function rms(c,   k, s, m) {
-	for (k = int(n / 2) + 1; k <= n; k++)
-		if (v[k, c] != "nan") {
-			s += v[k, c] * v[k, c]
-			m++
-		}
-	return m ? sqrt(s / m) : "nan"
-}
-function ratio(a, b) {
-	if (a == "inf" || b == "inf" || a == "nan" || b == "nan" || b == 0)
-		return "nan"
-	return sprintf("%.2f", a / b)
-}
+awk -v n="$(wc -l <"$tmpdir/samples")" -f "$top_srcdir/bench/offset_stats.awk" \
+	-f /dev/stdin "$tmpdir/samples" <<'EOF'
 { t[NR] = $1; v[NR, 2] = $2; v[NR, 3] = $3 }
 END {
 	o = rms(2); c = rms(3); o10 = within(2, 10000); c10 = within(3, 10000)
@@ -183,7 +164,8 @@ END {
 	printf "bench: fleet_ours_t10us %s s\n", o10
 	printf "bench: fleet_chronyd_t10us %s s\n", c10
 	printf "bench: fleet_t10us_ratio %s ratio\n", ratio(o10, c10)
-}' "$tmpdir/samples"
+}
+EOF
 stop "$ours_pid"
 stop "$cli_pid"
 

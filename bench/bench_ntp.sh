@@ -123,36 +123,8 @@ echo \
 sed -n '/^Reference/,/^Leap/p' "$tmpdir/tracking" | sed 's/^/bench-ntp: chronyd: /'
 
 # Columns: t ours_true ours_meas chronyd_true chronyd_meas (ns).
-awk -v n="$(wc -l <"$tmpdir/samples")" '
-function abs(x) { return x < 0 ? -x : x }
-function within(c, lim,   k) {
-	for (k = n; k >= 1; k--)
-		if (v[k, c] == "nan" || abs(v[k, c]) > lim)
-			break
-	# A stretch shorter than 10 samples is not "staying".
-	return n - k < 10 ? "inf" : (k == 0 ? t[1] : t[k + 1])
-}
-function rms(c,   k, s, m) {
-	for (k = int(n / 2) + 1; k <= n; k++)
-		if (v[k, c] != "nan") {
-			s += v[k, c] * v[k, c]
-			m++
-		}
-	return m ? sqrt(s / m) : "nan"
-}
-function mean(c,   k, s, m) {
-	for (k = int(n / 2) + 1; k <= n; k++)
-		if (v[k, c] != "nan") {
-			s += v[k, c]
-			m++
-		}
-	return m ? s / m : "nan"
-}
-function ratio(a, b) {
-	if (a == "inf" || b == "inf" || a == "nan" || b == "nan" || b == 0)
-		return "nan"
-	return sprintf("%.2f", a / b)
-}
+awk -v n="$(wc -l <"$tmpdir/samples")" -f "$top_srcdir/bench/offset_stats.awk" \
+	-f /dev/stdin "$tmpdir/samples" <<'EOF'
 { t[NR] = $1; for (c = 2; c <= 5; c++) v[NR, c] = $c }
 END {
 	o10 = within(2, 10000); c10 = within(4, 10000)
@@ -171,7 +143,8 @@ END {
 	printf "bench: ntp_chronyd_mean %.0f ns\n", mean(4)
 	printf "bench: ntp_ours_meas_rms %.0f ns\n", rms(3)
 	printf "bench: ntp_chronyd_meas_rms %.0f ns\n", rms(5)
-}' "$tmpdir/samples"
+}
+EOF
 
 "$HOSTCLOCK" >"$tmpdir/host1.json"
 jq -s -r 'if .[0].freq == .[1].freq and .[0].tick == .[1].tick and
