@@ -72,10 +72,13 @@ else
 	not_ok "not stepped within 60 s: $(jq -c . "$tmpdir/ntp.json" 2>&1)"
 fi
 "$top_builddir/tests/integration/tk_offset" "$tmpdir/run/page" 2 >"$tmpdir/off2.json"
+# The median, not the mean: a reading the reader took from the kernel while
+# the page was not fresh (a legal, visible fallback) is 10^6 s off the page.
 check \
-	"the page is now 10^6 s ahead of the host: mean $(jq .mean_ns \
-	"$tmpdir/off2.json") ns (host - page)" \
-	jqt "$tmpdir/off2.json" "(.mean_ns + $ahead * 1000000000 | fabs) < 1000000000"
+	"the page is now 10^6 s ahead of the host: median |host - page| $(jq .p50_ns \
+	"$tmpdir/off2.json") ns, mean $(jq .mean_ns "$tmpdir/off2.json") ns, $(jq .from_page \
+	"$tmpdir/off2.json") of $(jq .samples "$tmpdir/off2.json") samples from a fresh page" \
+	jqt "$tmpdir/off2.json" "(.p50_ns - $ahead * 1000000000 | fabs) < 1000000000"
 ntp_host_check
 diag "daemon logs:" "$(cat "$tmpdir/daemon.log" "$tmpdir/daemon2.log")"
 exit 0
