@@ -423,8 +423,8 @@ static int open_listener(const char *text, int *out)
 		log_err("ntp_server: listen = %s: cannot bind: %s%s; not serving there", text,
 			strerror(-r),
 			r == -EACCES
-				? " (a port below 1024 needs CAP_NET_BIND_SERVICE at the start, "
-				  "see timekeeperd(8), SYSTEMD)"
+				? " (a port below 1024 needs CAP_NET_BIND_SERVICE at the start, or "
+				  "the socket from timekeeperd.socket; timekeeperd(8), SYSTEMD)"
 				: "");
 		close(fd);
 		return r;
@@ -489,8 +489,12 @@ int daemon_ntps_open(struct daemon *d)
 			fam = AF_INET;
 		else if (sd_is_socket(fd, AF_INET6, SOCK_DGRAM, -1) > 0)
 			fam = AF_INET6;
-		else
+		else {
+			log_warn("ntp_server: descriptor %d from systemd is not an IPv4 or IPv6 "
+				 "datagram socket; not serving on it",
+				 fd);
 			continue;
+		}
 		if (setup_socket(fd, fam) < 0)
 			continue;
 		s->l[s->n++] = (struct listener){ .fd = fd, .family = fam };

@@ -1660,7 +1660,8 @@ static int cmd_ntp_server(void)
 		jw_uint(&w, "clients", s.clients);
 		jw_uint(&w, "client_log_size", s.client_log_size);
 	} else if (!s.enabled) {
-		printf("NTP server             : off (no [ntp_server] listen)\n");
+		printf("NTP server             : off (no [ntp_server] listen, no socket from "
+		       "systemd)\n");
 		return EX_OK;
 	} else {
 		printf("%-22s : %u\n%-22s : %u of %u\n", "Sockets", s.sockets, "Clients in log",

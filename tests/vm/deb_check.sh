@@ -112,6 +112,7 @@ has_all()
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
 has_all timekeeperd /usr/sbin/timekeeperd /usr/bin/timectl /etc/timekeeperd.conf \
 	/lib/systemd/system/timekeeperd.service /lib/systemd/system/timekeeperd-wait-sync.service \
+	/lib/systemd/system/timekeeperd.socket \
 	/usr/lib/sysusers.d/timekeeperd.conf /usr/share/bash-completion/completions/timectl \
 	/usr/share/bash-completion/completions/timekeeperd /usr/share/man/man8/timekeeperd.8.gz \
 	/usr/share/man/man1/timectl.1.gz /usr/share/man/man5/timekeeperd.conf.5.gz \

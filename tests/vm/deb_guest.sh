@@ -52,6 +52,10 @@ fi
 e=$(systemctl is-enabled timekeeperd-wait-sync 2>/dev/null)
 check "timekeeperd-wait-sync.service is installed, not enabled (got ${e:-nothing})" \
 	[ "$e" = disabled ]
+e=$(systemctl is-enabled timekeeperd.socket 2>/dev/null)
+a=$(systemctl is-active timekeeperd.socket 2>/dev/null)
+check "timekeeperd.socket (port 123) is installed, disabled, inactive (got ${e:-?}, ${a:-?})" \
+	[ "$e/$a" = disabled/inactive ]
 uid=$(id -u timekeeper 2>/dev/null)
 pid=$(mainpid)
 duid=$(awk '$1 == "Uid:" { print $2 }' "/proc/$pid/status" 2>/dev/null)

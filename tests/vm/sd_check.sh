@@ -5,7 +5,8 @@
 # The project is installed in the image as `make install` puts it. The checks drive the
 # daemon through systemctl and timectl, as a user would: start (Type=notify readiness),
 # sources, switch to hpet and to acpi_pm (the page follows; the PM timer's port still
-# answers after the privilege drop), the daemon's identity and capabilities, a clean stop,
+# answers after the privilege drop), the daemon's identity and capabilities, the NTP server on
+# port 123 from timekeeperd.socket (no capability for the bind), a clean stop,
 # the journal, and systemd-analyze security's score (printed, not judged).
 #
 # Output: tests/vm/guest_lib.sh, as /tk/lib.sh.
@@ -160,6 +161,46 @@ if [ -n "$pid" ] && [ "$pid" != 0 ] && [ -r "/proc/$pid/status" ]; then
 else
 	not_ok "the daemon's /proc/PID/status: no main pid (MainPID=${pid:-none})"
 fi
+
+# --- NTP server on port 123 from timekeeperd.socket: systemd binds, no capability ---------
+# As README.Debian tells an administrator: allow lines (and, on this unsynchronized guest, a
+# local stratum), the daemon stopped (systemd refuses to start a socket whose service already
+# runs), the socket started, the daemon started.
+conf=$(timekeeperd --help 2>&1 | sed -n 's/.*(default \(.*\.conf\)).*/\1/p')
+sed -i -e 's|^;allow = 192.168.0.0/16$|allow = 127.0.0.0/8|' \
+	-e 's/^local_stratum = 0$/local_stratum = 10/' "${conf:-/nonexistent}"
+run ntp_conf 5 grep -n '^allow\|^local_stratum' "${conf:-/nonexistent}"
+run sock_stop_daemon 60 systemctl stop "$UNIT"
+run sock_start 30 systemctl start timekeeperd.socket
+rc=$?
+check "systemctl start timekeeperd.socket exits 0 (got $rc)" [ $rc -eq 0 ]
+run sock_restart 120 systemctl start "$UNIT"
+# One request from bash's /dev/udp (a connected UDP socket); the reply's bytes in decimal.
+ntp_ask() {
+	bash -c 'exec 3<>/dev/udp/127.0.0.1/123 || exit 2
+	{ printf "\043"; head -c 47 /dev/zero; } | dd bs=48 count=1 iflag=fullblock status=none >&3
+	timeout 5 dd bs=48 count=1 status=none <&3' 2>/dev/null | od -An -tu1 -v | tr -s ' \n' '  '
+}
+reply=
+for _try in 1 2 3; do
+	reply=$(ntp_ask)
+	[ -z "$reply" ] || break
+done
+# shellcheck disable=SC2086 # the reply's bytes, split on purpose
+set -- $reply
+got="$# bytes, mode $((${1:-0} & 7)), stratum ${2:-none}"
+check "a request to 127.0.0.1:123 gets a server reply at local_stratum 10 ($got)" \
+	[ "$got" = "48 bytes, mode 4, stratum 10" ]
+run ntp_server 10 timectl --json ntp-server
+srv=$(jq -r '"\(.sockets) \(.replies)"' "$W/ntp_server.out" 2>/dev/null)
+# shellcheck disable=SC2086 # two numbers
+set -- $srv
+check "timectl ntp-server: the socket from systemd, replies counted (sockets replies: $srv)" \
+	sh -c '[ "$1" = 1 ] && [ "$2" -ge 1 ]' sh "${1:-0}" "${2:-0}"
+run ntp_caps 10 systemctl show -p CapabilityBoundingSet "$UNIT"
+check "the unit's bounding set has no CAP_NET_BIND_SERVICE" \
+	sh -c '! grep -qi net_bind_service "$1"' sh "$W/ntp_caps.out"
+run sock_stop 30 systemctl stop timekeeperd.socket
 
 # --- journal -----------------------------------------------------------------------------
 journalctl --sync 2>/dev/null
