@@ -28,7 +28,8 @@
 #    the server is measured, not the relay), the rate stepped by x1.5 from
 #    BENCH_FLEET_LOAD_RATE (2000/s) for BENCH_FLEET_LOAD_SECONDS (2 s) a step
 #    up to 1 % loss; against chronyd, then timekeeperd's [ntp_server]
-#    (reference = system, local_stratum = 1, allow = all, no ratelimit line;
+#    (reference = system, local_stratum = 1, allow = all, ratelimit = no as
+#    chronyd without a ratelimit line;
 #    BENCH_FLEET_TKD_SERVER_EXTRA adds lines to that section).
 #    bench: fleet_{chronyd,ours}_capacity (req/s under 1 % loss),
 #    _capacity_p99 (|served time - midpoint of the request's send and
@@ -109,7 +110,8 @@ tkd() {
 }
 
 srv_sections="[discipline]\nreference = system\n[ntp_server]\nlisten = $LAN_SERVER\n"
-srv_sections="${srv_sections}allow = all\nlocal_stratum = 1\n${BENCH_FLEET_TKD_SERVER_EXTRA:-}\n"
+srv_sections="${srv_sections}allow = all\nratelimit = no\nlocal_stratum = 1\n"
+srv_sections="${srv_sections}${BENCH_FLEET_TKD_SERVER_EXTRA:-}\n"
 printf "$srv_sections" | sed "1i [daemon]\nruntime_dir = $tmpdir/probe.run" >"$tmpdir/probe.conf"
 if "$TKD" --dump-config -c "$tmpdir/probe.conf" >/dev/null 2>"$tmpdir/probe.err"; then
 	have_server=1

@@ -91,6 +91,7 @@ static const struct opt options[] = {
 	{ "ntp_server", "listen", OPT_NTPS_LISTEN, F(ntps_listen), "", 0, 0, NULL },
 	{ "ntp_server", "allow", OPT_NTPS_ALLOW, F(ntps_acl), "", 0, 0, NULL },
 	{ "ntp_server", "deny", OPT_NTPS_DENY, F(ntps_acl), "", 0, 0, NULL },
+	{ "ntp_server", "ratelimit", OPT_ENUM, F(ntps_ratelimit), "yes", 0, 0, yes_no_choices },
 	{ "ntp_server", "ratelimit_interval", OPT_I64, F(ntps_rate_interval), "3", -4, 12, NULL },
 	{ "ntp_server", "ratelimit_burst", OPT_U64, F(ntps_rate_burst), "8", 1, 255, NULL },
 	{ "ntp_server", "ratelimit_leak", OPT_U64, F(ntps_rate_leak), "2", 0, 4, NULL },

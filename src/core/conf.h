@@ -86,6 +86,7 @@ struct tk_conf {
 	unsigned int ntps_nlisten;
 	struct ntps_acl_rule ntps_acl[NTPS_MAX_ACL]; /* allow and deny lines, in order */
 	unsigned int ntps_nacl;
+	uint32_t ntps_ratelimit;     /* 1: limit each client's rate */
 	int64_t ntps_rate_interval;  /* log2 s */
 	uint64_t ntps_rate_burst;    /* requests */
 	uint64_t ntps_rate_leak;     /* 1 in 2^leak limited requests gets a KoD */

@@ -424,7 +424,7 @@ enum ntps_verdict ntps_request(struct ntps_server *s, const struct ntps_addr *a,
 	c = &s->clients[p->slot];
 	c->requests++;
 	/* Ask for a longer poll when the client's is under the limiter's. */
-	poll = q.poll < s->conf.rate.interval ? s->conf.rate.interval : q.poll;
+	poll = !s->conf.rate.off && q.poll < s->conf.rate.interval ? s->conf.rate.interval : q.poll;
 	r = (struct ntpc_packet){ .leap = h->leap,
 				  .version = q.version,
 				  .mode = 4,
@@ -437,7 +437,7 @@ enum ntps_verdict ntps_request(struct ntps_server *s, const struct ntps_addr *a,
 				  .reference = h->reference,
 				  .origin = q.transmit };
 	rx = ntpc_ts_from_ns(rx_ns);
-	if (!ntps_bucket_take(&c->bucket, &s->conf.rate, now)) {
+	if (!s->conf.rate.off && !ntps_bucket_take(&c->bucket, &s->conf.rate, now)) {
 		uint32_t k = c->bucket.limited++;
 
 		if (k & ((UINT32_C(1) << s->conf.rate.leak) - 1)) {

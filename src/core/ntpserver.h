@@ -66,6 +66,7 @@ bool ntps_acl_allows(const struct ntps_acl_rule *rules, size_t n, const struct n
  * limited, and 1 in 2^leak of the limited ones gets a KoD RATE, the others
  * are dropped. */
 struct ntps_rate_conf {
+	bool off;	    /* no limit: every request is served */
 	int interval;	    /* log2 s, -4..12 */
 	unsigned int burst; /* 1..255 */
 	unsigned int leak;  /* 0..4 */

@@ -467,6 +467,7 @@ int daemon_ntps_open(struct daemon *d)
 	}
 	memcpy(c.acl, d->conf.ntps_acl, sizeof(c.acl));
 	c.nacl = d->conf.ntps_nacl;
+	c.rate.off = !d->conf.ntps_ratelimit;
 	c.rate.interval = (int)d->conf.ntps_rate_interval;
 	c.rate.burst = (unsigned int)d->conf.ntps_rate_burst;
 	c.rate.leak = (unsigned int)d->conf.ntps_rate_leak;

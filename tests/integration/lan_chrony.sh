@@ -25,7 +25,7 @@ lan_chronyd c1 cli "server $LAN_SERVER iburst minpoll -2 maxpoll 0
 port 0"
 
 selected() {
-	lan_chronyc c1 -n sources >"$tmpdir/sources" 2>&1 && grep -q "^\^\* *$LAN_SERVER" \
+	lan_chronyc c1 sources >"$tmpdir/sources" 2>&1 && grep -q "^\^\* *$LAN_SERVER" \
 		"$tmpdir/sources"
 }
 if wait_until 90 selected; then
@@ -35,7 +35,7 @@ else
 fi
 # Eight samples in its statistics, then its own view and the server's.
 samples() {
-	lan_chronyc c1 -n sourcestats 2>/dev/null | awk -v s="$LAN_SERVER" '$1 == s { print $2 }'
+	lan_chronyc c1 sourcestats 2>/dev/null | awk -v s="$LAN_SERVER" '$1 == s { print $2 }'
 }
 enough_samples() {
 	_np=$(samples)
@@ -49,7 +49,7 @@ check "tracking: stratum 2, reference $LAN_SERVER" \
 off=$(awk '/^System time/ { printf "%.0f", $4 * 1e9 }' "$tmpdir/tracking")
 check "its offset from the shared clock, ${off:-?} ns, within 1 ms" \
 	test "${off:-1000000000}" -lt 1000000
-lan_chronyc_sock srv -n clients >"$tmpdir/clients" 2>&1
+lan_chronyc_sock srv clients >"$tmpdir/clients" 2>&1
 diag "$(cat "$tmpdir/clients")"
 check "the server saw the client's own address, $(lan_client_addr 1)" \
 	grep -q "^$(lan_client_addr 1) " "$tmpdir/clients"

@@ -209,19 +209,21 @@ lan_chronyd() {
 	eval "${2}_pid=$lan_last"
 }
 
-# lan_chronyc NS ARGS...: chronyc against the chronyd of namespace NS.
+# lan_chronyc NS ARGS...: chronyc against the chronyd of namespace NS. Always
+# -n: the namespaces have no resolver, and chronyc's reverse lookup of an
+# address (the reference ID of `tracking`) waits 5 s for nothing.
 lan_chronyc() {
 	_n=$1
 	shift
-	lan_exec "$_n" "$CHRONYC" -h 127.0.0.1 -p 323 "$@"
+	lan_exec "$_n" "$CHRONYC" -n -h 127.0.0.1 -p 323 "$@"
 }
 
 # lan_chronyc_sock NAME ARGS...: chronyc on chronyd NAME's Unix socket (the
-# commands that need it, e.g. clients).
+# commands that need it, e.g. clients), -n as above.
 lan_chronyc_sock() {
 	_n=$1
 	shift
-	"$CHRONYC" -h "$tmpdir/$_n.d/sock" "$@"
+	"$CHRONYC" -n -h "$tmpdir/$_n.d/sock" "$@"
 }
 
 # lan_chrony_server NAME: a chronyd server in the server namespace on port

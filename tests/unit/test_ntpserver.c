@@ -262,6 +262,33 @@ START_TEST(rate_limit_kod_and_leak)
 }
 END_TEST
 
+/* ratelimit = no: a client's 1000 requests in one instant are all served,
+ * and the poll asked for is the client's own. */
+START_TEST(rate_limit_off)
+{
+	struct ntps_server s;
+	struct ntps_conf c = { .rate = { .off = true, .interval = 3, .burst = 8, .leak = 2 },
+			       .log_size = 4 };
+	struct ntps_addr a = v4("203.0.113.9");
+	struct ntps_pending p;
+	struct ntpc_packet r;
+	uint64_t seed[2] = { 1, 2 };
+	uint8_t q[48], out[48];
+
+	rule(&c, "all", true);
+	ck_assert_int_eq(ntps_init(&s, &c, seed), 0);
+	for (int i = 0; i < 1000; i++) {
+		request(q, 4, 3, 0, 0, (uint64_t)i + 1);
+		q[2] = (uint8_t)-2; /* poll -2: under the limiter's 3 */
+		ck_assert_int_eq(ntps_request(&s, &a, q, 48, T0, S, &hdr, out, &p), NTPS_REPLY);
+	}
+	ck_assert_int_eq(ntpc_decode(out, 48, &r), 0);
+	ck_assert_int_eq(r.poll, -2);
+	ck_assert_uint_eq(s.n.kod + s.n.drop_rate, 0);
+	ntps_free(&s);
+}
+END_TEST
+
 START_TEST(bucket_extremes)
 {
 	struct ntps_rate_conf c = { .interval = 12, .burst = 255, .leak = 0 };
@@ -529,6 +556,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, short_garbage_and_modes);
 	tcase_add_test(tc, interleaved_with_our_client);
 	tcase_add_test(tc, rate_limit_kod_and_leak);
+	tcase_add_test(tc, rate_limit_off);
 	tcase_add_test(tc, bucket_extremes);
 	tcase_add_test(tc, acl_rules);
 	tcase_add_test(tc, acl_drops_in_request);
