@@ -67,7 +67,8 @@ struct sent {
 struct listener {
 	int fd;
 	int family;
-	uint32_t next_id; /* SOF_TIMESTAMPING_OPT_ID of the next datagram sent */
+	bool tx;	  /* the socket reports transmit timestamps (OPT_ID) */
+	uint32_t next_id; /* OPT_ID of the next datagram sent that asks for one */
 	struct sent ring[RING];
 };
 
@@ -250,7 +251,7 @@ static void read_tx_stamps(struct daemon *d, struct listener *l)
 
 union ctlbuf {
 	char buf[CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(struct in6_pktinfo)) +
-		 CMSG_SPACE(sizeof(struct in_pktinfo)) + 64];
+		 CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(uint32_t)) + 64];
 	struct cmsghdr align;
 };
 
@@ -293,6 +294,20 @@ static void send_reply(struct daemon *d, struct listener *l, struct mmsghdr *m,
 			clen += CMSG_SPACE(sizeof(pi));
 		}
 	}
+	/* The kernel's transmit timestamp only for a client in interleaved
+	 * mode, the one reply whose transmit time is kept: a basic client's
+	 * reply costs no clone on the error queue and no read of it. The
+	 * kernel numbers (OPT_ID) only the datagrams that ask. */
+	if (p->keep_tx && l->tx) {
+		struct cmsghdr *o = (struct cmsghdr *)(cb.buf + clen);
+		uint32_t f = SOF_TIMESTAMPING_TX_SOFTWARE;
+
+		o->cmsg_level = SOL_SOCKET;
+		o->cmsg_type = SO_TIMESTAMPING;
+		o->cmsg_len = CMSG_LEN(sizeof(f));
+		memcpy(CMSG_DATA(o), &f, sizeof(f));
+		clen += CMSG_SPACE(sizeof(f));
+	}
 	if (clen) {
 		mh.msg_control = cb.buf;
 		mh.msg_controllen = clen;
@@ -303,8 +318,10 @@ static void send_reply(struct daemon *d, struct listener *l, struct mmsghdr *m,
 		s->send_errors++;
 		return;
 	}
-	l->ring[l->next_id % RING] = (struct sent){ l->next_id, p->slot, p->rx };
-	l->next_id++;
+	if (p->keep_tx && l->tx) {
+		l->ring[l->next_id % RING] = (struct sent){ l->next_id, p->slot, p->rx };
+		l->next_id++;
+	}
 }
 
 static void on_readable(struct evl *loop, int fd, uint32_t revents, void *ctx)
@@ -322,13 +339,14 @@ static void on_readable(struct evl *loop, int fd, uint32_t revents, void *ctx)
 	int got;
 
 	(void)loop;
-	(void)revents;
 	for (unsigned int i = 0; i < s->n; i++)
 		if (s->l[i].fd == fd)
 			l = &s->l[i];
 	if (!l)
 		return;
-	read_tx_stamps(d, l);
+	/* A transmit timestamp waiting on the error queue is EPOLLERR. */
+	if (revents & EPOLLERR)
+		read_tx_stamps(d, l);
 	memset(m, 0, sizeof(m));
 	for (int i = 0; i < BATCH; i++) {
 		iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
@@ -384,8 +402,10 @@ static void on_readable(struct evl *loop, int fd, uint32_t revents, void *ctx)
 static int setup_socket(int fd, int family)
 {
 	int one = 1;
-	int tsflags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
-		      SOF_TIMESTAMPING_OPT_TSONLY | SOF_TIMESTAMPING_OPT_ID;
+	/* Reporting only: each reply that wants its transmit time asks for it
+	 * (send_reply()). */
+	int tsflags = SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_TSONLY |
+		      SOF_TIMESTAMPING_OPT_ID;
 
 	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
 		return -errno;
@@ -397,6 +417,17 @@ static int setup_socket(int fd, int family)
 	else
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
 	return 0;
+}
+
+/* Whether fd reports transmit timestamps numbered by OPT_ID (setup_socket()
+ * may have been refused that part). */
+static bool tx_capable(int fd)
+{
+	int f = 0;
+	socklen_t len = sizeof(f);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &f, &len) == 0 &&
+	       (f & SOF_TIMESTAMPING_OPT_ID) && (f & SOF_TIMESTAMPING_SOFTWARE);
 }
 
 static int open_listener(const char *text, int *out)
@@ -498,13 +529,14 @@ int daemon_ntps_open(struct daemon *d)
 		}
 		if (setup_socket(fd, fam) < 0)
 			continue;
-		s->l[s->n++] = (struct listener){ .fd = fd, .family = fam };
+		s->l[s->n++] = (struct listener){ .fd = fd, .family = fam, .tx = tx_capable(fd) };
 	}
 	for (unsigned int i = 0; i < d->conf.ntps_nlisten && s->n < NTPS_MAX_LISTEN; i++) {
 		int fd = -1, fam = open_listener(d->conf.ntps_listen[i], &fd);
 
 		if (fam > 0)
-			s->l[s->n++] = (struct listener){ .fd = fd, .family = fam };
+			s->l[s->n++] =
+				(struct listener){ .fd = fd, .family = fam, .tx = tx_capable(fd) };
 	}
 	if (c.nacl == 0)
 		log_warn("ntp_server: no allow line: every request is refused");

@@ -10,7 +10,8 @@
 #    IPv6 clients on the socket it was given;
 #  - cannot bind port 123 itself: its own listen line on 127.0.0.2:123 is
 #    refused with one line naming the capability, and it keeps running;
-#  - counts the socket in `timectl ntp-server`.
+#  - counts the socket in `timectl ntp-server`, and asks the kernel for no
+#    transmit timestamp, its clients being in basic mode.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/ntp_lib.sh"
 need_jq
@@ -92,6 +93,8 @@ line=$(grep -m1 '127.0.0.2:123' "$tmpdir/daemon.log")
 check "its own bind of 127.0.0.2:123 is refused in one line naming the capability: $line" \
 	sh -c 'echo "$1" | grep -q CAP_NET_BIND_SERVICE' sh "$line"
 "$top_builddir/timectl" --json ntp-server >"$tmpdir/srv.json" 2>&1
-check "timectl ntp-server: enabled, 1 socket, replies counted: $(cat "$tmpdir/srv.json")" \
-	jqt "$tmpdir/srv.json" '.enabled and .sockets == 1 and .replies >= 2'
+# Basic clients only: no reply asked the kernel for its transmit time.
+check "timectl ntp-server: 1 socket, replies, no TX stamps: $(cat "$tmpdir/srv.json")" \
+	jqt "$tmpdir/srv.json" \
+	'.enabled and .sockets == 1 and .replies >= 2 and .tx_timestamps == 0'
 check "the daemon still runs" kill -0 "$ssa_pid"
