@@ -212,7 +212,7 @@ done
 served() {
 	_pids=
 	for c in $(seq 1 $NCLI); do
-		lan_chronyd "c$c" "sc$c" "server $LAN_SERVER $poll
+		lan_chronyd "c$c" "$1c$c" "server $LAN_SERVER $poll
 port 0"
 		_pids="$_pids $lan_last"
 	done
