@@ -11,10 +11,12 @@
  * (1 us of slack for the server's random low bits) breaks causality and is
  * counted. With --step F the rate is multiplied by F after each run until the
  * loss reaches 1 % (or --max-rate): the highest rate served with less than
- * 1 % loss is the capacity.
+ * 1 % loss is the capacity. With --tries N a rate has N runs to stay under
+ * 1 % before the search ends (on a shared machine one run can lose its
+ * packets to a neighbour's burst).
  *
  *   tk_ntpload --server ADDR [--port P] [--sockets N] [--src A --nsrc K]
- *              [--rate R] [--seconds S] [--step F] [--max-rate R]
+ *              [--rate R] [--seconds S] [--step F] [--max-rate R] [--tries N]
  *
  * One JSON line per run, then {"capacity_rate": R, ...} for the best run.
  */
@@ -53,8 +55,9 @@ static struct {
 	int nsock;
 	struct in_addr src;
 	int nsrc;
+	int tries;
 	double rate, step, max_rate, seconds;
-} opt = { .nsock = 64, .rate = 1000, .step = 0, .max_rate = 1e6, .seconds = 5 };
+} opt = { .nsock = 64, .tries = 1, .rate = 1000, .step = 0, .max_rate = 1e6, .seconds = 5 };
 
 static int *socks;
 static int ep;
@@ -220,7 +223,7 @@ static void print_run(const char *key, const struct run *r)
 
 int main(int argc, char **argv)
 {
-	int i, big = 4 << 20, one = 1;
+	int i, big = 4 << 20, one = 1, tried;
 	double rate, maxn;
 	struct run r, best = { 0 };
 	uint64_t base = 1;
@@ -256,10 +259,12 @@ int main(int argc, char **argv)
 			opt.step = arg_num("--step", v, 1.01, 100);
 		} else if (!strcmp(argv[i], "--max-rate")) {
 			opt.max_rate = arg_num("--max-rate", v, 1, 1e7);
+		} else if (!strcmp(argv[i], "--tries")) {
+			opt.tries = (int)arg_num("--tries", v, 1, 10);
 		} else {
 			fail("unknown option", argv[i],
 			     "--server, --port, --sockets, --src, --nsrc, --rate, --seconds, "
-			     "--step or --max-rate");
+			     "--step, --max-rate or --tries");
 		}
 	}
 	if (!have_server)
@@ -301,12 +306,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tk_ntpload: out of memory for %.0f requests\n", maxn);
 		return 1;
 	}
-	for (rate = opt.rate;;) {
+	for (rate = opt.rate, tried = 0;;) {
 		one_run(rate, base, &r);
 		base += (uint64_t)ceil(rate * opt.seconds) + 1;
 		print_run("rate", &r);
 		if (r.loss_pct < 1.0 && r.rate > best.rate)
 			best = r;
+		if (r.loss_pct >= 1.0 && opt.step && ++tried < opt.tries)
+			continue; /* the same rate once more */
+		tried = 0;
 		if (!opt.step || r.loss_pct >= 1.0 || rate >= opt.max_rate)
 			break;
 		rate = fmin(rate * opt.step, opt.max_rate);
