@@ -284,7 +284,8 @@ static void across_sync(struct ref_system *s, int64_t now, const struct disc_sam
 
 		j = across_jump(s);
 		ns = ns > BOUND_NONE - j ? BOUND_NONE : ns + j;
-		if (rate_ppb >= 0 && fr > rate_ppb)
+		/* none measured over a round yet: the default, or more */
+		if (fr > (rate_ppb < 0 ? (double)BOUND_DRIFT_MAX_PPB : rate_ppb))
 			rate_ppb = fr;
 	}
 	bound_sync(&d->bound, now, ns, bound_drift(d->conf.max_drift_ppb, rate_ppb, 1.0),
@@ -404,8 +405,10 @@ static bool page_across(const struct daemon *d)
 
 /* Between rounds, while the page's counter is not the kernel's: measure
  * and re-anchor the bound the last round claimed, at the same terms, its
- * rate the larger of that round's and the largest at which the MONOTONIC
- * offset moved between watches over about the last second. A rate that
+ * rate the larger of that round's (the default before a round measured
+ * one) and the largest at which the MONOTONIC offset moved between watches
+ * over about the last second, from the first interval on: right after a
+ * claim is when the TSC was also seen to run away. A rate that
  * jumps within a round is then in the bound within a watch or two, and the
  * offset it built up in the measured offset; the short intervals' noise
  * (the bracket's window over 10 ms) only raises the rate, and a bound
@@ -418,8 +421,7 @@ static void fast_round(struct ref_system *s, int64_t now)
 	int64_t maxerror_us = 0, dt;
 	int host;
 
-	if (s->phase != DISC_PLL || s->round_rate_ppb < 0 ||
-	    bound_status_at(&d->bound, now) != TK_PAGE_BS_SYNCHRONIZED)
+	if (s->phase != DISC_PLL || bound_status_at(&d->bound, now) != TK_PAGE_BS_SYNCHRONIZED)
 		return;
 	host = host_adjtimex(d, &maxerror_us);
 	if (host < 0 || host == TIME_ERROR || maxerror_us >= NTP_PHASE_LIMIT)
@@ -440,8 +442,8 @@ static void fast_round(struct ref_system *s, int64_t now)
 	}
 	s->fast_prev_off = m.off_mono;
 	s->fast_prev_t = now;
-	if (s->nfast < FAST_HISTORY)
-		return; /* a second of watches first */
+	if (s->nfast == 0)
+		return; /* no interval yet */
 	across_sync(s, now, &m, maxerror_us, s->round_rate_ppb);
 }
 
