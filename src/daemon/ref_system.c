@@ -354,13 +354,8 @@ static void system_bound(struct ref_system *s, int64_t now, const struct disc_sa
 				rate_ppb = s->rates_ppb[i];
 		rate_ppb += slew_ppb + own_ppb;
 	}
-	if (!claim) {
+	if (!claim)
 		s->nrates = 0;
-		s->nfast = 0;
-		s->fast_prev_t = INT64_MIN;
-		s->njumps = 0;
-		s->jump_cur_ns = 0;
-	}
 	s->round_rate_ppb = rate_ppb;
 	s->bound_prev_offset = m->off_mono;
 	s->bound_prev_t = claim ? now : INT64_MIN;
@@ -373,7 +368,14 @@ static void system_bound(struct ref_system *s, int64_t now, const struct disc_sa
 		return;
 	}
 	across_sync(s, now, m, maxerror_us, rate_ppb);
-	s->jumps_ns[s->njumps++ % JUMP_HISTORY] = s->jump_cur_ns;
+}
+
+/* The watches' history starts again: a rebase or a step of our own. */
+static void fast_reset(struct ref_system *s)
+{
+	s->nfast = 0;
+	s->fast_prev_t = INT64_MIN;
+	s->njumps = 0;
 	s->jump_cur_ns = 0;
 }
 
@@ -421,8 +423,12 @@ static void fast_round(struct ref_system *s, int64_t now)
 	int64_t maxerror_us = 0, dt;
 	int host;
 
-	if (s->phase != DISC_PLL || bound_status_at(&d->bound, now) != TK_PAGE_BS_SYNCHRONIZED)
+	/* The frequency's measurement watches too: the first claim then
+	 * knows the jumps of the 4 s before it. */
+	if (s->phase != DISC_FREQ && s->phase != DISC_PLL) {
+		s->fast_prev_t = INT64_MIN;
 		return;
+	}
 	host = host_adjtimex(d, &maxerror_us);
 	if (host < 0 || host == TIME_ERROR || maxerror_us >= NTP_PHASE_LIMIT)
 		return;
@@ -442,8 +448,9 @@ static void fast_round(struct ref_system *s, int64_t now)
 	}
 	s->fast_prev_off = m.off_mono;
 	s->fast_prev_t = now;
-	if (s->nfast == 0)
-		return; /* no interval yet */
+	if (s->nfast == 0 || s->phase != DISC_PLL ||
+	    bound_status_at(&d->bound, now) != TK_PAGE_BS_SYNCHRONIZED)
+		return; /* no interval yet, or no claim to refine */
 	across_sync(s, now, &m, maxerror_us, s->round_rate_ppb);
 }
 
@@ -562,6 +569,9 @@ static void disc_round(struct ref_system *s, int64_t now)
 	}
 	if (!bounded)
 		system_bound(s, now, &m, false, 0);
+	/* the watches' jumps, one entry per round */
+	s->jumps_ns[s->njumps++ % JUMP_HISTORY] = s->jump_cur_ns;
+	s->jump_cur_ns = 0;
 }
 
 static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
@@ -632,8 +642,12 @@ static void on_clock(void *ctx, const struct clock_event *ev)
 {
 	struct ref_system *s = ctx;
 
-	if (ev->kind == CLOCK_EV_STEP && s->phase != DISC_OFF && !s->mirroring)
+	if (ev->kind == CLOCK_EV_STEP && s->phase != DISC_OFF && !s->mirroring) {
 		s->phase = DISC_START;
+		fast_reset(s);
+	}
+	if (ev->kind == CLOCK_EV_SOURCE)
+		fast_reset(s);
 	/* A rebase: ntp_clear() dropped the phase, measure again. */
 	if (ev->kind == CLOCK_EV_SOURCE && s->phase == DISC_PLL)
 		s->phase = DISC_START;
