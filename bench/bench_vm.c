@@ -14,7 +14,9 @@
  * 2. Readers on every CPU (one thread pinned to each) read tk_gettime
  *    (CLOCK_MONOTONIC) for the whole audit and compare each reading with the
  *    largest any of them published before the read began: a smaller one is
- *    a backward step.
+ *    a backward step. Each backward reading is also compared with the
+ *    kernel's MONOTONIC read right after it: within 100 us, it is the
+ *    library's fallback to the kernel's clock (stderr says how many).
  * 3. The mirror audit: at about 100 Hz, for REALTIME, MONOTONIC, BOOTTIME
  *    and TAI, a bracket tk_read / clock_gettime / tk_read; a sample whose
  *    status is SYNCHRONIZED is outside when the kernel's reading lies out of
@@ -187,7 +189,12 @@ struct mono_reader {
 	struct timekeeper *tk;
 	uint64_t reads;
 	struct mono_seen mono;
+	/* backward readings within KERNEL_LIKE_NS of the kernel's MONOTONIC
+	 * read right after: the library fell back to the kernel's clock */
+	uint64_t back_kernel;
 };
+
+#define KERNEL_LIKE_NS 100000
 
 static _Atomic int64_t mono_max; /* the largest reading any reader published */
 static int readers_stop;	 /* set by the auditor */
@@ -206,6 +213,13 @@ static void *mono_loop(void *arg)
 
 		tk_gettime(m->tk, CLOCK_MONOTONIC, &ts);
 		m->reads++;
+		if (ts_to_ns(&ts) < before || ts_to_ns(&ts) < m->mono.last) {
+			struct timespec k;
+
+			clock_gettime(CLOCK_MONOTONIC, &k);
+			if (llabs(ts_to_ns(&k) - ts_to_ns(&ts)) < KERNEL_LIKE_NS)
+				m->back_kernel++;
+		}
 		mono_seen_note(&m->mono, &mono_max, before, ts_to_ns(&ts));
 	}
 	return NULL;
@@ -315,7 +329,7 @@ int main(int argc, char **argv)
 	unsigned int a, b, c, d;
 	int ncpu, moved = 0, readers = 0;
 	size_t n, total = 0, outside = 0, judged = 0, unjudged = 0;
-	uint64_t reads = 0, back = 0;
+	uint64_t reads = 0, back = 0, back_kernel = 0;
 	int64_t worst_back = 0, t_start, t_end, t_open;
 
 	if (argc < 4 || (seconds = atof(argv[2])) <= 0 || (argc > 4 && argc != 6 && argc != 7)) {
@@ -484,6 +498,7 @@ int main(int argc, char **argv)
 		pthread_join(rd[i].th, NULL);
 		reads += rd[i].reads;
 		back += rd[i].mono.back_within + rd[i].mono.back_across;
+		back_kernel += rd[i].back_kernel;
 		if (rd[i].mono.max_back_ns > worst_back)
 			worst_back = rd[i].mono.max_back_ns;
 	}
@@ -516,6 +531,11 @@ int main(int argc, char **argv)
 	printf("bench: vm_monotonic_backward %" PRIu64 " steps %s (of %" PRIu64
 	       " reads on %d CPUs, largest %" PRId64 " ns)\n",
 	       back, label, reads, ncpu, worst_back);
+	if (back)
+		fprintf(stderr,
+			"bench_vm: %" PRIu64 " backward readings within %d us of the kernel's "
+			"MONOTONIC read right after (the library's fallback to the kernel)\n",
+			back_kernel, KERNEL_LIKE_NS / 1000);
 	for (int k = 0; k < NCLOCKS; k++) {
 		struct audit *x = &au[k];
 

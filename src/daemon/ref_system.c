@@ -14,6 +14,8 @@
  * listeners say when. The kernel tells when its clock is set (a timerfd
  * with TFD_TIMER_CANCEL_ON_SET) and a watch every 10 ms reads its adjtimex
  * state; either change runs a round at once instead of up to 1 s later.
+ * While the page's counter is not the kernel's, each watch also measures
+ * and re-anchors the bound (fast_round(); the clock is not touched).
  */
 #include "config.h"
 
@@ -41,6 +43,16 @@
 #define WATCH_INTERVAL_NS (10 * NSEC_PER_MSEC)
 /* The bound's rate is the largest of this many recent intervals' rates. */
 #define RATE_HISTORY 8
+/* While the page's counter is not the kernel's, the bound is also
+ * re-anchored from a measurement at every watch, and its rate is the
+ * largest over the watch intervals of about the last second. */
+#define FAST_HISTORY 100
+/* ... and its value is widened by the largest change of the offset between
+ * two watches over this many rounds: the counters' disagreement also comes
+ * in steps of tens of us, which no rate before them shows. */
+#define JUMP_HISTORY 30
+/* The kernel's clock's counter, by the kernel's name for it. */
+#define KERNEL_CS_PATH "/sys/devices/system/clocksource/clocksource0/current_clocksource"
 /* The kernel slews an adjtime() offset at 500 us per s (MAX_TICKADJ). */
 #define HOST_ADJTIME_PPB 500000u
 
@@ -73,6 +85,16 @@ struct ref_system {
 		int64_t step_ns, phase_ns, slew_ppb, t0_ns;
 	} sim;
 	bool sim_bad; /* its file was unreadable: said once */
+	/* The page's counter is not the one the kernel's clock reads: the
+	 * two disagree in the short term, the bound is refined at each watch. */
+	bool across;
+	double round_rate_ppb;		    /* the last claim's measured rate, ppb; < 0: none */
+	int64_t fast_prev_off, fast_prev_t; /* the last watch's offset; t INT64_MIN: none */
+	double fast_rates_ppb[FAST_HISTORY];
+	unsigned int nfast;
+	int64_t jumps_ns[JUMP_HISTORY]; /* each round's largest change between watches */
+	int64_t jump_cur_ns;		/* this round's so far */
+	unsigned int njumps;
 };
 
 /* One measurement against the kernel: offsets = kernel - ours, ns. */
@@ -219,6 +241,57 @@ static int host_adjtimex(const struct daemon *d, int64_t *maxerror_us)
 	return (tx.status & STA_UNSYNC) ? TIME_ERROR : r;
 }
 
+/* While the page's counter is not the kernel's: the largest rate at which
+ * the offset moved between watches over about the last second, ppb (-1:
+ * none yet), and the largest change between two watches over the last
+ * JUMP_HISTORY rounds, ns. */
+static double across_rate(const struct ref_system *s)
+{
+	double r = -1;
+
+	for (unsigned int i = 0; i < FAST_HISTORY && i < s->nfast; i++)
+		if (s->fast_rates_ppb[i] > r)
+			r = s->fast_rates_ppb[i];
+	return r;
+}
+
+static int64_t across_jump(const struct ref_system *s)
+{
+	int64_t j = s->jump_cur_ns;
+
+	for (unsigned int i = 0; i < JUMP_HISTORY && i < s->njumps; i++)
+		if (s->jumps_ns[i] > j)
+			j = s->jumps_ns[i];
+	return j;
+}
+
+/* The bound from a measurement m: bound_system()'s, and while the page's
+ * counter is not the kernel's, widened by the largest jump between watches
+ * and its rate raised to the largest between watches (rate_ppb < 0: none
+ * measured, the model's default). */
+static void across_sync(struct ref_system *s, int64_t now, const struct disc_sample *m,
+			int64_t maxerror_us, double rate_ppb)
+{
+	struct daemon *d = s->d;
+	struct timespec res = { 0, 1 };
+	int64_t err, ns, j;
+
+	clock_getres(CLOCK_REALTIME, &res);
+	err = llabs(m->off_real) > llabs(m->off_mono) ? m->off_real : m->off_mono;
+	ns = bound_system(maxerror_us, err, m->window, ts_to_ns(&res) + 1);
+	if (s->across) {
+		double fr = across_rate(s);
+
+		j = across_jump(s);
+		ns = ns > BOUND_NONE - j ? BOUND_NONE : ns + j;
+		/* none measured over a round yet: the default, or more */
+		if (fr > (rate_ppb < 0 ? (double)BOUND_DRIFT_MAX_PPB : rate_ppb))
+			rate_ppb = fr;
+	}
+	bound_sync(&d->bound, now, ns, bound_drift(d->conf.max_drift_ppb, rate_ppb, 1.0),
+		   3 * DISC_INTERVAL_NS);
+}
+
 /* reference = system, after a measurement m at now. The bound: the host's
  * own (maxerror) plus our tracking error: the larger of the REALTIME and
  * MONOTONIC offsets (BOOTTIME and TAI are MONOTONIC and REALTIME moved by
@@ -236,9 +309,8 @@ static void system_bound(struct ref_system *s, int64_t now, const struct disc_sa
 			 double own_ppb)
 {
 	struct daemon *d = s->d;
-	struct timespec res = { 0, 1 };
 	struct host_rate hr;
-	int64_t maxerror_us = 0, err;
+	int64_t maxerror_us = 0;
 	/* INT64_MIN: no previous claim (now - INT64_MIN would overflow) */
 	int64_t dt = s->bound_prev_t == INT64_MIN ? 0 : now - s->bound_prev_t;
 	int host = host_adjtimex(d, &maxerror_us);
@@ -284,6 +356,7 @@ static void system_bound(struct ref_system *s, int64_t now, const struct disc_sa
 	}
 	if (!claim)
 		s->nrates = 0;
+	s->round_rate_ppb = rate_ppb;
 	s->bound_prev_offset = m->off_mono;
 	s->bound_prev_t = claim ? now : INT64_MIN;
 	if (host < 0 || host == TIME_ERROR || maxerror_us >= NTP_PHASE_LIMIT) {
@@ -294,10 +367,91 @@ static void system_bound(struct ref_system *s, int64_t now, const struct disc_sa
 		bound_lost(&d->bound); /* the frequency is being measured: no claim yet */
 		return;
 	}
-	clock_getres(CLOCK_REALTIME, &res);
-	err = llabs(m->off_real) > llabs(m->off_mono) ? m->off_real : m->off_mono;
-	bound_sync(&d->bound, now, bound_system(maxerror_us, err, m->window, ts_to_ns(&res) + 1),
-		   bound_drift(d->conf.max_drift_ppb, rate_ppb, 1.0), 3 * DISC_INTERVAL_NS);
+	across_sync(s, now, m, maxerror_us, rate_ppb);
+}
+
+/* The watches' history starts again: a rebase or a step of our own. */
+static void fast_reset(struct ref_system *s)
+{
+	s->nfast = 0;
+	s->fast_prev_t = INT64_MIN;
+	s->njumps = 0;
+	s->jump_cur_ns = 0;
+}
+
+/* Whether the page's counter is another than the one the kernel's clock
+ * reads (the kernel's name for it, which the drivers share): then the two
+ * can disagree in rate from one moment to the next (a TCG guest's TSC
+ * against its hpet or acpi_pm), by far more than a round's rate shows. The
+ * kernel-clock source reads the kernel's clock; a simulated counter is
+ * never the kernel's; a kernel whose choice cannot be read counts as
+ * another counter (the refinement only tightens the bound). */
+static bool page_across(const struct daemon *d)
+{
+	char name[64] = "";
+	FILE *f;
+
+	if (!d->tk_entry || (d->tk_entry->cs->flags & CS_F_KERNEL_CLOCK))
+		return false;
+	if (d->tk_entry->cs->flags & CS_F_SIMULATED)
+		return true; /* whatever its name, not the kernel's counter */
+	f = fopen(KERNEL_CS_PATH, "re");
+	if (!f)
+		return true;
+	if (!fgets(name, sizeof(name), f))
+		name[0] = '\0';
+	fclose(f);
+	name[strcspn(name, "\n")] = '\0';
+	return strcmp(name, d->tk_entry->cs->name) != 0;
+}
+
+/* Between rounds, while the page's counter is not the kernel's: measure
+ * and re-anchor the bound the last round claimed, at the same terms, its
+ * rate the larger of that round's (the default before a round measured
+ * one) and the largest at which the MONOTONIC offset moved between watches
+ * over about the last second, from the first interval on: right after a
+ * claim is when the TSC was also seen to run away. A rate that
+ * jumps within a round is then in the bound within a watch or two, and the
+ * offset it built up in the measured offset; the short intervals' noise
+ * (the bracket's window over 10 ms) only raises the rate, and a bound
+ * re-anchored every 10 ms stays small at a large rate. No adjtimex: the
+ * clock itself moves only at the rounds. */
+static void fast_round(struct ref_system *s, int64_t now)
+{
+	struct daemon *d = s->d;
+	struct disc_sample m;
+	int64_t maxerror_us = 0, dt;
+	int host;
+
+	/* The frequency's measurement watches too: the first claim then
+	 * knows the jumps of the 4 s before it. */
+	if (s->phase != DISC_FREQ && s->phase != DISC_PLL) {
+		s->fast_prev_t = INT64_MIN;
+		return;
+	}
+	host = host_adjtimex(d, &maxerror_us);
+	if (host < 0 || host == TIME_ERROR || maxerror_us >= NTP_PHASE_LIMIT)
+		return;
+	measure(s, &m);
+	/* No bracket, or the host clock set: the next round's. */
+	if (m.window == INT64_MAX || llabs(m.off_real - m.off_mono) > 2 * m.window + 1000)
+		return;
+	dt = s->fast_prev_t == INT64_MIN ? 0 : now - s->fast_prev_t;
+	if (dt > 0) {
+		/* A late watch counts as a watch interval: never a lower rate. */
+		int64_t span = dt > WATCH_INTERVAL_NS ? dt : WATCH_INTERVAL_NS;
+		int64_t jump = llabs(m.off_mono - s->fast_prev_off);
+
+		s->fast_rates_ppb[s->nfast++ % FAST_HISTORY] = (double)jump * 1e9 / (double)span;
+		if (jump > s->jump_cur_ns)
+			s->jump_cur_ns = jump;
+	}
+	s->fast_prev_off = m.off_mono;
+	s->fast_prev_t = now;
+	if (s->nfast == 0 || s->phase != DISC_PLL ||
+	    bound_status_at(&d->bound, now) != TK_PAGE_BS_SYNCHRONIZED)
+		return; /* no interval yet, or no claim to refine */
+	across_sync(s, now, &m, maxerror_us, s->round_rate_ppb);
 }
 
 static void adjtimex_or_log(struct daemon *d, struct ntp_timex *tx, const char *what)
@@ -335,6 +489,7 @@ static void disc_round(struct ref_system *s, int64_t now)
 	int64_t set;
 
 	sim_load(s);
+	s->across = page_across(d);
 	measure(s, &m);
 	/* Both kernel readings are inside the bracket: REALTIME - MONOTONIC
 	 * is known to the window; a larger change is the host clock set. */
@@ -414,6 +569,9 @@ static void disc_round(struct ref_system *s, int64_t now)
 	}
 	if (!bounded)
 		system_bound(s, now, &m, false, 0);
+	/* the watches' jumps, one entry per round */
+	s->jumps_ns[s->njumps++ % JUMP_HISTORY] = s->jump_cur_ns;
+	s->jump_cur_ns = 0;
 }
 
 static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
@@ -455,6 +613,8 @@ static enum hrt_restart on_watch(struct hrt_timer *t, int64_t now)
 	}
 	if (changed && s->phase == DISC_PLL)
 		disc_round(s, now);
+	else if (s->across)
+		fast_round(s, now);
 	hrt_forward(t, now, WATCH_INTERVAL_NS);
 	return HRT_RESTART;
 }
@@ -482,8 +642,12 @@ static void on_clock(void *ctx, const struct clock_event *ev)
 {
 	struct ref_system *s = ctx;
 
-	if (ev->kind == CLOCK_EV_STEP && s->phase != DISC_OFF && !s->mirroring)
+	if (ev->kind == CLOCK_EV_STEP && s->phase != DISC_OFF && !s->mirroring) {
 		s->phase = DISC_START;
+		fast_reset(s);
+	}
+	if (ev->kind == CLOCK_EV_SOURCE)
+		fast_reset(s);
 	/* A rebase: ntp_clear() dropped the phase, measure again. */
 	if (ev->kind == CLOCK_EV_SOURCE && s->phase == DISC_PLL)
 		s->phase = DISC_START;
@@ -522,6 +686,8 @@ static int system_start(struct daemon *d)
 		}
 		s->d = d;
 		s->bound_prev_t = INT64_MIN;
+		s->fast_prev_t = INT64_MIN;
+		s->round_rate_ppb = -1;
 		s->host_state = TIME_OK;
 		s->set_fd = -1;
 		hrt_timer_init(&s->t_disc, HRT_BASE_MONOTONIC, on_discipline, "discipline");
