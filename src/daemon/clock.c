@@ -91,16 +91,23 @@ static int sample_source(void *ctx, struct pagew_sample *s)
 	return 0;
 }
 
-int64_t clock_page_period(const struct daemon *d)
+int64_t clock_page_idle_period(const struct daemon *d)
 {
 	uint64_t half = d->tk_entry ? d->tk_entry->ar.max_idle_ns / 2 : 0;
 	int64_t n = 1;
 
-	if (d->update_ns >= NSEC_PER_SEC || (d->pw && pagew_settling(d->pw)))
-		return d->update_ns; /* the page's KCLOCK rate is not measured yet */
+	if (d->update_ns >= NSEC_PER_SEC)
+		return d->update_ns;
 	while (NSEC_PER_SEC / n > d->update_ns && (uint64_t)(NSEC_PER_SEC / n) > half)
 		n++;
 	return NSEC_PER_SEC / n > d->update_ns ? NSEC_PER_SEC / n : d->update_ns;
+}
+
+int64_t clock_page_period(const struct daemon *d)
+{
+	if (d->pw && pagew_settling(d->pw))
+		return d->update_ns; /* the page's KCLOCK rate is not measured yet */
+	return clock_page_idle_period(d);
 }
 
 int64_t clock_next_tick(const struct daemon *d, int64_t now, int64_t period)
@@ -114,9 +121,15 @@ void daemon_publish(struct daemon *d, int64_t now)
 {
 	struct tkv v;
 	int64_t period = clock_page_period(d);
-	/* Readers trust a page for 4 periods: a daemon that stopped is seen
-	 * within 4 s, one late by less is not. */
-	int64_t valid = 4 * period > PAGE_VALID_MIN_NS ? 4 * period : PAGE_VALID_MIN_NS;
+	/* Readers trust a page for 4 idle periods, whatever the period now: a
+	 * daemon that stopped is seen within 4 s, one late by less is not. The
+	 * publish itself may end the short period (a KCLOCK mapping that has
+	 * met the timekeeper on the kclock source is published directly, no
+	 * longer settling), and the next update is then up to an idle period
+	 * away: a validity of 4 short periods would run out before it, and
+	 * readers would read the kernel's clock, another clock, meanwhile. */
+	int64_t idle = clock_page_idle_period(d);
+	int64_t valid = 4 * idle > PAGE_VALID_MIN_NS ? 4 * idle : PAGE_VALID_MIN_NS;
 
 	int64_t mono = daemon_now(d);
 	uint64_t drift = (uint64_t)bound_drift_at(&d->bound, mono) + d->bound_slew_ppb;

@@ -52,6 +52,10 @@ void clock_republish(struct daemon *d);
 /* How often the page is updated when nothing needs it sooner: 1 s (the
  * discipline changes the tick length once a second), or 1 s / n within
  * half the source's max_idle_ns; never below update_interval_ms. */
+int64_t clock_page_idle_period(const struct daemon *d);
+/* How often the page is updated now: update_interval_ms while its KCLOCK
+ * mapping settles (pagew_settling()), else clock_page_idle_period(). Each
+ * publish may change it; the page stays valid for 4 idle periods. */
 int64_t clock_page_period(const struct daemon *d);
 /* The first point after now (kernel's MONOTONIC) of the grid of period ns
  * from d->tick0_ns: the daemon's own timers meet there, one wake-up. */
