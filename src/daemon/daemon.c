@@ -23,11 +23,11 @@
  * counter that stalls would stop the very timer that is to demote it, and
  * one that runs 10 % fast would pace its own watchdog. Driven by the
  * kernel's clock, the watchdog compares the current counter with its
- * reference every 1 s of real time and demotes a stalled, stuck, stepped
- * or fast one; the next update follows the registry to the next source,
- * and the page, published on the kernel's clock, never goes stale on the
- * way. The quick calibration before the timekeeper runs uses the kernel's
- * clock too.
+ * reference every 1 s of real time (250 ms after a suspicious interval)
+ * and demotes a stalled, stuck, stepped or fast one; the next update
+ * follows the registry to the next source, and the page, published on the
+ * kernel's clock, never goes stale on the way. The quick calibration
+ * before the timekeeper runs uses the kernel's clock too.
  *
  * The timers clients arm on the daemon's clocks (daemon/timers.c) and the
  * NTP client's poll timers run on the other queue (evl_timers(), d->q), on
@@ -86,8 +86,11 @@
 #include "daemon/ref.h"
 #include "daemon/sources.h"
 
-/* The daemon's watchdog checks once a second, with the page's update. */
+/* The daemon's watchdog checks once a second, with the page's update, and
+ * 250 ms after a check that left a counter suspect, to confirm or clear it:
+ * a drift, a step or a stall is demoted within 2 s of its onset. */
 #define WDOG_DAEMON_INTERVAL_NS UINT64_C(1000000000)
+#define WDOG_DAEMON_RETRY_NS UINT64_C(250000000)
 
 static enum hrt_restart on_update(struct hrt_timer *t, int64_t now)
 {
@@ -476,9 +479,11 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 
 	now = know = evl_now(); /* the kernel's: the daemon's timers, the page, the uptime */
 	d->tick0_ns = now;
-	/* Every 1 s, on the grid: with the update, one wake-up (section 3 of
-	 * the architecture: a step or a stall still demoted within 2 s). */
+	/* Every 1 s, on the grid: with the update, one wake-up; 250 ms after a
+	 * suspect (section 3 of the architecture: a drift, a step or a stall
+	 * still demoted within 2 s). */
 	wc.interval_ns = WDOG_DAEMON_INTERVAL_NS;
+	wc.retry_ns = WDOG_DAEMON_RETRY_NS;
 	wdog_init(&d->wd, &d->reg, &wc, (uint64_t)now);
 	daemon_sync_offsets(d);
 	hrt_timer_init(&d->t_update, HRT_BASE_MONOTONIC, on_update, "update");
