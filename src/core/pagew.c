@@ -26,6 +26,14 @@
 #include "core/tunit.h"
 
 #define KCLOCK_SHIFT 31 /* mult = rate << 31 fits u32 for rates below 2 */
+/* The KCLOCK mapping's rate: its anchor moves once it is RATE_SPAN_NS old;
+ * a measurement over less than RATE_MIN_NS, or less than half the span of
+ * the one in use, is not taken (a republish right after an update would
+ * measure microseconds of bracket noise); until one spans RATE_SETTLED_NS
+ * the writer should update often (pagew_settling()). */
+#define RATE_SPAN_NS UINT64_C(1000000000)
+#define RATE_MIN_NS UINT64_C(10000000)
+#define RATE_SETTLED_NS UINT64_C(500000000)
 #define SLEW_MAX 1e-3	/* the KCLOCK mapping's rate is steered by at most 1000 ppm */
 #define STEP_NS 1000000 /* a KCLOCK mapping more than 1 ms behind is stepped (a stalled writer) */
 /* A sample whose kernel-time bracket is wider than this (the writer was
@@ -66,6 +74,13 @@ struct pagew {
 	bool have_prev;	    /* t_prev/kmid_prev are from this epoch */
 	s128 t_prev[2];	    /* timekeeper ns at the previous sample */
 	uint64_t kmid_prev;
+	uint64_t cyc_prev; /* the counter at the previous sample */
+	double cps;	   /* counter cycles per kernel raw ns on this source, 0: not yet */
+	char cs_name[sizeof(((struct tkv *)0)->cs_name)]; /* the source of cps */
+	uint64_t kpub_prev;    /* kernel raw ns of the last publish's sample, 0: none */
+	uint64_t period_ns;    /* pagew_set_period() */
+	uint64_t cps_span;     /* the span cps was measured over, kernel ns */
+	bool mapped;	       /* the last publish was a KCLOCK mapping (not direct) */
 	double rate[2];	       /* timekeeper ns per kernel raw ns, last estimate */
 	struct rbase pub[2];   /* what was published last */
 	s128 wtm_prev;	       /* wall_to_monotonic (ns) of the last publish */
@@ -479,26 +494,43 @@ static s128 prev_at(const struct pagew *pw, int d, uint64_t k, s128 wtm_ns)
  * mode) is the last mapping at kbase (prev_at()): the new mapping starts
  * there when cont, and never below it otherwise, so no reader sees time go
  * back across a change of source or a step; the difference is slewed out. */
-static void kclock_map(struct pagew *pw, int d, struct rbase *nb, s128 truth,
+static void kclock_map(struct pagew *pw, int d, struct rbase *nb, const struct rbase *tb,
 		       const struct pagew_sample *s, const s128 *prev, bool cont, bool from_tsc,
 		       uint64_t horizon)
 {
+	s128 truth = rb_ns(tb, s->cycles);
 	uint64_t kmid = s->kraw_before + (s->kraw_after - s->kraw_before) / 2;
 	uint64_t kbase = s->kraw_after;
 	bool wide = s->kraw_after - s->kraw_before > WIDE_SAMPLE_NS;
 	double r = pw->rate[d], e, rate;
 	s128 base_sh, base_ns;
 
-	if (pw->have_prev && kmid > pw->kmid_prev && !wide) {
-		r = (double)(truth - pw->t_prev[d]) / (double)(kmid - pw->kmid_prev);
-		if (!(r > 1 - 0.01 && r < 1 + 0.01)) /* a timekeeper ns is a kernel ns +- 1 % */
-			r = pw->rate[d];
-		else if (d == 0) /* each kmid is known to half its bracket */
+	/* The counter's rate against the kernel's, at the timekeeper's mult
+	 * now: a change of mult (a frequency set just before this publish) is
+	 * in the rate at once, not one span later, which at one update a
+	 * second was up to 1 s of it. */
+	if (d == 0 && pw->have_prev && kmid >= pw->kmid_prev + RATE_MIN_NS &&
+	    kmid - pw->kmid_prev >= pw->cps_span / 2 && !wide) {
+		double cps = (double)((s->cycles - pw->cyc_prev) & tb->mask) /
+			     (double)(kmid - pw->kmid_prev);
+		double r0 = cps * ldexp((double)tb->mult, -(int)tb->shift);
+
+		if (r0 > 1 - 0.01 && r0 < 1 + 0.01) { /* a timekeeper ns is a kernel ns +- 1 % */
+			pw->cps = cps;
+			pw->cps_span = kmid - pw->kmid_prev;
+			/* each kmid is known to half its bracket */
 			pw->rate_unc_ppb = (uint64_t)ceil(
 				(double)(s->kraw_after - s->kraw_before + pw->kw_prev) / 2 * 1e9 /
 				(double)(kmid - pw->kmid_prev));
-		pw->rate[d] = r;
+		}
 	}
+	if (pw->cps > 0) {
+		double rc = pw->cps * ldexp((double)tb->mult, -(int)tb->shift);
+
+		if (rc > 1 - 0.01 && rc < 1 + 0.01)
+			r = rc;
+	}
+	pw->rate[d] = r;
 	if (cont && prev) {
 		/* Continuous: the new base is the old mapping at kbase, exactly. */
 		base_sh = *prev;
@@ -622,6 +654,13 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	epoch = v->cs_change_seq + v->clock_was_set_seq;
 	if (epoch != pw->epoch)
 		pw->have_prev = false;
+	/* The counter's rate is the counter's: new arithmetic or a step keep
+	 * it, another counter does not. */
+	if (strcmp(v->cs_name, pw->cs_name) != 0) {
+		pw->cps = 0;
+		pw->cps_span = 0;
+		snprintf(pw->cs_name, sizeof(pw->cs_name), "%s", v->cs_name);
+	}
 	rb_from_tkv(&tb[0], &v->mono, v->xtime_sec);
 	rb_from_tkv(&tb[1], &v->raw, v->raw_sec);
 
@@ -653,15 +692,20 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 		}
 	}
 	if (!direct) {
-		horizon = valid_for_ns / 2;
-		if (pw->have_prev && s.kraw_after > pw->kmid_prev)
-			horizon = s.kraw_after - pw->kmid_prev;
+		/* The error is slewed out by the next update: as far away as
+		 * the last publish was, and at least one period. */
+		uint64_t since = pw->have_prev && pw->kpub_prev && s.kraw_after > pw->kpub_prev
+					 ? s.kraw_after - pw->kpub_prev
+					 : 0;
+
+		horizon = pw->period_ns ? pw->period_ns : (since ? since : valid_for_ns / 2);
+		if (since > horizon)
+			horizon = since;
 		if (horizon < 100000)
 			horizon = 100000;
 		cont = was_kclock && epoch == pw->epoch;
 		for (int d = 0; d < 2; d++)
-			kclock_map(pw, d, &nb[d], rb_ns(&tb[d], s.cycles), &s,
-				   was_kclock ? &prev[d] : NULL, cont,
+			kclock_map(pw, d, &nb[d], &tb[d], &s, was_kclock ? &prev[d] : NULL, cont,
 				   pw->mode == TK_PAGE_MODE_TSC && epoch == pw->epoch, horizon);
 	} else {
 		nb[0] = tb[0];
@@ -669,6 +713,7 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	}
 	for (int d = 0; d < 2; d++)
 		fill_block(&blk[d], d, &nb[d], v, mode, valid_for_ns);
+	pw->mapped = !direct;
 	if (direct)
 		pw->map_err_ns = 0;
 	else if (!pw->have_prev)
@@ -697,10 +742,20 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	update_end(pw);
 
 	if (have_sample) {
-		pw->kmid_prev = s.kraw_before + (s.kraw_after - s.kraw_before) / 2;
-		pw->kw_prev = s.kraw_after - s.kraw_before;
-		for (int d = 0; d < 2; d++)
-			pw->t_prev[d] = rb_ns(&tb[d], s.cycles);
+		uint64_t kmid = s.kraw_before + (s.kraw_after - s.kraw_before) / 2;
+
+		pw->kpub_prev = kmid;
+
+		/* The rate's anchor moves only after RATE_SPAN_NS, so the rate
+		 * is measured over up to that. */
+		if (!pw->have_prev || kmid < pw->kmid_prev ||
+		    kmid - pw->kmid_prev >= RATE_SPAN_NS) {
+			pw->kmid_prev = kmid;
+			pw->kw_prev = s.kraw_after - s.kraw_before;
+			pw->cyc_prev = s.cycles;
+			for (int d = 0; d < 2; d++)
+				pw->t_prev[d] = rb_ns(&tb[d], s.cycles);
+		}
 		pw->have_prev = true;
 	} else {
 		pw->have_prev = false;
@@ -711,6 +766,16 @@ int pagew_publish(struct pagew *pw, const struct tkv *v, uint64_t now_ns, uint64
 	pw->epoch = epoch;
 	pw->mode = mode;
 	return mode;
+}
+
+bool pagew_settling(const struct pagew *pw)
+{
+	return pw->mapped && pw->cps_span < RATE_SETTLED_NS;
+}
+
+void pagew_set_period(struct pagew *pw, uint64_t period_ns)
+{
+	pw->period_ns = period_ns;
 }
 
 void pagew_close(struct pagew *pw, bool remove)

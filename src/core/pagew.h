@@ -68,6 +68,18 @@ void pagew_close(struct pagew *pw, bool remove);
  * For tests and operators. */
 void pagew_set_mode(struct pagew *pw, int mode);
 
+/* The writer's update period (ns): a KCLOCK mapping aims to meet the
+ * timekeeper at the next update, at least this far away (a republish between
+ * updates does not make it steer harder). 0 (default): as far as the last
+ * publish was. */
+void pagew_set_period(struct pagew *pw, uint64_t period_ns);
+
+/* True while the KCLOCK mapping's rate is not yet measured over 0.5 s (at
+ * the start, on another source): the writer should update often (every
+ * few ms), since until then only frequent steering keeps the mapping on the
+ * timekeeper. */
+bool pagew_settling(const struct pagew *pw);
+
 /* Publishes one update: v is read after sample() returned (see above);
  * now_ns is the kernel's CLOCK_MONOTONIC at the update and valid_for_ns how
  * long the data may be used (clients fall back after it). sample may be NULL

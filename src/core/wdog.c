@@ -66,6 +66,7 @@ void wdog_init(struct wdog *w, struct cs_registry *r, const struct wdog_conf *co
 	memset(w, 0, sizeof(*w));
 	w->r = r;
 	w->interval_ns = conf && conf->interval_ns ? conf->interval_ns : WDOG_INTERVAL_NS;
+	w->retry_ns = conf ? conf->retry_ns : 0;
 	w->backoff_ns = conf && conf->backoff_ns ? conf->backoff_ns : WDOG_SKIP_BACKOFF_NS;
 	if (!ncpus) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -73,7 +74,7 @@ void wdog_init(struct wdog *w, struct cs_registry *r, const struct wdog_conf *co
 		ncpus = n > 0 ? (unsigned int)n : 1;
 	}
 	w->max_retries = wdog_max_retries(ncpus);
-	w->next_due = now_ns + w->interval_ns;
+	w->next_due = w->grid_due = now_ns + w->interval_ns;
 }
 
 uint64_t wdog_next_due(const struct wdog *w)
@@ -366,6 +367,19 @@ static bool check_one(struct wdog *w, struct cs_entry *wd, struct cs_entry *e, u
 				name, cs_nsec, wdname, wd_nsec, abs_diff(skew), s->span_checks, dev,
 				md, allow);
 		}
+		/* Within the margin, but past half of it: with retries, look
+		 * again soon, so a drift that began inside this interval is
+		 * judged over the next half second, not over a whole fresh
+		 * interval; a span shorter than that (whose margin is not
+		 * scaled down) goes on from the same anchor until it is not. */
+		if (w->retry_ns && 2 * dev > md + allow) {
+			w->recheck = true;
+			if (s->span_wd_ns < WDOG_INTERVAL_NS &&
+			    s->span_checks < WDOG_SUSPECT_CHECKS) {
+				s->suspect = false;
+				return false;
+			}
+		}
 		/* A window much wider than the anchor's (by more than the
 		 * slack) does not replace it while the span is short: the next
 		 * comparison stays as sharp. */
@@ -416,10 +430,11 @@ int wdog_tick(struct wdog *w, uint64_t now_ns)
 
 	if (now_ns < w->next_due)
 		return 0;
-	/* Fixed cadence: missed ticks are dropped, the phase is kept. */
-	do
-		w->next_due += w->interval_ns;
-	while (w->next_due <= now_ns);
+	/* Fixed cadence: missed ticks are dropped, the phase is kept (a retry
+	 * in between does not move it). */
+	while (w->grid_due <= now_ns)
+		w->grid_due += w->interval_ns;
+	w->next_due = w->grid_due;
 
 	if (w->backoff_until) {
 		if (now_ns < w->backoff_until)
@@ -434,6 +449,7 @@ int wdog_tick(struct wdog *w, uint64_t now_ns)
 		w->last_wd = wd;
 	}
 	w->ticks++;
+	w->recheck = false;
 
 	/* Demotion re-sorts the list: walk a snapshot. */
 	for (unsigned int i = 0; i < r->n; i++) {
@@ -449,5 +465,16 @@ int wdog_tick(struct wdog *w, uint64_t now_ns)
 		if (check_one(w, wd, todo[i], now_ns, &stop))
 			demoted++;
 	}
+	/* A suspect is confirmed or cleared by the next check: soon, as the
+	 * kernel retries a suspicious readout, rather than a whole interval
+	 * later (a fault is then demoted within 2 s at a 1 s cadence). */
+	for (unsigned int i = 0; i < n && w->retry_ns; i++)
+		if (todo[i]->wd.suspect && !todo[i]->unstable)
+			w->recheck = true;
+	if (w->recheck && now_ns + w->retry_ns < w->next_due) {
+		w->next_due = now_ns + w->retry_ns;
+		w->retries++;
+	}
+	w->recheck = false;
 	return demoted;
 }

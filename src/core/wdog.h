@@ -56,16 +56,26 @@
 
 struct wdog_conf {
 	uint64_t interval_ns; /* 0 = WDOG_INTERVAL_NS */
-	uint64_t backoff_ns;  /* pause after WDOG_DISTURBED_MAX disturbed readouts; 0 = 5 min */
-	unsigned int ncpus;   /* online CPUs for the retry count; 0 = ask the system */
+	/* After a check that leaves a counter suspect, or its span within the
+	 * margin but past half of it (the span then goes on from the same
+	 * anchor), the next one comes this soon (off the cadence, which is
+	 * kept), so a counter checked seldom is still judged quickly; 0 = at
+	 * the cadence, anchors as before. */
+	uint64_t retry_ns;
+	uint64_t backoff_ns; /* pause after WDOG_DISTURBED_MAX disturbed readouts; 0 = 5 min */
+	unsigned int ncpus;  /* online CPUs for the retry count; 0 = ask the system */
 };
 
 struct wdog {
 	struct cs_registry *r;
 	uint64_t interval_ns;
+	uint64_t retry_ns; /* wdog_conf.retry_ns */
 	uint64_t backoff_ns;
 	unsigned int max_retries; /* ilog2(ncpus)/2 + 1, the kernel's (see wdog_attempts()) */
-	uint64_t next_due;	  /* ns, the caller's clock */
+	uint64_t next_due;	  /* ns, the caller's clock: the cadence's, or a retry's */
+	uint64_t grid_due;	  /* ns, the cadence's next point */
+	uint64_t retries;	  /* checks moved forward to confirm or clear a suspect */
+	bool recheck;		  /* this tick: a span past half its margin, look again soon */
 	uint64_t backoff_until;	  /* ns; 0 = none */
 	struct cs_entry *last_wd; /* to notice a watchdog change */
 	uint64_t ticks;		  /* ticks that ran a check */
@@ -85,7 +95,9 @@ void wdog_init(struct wdog *w, struct cs_registry *r, const struct wdog_conf *co
 	       uint64_t now_ns);
 
 /* When the next tick is due (ns): the previous due time + interval, a fixed
- * cadence like the kernel's `expires += WATCHDOG_INTERVAL`. */
+ * cadence like the kernel's `expires += WATCHDOG_INTERVAL`; retry_ns after
+ * a check that left a counter suspect, when that is sooner (the cadence
+ * goes on from where it was). */
 uint64_t wdog_next_due(const struct wdog *w);
 
 /* One watchdog pass when now_ns >= the due time (earlier calls do nothing

@@ -6,7 +6,7 @@
  * (CLOCK_EV_SET: cancel-on-set), the NTP reference (CLOCK_EV_STEP: its
  * samples move with the clock), the system reference (CLOCK_EV_STEP and
  * CLOCK_EV_SOURCE: measure the frequency again) and the page (registered
- * here by clock_init(), CLOCK_EV_STEP: republished). Nothing here calls a
+ * here by clock_init(), all three: republished). Nothing here calls a
  * function of another file of src/daemon/.
  */
 #include "config.h"
@@ -91,10 +91,45 @@ static int sample_source(void *ctx, struct pagew_sample *s)
 	return 0;
 }
 
+int64_t clock_page_idle_period(const struct daemon *d)
+{
+	uint64_t half = d->tk_entry ? d->tk_entry->ar.max_idle_ns / 2 : 0;
+	int64_t n = 1;
+
+	if (d->update_ns >= NSEC_PER_SEC)
+		return d->update_ns;
+	while (NSEC_PER_SEC / n > d->update_ns && (uint64_t)(NSEC_PER_SEC / n) > half)
+		n++;
+	return NSEC_PER_SEC / n > d->update_ns ? NSEC_PER_SEC / n : d->update_ns;
+}
+
+int64_t clock_page_period(const struct daemon *d)
+{
+	if (d->pw && pagew_settling(d->pw))
+		return d->update_ns; /* the page's KCLOCK rate is not measured yet */
+	return clock_page_idle_period(d);
+}
+
+int64_t clock_next_tick(const struct daemon *d, int64_t now, int64_t period)
+{
+	int64_t k = now < d->tick0_ns ? 0 : (now - d->tick0_ns) / period + 1;
+
+	return d->tick0_ns + k * period;
+}
+
 void daemon_publish(struct daemon *d, int64_t now)
 {
 	struct tkv v;
-	int64_t valid = 4 * d->update_ns > PAGE_VALID_MIN_NS ? 4 * d->update_ns : PAGE_VALID_MIN_NS;
+	int64_t period = clock_page_period(d);
+	/* Readers trust a page for 4 idle periods, whatever the period now: a
+	 * daemon that stopped is seen within 4 s, one late by less is not. The
+	 * publish itself may end the short period (a KCLOCK mapping that has
+	 * met the timekeeper on the kclock source is published directly, no
+	 * longer settling), and the next update is then up to an idle period
+	 * away: a validity of 4 short periods would run out before it, and
+	 * readers would read the kernel's clock, another clock, meanwhile. */
+	int64_t idle = clock_page_idle_period(d);
+	int64_t valid = 4 * idle > PAGE_VALID_MIN_NS ? 4 * idle : PAGE_VALID_MIN_NS;
 
 	int64_t mono = daemon_now(d);
 	uint64_t drift = (uint64_t)bound_drift_at(&d->bound, mono) + d->bound_slew_ppb;
@@ -108,11 +143,30 @@ void daemon_publish(struct daemon *d, int64_t now)
 	v.bound_drift_ppb = drift > UINT32_MAX ? UINT32_MAX : (uint32_t)drift;
 	v.bound_ns = bound_at(&d->bound, mono);
 	v.bound_t_ns = mono;
+	pagew_set_period(d->pw, (uint64_t)period);
 	if (pagew_publish(d->pw, &v, (uint64_t)now, (uint64_t)valid, sample_source, d) >= 0)
 		d->page_updates++;
+	/* Another source: its mapping's rate is not measured yet, so the page
+	 * is updated often again from now, not from the next update on. The
+	 * update's own publish (its timer not queued while it runs) sets its
+	 * next expiry itself. */
+	if (pagew_settling(d->pw) && hrt_is_queued(&d->t_update) &&
+	    d->t_update.expires > now + d->update_ns) {
+		hrt_cancel(&d->t_update);
+		hrt_start(d->kq, &d->t_update, clock_next_tick(d, now, d->update_ns), 0,
+			  HRT_MODE_ABS);
+	}
 }
 
-/* The page's listener: a step is shown at once. */
+void clock_republish(struct daemon *d)
+{
+	if (d->pw && d->tk_entry)
+		daemon_publish(d, evl_now());
+}
+
+/* The page's listener: a step, a rebase (new arithmetic, another source)
+ * and a clock_was_set (TAI, a leap second) are shown at once, not at the
+ * next update up to 1 s later. */
 static void page_on_step(void *ctx, const struct clock_event *ev)
 {
 	struct daemon *d = ctx;
@@ -127,7 +181,7 @@ int clock_init(struct daemon *d)
 	d->listeners = calloc(1, sizeof(*d->listeners));
 	if (!d->listeners)
 		return -ENOMEM;
-	return clock_listen(d, CLOCK_EV_STEP, page_on_step, d);
+	return clock_listen(d, CLOCK_EV_STEP | CLOCK_EV_SOURCE | CLOCK_EV_SET, page_on_step, d);
 }
 
 void clock_free(struct daemon *d)
@@ -253,6 +307,11 @@ int daemon_adjtimex(struct daemon *d, struct ntp_timex *tx)
 	} else if (r >= 0 && d->tk.clock_was_set_seq != cws) {
 		daemon_sync_offsets(d); /* e.g. ADJ_TAI: TAI moved, its timers follow */
 	}
+	/* A frequency or tick changes mult at once: readers must not
+	 * extrapolate the old one until the next update, up to 1 s away. */
+	if (r >= 0 && (asked.modes & (NTP_ADJ_FREQUENCY | NTP_ADJ_TICK)) &&
+	    !(asked.modes & NTP_ADJ_ADJTIME))
+		clock_republish(d);
 	return r;
 }
 
@@ -285,7 +344,7 @@ void clock_report(struct daemon *d, struct clock_report *r)
 	r->time_state = ntp_result(n);
 	r->tai_offset = d->tk.tai_offset;
 	r->time_constant = (int32_t)n->time_constant;
-	r->update_interval_ns = d->update_ns;
+	r->update_interval_ns = clock_page_period(d);
 	if (pg) {
 		r->have_page = true;
 		r->clock_mode = pg->clock[TK_PAGE_BLOCK_HRES].clock_mode;

@@ -45,6 +45,21 @@ void clock_unlisten(struct daemon *d, clock_listener_fn fn, void *ctx);
 
 /* Publishes the timekeeper in the page (now: evl_now()). */
 void daemon_publish(struct daemon *d, int64_t now);
+/* Publishes now, when there is a page and a timekeeper: after a change of
+ * the timekeeper's rate or of the bound that readers must see before the
+ * next update. */
+void clock_republish(struct daemon *d);
+/* How often the page is updated when nothing needs it sooner: 1 s (the
+ * discipline changes the tick length once a second), or 1 s / n within
+ * half the source's max_idle_ns; never below update_interval_ms. */
+int64_t clock_page_idle_period(const struct daemon *d);
+/* How often the page is updated now: update_interval_ms while its KCLOCK
+ * mapping settles (pagew_settling()), else clock_page_idle_period(). Each
+ * publish may change it; the page stays valid for 4 idle periods. */
+int64_t clock_page_period(const struct daemon *d);
+/* The first point after now (kernel's MONOTONIC) of the grid of period ns
+ * from d->tick0_ns: the daemon's own timers meet there, one wake-up. */
+int64_t clock_next_tick(const struct daemon *d, int64_t now, int64_t period);
 /* Moves the hrtimer bases with the timekeeper and announces CLOCK_EV_SET. */
 void daemon_sync_offsets(struct daemon *d);
 /* Makes the timekeeper follow the registry's current source (no step);

@@ -5,9 +5,10 @@
  * TSC gets its quick calibration before anything runs on it. Then one event
  * loop runs everything periodic as hrtimers on one queue:
  *
- *   update      every update_interval_ms: accumulate the timekeeper, follow
+ *   update      every 1 s (clock_page_period()): accumulate the timekeeper
+ *               (its ticks of update_interval_ms, logarithmically), follow
  *               the registry's current source, publish the page;
- *   watchdog    every 0.5 s on a fixed cadence: check what must be verified;
+ *   watchdog    every 1 s on a fixed cadence: check what must be verified;
  *   calibration 50 ms, then 1 s: refine the TSC; quick and refined values
  *               go to the registry (and the timekeeper, if the TSC is current);
  *   discipline  every 1 s with reference = system, daemon/ref_system.c:
@@ -22,11 +23,11 @@
  * counter that stalls would stop the very timer that is to demote it, and
  * one that runs 10 % fast would pace its own watchdog. Driven by the
  * kernel's clock, the watchdog compares the current counter with its
- * reference every 0.5 s of real time and demotes a stalled, stuck, stepped
- * or fast one; the next update follows the registry to the next source,
- * and the page, published on the kernel's clock, never goes stale on the
- * way. The quick calibration before the timekeeper runs uses the kernel's
- * clock too.
+ * reference every 1 s of real time (250 ms after a suspicious interval)
+ * and demotes a stalled, stuck, stepped or fast one; the next update
+ * follows the registry to the next source, and the page, published on the
+ * kernel's clock, never goes stale on the way. The quick calibration
+ * before the timekeeper runs uses the kernel's clock too.
  *
  * The timers clients arm on the daemon's clocks (daemon/timers.c) and the
  * NTP client's poll timers run on the other queue (evl_timers(), d->q), on
@@ -41,7 +42,9 @@
  * control socket and its own timers. The loop measures how late it runs
  * its timers (evl_lateness(), shown by `timectl status`).
  *
- * The daemon's periodic timers have no slack: hrt_forward() measures from
+ * The daemon's own periodic timers expire on one grid of whole seconds from
+ * the loop's start (clock_next_tick()), so they share one wake-up: an idle
+ * daemon wakes once a second. They have no slack: hrt_forward() measures from
  * the hard expiry (as the kernel's does), so a periodic timer run inside
  * its slack window would not move forward; client timers with slack use
  * hrt_forward_soft().
@@ -83,6 +86,12 @@
 #include "daemon/ref.h"
 #include "daemon/sources.h"
 
+/* The daemon's watchdog checks once a second, with the page's update, and
+ * 250 ms after a check that left a counter suspect, to confirm or clear it:
+ * a drift, a step or a stall is demoted within 2 s of its onset. */
+#define WDOG_DAEMON_INTERVAL_NS UINT64_C(1000000000)
+#define WDOG_DAEMON_RETRY_NS UINT64_C(250000000)
+
 static enum hrt_restart on_update(struct hrt_timer *t, int64_t now)
 {
 	struct daemon *d = t->data;
@@ -91,7 +100,9 @@ static enum hrt_restart on_update(struct hrt_timer *t, int64_t now)
 		daemon_sync_offsets(d); /* a leap second was applied */
 	daemon_follow_current(d);
 	daemon_publish(d, evl_now()); /* the page speaks the kernel's MONOTONIC */
-	hrt_forward(t, now, d->update_ns);
+	/* The next at the page's period on the grid the daemon's other timers
+	 * share (the period depends on the source, which may have changed). */
+	t->softexpires = t->expires = clock_next_tick(d, now, clock_page_period(d));
 	return HRT_RESTART;
 }
 
@@ -146,7 +157,10 @@ static enum hrt_restart on_calibration(struct hrt_timer *t, int64_t now)
 	calib_poll(&d->cal, (uint64_t)now);
 	apply_calibration(d);
 	calib_result(&d->cal, &res);
-	hrt_forward(t, now, res.state >= CALIB_STATE_REFINED ? CALIB_SLOW_NS : CALIB_FAST_NS);
+	if (res.state >= CALIB_STATE_REFINED) /* on the grid: no wake-up of its own */
+		t->softexpires = t->expires = clock_next_tick(d, now, CALIB_SLOW_NS);
+	else
+		hrt_forward(t, now, CALIB_FAST_NS);
 	return HRT_RESTART;
 }
 
@@ -197,7 +211,7 @@ static void calib_report(const struct daemon *d, struct daemon_calib_report *r)
 static int64_t timer_period(const struct daemon *d, const struct hrt_timer *t)
 {
 	if (t == &d->t_update)
-		return d->update_ns;
+		return clock_page_period(d);
 	if (t == &d->t_wdog)
 		return (int64_t)d->wd.interval_ns;
 	if (t == &d->t_save)
@@ -373,9 +387,9 @@ static int start_timekeeper(struct daemon *d)
 	}
 	d->tk_entry = cur;
 	log_notice("timekeeper: running on %s (mult %u, shift %u, max_idle %.3f s), "
-		   "updates every %" PRId64 " ms",
+		   "ticks of %" PRId64 " ms, the page every %" PRId64 " ms",
 		   cur->cs->name, cur->ar.mult, cur->ar.shift, (double)cur->ar.max_idle_ns / 1e9,
-		   d->update_ns / NSEC_PER_MSEC);
+		   d->update_ns / NSEC_PER_MSEC, clock_page_period(d) / NSEC_PER_MSEC);
 	if ((uint64_t)d->update_ns * 2 > cur->ar.max_idle_ns)
 		log_warn("timekeeper: update_interval_ms = %" PRId64 " is more than half of %s's "
 			 "max_idle_ns; accumulation may alias",
@@ -464,6 +478,12 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	evl_on_signal(d->loop, SIGHUP, on_reload, d);
 
 	now = know = evl_now(); /* the kernel's: the daemon's timers, the page, the uptime */
+	d->tick0_ns = now;
+	/* Every 1 s, on the grid: with the update, one wake-up; 250 ms after a
+	 * suspect (section 3 of the architecture: a drift, a step or a stall
+	 * still demoted within 2 s). */
+	wc.interval_ns = WDOG_DAEMON_INTERVAL_NS;
+	wc.retry_ns = WDOG_DAEMON_RETRY_NS;
 	wdog_init(&d->wd, &d->reg, &wc, (uint64_t)now);
 	daemon_sync_offsets(d);
 	hrt_timer_init(&d->t_update, HRT_BASE_MONOTONIC, on_update, "update");
@@ -472,7 +492,8 @@ int daemon_run(const struct tk_conf *conf, const char *conf_path)
 	hrt_timer_init(&d->t_save, HRT_BASE_MONOTONIC, on_save, "save");
 	d->t_update.data = d->t_wdog.data = d->t_calib.data = d->t_save.data = d;
 	daemon_publish(d, know);
-	hrt_start(d->kq, &d->t_update, now + d->update_ns, 0, HRT_MODE_ABS);
+	hrt_start(d->kq, &d->t_update, clock_next_tick(d, now, clock_page_period(d)), 0,
+		  HRT_MODE_ABS);
 	hrt_start(d->kq, &d->t_wdog, (int64_t)wdog_next_due(&d->wd), 0, HRT_MODE_ABS);
 	if (d->calibrating)
 		hrt_start(d->kq, &d->t_calib, now + CALIB_FAST_NS, 0, HRT_MODE_ABS);

@@ -67,6 +67,7 @@ struct daemon {
 	struct hrt_queue *kq; /* the daemon's own timers: on the kernel's MONOTONIC */
 	struct hrt_timer t_update, t_wdog, t_calib, t_save;
 	int64_t update_ns;
+	int64_t tick0_ns; /* the origin of the 1 s grid of the daemon's own timers (kernel's) */
 	bool state_warned;
 	/* The clock (daemon/clock.c): the last reference measurement
 	 * (clock_note_offset()), the listeners. */

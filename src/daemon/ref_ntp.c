@@ -155,6 +155,7 @@ static enum hrt_restart on_slew_end(struct hrt_timer *t, int64_t now)
 						     (double)(now - t->expires) / 1e9));
 	d->bound_slew_ppb = 0;
 	set_freq(d, d->ntp->base_ppb, 0, NULL);
+	clock_republish(d); /* mult changed: not at the next update, up to 1 s away */
 	return HRT_NORESTART;
 }
 
@@ -367,6 +368,7 @@ static void clock_update(struct daemon *d, int64_t now)
 		hrt_start(d->q, &n->t_slew, now + slew_ns, 0, HRT_MODE_ABS);
 		d->bound_slew_ppb = (uint32_t)ceil(fabs(slew_ppb));
 	}
+	clock_republish(d); /* the new rate with the slew's growth in the bound */
 	ntpc_correct(n->peer, n->n, now, slope, (int64_t)llround(applied));
 	ntpc_disc_correct(&n->disc, now, slope, (int64_t)llround(applied));
 	if (!n->synced)

@@ -12,10 +12,15 @@
  * goes to the PLL (ADJ_OFFSET). A rebased timekeeper (another source, a
  * refined TSC calibration) restarts the frequency measurement: the clock's
  * listeners say when. The kernel tells when its clock is set (a timerfd
- * with TFD_TIMER_CANCEL_ON_SET) and a watch every 10 ms reads its adjtimex
- * state; either change runs a round at once instead of up to 1 s later.
- * While the page's counter is not the kernel's, each watch also measures
- * and re-anchors the bound (fast_round(); the clock is not touched).
+ * with TFD_TIMER_CANCEL_ON_SET); nothing tells when its rate changes, so a
+ * watch reads its adjtimex state every 10 ms while it changes or slews,
+ * backing off to the round's own look once a second when it is quiet, and
+ * the bound carries what an unseen change (HOST_UNSEEN_PPB) can do until
+ * the next look. Either change runs a round at once. The round, the watch
+ * and the daemon's other timers meet on one grid: an idle daemon wakes
+ * once a second. While the page's counter is not the kernel's, the watch
+ * stays at 10 ms and also measures, re-anchors the bound and publishes it
+ * (fast_round(); the clock is not touched): that bound needs it.
  */
 #include "config.h"
 
@@ -39,8 +44,21 @@
 /* The discipline measures the frequency for this long before the PLL. */
 #define DISC_FREQ_WINDOW_NS (4 * NSEC_PER_SEC)
 #define DISC_READS 5
-/* How often the host's adjtimex state is looked at between rounds. */
-#define WATCH_INTERVAL_NS (10 * NSEC_PER_MSEC)
+/* How often the host's adjtimex state is looked at between rounds: every
+ * 10 ms while it changes or a slew runs, backing off one step a quiet
+ * round; at 1 s the round's own look is the only one. Each step divides
+ * 1 s, so every look falls on the grid the daemon's other timers share. */
+static const int64_t watch_steps_ns[] = {
+	10 * NSEC_PER_MSEC,  20 * NSEC_PER_MSEC,  50 * NSEC_PER_MSEC, 100 * NSEC_PER_MSEC,
+	200 * NSEC_PER_MSEC, 500 * NSEC_PER_MSEC, NSEC_PER_SEC,
+};
+#define WATCH_STEPS (sizeof(watch_steps_ns) / sizeof(watch_steps_ns[0]))
+/* A change of the host's rate unseen between two looks, that the bound
+ * covers: its frequency moved within the kernel's 500 ppm, an adjtime()
+ * slew started. The bound carries this rate times the interval between
+ * looks, and the looks are never so far apart that this is more than the
+ * host's own maxerror (nor closer than 10 ms). */
+#define HOST_UNSEEN_PPB 500000
 /* The bound's rate is the largest of this many recent intervals' rates. */
 #define RATE_HISTORY 8
 /* While the page's counter is not the kernel's, the bound is also
@@ -78,10 +96,14 @@ struct ref_system {
 	int host_state; /* the host's last adjtimex answer, for its log line */
 	struct host_rate host;
 	bool have_host;
-	int set_fd;	       /* timerfd that the kernel cancels when its clock is set, or -1 */
-	bool mirroring;	       /* a step of ours that follows the host's: not a new frame */
-	double host_dfreq_ppb; /* how much the host's rate changed since the last round */
-	struct sim_host {      /* [sim] host_clock: the simulated host clock's state */
+	int set_fd;		/* timerfd that the kernel cancels when its clock is set, or -1 */
+	bool mirroring;		/* a step of ours that follows the host's: not a new frame */
+	double host_dfreq_ppb;	/* how much the host's rate changed since the last round */
+	uint32_t host_slew_ppb; /* the rate of the host's slew at the last look */
+	bool changed;		/* the host's state changed since the last round */
+	unsigned int watch;	/* index in watch_steps_ns of the interval between looks */
+	int64_t maxerror_us;	/* the host's, at the last round */
+	struct sim_host {	/* [sim] host_clock: the simulated host clock's state */
 		int64_t step_ns, phase_ns, slew_ppb, t0_ns;
 	} sim;
 	bool sim_bad; /* its file was unreadable: said once */
@@ -241,6 +263,45 @@ static int host_adjtimex(const struct daemon *d, int64_t *maxerror_us)
 	return (tx.status & STA_UNSYNC) ? TIME_ERROR : r;
 }
 
+/* One look at the host's clock: the [sim] state and adjtimex. A change of
+ * its frequency or tick is added to host_dfreq_ppb (the next round's rate)
+ * and, like any change of how it runs, returns true. */
+static bool look(struct ref_system *s)
+{
+	struct sim_host sim0 = s->sim;
+	struct host_rate hr;
+	uint32_t slew_ppb = 0;
+	bool changed;
+
+	sim_load(s);
+	changed = memcmp(&sim0, &s->sim, sizeof(sim0)) != 0;
+	if (host_rate(&hr, &slew_ppb) == 0) {
+		if (s->have_host && memcmp(&hr, &s->host, sizeof(hr)) != 0) {
+			/* freq: ppm << 16; tick: us per 1/USER_HZ (10 ms) */
+			s->host_dfreq_ppb += fabs((double)(hr.freq - s->host.freq)) * 1000.0 /
+						     65536.0 +
+					     fabs((double)(hr.tick - s->host.tick)) * 1e5;
+			changed = true;
+		}
+		s->host = hr;
+		s->host_slew_ppb = slew_ppb;
+		s->have_host = true;
+	}
+	return changed;
+}
+
+/* The longest interval between looks for which the unseen allowance stays
+ * within the host's maxerror (at least the shortest, at most 1 s). */
+static unsigned int watch_cap(const struct ref_system *s)
+{
+	double t_ns = (double)s->maxerror_us * 1e3 * 1e9 / HOST_UNSEEN_PPB;
+	unsigned int i = 0;
+
+	while (i + 1 < WATCH_STEPS && (double)watch_steps_ns[i + 1] <= t_ns)
+		i++;
+	return i;
+}
+
 /* While the page's counter is not the kernel's: the largest rate at which
  * the offset moved between watches over about the last second, ppb (-1:
  * none yet), and the largest change between two watches over the last
@@ -274,7 +335,7 @@ static void across_sync(struct ref_system *s, int64_t now, const struct disc_sam
 {
 	struct daemon *d = s->d;
 	struct timespec res = { 0, 1 };
-	int64_t err, ns, j;
+	int64_t err, ns, j, unseen;
 
 	clock_getres(CLOCK_REALTIME, &res);
 	err = llabs(m->off_real) > llabs(m->off_mono) ? m->off_real : m->off_mono;
@@ -288,6 +349,10 @@ static void across_sync(struct ref_system *s, int64_t now, const struct disc_sam
 		if (fr > (rate_ppb < 0 ? (double)BOUND_DRIFT_MAX_PPB : rate_ppb))
 			rate_ppb = fr;
 	}
+	/* What a change of the host's rate can do before the next look. */
+	unseen = (int64_t)((uint64_t)HOST_UNSEEN_PPB * (uint64_t)watch_steps_ns[s->watch] /
+			   (uint64_t)NSEC_PER_SEC);
+	ns = ns > BOUND_NONE - unseen ? BOUND_NONE : ns + unseen;
 	bound_sync(&d->bound, now, ns, bound_drift(d->conf.max_drift_ppb, rate_ppb, 1.0),
 		   3 * DISC_INTERVAL_NS);
 }
@@ -303,18 +368,18 @@ static void across_sync(struct ref_system *s, int64_t now, const struct disc_sam
  * of a slew the host's kernel is running (adjtime, its PLL), which moves
  * its clock before any offset shows it, plus own_ppb: how much faster our
  * own clock may now move against it than over the past intervals (what
- * this round's PLL update changed). An unsynchronized or unreadable host:
- * no bound. */
+ * this round's PLL update changed). Its value also carries what a change
+ * of the host's rate (HOST_UNSEEN_PPB) does before the next look. An
+ * unsynchronized or unreadable host: no bound. */
 static void system_bound(struct ref_system *s, int64_t now, const struct disc_sample *m, bool claim,
 			 double own_ppb)
 {
 	struct daemon *d = s->d;
-	struct host_rate hr;
 	int64_t maxerror_us = 0;
 	/* INT64_MIN: no previous claim (now - INT64_MIN would overflow) */
 	int64_t dt = s->bound_prev_t == INT64_MIN ? 0 : now - s->bound_prev_t;
 	int host = host_adjtimex(d, &maxerror_us);
-	uint32_t slew_ppb = 0;
+	uint32_t slew_ppb = s->host_slew_ppb;
 	double rate_ppb = -1;
 
 	if (host != s->host_state) {
@@ -330,10 +395,6 @@ static void system_bound(struct ref_system *s, int64_t now, const struct disc_sa
 				   " us)",
 				   maxerror_us);
 		s->host_state = host;
-	}
-	if (host_rate(&hr, &slew_ppb) == 0) {
-		s->host = hr;
-		s->have_host = true;
 	}
 	/* The rate needs two offsets in one frame: none across a rebase. */
 	if (claim && s->bound_prev_t != INT64_MIN && dt > 0) {
@@ -439,7 +500,7 @@ static void fast_round(struct ref_system *s, int64_t now)
 	dt = s->fast_prev_t == INT64_MIN ? 0 : now - s->fast_prev_t;
 	if (dt > 0) {
 		/* A late watch counts as a watch interval: never a lower rate. */
-		int64_t span = dt > WATCH_INTERVAL_NS ? dt : WATCH_INTERVAL_NS;
+		int64_t span = dt > watch_steps_ns[0] ? dt : watch_steps_ns[0];
 		int64_t jump = llabs(m.off_mono - s->fast_prev_off);
 
 		s->fast_rates_ppb[s->nfast++ % FAST_HISTORY] = (double)jump * 1e9 / (double)span;
@@ -478,18 +539,49 @@ static void mirror_step(struct ref_system *s, int64_t delta)
 	s->mirroring = false;
 }
 
-/* One round at now: measure, mirror a step of the host clock, then the
- * frequency measurement or the PLL on MONOTONIC's offset, and the bound. */
+static enum hrt_restart on_watch(struct hrt_timer *t, int64_t now);
+
+/* The interval between looks until the next round: the shortest while the
+ * host's clock changes or slews, or while the page's counter is not the
+ * kernel's (fast_round()), one step longer after a quiet round, never
+ * beyond watch_cap(); the watch runs only below 1 s, on the grid. */
+static void pace_watch(struct ref_system *s, bool changed, int64_t now)
+{
+	struct daemon *d = s->d;
+	unsigned int cap = watch_cap(s);
+
+	if (changed || s->across || s->host.pll_offset || s->host.adjtime_left)
+		s->watch = 0;
+	else if (s->watch < cap)
+		s->watch++;
+	if (s->watch > cap)
+		s->watch = cap;
+	if (watch_steps_ns[s->watch] >= DISC_INTERVAL_NS) {
+		hrt_cancel(&s->t_watch);
+		return;
+	}
+	hrt_cancel(&s->t_watch);
+	hrt_start(d->kq, &s->t_watch, clock_next_tick(d, now, watch_steps_ns[s->watch]), 0,
+		  HRT_MODE_ABS);
+}
+
+/* One round at now: look at the host, measure, mirror a step of the host
+ * clock, then the frequency measurement or the PLL on MONOTONIC's offset,
+ * and the bound; the page shows it at once. */
 static void disc_round(struct ref_system *s, int64_t now)
 {
 	struct daemon *d = s->d;
 	struct disc_sample m;
 	enum disc_phase ph0 = s->phase;
-	bool bounded = false;
-	int64_t set;
+	bool bounded = false, changed;
+	int64_t set, me;
 
-	sim_load(s);
-	s->across = page_across(d);
+	s->across = page_across(d); /* before the watch's pace: it needs it */
+	changed = look(s) || s->changed;
+	s->changed = false;
+	if (host_adjtimex(d, &me) >= 0)
+		s->maxerror_us = me;
+	pace_watch(s, changed, now);
 	measure(s, &m);
 	/* Both kernel readings are inside the bracket: REALTIME - MONOTONIC
 	 * is known to the window; a larger change is the host clock set. */
@@ -501,6 +593,7 @@ static void disc_round(struct ref_system *s, int64_t now)
 	clock_note_offset(d, m.off_real, m.window);
 	switch (s->phase) {
 	case DISC_OFF:
+		clock_republish(d);
 		return;
 	case DISC_START:
 		/* The refined TSC value rebases the timekeeper: measure the
@@ -572,6 +665,7 @@ static void disc_round(struct ref_system *s, int64_t now)
 	/* the watches' jumps, one entry per round */
 	s->jumps_ns[s->njumps++ % JUMP_HISTORY] = s->jump_cur_ns;
 	s->jump_cur_ns = 0;
+	clock_republish(d);
 }
 
 static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
@@ -587,35 +681,24 @@ static enum hrt_restart on_discipline(struct hrt_timer *t, int64_t now)
 
 /* Between rounds: a change of how the host's clock runs (its frequency,
  * tick, PLL mode, a slew starting or ending) runs a round now, so the
- * bound takes the new rate in within WATCH_INTERVAL_NS, not 1 s. */
+ * bound takes the new rate in within the interval between looks, which
+ * the bound carries (HOST_UNSEEN_PPB), not at the next round. */
 static enum hrt_restart on_watch(struct hrt_timer *t, int64_t now)
 {
 	struct ref_system *s = t->data;
-	struct sim_host sim0 = s->sim;
-	struct host_rate hr;
-	uint32_t slew_ppb;
-	bool changed = false;
 
 	if (s->phase == DISC_OFF)
 		return HRT_NORESTART;
-	sim_load(s);
-	changed = memcmp(&sim0, &s->sim, sizeof(sim0)) != 0;
-	if (host_rate(&hr, &slew_ppb) == 0) {
-		if (s->have_host && memcmp(&hr, &s->host, sizeof(hr)) != 0) {
-			/* freq: ppm << 16; tick: us per 1/USER_HZ (10 ms) */
-			s->host_dfreq_ppb += fabs((double)(hr.freq - s->host.freq)) * 1000.0 /
-						     65536.0 +
-					     fabs((double)(hr.tick - s->host.tick)) * 1e5;
-			changed = true;
+	if (look(s)) {
+		s->changed = true;
+		if (s->phase == DISC_PLL) {
+			disc_round(s, now); /* re-arms this timer (pace_watch()) */
+			return HRT_NORESTART;
 		}
-		s->host = hr;
-		s->have_host = true;
 	}
-	if (changed && s->phase == DISC_PLL)
-		disc_round(s, now);
-	else if (s->across)
+	if (s->across)
 		fast_round(s, now);
-	hrt_forward(t, now, WATCH_INTERVAL_NS);
+	t->softexpires = t->expires = clock_next_tick(s->d, now, watch_steps_ns[s->watch]);
 	return HRT_RESTART;
 }
 
@@ -632,6 +715,7 @@ static void on_clock_set(struct evl *l, int fd, uint32_t revents, void *ctx)
 		return;
 	if (timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &far, NULL) < 0)
 		log_warn("discipline: cannot re-arm the clock-set timerfd: %s", strerror(errno));
+	s->changed = true;
 	if (s->phase != DISC_OFF)
 		disc_round(s, evl_now());
 }
@@ -704,9 +788,12 @@ static int system_start(struct daemon *d)
 	if (s->phase == DISC_OFF)
 		s->phase = DISC_START;
 	if (!hrt_is_queued(&s->t_disc))
-		hrt_start(d->kq, &s->t_disc, evl_now() + DISC_INTERVAL_NS, 0, HRT_MODE_ABS);
+		hrt_start(d->kq, &s->t_disc, clock_next_tick(d, evl_now(), DISC_INTERVAL_NS), 0,
+			  HRT_MODE_ABS);
+	s->watch = 0;
 	if (!hrt_is_queued(&s->t_watch))
-		hrt_start(d->kq, &s->t_watch, evl_now() + WATCH_INTERVAL_NS, 0, HRT_MODE_ABS);
+		hrt_start(d->kq, &s->t_watch, clock_next_tick(d, evl_now(), watch_steps_ns[0]), 0,
+			  HRT_MODE_ABS);
 	if (s->set_fd < 0)
 		open_set_fd(s);
 	return 0;
@@ -753,7 +840,7 @@ static int64_t system_timer_period(const struct daemon *d, const struct hrt_time
 
 	if (s && t == &s->t_disc)
 		return DISC_INTERVAL_NS;
-	return s && t == &s->t_watch ? WATCH_INTERVAL_NS : 0;
+	return s && t == &s->t_watch ? watch_steps_ns[s->watch] : 0;
 }
 
 const struct ref_ops ref_system_ops = {

@@ -12,12 +12,15 @@
 # before the daemon does), and no judged sample of any of the four clocks
 # is outside the bound. Before the page mirrored steps at once, a 30 ms step
 # (under the 128 ms step threshold) went to the PLL and the page stayed
-# ~30 ms off for seconds. Waits poll with deadlines.
+# ~30 ms off for seconds. Then, in a second 16 s audit, the host's rate
+# alone changes by 400 ppm and back while the daemon is idle: its look at
+# the host has backed off to once a second, and the bound must cover what
+# a change unseen until the next look does. Waits poll with deadlines.
 . "$top_srcdir/tests/integration/lib.sh"
 need_jq
 MIRROR="$top_builddir/tests/integration/tk_mirror"
 TIMECTL="$top_builddir/timectl"
-tap_plan 5
+tap_plan 7
 
 host="$tmpdir/host"
 printf '0 0 0 0\n' >"$host"
@@ -41,6 +44,14 @@ check "0 samples outside the bound across the steps and the slew" \
 	jqt "$tmpdir/a.json" '.outside == 0'
 n=$(grep -c 'the host clock was set: REALTIME follows by [-+]0.03' "$tmpdir/daemon.log")
 check "the daemon says it followed the host clock's two steps ($n lines)" [ "$n" -ge 2 ]
+# Quiet since the last step (4 s ago), the host clock runs 400 ppm fast 8 s
+# into the audit: the daemon's looks are 1 s apart by then.
+"$MIRROR" audit "$tmpdir/run/page" 16 "$host" 0 400000 >"$tmpdir/r.json" 2>"$tmpdir/r.err"
+diag "rate audit: $(cat "$tmpdir/r.json")"
+diag "$(cat "$tmpdir/r.err")"
+check "the rate audit judged samples of the four clocks" jqt "$tmpdir/r.json" '.judged >= 400'
+check "0 samples outside the bound across two 400 ppm changes of the host's rate" \
+	jqt "$tmpdir/r.json" '.outside == 0'
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null
 exit 0

@@ -37,14 +37,20 @@ check "status: text has every line ($(wc -l <"$tmpdir/st.txt") lines)" sh -c \
 check "status: page fresh, daemon pid $pid" sh -c \
 	"grep -q '^Page *: fresh, updated' '$tmpdir/st.txt' &&
 	grep -q '^Daemon *: pid $pid,' '$tmpdir/st.txt'"
+# The page is updated every 10 ms until its mapping's rate is measured over
+# 0.5 s, then once a second.
+page_1s() {
+	"$TC" --json status 2>/dev/null | jq -e '.update_interval_ns == 1000000000' >/dev/null
+}
+wait_until 30 page_1s
 "$TC" --json status >"$tmpdir/st.json"
 diag \
 	"status: $(jq -c '{source,clock_mode,reference,synchronized,leap,page:.page.liveness}' \
 	"$tmpdir/st.json")"
-check "status --json: source hpet, no override, reference none, 10 ms updates" jqt \
+check "status --json: source hpet, no override, reference none, the page every 1 s" jqt \
 	"$tmpdir/st.json" \
 	'.source == "hpet" and .override == null and .reference == "none"
-	and .update_interval_ns == 10000000'
+	and .update_interval_ns == 1000000000'
 check "status --json: daemon pid, protocol 1, root may change" jqt "$tmpdir/st.json" \
 	".daemon.pid == $pid and .daemon.protocol == 1 and .daemon.may_change == true
 	and .daemon.uptime_ns > 0"
@@ -124,7 +130,8 @@ check "readmit acpi_pm: status 0, state ok again" sh -c \
 check "recalibrate --json: status 0 ($(jq -r .message "$tmpdir/rc.json"))" jqt "$tmpdir/rc.json" \
 	'.status == 0'
 
-# --- timers
+# --- timers (after the switches above, the page settles on 1 s again)
+wait_until 30 page_1s
 "$TC" timers >"$tmpdir/tm.txt"
 check "timers: /proc/timer_list-like, update and watchdog on CLOCK_MONOTONIC" sh -c \
 	"grep -q '^  .base:       CLOCK_MONOTONIC' '$tmpdir/tm.txt' &&
@@ -133,12 +140,12 @@ check "timers: /proc/timer_list-like, update and watchdog on CLOCK_MONOTONIC" sh
 	grep -q ': watchdog, ' '$tmpdir/tm.txt'"
 "$TC" --json timers >"$tmpdir/tm.json"
 diag "timers: $(jq -c '[.timers[] | {name,period_ns}]' "$tmpdir/tm.json")"
-check "timers --json: all listed; update every 10 ms due within 10 ms; watchdog every 0.5 s" jqt \
+check "timers --json: all listed; update every 1 s due within 1 s; watchdog every 1 s" jqt \
 	"$tmpdir/tm.json" \
 	'.total == (.timers | length) and (.timers[] | select(.name == "update")
-	| .period_ns == 10000000 and .left_ns <= 10000000 and .base == "monotonic"
+	| .period_ns == 1000000000 and .left_ns <= 1000000000 and .base == "monotonic"
 	and .owner_pid == 0) and (.timers[] | select(.name == "watchdog")
-	| .period_ns == 500000000)'
+	| .period_ns == 1000000000)'
 check "timers --json: next event is the earliest expiry, REALTIME base offset ~ wall clock" jqt \
 	"$tmpdir/tm.json" \
 	"(.next_event_ns == ([.timers[].expires_ns] | min))

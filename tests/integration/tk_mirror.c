@@ -20,7 +20,8 @@
  * outside when the host's reading lies out of [first - bound, second +
  * bound]. With STEP_NS and SLEW_PPB the audit moves the host clock itself:
  * at 1/4 of the time REALTIME steps by STEP_NS, at 1/2 the clock runs
- * SLEW_PPB fast, at 3/4 it runs at its rate again and steps back. After a
+ * SLEW_PPB fast, at 3/4 it runs at its rate again and steps back (with a
+ * STEP_NS of 0, only the rate changes: at 1/2 and at 3/4). After a
  * step, samples are not judged until the page's disruption counter moves
  * (the daemon followed it: no reader can know of a step before the daemon
  * does) and are counted as "reacting"; "followed" counts the steps the
@@ -156,8 +157,12 @@ static int audit(const char *page, double seconds, const char *path, int64_t ste
 			if (change(path, true, moved == 0 ? step : -step))
 				return 1;
 			moved++;
-		} else if (slew && moved == 1 && at >= seconds / 2) {
+		} else if (slew && moved == (step ? 1 : 0) && at >= seconds / 2) {
 			if (change(path, false, slew))
+				return 1;
+			moved++;
+		} else if (!step && slew && moved == 1 && at >= seconds * 3 / 4) {
+			if (change(path, false, 0))
 				return 1;
 			moved++;
 		}

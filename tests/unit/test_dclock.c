@@ -8,11 +8,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/clocksource.h"
 #include "core/evl.h"
 #include "core/hrt.h"
+#include "core/pagew.h"
 #include "daemon/clock.h"
 #include "daemon/internal.h"
 #include "hw/simhw.h"
@@ -207,6 +210,39 @@ START_TEST(test_unlisten_and_bound)
 }
 END_TEST
 
+/* The page is published on the simulated HPET, so as a KCLOCK mapping
+ * whose rate is not measured yet: it is updated every update_interval_ms
+ * meanwhile. Any publish may end that (on the kclock source the mapping
+ * hands over to the timekeeper itself), after which the next update is an
+ * idle period away; the page must stay valid until then, or readers fall
+ * back to the kernel's clock, which is not the daemon's, and see
+ * CLOCK_MONOTONIC go back. */
+START_TEST(test_page_valid_past_settling)
+{
+	char dir[] = "/tmp/tk_dclock.XXXXXX";
+	char err[256], path[64];
+	const struct tk_page *p;
+	int64_t idle;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_msg(pagew_open(dir, &d.pw, err, sizeof(err)) == 0, "%s", err);
+	daemon_publish(&d, 1000 * SEC);
+	fake_ns += 10 * NSEC_PER_MSEC;
+	ck_assert(pagew_settling(d.pw));
+	idle = clock_page_idle_period(&d);
+	ck_assert_int_eq(clock_page_period(&d), d.update_ns);
+	ck_assert_int_gt(idle, d.update_ns);
+	daemon_publish(&d, 1000 * SEC + 10 * NSEC_PER_MSEC);
+	p = pagew_page(d.pw);
+	ck_assert_uint_ge(p->status.valid_until_ns - p->status.last_update_ns, 4 * (uint64_t)idle);
+	pagew_close(d.pw, true);
+	d.pw = NULL;
+	snprintf(path, sizeof(path), "%s/page", dir);
+	unlink(path);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("dclock");
@@ -218,6 +254,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_tai_is_a_set_not_a_step);
 	tcase_add_test(tc, test_rebase_and_follow);
 	tcase_add_test(tc, test_unlisten_and_bound);
+	tcase_add_test(tc, test_page_valid_past_settling);
 	suite_add_tcase(s, tc);
 	return s;
 }

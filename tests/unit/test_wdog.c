@@ -251,6 +251,71 @@ START_TEST(test_long_interval_skipped)
 }
 END_TEST
 
+/* The daemon's cadence: a check a second, and 250 ms after one that left a
+ * counter suspect. A drift of 1500 ppm, a 5 ms step or a stall is demoted
+ * within 2 s of its onset wherever the onset falls between two checks; a
+ * check a second alone confirmed a 1500 ppm drift only after up to 3 s.
+ * The cadence itself keeps its phase across a retry. */
+static const char *const retry_faults[] = { "drift:1500ppm@", "step:5000000ns@", "stall@" };
+
+START_TEST(test_retry_demotes_within_2s)
+{
+	struct wdog_conf wc = {
+		.ncpus = 2, .backoff_ns = 2 * SEC, .interval_ns = SEC, .retry_ns = 250 * MS
+	};
+	uint64_t worst = 0, worst_plain = 0;
+
+	for (int retry = 0; retry < 2; retry++) {
+		for (uint64_t ph = 0; ph < SEC; ph += 50 * MS) {
+			struct world x;
+			char fault[64], at[32];
+			uint64_t onset = 3 * SEC + ph + 5 * MS, got;
+
+			snprintf(at, sizeof(at), "%" PRIu64 ".%03" PRIu64 "s", onset / SEC,
+				 onset % SEC / MS);
+			snprintf(fault, sizeof(fault), "%s%s", retry_faults[_i], at);
+			world_init(&x, fault, false);
+			wc.retry_ns = retry ? 250 * MS : 0;
+			wdog_init(&x.w, &x.r, &wc, fake_now);
+			ck_assert_uint_eq(run(&x, onset - 10 * MS), 0);
+			got = run(&x, onset + 10 * SEC);
+			ck_assert_msg(got > onset, "%s: not demoted", fault);
+			if (retry) {
+				worst = got - onset > worst ? got - onset : worst;
+				ck_assert_msg(got - onset <= 2 * SEC,
+					      "%s: demoted %" PRIu64 " ms after the onset", fault,
+					      (got - onset) / MS);
+				ck_assert_uint_ge(x.w.retries, 1);
+			} else {
+				worst_plain = got - onset > worst_plain ? got - onset : worst_plain;
+			}
+			/* The cadence's phase: whole seconds from the start. */
+			ck_assert_uint_eq(x.w.grid_due % SEC, 0);
+			world_fini(&x);
+		}
+	}
+	printf("# %s...: demoted within %" PRIu64 " ms of the onset (%" PRIu64
+	       " ms with no retry)\n",
+	       retry_faults[_i], worst / MS, worst_plain / MS);
+}
+END_TEST
+
+START_TEST(test_retry_healthy_keeps_cadence)
+{
+	struct wdog_conf wc = {
+		.ncpus = 2, .backoff_ns = 2 * SEC, .interval_ns = SEC, .retry_ns = 250 * MS
+	};
+	struct world x;
+
+	world_init(&x, "none", false);
+	wdog_init(&x.w, &x.r, &wc, fake_now);
+	ck_assert_uint_eq(run(&x, 20 * SEC), 0);
+	ck_assert_uint_eq(x.t->wd.checks, 20);
+	ck_assert_uint_eq(x.w.retries, 0);
+	world_fini(&x);
+}
+END_TEST
+
 START_TEST(test_fixed_cadence)
 {
 	struct world x;
@@ -775,6 +840,9 @@ static Suite *suite(void)
 	tcase_add_test(sim, test_pm_watchdog_wraps);
 	tcase_add_test(sim, test_long_interval_skipped);
 	tcase_add_test(sim, test_fixed_cadence);
+	tcase_add_loop_test(sim, test_retry_demotes_within_2s, 0,
+			    (int)(sizeof(retry_faults) / sizeof(retry_faults[0])));
+	tcase_add_test(sim, test_retry_healthy_keeps_cadence);
 	tcase_add_test(sim, test_uses_calibrated_freq);
 	tcase_add_test(scr, test_max_retries);
 	tcase_add_test(scr, test_wide_window_retried);
