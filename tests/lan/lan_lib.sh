@@ -91,6 +91,12 @@ lan_bg() {
 	_n=$1
 	_log=$2
 	shift 2
+	# Emptied here, not only by the background job's redirections: a caller
+	# that waits for a line in LOG.err ("ready") must not find the one a
+	# previous process left there before the new one has even started (a
+	# SIGUSR1 sent then kills a sink that has not blocked it yet).
+	: >"$_log"
+	: >"$_log.err"
 	ip netns exec "$LAN_NS-$_n" "$@" >"$_log" 2>"$_log.err" &
 	lan_last=$!
 	lan_pids="$lan_pids $lan_last"
