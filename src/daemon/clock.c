@@ -4,14 +4,17 @@
  * follow-ups and the listeners that hear about steps, clock_was_set and
  * source changes. The parts above register themselves: the client timers
  * (CLOCK_EV_SET: cancel-on-set), the NTP reference (CLOCK_EV_STEP: its
- * samples move with the clock), the system reference (CLOCK_EV_STEP and
- * CLOCK_EV_SOURCE: measure the frequency again) and the page (registered
- * here by clock_init(), all three: republished). Nothing here calls a
+ * samples move with the clock; CLOCK_EV_SOURCE: it keeps the clock's rate
+ * across a new calibration, and fits its line again on another counter),
+ * the system reference (CLOCK_EV_STEP and CLOCK_EV_SOURCE: measure the
+ * frequency again) and the page (registered here by clock_init(), all
+ * three: republished). Nothing here calls a
  * function of another file of src/daemon/.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -280,9 +283,17 @@ int clock_rebase(struct daemon *d)
 {
 	struct clock_event ev = { .kind = CLOCK_EV_SOURCE };
 	struct cs_entry *e = d->tk_entry;
+	struct cs_arith before = d->tk.ar;
 
 	if (tkc_change_clocksource(&d->tk, e->cs, &e->ar) < 0)
 		return -EINVAL;
+	/* The timekeeper steers mult so that a tick's length (the frequency's,
+	 * unchanged) passes in the cycles of a tick: the clock's rate is the
+	 * base mult's times the frequency's, and it moves with mult/2^shift. */
+	ev.rate_ppb = (ldexp((double)e->ar.mult, -(int)e->ar.shift) /
+			       ldexp((double)before.mult, -(int)before.shift) -
+		       1) *
+		      1e9;
 	announce(d, &ev);
 	return 0;
 }

@@ -30,6 +30,10 @@ struct clock_event {
 	const struct ntp_timex *tx; /* STEP: the request as asked (nanoseconds or not) */
 	const int64_t *old_offsets; /* SET: the offsets before, HRT_NR_BASES of them */
 	bool switched;		    /* SOURCE: to another source (not just new arithmetic) */
+	/* SOURCE, not switched: how much faster (ppb) the clock runs on the
+	 * counter's new arithmetic than on the old (the ratio of mult/2^shift,
+	 * which the timekeeper's steering keeps as the base of its rate). */
+	double rate_ppb;
 };
 
 typedef void (*clock_listener_fn)(void *ctx, const struct clock_event *ev);
@@ -71,7 +75,8 @@ void clock_follow_registry(struct daemon *d);
 /* The page's memfd, sealed against writes, for a reader; -1 when there is none. */
 int clock_page_fd(struct daemon *d);
 /* The timekeeper's own source has new arithmetic (a calibration): rebases
- * on it and announces CLOCK_EV_SOURCE. < 0 when the timekeeper refused it. */
+ * on it and announces CLOCK_EV_SOURCE with the change of rate it makes.
+ * < 0 when the timekeeper refused it. */
 int clock_rebase(struct daemon *d);
 /* adjtimex on the timekeeper, with the follow-ups: a step (ADJ_SETOFFSET)
  * widens the bound, is announced (CLOCK_EV_STEP), moves the timer bases

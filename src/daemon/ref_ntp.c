@@ -102,6 +102,7 @@ struct daemon_ntp {
 	struct ntpc_disc disc;
 	struct hrt_timer t_slew;
 	double base_ppb;     /* the frequency estimate, without the phase slew */
+	double slew_ppb;     /* the phase slew's extra frequency while t_slew runs */
 	int64_t last_t;	     /* sample time of the last update */
 	int64_t last_update; /* MONOTONIC of the last clock update, INT64_MIN never */
 	uint64_t updates, steps;
@@ -144,16 +145,32 @@ static void set_freq(struct daemon *d, double ppb, uint32_t more, struct ntp_tim
 		log_warn("ntp: frequency %.3f ppm refused by the timekeeper", ppb / 1000);
 }
 
+/* The frequency estimate, kept SLEW_MAX_PPB / 4 inside the timekeeper's
+ * limit so that a phase slew on top of it is never cut. */
+static void set_base(struct daemon_ntp *n, double ppb)
+{
+	double lim = FREQ_LIMIT_PPB - SLEW_MAX_PPB / 4;
+
+	n->base_ppb = ppb > lim ? lim : ppb < -lim ? -lim : ppb;
+}
+
 static enum hrt_restart on_slew_end(struct hrt_timer *t, int64_t now)
 {
 	struct daemon *d = t->data;
+	struct daemon_ntp *n = d->ntp;
 
 	/* A late end let the slew move the clock past the correction: the
-	 * bound widens by that much. */
-	if (now > t->expires)
+	 * bound widens by that much, and the samples move with the clock. */
+	if (now > t->expires) {
+		double over = n->slew_ppb * (double)(now - t->expires) / 1e9;
+
 		bound_moved(&d->bound, (int64_t)ceil((double)d->bound_slew_ppb *
 						     (double)(now - t->expires) / 1e9));
+		ntpc_correct(n->peer, n->n, now, 0, llround(over));
+		ntpc_disc_correct(&n->disc, now, 0, llround(over));
+	}
 	d->bound_slew_ppb = 0;
+	n->slew_ppb = 0;
 	set_freq(d, d->ntp->base_ppb, 0, NULL);
 	clock_republish(d); /* mult changed: not at the next update, up to 1 s away */
 	return HRT_NORESTART;
@@ -344,11 +361,7 @@ static void clock_update(struct daemon *d, int64_t now)
 	applied = phase;
 	if (fabs(applied) > SLEW_MAX_PPB * (double)slew_ns / 1e9)
 		applied = copysign(SLEW_MAX_PPB * (double)slew_ns / 1e9, applied);
-	n->base_ppb += slope;
-	if (n->base_ppb > FREQ_LIMIT_PPB - SLEW_MAX_PPB / 4)
-		n->base_ppb = FREQ_LIMIT_PPB - SLEW_MAX_PPB / 4;
-	if (n->base_ppb < -(FREQ_LIMIT_PPB - SLEW_MAX_PPB / 4))
-		n->base_ppb = -(FREQ_LIMIT_PPB - SLEW_MAX_PPB / 4);
+	set_base(n, n->base_ppb + slope);
 	if (applied != 0)
 		slew_ppb = applied * 1e9 / (double)slew_ns;
 	/* Error bounds (us): maxerror is the model's bound at now. */
@@ -364,6 +377,7 @@ static void clock_update(struct daemon *d, int64_t now)
 		 &tx);
 	hrt_cancel(&n->t_slew);
 	d->bound_slew_ppb = 0;
+	n->slew_ppb = slew_ppb;
 	if (slew_ppb != 0) {
 		hrt_start(d->q, &n->t_slew, now + slew_ns, 0, HRT_MODE_ABS);
 		d->bound_slew_ppb = (uint32_t)ceil(fabs(slew_ppb));
@@ -775,6 +789,7 @@ static void ntp_stop(struct daemon *d)
 			 left == 1 ? "" : "s");
 	hrt_cancel(&n->t_slew);
 	d->bound_slew_ppb = 0;
+	n->slew_ppb = 0;
 	set_freq(d, n->base_ppb, 0, NULL);
 	clock_unlisten(d, ntp_on_clock, d);
 	free(n);
@@ -799,8 +814,9 @@ static int ntp_start(struct daemon *d)
 		log_err("ntp: out of memory");
 		return -ENOMEM;
 	}
-	/* Its samples move with every step of the clock. */
-	if (clock_listen(d, CLOCK_EV_STEP, ntp_on_clock, d) < 0) {
+	/* Its samples move with every step of the clock; its frequency
+	 * follows a rebase (ntp_on_clock()). */
+	if (clock_listen(d, CLOCK_EV_STEP | CLOCK_EV_SOURCE, ntp_on_clock, d) < 0) {
 		free(n);
 		log_err("ntp: cannot follow the clock's steps");
 		return -ENOSPC;
@@ -849,8 +865,22 @@ static int ntp_start(struct daemon *d)
 	return 0;
 }
 
-/* The clock was stepped by ev->tx (ADJ_SETOFFSET, applied): the samples
- * move with it. */
+/*
+ * A step (ADJ_SETOFFSET, applied: ev->tx): the samples move with the clock.
+ *
+ * A rebase. On the same counter with a new calibration (the TSC's quick
+ * value refined) the clock would run ev->rate_ppb faster from now on. When
+ * the line holds samples, they were taken at the old rate: the frequency
+ * takes exactly that much off, so the clock keeps the rate the line is
+ * measuring, and the line, its confidence interval, the bound and a
+ * holdover stay true (left alone, the line would fit samples of two rates
+ * and its interval would not know it). With no samples yet nothing was
+ * measured at the old rate, and the frequency (a saved estimate, which
+ * belongs to a refined calibration) is left to the new arithmetic. On
+ * another counter the rate changes by that counter's own error, which
+ * nothing has measured: the line starts again (the clock already grows its
+ * bound at the unmeasured rate, daemon_follow_current()).
+ */
 static void ntp_on_clock(void *ctx, const struct clock_event *ev)
 {
 	struct daemon *d = ctx;
@@ -858,7 +888,25 @@ static void ntp_on_clock(void *ctx, const struct clock_event *ev)
 	struct daemon_ntp *n = d->ntp;
 	int64_t delta;
 
-	if (!n || ev->kind != CLOCK_EV_STEP)
+	if (!n)
+		return;
+	if (ev->kind == CLOCK_EV_SOURCE && ev->switched) {
+		ntpc_disc_reset(&n->disc);
+		return;
+	}
+	if (ev->kind == CLOCK_EV_SOURCE) {
+		if (n->disc.n == 0 || ev->rate_ppb == 0 || !isfinite(ev->rate_ppb))
+			return;
+		/* The rate is (1 + frequency) times the arithmetic's. */
+		set_base(n, (1e9 + n->base_ppb) / (1 + ev->rate_ppb / 1e9) - 1e9);
+		set_freq(d, n->base_ppb + n->slew_ppb, 0, NULL);
+		clock_republish(d);
+		log_notice("ntp: the counter's new arithmetic changes the clock's rate by "
+			   "%+.3f ppm: frequency %+.3f ppm keeps it",
+			   ev->rate_ppb / 1000, n->base_ppb / 1000);
+		return;
+	}
+	if (ev->kind != CLOCK_EV_STEP)
 		return;
 	delta = tx->time_sec * NSEC_PER_SEC +
 		((tx->modes & NTP_ADJ_NANO) ? tx->time_frac : tx->time_frac * 1000);

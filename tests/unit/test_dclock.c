@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@ struct heard {
 	int64_t step_sec;
 	int64_t old_real, new_real;
 	bool switched;
+	double rate_ppb;
 };
 
 static struct heard log_[32];
@@ -72,6 +74,7 @@ static void listener(void *ctx, const struct clock_event *ev)
 		h->new_real = d.q->offset[HRT_BASE_REALTIME];
 	}
 	h->switched = ev->switched;
+	h->rate_ppb = ev->rate_ppb;
 }
 
 static void other(void *ctx, const struct clock_event *ev)
@@ -190,6 +193,53 @@ START_TEST(test_rebase_and_follow)
 }
 END_TEST
 
+/* MONOTONIC's advance over 100 s of counter time, accumulated as the
+ * update does. */
+static int64_t mono_over_100s(void)
+{
+	struct timespec a, b;
+
+	ck_assert_int_eq(tkc_get(&d.tk, CLOCK_MONOTONIC, &a), 0);
+	for (int i = 0; i < 100; i++) {
+		fake_ns += SEC;
+		ck_assert_int_ge(tkc_advance(&d.tk), 0);
+	}
+	ck_assert_int_eq(tkc_get(&d.tk, CLOCK_MONOTONIC, &b), 0);
+	return (b.tv_sec - a.tv_sec) * SEC + (b.tv_nsec - a.tv_nsec);
+}
+
+/* A new calibration of the same counter (its mult 20 ppm smaller: the
+ * counter was found 20 ppm faster than thought) is told with the rate
+ * change the clock then shows, which the NTP reference takes off its
+ * frequency; a frequency is kept across it. */
+START_TEST(test_rebase_rate)
+{
+	struct cs_entry *e = d.tk_entry;
+	struct ntp_timex tx = { .modes = NTP_ADJ_FREQUENCY, .freq = 30 * 65536 };
+	int64_t before, after;
+	double seen;
+
+	ck_assert_int_ge(tkc_adjtimex(&d.tk, &tx), 0);
+	ck_assert_int_eq(clock_listen(&d, CLOCK_EV_SOURCE, listener, &ids[0]), 0);
+	before = mono_over_100s();
+	e->ar.mult = (uint32_t)((double)e->ar.mult * (1 - 20e-6));
+	ck_assert_int_eq(clock_rebase(&d), 0);
+	after = mono_over_100s();
+	ck_assert_uint_eq(nlog, 1);
+	ck_assert(!log_[0].switched);
+	seen = ((double)after / (double)before - 1) * 1e9;
+	/* -20 ppm, less what mult's rounding down keeps */
+	ck_assert_double_lt(fabs(log_[0].rate_ppb + 20000), 1);
+	/* as the clock shows it, to within the reading's rounding (1 ns in 100 s), and
+	 * the frequency times mult's rounding */
+	ck_assert_double_lt(fabs(seen - log_[0].rate_ppb), 0.1);
+	/* An unchanged arithmetic is no change of rate. */
+	nlog = 0;
+	ck_assert_int_eq(clock_rebase(&d), 0);
+	ck_assert_double_eq(log_[0].rate_ppb, 0);
+}
+END_TEST
+
 START_TEST(test_unlisten_and_bound)
 {
 	int n = 0;
@@ -253,6 +303,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_step_order_and_kinds);
 	tcase_add_test(tc, test_tai_is_a_set_not_a_step);
 	tcase_add_test(tc, test_rebase_and_follow);
+	tcase_add_test(tc, test_rebase_rate);
 	tcase_add_test(tc, test_unlisten_and_bound);
 	tcase_add_test(tc, test_page_valid_past_settling);
 	suite_add_tcase(s, tc);
