@@ -125,6 +125,10 @@ struct tk_page_basetime {
  *   then, outside the retry loop: sec = basetime[c].sec + ns / 1e9, nsec = ns % 1e9.
  * A block whose clock_mode is NONE has meaningless cycle fields and
  * high-resolution base times: the coarse base times remain valid.
+ * seq and clock_mode share one aligned 8-byte word, and so do mult and
+ * shift: a reader may load either pair at once (seq in the low half; the
+ * word's load is then the seqlock's acquire load). In TSC mode mask is
+ * always INT64_MAX, so a reader may use the constant.
  */
 struct tk_page_clock {
 	uint32_t seq;	     /*   0: odd while an update is in progress */

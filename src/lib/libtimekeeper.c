@@ -39,6 +39,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -483,19 +484,54 @@ static __attribute__((noinline, cold)) int gettime_slow(struct timekeeper *tk, c
 #define HRES_CLOCKS                                                                                \
 	(1u << CLOCK_REALTIME | 1u << CLOCK_MONOTONIC | 1u << CLOCK_BOOTTIME | 1u << CLOCK_TAI)
 
+/* Two adjacent 32-bit fields of a block as one 64-bit load (the first in
+ * the low half: little-endian x86-64, both within one aligned word, which
+ * x86-64 loads at once; page.h allows it). */
+typedef uint64_t __attribute__((may_alias)) u64_alias;
+#define BLK_OFF(f) offsetof(struct tk_page_clock, f)
+_Static_assert(BLK_OFF(seq) == 0 && BLK_OFF(clock_mode) == 4 && BLK_OFF(mult) % 8 == 0 &&
+		       BLK_OFF(shift) == BLK_OFF(mult) + 4,
+	       "seq/clock_mode and mult/shift pair up in aligned words");
+/* Of seq and clock_mode as one word: the odd bit of seq and the mode. */
+#define SEQ_MODE_CHECK 0xffffffff00000001ull
+#define SEQ_MODE_TSC ((uint64_t)TK_PAGE_MODE_TSC << 32)
+
+/* Which ordered TSC read gettime_fast() and gettime_flat() take: the
+ * handle's (tk->rdtscp), or one fixed at build time (the IFUNC builds of
+ * tk_gettime). */
+#define TSC_ASK (-1)
+#define TSC_LFENCE 0
+#define TSC_RDTSCP 1
+
+/* What gettime_flat() reads without a handle or without a page: a page of
+ * zeros, in mode NONE, so the read takes the slow path, which sees the same
+ * and says why. Never written. */
+static struct tk_page no_page;
+static const struct tk_page *const no_page_ptr = &no_page;
+
+/* Keeps the compiler from turning a computed value back into a branch or
+ * folding a constant into an instruction that costs more under emulation
+ * (bt, btr): gettime_flat() has one branch before the counter read and one
+ * after it. */
+#define OPAQUE(x) __asm__("" : "+r"(x))
+
 /*
  * The common case, as one leaf function the compiler keeps in registers: a
  * high-resolution clock of block 0 in TSC mode, read once like read_hres()
  * but without its out-parameters. Any other case (no page, another clock or
  * mode, an odd or changed seq, a delta beyond valid_cycles, a bad shift)
  * goes to gettime_slow(), which reads the page again from the start with
- * the bounded retries. Inlined into tk_gettime() and tkr_gettime(), which
- * differ only in whether the caller wants to know the page (*from; from
- * NULL in tk_gettime(), so its code is the same as without it).
+ * the bounded retries. Inlined into tk_gettime() (a build per ordered TSC
+ * read: tsc) and tkr_gettime(), which differ only in whether the caller
+ * wants to know the page (*from; from NULL in tk_gettime(), so its code is
+ * the same as without it). Its branches are predicted on a real CPU, where
+ * what costs is the chain of dependent instructions before and after the
+ * ordered counter read; gettime_flat() below is the same read for an
+ * emulated CPU.
  */
 static inline __attribute__((always_inline)) int gettime_fast(struct timekeeper *tk,
 							      clockid_t clock, struct timespec *ts,
-							      const struct tk_page **from)
+							      const struct tk_page **from, int tsc)
 {
 	const struct tk_page *p;
 	const struct tk_page_clock *c;
@@ -517,7 +553,7 @@ static inline __attribute__((always_inline)) int gettime_fast(struct timekeeper 
 		goto slow;
 	/* Masking with mask (INT64_MAX in TSC mode) after the subtraction is
 	 * the same as masking the counter first. */
-	cycles = read_tsc_raw(tk->rdtscp);
+	cycles = read_tsc_raw(tsc == TSC_ASK ? tk->rdtscp : tsc == TSC_RDTSCP);
 	delta = (cycles - LD(c->cycle_last)) & LD(c->mask);
 	if (__builtin_expect(delta > LD(c->valid_cycles), 0))
 		goto slow;
@@ -537,15 +573,148 @@ slow:
 	return gettime_slow(tk, clock, ts, from);
 }
 
-TK_EXPORT int tk_gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts)
+/*
+ * gettime_fast() for an emulated CPU (QEMU's TCG), where a read costs its
+ * loads, branches and instructions: every load goes through the emulated
+ * TLB, every branch ends a translated block, bt-style instructions call a
+ * helper. Same checks, same order, fewer of all three: seq and clock_mode
+ * come in one load and so do mult and shift, the TSC mode's mask is the
+ * constant the page promises for it (INT64_MAX), a NULL handle or page
+ * reads no_page instead of branching, and the handle, the clock id and ts
+ * are checked in the one branch on seq's odd bit and the mode. That branch
+ * comes before the counter read: it stays a seqlock read, and takes no
+ * counter in another mode. After it every check (delta beyond
+ * valid_cycles, shift, seq changed) is gathered in one word and tested
+ * once, with the seconds carry taken without a branch. On a real CPU the
+ * longer chain of dependent instructions before and after the ordered
+ * counter read makes it slower than gettime_fast(): tk_gettime() takes it
+ * only under TCG (gettime_resolve).
+ */
+static inline __attribute__((always_inline)) int
+gettime_flat(struct timekeeper *tk, clockid_t clock, struct timespec *ts, int tsc)
 {
-	return gettime_fast(tk, clock, ts, NULL);
+	const struct tk_page *p;
+	const struct tk_page_clock *c;
+	const struct tk_page_basetime *b;
+	uint64_t chk, cycles, delta, mask = INT64_MAX, ms, shift, sec, ns, carry, big;
+	uint32_t cl = (uint32_t)clock, bad;
+
+	/* No branch before the seq check: a NULL handle or a missing page
+	 * reads no_page, and the clock id and ts are checked together with
+	 * seq and the mode. */
+	p = __atomic_load_n(tk ? &tk->page : &no_page_ptr, __ATOMIC_ACQUIRE);
+	p = p ? p : &no_page;
+	OPAQUE(p);
+	c = &p->clock[TK_PAGE_BLOCK_HRES];
+	/* seq (acquire: the seqlock's begin) and clock_mode in one load. */
+	chk = __atomic_load_n((const u64_alias *)&c->seq, __ATOMIC_ACQUIRE);
+	bad = (((HRES_CLOCKS >> (cl & 31)) & 1) ^ 1) | cl >> 5 | !ts;
+	bad |= (chk & SEQ_MODE_CHECK) != SEQ_MODE_TSC;
+	OPAQUE(bad);
+	if (__builtin_expect(bad, 0))
+		return gettime_slow(tk, clock, ts, NULL);
+	b = &c->basetime[cl];
+	OPAQUE(b);
+	chk <<= 32; /* seq, in the high half: the checks below set low bits */
+	cycles = read_tsc_raw(tsc == TSC_ASK ? tk->rdtscp : tsc == TSC_RDTSCP);
+	/* Masking after the subtraction is the same as masking the counter. */
+	OPAQUE(mask);
+	delta = (cycles - LD(c->cycle_last)) & mask;
+	chk |= delta > LD(c->valid_cycles);
+	OPAQUE(chk);
+	ms = __atomic_load_n((const u64_alias *)&c->mult, __ATOMIC_RELAXED);
+	shift = ms >> 32;
+	chk |= ms >> 38; /* shift > 63 */
+	ns = (delta * (uint32_t)ms + LD(b->nsec)) >> (shift & 63);
+	sec = LD(b->sec);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	chk ^= (uint64_t)LD(c->seq) << 32; /* 0: same seq and every check passed */
+	OPAQUE(chk);
+	/* The split (ts_split) without a branch for the common carry. */
+	carry = ns >= NSEC_PER_SEC_U;
+	OPAQUE(carry);
+	sec += carry;
+	ns -= NSEC_PER_SEC_U & -carry;
+	big = ns >= NSEC_PER_SEC_U;
+	OPAQUE(big);
+	if (__builtin_expect(chk | big, 0)) {
+		if (chk)
+			goto slow;
+		sec += ns / NSEC_PER_SEC_U;
+		ns %= NSEC_PER_SEC_U;
+	}
+	ts->tv_sec = (time_t)sec;
+	ts->tv_nsec = (long)ns;
+	return 0;
+slow:
+	/* clock from b rather than kept in a register of its own. */
+	return gettime_slow(tk, (clockid_t)(b - c->basetime), ts, NULL);
 }
+
+/* tk_gettime() in four builds, one per ordered TSC read and per kind of
+ * CPU, of which the dynamic loader picks one once (an IFUNC, as the C
+ * library picks its string functions): the read neither loads the handle's
+ * rdtscp flag nor branches on it. */
+static int gettime_lfence(struct timekeeper *tk, clockid_t clock, struct timespec *ts)
+{
+	return gettime_fast(tk, clock, ts, NULL, TSC_LFENCE);
+}
+
+static int gettime_rdtscp(struct timekeeper *tk, clockid_t clock, struct timespec *ts)
+{
+	return gettime_fast(tk, clock, ts, NULL, TSC_RDTSCP);
+}
+
+static int gettime_flat_lfence(struct timekeeper *tk, clockid_t clock, struct timespec *ts)
+{
+	return gettime_flat(tk, clock, ts, TSC_LFENCE);
+}
+
+static int gettime_flat_rdtscp(struct timekeeper *tk, clockid_t clock, struct timespec *ts)
+{
+	return gettime_flat(tk, clock, ts, TSC_RDTSCP);
+}
+
+int tkr_gettime_flat(struct timekeeper *tk, clockid_t clock, struct timespec *ts)
+{
+	return gettime_flat(tk, clock, ts, TSC_ASK);
+}
+
+typedef int gettime_fn(struct timekeeper *, clockid_t, struct timespec *);
+
+/* Runs while the loader relocates the library, before any constructor (the
+ * sanitizers' too): no calls, no instrumented memory. RDTSCP as for
+ * tk->rdtscp (CPUID 0x80000001 EDX bit 27); QEMU's TCG says itself in the
+ * hypervisor leaf 0x40000000 ("TCGTCGTCGTCG"; KVM and other hypervisors run
+ * the guest's code on the real CPU and say their own names). */
+__attribute__((used, no_sanitize("address", "undefined", "thread"))) static gettime_fn *
+gettime_resolve(void)
+{
+	unsigned int a, b, c, d;
+	bool rdtscp = false, tcg = false;
+
+	__cpuid(0x80000000, a, b, c, d);
+	if (a >= 0x80000001) {
+		__cpuid(0x80000001, a, b, c, d);
+		rdtscp = d & (1u << 27);
+	}
+	__cpuid(1, a, b, c, d);
+	if (c & (1u << 31)) { /* a hypervisor */
+		__cpuid(0x40000000, a, b, c, d);
+		tcg = b == 0x54474354 && c == 0x43544743 && d == 0x47435447; /* "TCGTCGTCGTCG" */
+	}
+	if (tcg)
+		return rdtscp ? gettime_flat_rdtscp : gettime_flat_lfence;
+	return rdtscp ? gettime_rdtscp : gettime_lfence;
+}
+
+TK_EXPORT int tk_gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts)
+	__attribute__((ifunc("gettime_resolve")));
 
 int tkr_gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts,
 		const struct tk_page **from)
 {
-	return gettime_fast(tk, clock, ts, from);
+	return gettime_fast(tk, clock, ts, from, TSC_ASK);
 }
 
 void tkr_set_tsc_only(struct timekeeper *tk)

@@ -41,6 +41,12 @@ struct timekeeper;
 int tkr_gettime(struct timekeeper *tk, clockid_t clock, struct timespec *ts,
 		const struct tk_page **from);
 
+/* tk_gettime()'s build for an emulated CPU (gettime_flat: fewer loads and
+ * branches, which are what a read costs under QEMU's TCG), which the
+ * library's IFUNC picks only there; here for the tests, with the handle's
+ * ordered TSC read. */
+int tkr_gettime_flat(struct timekeeper *tk, clockid_t clock, struct timespec *ts);
+
 /* From now on the handle reads the page only in TSC mode: in KCLOCK mode
  * (the page maps the kernel's CLOCK_MONOTONIC_RAW) its readings come from
  * the kernel, as in mode NONE. Call before the handle is shared. */

@@ -195,6 +195,17 @@ START_TEST(test_roundtrip_tsc)
 			      "clock %d: read %lld, expected %lld..%lld", clk,
 			      (long long)ts_to_ns(&ts), (long long)expect(&v, clk, c0),
 			      (long long)expect(&v, clk, c1));
+		/* The same read in the build for emulated CPUs. */
+		c0 = tsc();
+		ck_assert_int_eq(tkr_gettime_flat(tk, clk, &ts), 0);
+		c1 = tsc();
+		ck_assert_int_ge(ts.tv_nsec, 0);
+		ck_assert_int_lt(ts.tv_nsec, NS);
+		ck_assert_msg(ts_to_ns(&ts) >= expect(&v, clk, c0) &&
+				      ts_to_ns(&ts) <= expect(&v, clk, c1),
+			      "flat, clock %d: read %lld, expected %lld..%lld", clk,
+			      (long long)ts_to_ns(&ts), (long long)expect(&v, clk, c0),
+			      (long long)expect(&v, clk, c1));
 	}
 	ck_assert_int_eq(tk_status(tk, &st), 0);
 	ck_assert_int_eq(st.stale, 0);
@@ -233,6 +244,16 @@ START_TEST(test_roundtrip_tsc)
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_PROCESS_CPUTIME_ID, &ts), -EINVAL);
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_REALTIME, NULL), -EINVAL);
 	ck_assert_int_eq(tk_gettime(NULL, CLOCK_REALTIME, &ts), -EINVAL);
+	/* Ids past the fast path's bitmap of clocks (32, 43: 11 + 32; -1). */
+	ck_assert_int_eq(tk_gettime(tk, 32, &ts), -EINVAL);
+	ck_assert_int_eq(tk_gettime(tk, 43, &ts), -EINVAL);
+	ck_assert_int_eq(tk_gettime(tk, -1, &ts), -EINVAL);
+	ck_assert_int_eq(tkr_gettime_flat(tk, CLOCK_PROCESS_CPUTIME_ID, &ts), -EINVAL);
+	ck_assert_int_eq(tkr_gettime_flat(tk, CLOCK_REALTIME, NULL), -EINVAL);
+	ck_assert_int_eq(tkr_gettime_flat(NULL, CLOCK_REALTIME, &ts), -EINVAL);
+	ck_assert_int_eq(tkr_gettime_flat(tk, 32, &ts), -EINVAL);
+	ck_assert_int_eq(tkr_gettime_flat(tk, 43, &ts), -EINVAL);
+	ck_assert_int_eq(tkr_gettime_flat(tk, -1, &ts), -EINVAL);
 
 	/* Unsync and a pending leap reach the status. */
 	v.ntp_status = STA_UNSYNC | STA_INS;
@@ -261,6 +282,8 @@ START_TEST(test_negative_motion)
 	pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL);
 	tk = open_page();
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
+	ck_assert_int_eq(ts_to_ns(&ts), expect(&v, CLOCK_MONOTONIC, v.mono.cycle_last));
+	ck_assert_int_eq(tkr_gettime_flat(tk, CLOCK_MONOTONIC, &ts), 0);
 	ck_assert_int_eq(ts_to_ns(&ts), expect(&v, CLOCK_MONOTONIC, v.mono.cycle_last));
 	tk_close(tk);
 	pagew_close(pw, true);
@@ -342,6 +365,8 @@ START_TEST(test_kclock_interpolation)
 	ck_assert_int_eq(pagew_publish(pw, &v, kmono(), 10 * NS, NULL, NULL), TK_PAGE_MODE_NONE);
 	k0 = kmono();
 	ck_assert_int_eq(tk_gettime(tk, CLOCK_MONOTONIC, &ts), 0);
+	ck_assert(ts_to_ns(&ts) >= (int64_t)k0 && ts_to_ns(&ts) <= (int64_t)kmono());
+	ck_assert_int_eq(tkr_gettime_flat(tk, CLOCK_MONOTONIC, &ts), 0);
 	ck_assert(ts_to_ns(&ts) >= (int64_t)k0 && ts_to_ns(&ts) <= (int64_t)kmono());
 	ck_assert_int_eq(tk_status(tk, &st), 0);
 	ck_assert_int_eq(st.source_kind, TK_SOURCE_MODE_NONE);
