@@ -513,6 +513,7 @@ static void fast_round(struct ref_system *s, int64_t now)
 	    bound_status_at(&d->bound, now) != TK_PAGE_BS_SYNCHRONIZED)
 		return; /* no interval yet, or no claim to refine */
 	across_sync(s, now, &m, maxerror_us, s->round_rate_ppb);
+	clock_republish(d);
 }
 
 static void adjtimex_or_log(struct daemon *d, struct ntp_timex *tx, const char *what)
