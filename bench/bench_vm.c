@@ -303,11 +303,19 @@ static void audit_one(struct timekeeper *tk, int c, struct audit *a, double at)
 	if (kn < lo || kn > hi) {
 		int64_t ex = kn < lo ? lo - kn : kn - hi;
 
-		if (a->outside < 5)
+		if (a->outside < 10) {
+			struct tk_status ss;
+			uint32_t dr = 0;
+
+			if (tk_status(tk, &ss) == 0)
+				dr = ss.bound_drift_ppb;
 			fprintf(stderr,
-				"bench_vm: %s outside at %.2f s: page %" PRId64 "..%" PRId64
-				" kernel %" PRId64 " bound %" PRId64 " ns (by %" PRId64 " ns)\n",
-				clock_names[c], at, t0, t1, kn, r0.bound_ns, ex);
+				"bench_vm: %s outside at %.2f s (kmono %.6f): page %" PRId64
+				"..%" PRId64 " kernel %" PRId64 " bound %" PRId64
+				" ns drift %u (by %" PRId64 " ns)\n",
+				clock_names[c], at, now_ns(CLOCK_MONOTONIC) / 1e9, t0, t1, kn,
+				r0.bound_ns, dr, ex);
+		}
 		a->outside++;
 		if (ex > a->worst_excess)
 			a->worst_excess = ex;
