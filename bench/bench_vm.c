@@ -229,7 +229,7 @@ static void *mono_loop(void *arg)
 
 struct audit {
 	size_t samples, judged, outside, unjudged;
-	int64_t *err, *bound;
+	int64_t *err, *bound, *slack;
 	int64_t worst_excess;
 };
 
@@ -299,15 +299,26 @@ static void audit_one(struct timekeeper *tk, int c, struct audit *a, double at)
 	}
 	a->err[a->judged] = err < 0 ? -err : err;
 	a->bound[a->judged] = r0.bound_ns;
+	/* how much room the bound left: its tightness, apart from the
+	 * page's own error */
+	a->slack[a->judged] = r0.bound_ns - (err < 0 ? -err : err);
 	a->judged++;
 	if (kn < lo || kn > hi) {
 		int64_t ex = kn < lo ? lo - kn : kn - hi;
 
-		if (a->outside < 5)
+		if (a->outside < 10) {
+			struct tk_status ss;
+			uint32_t dr = 0;
+
+			if (tk_status(tk, &ss) == 0)
+				dr = ss.bound_drift_ppb;
 			fprintf(stderr,
-				"bench_vm: %s outside at %.2f s: page %" PRId64 "..%" PRId64
-				" kernel %" PRId64 " bound %" PRId64 " ns (by %" PRId64 " ns)\n",
-				clock_names[c], at, t0, t1, kn, r0.bound_ns, ex);
+				"bench_vm: %s outside at %.2f s (kmono %.6f): page %" PRId64
+				"..%" PRId64 " kernel %" PRId64 " bound %" PRId64
+				" ns drift %u (by %" PRId64 " ns)\n",
+				clock_names[c], at, now_ns(CLOCK_MONOTONIC) / 1e9, t0, t1, kn,
+				r0.bound_ns, dr, ex);
+		}
 		a->outside++;
 		if (ex > a->worst_excess)
 			a->worst_excess = ex;
@@ -420,12 +431,14 @@ int main(int argc, char **argv)
 		memset(&au[k], 0, sizeof(au[k]));
 		au[k].err = calloc(n, sizeof(int64_t));
 		au[k].bound = calloc(n, sizeof(int64_t));
-		if (!au[k].err || !au[k].bound)
+		au[k].slack = calloc(n, sizeof(int64_t));
+		if (!au[k].err || !au[k].bound || !au[k].slack)
 			return 1;
 	}
 	react.err = calloc(n * NCLOCKS, sizeof(int64_t));
 	react.bound = calloc(n * NCLOCKS, sizeof(int64_t));
-	if (!react.err || !react.bound)
+	react.slack = calloc(n * NCLOCKS, sizeof(int64_t));
+	if (!react.err || !react.bound || !react.slack)
 		return 1;
 	tl_n = (size_t)seconds + 2;
 	tl = calloc(tl_n, sizeof(*tl));
@@ -541,13 +554,15 @@ int main(int argc, char **argv)
 
 		qsort(x->err, x->judged, sizeof(int64_t), cmp_i64);
 		qsort(x->bound, x->judged, sizeof(int64_t), cmp_i64);
+		qsort(x->slack, x->judged, sizeof(int64_t), cmp_i64);
 		printf("bench: vm_mirror_%s outside %zu of %zu judged (%zu unjudged) %s: "
 		       "p99 |error| %" PRId64 " ns, p50 bound %" PRId64 " ns, max |error| %" PRId64
-		       " ns, worst excess %" PRId64 " ns\n",
+		       " ns, worst excess %" PRId64 " ns, p50 bound - |error| %" PRId64 " ns\n",
 		       clock_names[k], x->outside, x->judged, x->unjudged, label,
 		       x->judged ? x->err[x->judged * 99 / 100] : -1,
 		       x->judged ? x->bound[x->judged / 2] : -1,
-		       x->judged ? x->err[x->judged - 1] : -1, x->worst_excess);
+		       x->judged ? x->err[x->judged - 1] : -1, x->worst_excess,
+		       x->judged ? x->slack[x->judged / 2] : -1);
 		total += x->samples;
 		outside += x->outside;
 		judged += x->judged;

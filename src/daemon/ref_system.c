@@ -55,9 +55,11 @@ static const int64_t watch_steps_ns[] = {
 #define WATCH_STEPS (sizeof(watch_steps_ns) / sizeof(watch_steps_ns[0]))
 /* A change of the host's rate unseen between two looks, that the bound
  * covers: its frequency moved within the kernel's 500 ppm, an adjtime()
- * slew started. The bound carries this rate times the interval between
- * looks, and the looks are never so far apart that this is more than the
- * host's own maxerror (nor closer than 10 ms). */
+ * slew started. The bound grows at this rate on top of the measured one
+ * until the next look re-anchors it, so a look that runs late is covered
+ * for as long as it is late; the looks are never so far apart that this
+ * is more than the host's own maxerror at the interval (nor closer than
+ * 10 ms). */
 #define HOST_UNSEEN_PPB 500000
 /* The bound's rate is the largest of this many recent intervals' rates. */
 #define RATE_HISTORY 8
@@ -335,7 +337,7 @@ static void across_sync(struct ref_system *s, int64_t now, const struct disc_sam
 {
 	struct daemon *d = s->d;
 	struct timespec res = { 0, 1 };
-	int64_t err, ns, j, unseen;
+	int64_t err, ns, j;
 
 	clock_getres(CLOCK_REALTIME, &res);
 	err = llabs(m->off_real) > llabs(m->off_mono) ? m->off_real : m->off_mono;
@@ -349,10 +351,12 @@ static void across_sync(struct ref_system *s, int64_t now, const struct disc_sam
 		if (fr > (rate_ppb < 0 ? (double)BOUND_DRIFT_MAX_PPB : rate_ppb))
 			rate_ppb = fr;
 	}
-	/* What a change of the host's rate can do before the next look. */
-	unseen = (int64_t)((uint64_t)HOST_UNSEEN_PPB * (uint64_t)watch_steps_ns[s->watch] /
-			   (uint64_t)NSEC_PER_SEC);
-	ns = ns > BOUND_NONE - unseen ? BOUND_NONE : ns + unseen;
+	/* none measured: the model's default */
+	if (rate_ppb < 0)
+		rate_ppb = BOUND_DRIFT_MAX_PPB;
+	/* What a change of the host's rate can do until the next look,
+	 * however late it runs. */
+	rate_ppb += HOST_UNSEEN_PPB;
 	bound_sync(&d->bound, now, ns, bound_drift(d->conf.max_drift_ppb, rate_ppb, 1.0),
 		   3 * DISC_INTERVAL_NS);
 }
@@ -513,6 +517,7 @@ static void fast_round(struct ref_system *s, int64_t now)
 	    bound_status_at(&d->bound, now) != TK_PAGE_BS_SYNCHRONIZED)
 		return; /* no interval yet, or no claim to refine */
 	across_sync(s, now, &m, maxerror_us, s->round_rate_ppb);
+	clock_republish(d);
 }
 
 static void adjtimex_or_log(struct daemon *d, struct ntp_timex *tx, const char *what)
