@@ -4,7 +4,9 @@
 # (the host clock, which the local servers serve) against the page's
 # [earliest, latest] at 100 Hz from the daemon's start, and no sample may
 # be outside: chronyd, ntpsec, xleave, a falseticker (+2 s), a server that
-# stops answering (the bound must turn free-running and keep holding), a
+# stops answering after a new TSC calibration (`timectl recalibrate`: the
+# bound must turn free-running and keep holding on the rate the line
+# measured, which the calibration must not change), a
 # server stepped by +1 s mid-run (chronyd restarted on the same port under
 # libfaketime), 30 % packet loss (an nftables `numgen random` drop rule on
 # the server's port, removed on exit), and reference = system on an
@@ -18,7 +20,7 @@ ntp_need_root
 ntp_need_chrony
 ntp_need_faketime
 AUDIT="$top_builddir/tests/integration/tk_boundaudit"
-tap_plan 17
+tap_plan 18
 
 nft_table=
 audit_cleanup() {
@@ -113,11 +115,21 @@ $(ntp_server_line "$p3")")"
 verdict falseticker "two good servers and one 2 s ahead"
 end
 
-# 5. a server that stops answering once the daemon is locked to it
+# 5. a server that stops answering once the daemon is locked to it, just
+# after the TSC's calibration restarted: its quick and refined values
+# rebase the timekeeper twice, each changing the clock's rate by a few ppm,
+# which the NTP reference takes off its frequency
 port=$(ntp_free_port)
 ntp_start_chronyd srv "$port"
 start silent 35 "$(ntp_sim_sections "$(ntp_server_line "$port")")"
 if wait_locked; then ok "silent: locked"; else not_ok "silent: not locked within 60 s"; fi
+refined() { [ "$(grep -c 'refined calibration' "$tmpdir/silent.log")" -ge 2 ]; }
+"$TIMECTL" recalibrate >/dev/null
+if wait_until 60 refined; then
+	ok "silent: recalibrated: $(grep -c 'keeps it' "$tmpdir/silent.log") rate changes kept"
+else
+	not_ok "silent: no refined calibration within 60 s of timectl recalibrate"
+fi
 ntp_stop "$srv_pid"
 verdict silent "the server stopped (SIGSTOP) once locked"
 check "silent: the bound turned free-running ($(jq .free_running "$tmpdir/silent.audit") samples)" \
