@@ -682,13 +682,22 @@ int tkr_gettime_flat(struct timekeeper *tk, clockid_t clock, struct timespec *ts
 
 typedef int gettime_fn(struct timekeeper *, clockid_t, struct timespec *);
 
+/* The resolver runs while the loader relocates the library, before any
+ * sanitizer's runtime is set up, so nothing in it may be instrumented: not
+ * even the function entry ThreadSanitizer records, which no_sanitize keeps
+ * and clang's disable_sanitizer_instrumentation (clang 14 on) drops. */
+#if defined(__has_attribute) && __has_attribute(disable_sanitizer_instrumentation)
+#define RESOLVER_ATTR __attribute__((used, disable_sanitizer_instrumentation))
+#else
+#define RESOLVER_ATTR __attribute__((used, no_sanitize("address", "undefined", "thread")))
+#endif
+
 /* Runs while the loader relocates the library, before any constructor (the
  * sanitizers' too): no calls, no instrumented memory. RDTSCP as for
  * tk->rdtscp (CPUID 0x80000001 EDX bit 27); QEMU's TCG says itself in the
  * hypervisor leaf 0x40000000 ("TCGTCGTCGTCG"; KVM and other hypervisors run
  * the guest's code on the real CPU and say their own names). */
-__attribute__((used, no_sanitize("address", "undefined", "thread"))) static gettime_fn *
-gettime_resolve(void)
+RESOLVER_ATTR static gettime_fn *gettime_resolve(void)
 {
 	unsigned int a, b, c, d;
 	bool rdtscp = false, tcg = false;
