@@ -362,11 +362,6 @@ int tkc_change_clocksource(struct tkc *tk, struct clocksource *cs, const struct 
 	forward_now(tk);
 	setup_internals(tk, cs, ar, true);
 	clear_ntp_clock_was_set(tk);
-	/* The frequency steers the new mult now, as after tkc_adjtimex(): left
-	 * to the next update, up to a second away, the clock would run that
-	 * long on the bare arithmetic, off by the whole frequency (the
-	 * kernel's next tick is milliseconds away). */
-	advance(tk, ADV_FREQ);
 	tk->cs_change_seq++;
 	return 0;
 }
