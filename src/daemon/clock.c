@@ -8,8 +8,8 @@
  * across a new calibration, and fits its line again on another counter),
  * the system reference (CLOCK_EV_STEP and CLOCK_EV_SOURCE: measure the
  * frequency again) and the page (registered here by clock_init(), all
- * three: republished). Nothing here calls a
- * function of another file of src/daemon/.
+ * three: republished). Nothing here calls a function of another file of
+ * src/daemon/.
  */
 #include "config.h"
 
