@@ -166,6 +166,8 @@ int tkc_init(struct tkc *tk, struct clocksource *cs, const struct cs_arith *ar, 
 	if (ntp_init(&tk->ntp, hz))
 		return -EINVAL;
 	setup_internals(tk, cs, ar, false);
+	if (start->have_cycles)
+		tk->mono.cycle_last = tk->raw.cycle_last = start->cycles & cs->mask;
 	tk->xtime_sec = start->real.tv_sec;
 	tk->mono.xtime_nsec = (uint64_t)start->real.tv_nsec << tk->mono.shift;
 	tk->raw_sec = start->raw.tv_sec;

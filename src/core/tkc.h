@@ -47,6 +47,11 @@ struct tkc_start {
 	struct timespec boot; /* >= mono */
 	struct timespec raw;
 	int32_t tai_offset; /* s */
+	/* The counter's value at the instant the clocks above were read, when
+	 * known (have_cycles); else tkc_init() reads it, later by however long
+	 * the caller took since. */
+	uint64_t cycles;
+	bool have_cycles;
 };
 
 struct tkc {

@@ -324,34 +324,42 @@ static void quick_calibration(struct daemon *d)
 	}
 }
 
-/* The kernel's clocks at one instant, for a timekeeper that mirrors them:
- * REALTIME, BOOTTIME and MONOTONIC_RAW read between two MONOTONIC reads,
- * the narrowest of a few brackets, each put at the bracket's end by its
- * offset from the midpoint. Read one after the other, a preempted read
- * (tens of us under emulation) would stay in REALTIME - MONOTONIC and
- * BOOTTIME - MONOTONIC for good. */
-static void kernel_clocks(struct tkc_start *st)
+/* The kernel's clocks at one instant, for a timekeeper that mirrors them,
+ * and the counter's value at that instant: REALTIME, MONOTONIC, BOOTTIME
+ * and MONOTONIC_RAW read between two reads of the counter, the narrowest
+ * of a few brackets, all put at its midpoint. Read one after the other, or
+ * the counter read later, a preempted read (tens of us under emulation or
+ * load) would stay in the page's offset from the kernel's clocks: in
+ * REALTIME - MONOTONIC for good, in MONOTONIC until the PLL has slewed it
+ * away. */
+static void kernel_clocks(struct clocksource *cs, struct tkc_start *st)
 {
-	int64_t best = INT64_MAX;
+	uint64_t best = UINT64_MAX;
 
 	for (int i = 0; i < 5; i++) {
 		struct timespec m0, r, b, raw, m1;
+		uint64_t c0, c1, wc;
 		int64_t w, mid;
 
+		c0 = cs_read(cs);
 		clock_gettime(CLOCK_MONOTONIC, &m0);
 		clock_gettime(CLOCK_REALTIME, &r);
 		clock_gettime(CLOCK_BOOTTIME, &b);
 		clock_gettime(CLOCK_MONOTONIC_RAW, &raw);
 		clock_gettime(CLOCK_MONOTONIC, &m1);
+		c1 = cs_read(cs);
 		w = ts_to_ns(&m1) - ts_to_ns(&m0);
-		if (w < 0 || w >= best)
+		wc = (c1 - c0) & cs->mask;
+		if (w < 0 || wc >= best)
 			continue;
-		best = w;
+		best = wc;
 		mid = ts_to_ns(&m0) + w / 2;
-		st->mono = m1;
-		ns_to_ts(ts_to_ns(&r) - mid + ts_to_ns(&m1), &st->real);
-		ns_to_ts(ts_to_ns(&b) - mid + ts_to_ns(&m1), &st->boot);
-		ns_to_ts(ts_to_ns(&raw) - mid + ts_to_ns(&m1), &st->raw);
+		ns_to_ts(mid, &st->mono);
+		st->real = r;
+		st->boot = b;
+		st->raw = raw;
+		st->cycles = (c0 + wc / 2) & cs->mask;
+		st->have_cycles = true;
 	}
 	if (ts_to_ns(&st->boot) < ts_to_ns(&st->mono))
 		st->boot = st->mono;
@@ -367,7 +375,7 @@ static int start_timekeeper(struct daemon *d)
 		log_err("no selectable clock source (no frequency known for any usable counter)");
 		return -ENODEV;
 	}
-	kernel_clocks(&st);
+	kernel_clocks(cur->cs, &st);
 	/* A seccomp filter without @clock (systemd's ProtectClock=, or
 	 * @system-service alone) refuses even a read-only adjtimex(): then
 	 * the TAI offset is what CLOCK_TAI and CLOCK_REALTIME differ by. */

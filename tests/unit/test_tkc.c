@@ -9,7 +9,8 @@
  * continuous; steps and leap seconds move REALTIME only; the acpi_pm wrap
  * does not alias at a cadence under max_idle_ns (and does beyond it);
  * readers behind cycle_last see frozen time; the view hands the page
- * writer what the readers use.
+ * writer what the readers use; clocks read at a known counter value start
+ * the timekeeper at that value.
  */
 #include "config.h"
 
@@ -153,6 +154,34 @@ START_TEST(test_start_values)
 END_TEST
 
 /* 14.318 MHz HPET, 10 simulated seconds across its 32-bit wrap: 10 s. */
+/* Clocks read at a known counter value belong to it: a timekeeper started
+ * 30 ms later (a preempted start) reads them there, and 30 ms on now. */
+START_TEST(test_start_cycles)
+{
+	struct tkc_start st = {
+		.real = { 1700000000, 0 },
+		.mono = { 1000, 0 },
+		.boot = { 1000, 0 },
+		.raw = { 999, 0 },
+	};
+	int64_t at = 1700000000 * SEC;
+
+	devices(0, 0);
+	st.cycles = cs_read(&hpet);
+	st.have_cycles = true;
+	fake_now += 30 * (uint64_t)MS;
+	ck_assert_int_eq(tkc_init(&tk, &hpet, &eh->ar, TKC_HZ, &st), 0);
+	ck_assert_int_eq(at_ns(CLOCK_REALTIME, st.cycles), at);
+	ck_assert_int_eq(at_ns(CLOCK_MONOTONIC, st.cycles), 1000 * SEC);
+	ck_assert_int_le(llabs(now_ns(CLOCK_REALTIME) - at - 30 * MS), HPET_TICK_NS);
+	ck_assert_int_le(llabs(now_ns(CLOCK_MONOTONIC_RAW) - 999 * SEC - 30 * MS), HPET_TICK_NS);
+	/* without the counter's value, the start is now */
+	st.have_cycles = false;
+	ck_assert_int_eq(tkc_init(&tk, &hpet, &eh->ar, TKC_HZ, &st), 0);
+	ck_assert_int_eq(now_ns(CLOCK_REALTIME), at);
+}
+END_TEST
+
 START_TEST(test_hpet_ten_seconds)
 {
 	int64_t r0, m0, w0, b0;
@@ -750,6 +779,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, NULL, release_devices);
 	tcase_add_test(tc, test_start_values);
+	tcase_add_test(tc, test_start_cycles);
 	tcase_add_test(tc, test_hpet_ten_seconds);
 	tcase_add_test(tc, test_mult_change_same_counter);
 	tcase_add_test(tc, test_steering_monotonic);
