@@ -75,6 +75,10 @@ _Static_assert(NTPC_F_IBURST == TK_CTL_NTPF_IBURST && NTPC_F_KOD_RATE == TK_CTL_
 #define RESOLVE_BACKOFF_MIN_NS NSEC_PER_SEC
 #define RESOLVE_BACKOFF_MAX_NS (600 * NSEC_PER_SEC)
 #define FREQ_LIMIT_PPB 500000.0
+/* The first update waits at most this long for a majority of the servers
+ * (first_quorum()): an initial burst's length, NTPC_BURST requests 2 s
+ * apart. */
+#define QUORUM_WAIT_NS (NTPC_BURST * NTPC_BURST_NS)
 
 struct ntp_srv {
 	struct daemon *d;
@@ -106,6 +110,10 @@ struct daemon_ntp {
 	int64_t last_t;	     /* sample time of the last update */
 	int64_t last_update; /* MONOTONIC of the last clock update, INT64_MIN never */
 	uint64_t updates, steps;
+	/* Before the first update: until then a majority of the servers
+	 * that can answer must agree (first_quorum()). */
+	int64_t quorum_until;
+	bool quorum_said; /* the wait was logged */
 	bool synced;
 	bool watch_rsv;	       /* rsv_fd() is on the loop */
 	enum ntpc_panic panic; /* the last update's refusal, NTPC_PANIC_NONE none */
@@ -308,6 +316,77 @@ static bool panic_refused(struct daemon *d, int64_t now)
 	return true;
 }
 
+/* The first update, which may step the clock by any amount and anchors
+ * the first bound, waits until the servers that agree with the system peer
+ * (selection's truechimers) are a majority of those that may still answer,
+ * not only of those that have: one server that happens to answer first
+ * would otherwise set the clock alone, a falseticker among three as well,
+ * and the step limit would leave its error to a slew of hours. A server
+ * that cannot answer (its name did not resolve, unreachable, unusable, a
+ * KoD DENY) does not count, and the wait ends when an initial burst would
+ * have (QUORUM_WAIT_NS after the start): after that whoever answers is
+ * used. */
+static bool first_quorum(struct daemon *d, int64_t now)
+{
+	struct daemon_ntp *n = d->ntp;
+	unsigned int able = 0, agree = 0;
+
+	if (n->updates > 0 || now >= n->quorum_until)
+		return true;
+	for (unsigned int i = 0; i < n->n; i++) {
+		const struct ntpc_peer *p = &n->peer[i];
+
+		if (p->state == NTPC_UNREACHABLE || p->state == NTPC_UNUSABLE ||
+		    (p->flags & (NTPC_F_RESOLVE_FAILED | NTPC_F_KOD_DENY)))
+			continue;
+		able++;
+		if (p->state <= NTPC_OUTLIER)
+			agree++;
+	}
+	if (2 * agree > able)
+		return true;
+	if (!n->quorum_said)
+		log_notice("ntp: %u of %u servers agree so far: the first update waits up to "
+			   "%.1f s for a majority",
+			   agree, able, (double)(n->quorum_until - now) / 1e9);
+	n->quorum_said = true;
+	return false;
+}
+
+/* No server selectable. Unreachable servers leave the last bound to grow
+ * (FREE_RUNNING); servers that answer but disagree, with no majority,
+ * contradict it: the bound anchored on one of them may be the wrong one's,
+ * so none is claimed (DISRUPTED) until selection finds a majority again. */
+static void none_selectable(struct daemon *d)
+{
+	struct daemon_ntp *n = d->ntp;
+	bool disagree = false;
+
+	for (unsigned int i = 0; i < n->n; i++)
+		disagree = disagree || n->peer[i].state == NTPC_FALSETICKER;
+	/* Holdover, as the kernel and ntpd do it: the status stays
+	 * synchronized while maxerror grows by 500 us each second
+	 * (second_overflow), which sets STA_UNSYNC past 16 s. */
+	if (n->synced) {
+		if (disagree)
+			log_warn("ntp: no server selectable: the servers disagree and no majority "
+				 "agrees on the time; holdover on the frequency estimate");
+		else
+			log_warn("ntp: no server selectable: holdover on the frequency estimate, "
+				 "maxerror growing");
+		n->synced = false;
+	}
+	if (!disagree) {
+		bound_lost(&d->bound);
+		return;
+	}
+	if (d->bound.have) {
+		daemon_bound_disrupted(d,
+				       "the servers disagree and no majority agrees on the time");
+		clock_republish(d);
+	}
+}
+
 /* A new sample from some server: select, and update the clock when the
  * system peer has something new. */
 static void clock_update(struct daemon *d, int64_t now)
@@ -321,17 +400,11 @@ static void clock_update(struct daemon *d, int64_t now)
 
 	ntpc_select(n->peer, n->n, prev, now, sys);
 	if (sys->selected < 0) {
-		/* Holdover, as the kernel and ntpd do it: the status stays
-		 * synchronized while maxerror grows by 500 us each second
-		 * (second_overflow), which sets STA_UNSYNC past 16 s. */
-		if (n->synced) {
-			log_warn("ntp: no server selectable: holdover on the frequency estimate, "
-				 "maxerror growing");
-			n->synced = false;
-		}
-		bound_lost(&d->bound);
+		none_selectable(d);
 		return;
 	}
+	if (!first_quorum(d, now))
+		return;
 	if (sys->selected != prev)
 		log_notice("ntp: system peer %s (%s), stratum %u", n->conf[sys->selected].host,
 			   n->srv[sys->selected].address, n->peer[sys->selected].stratum);
@@ -843,6 +916,7 @@ static int ntp_start(struct daemon *d)
 			 strerror(-r), RESOLVE_TIMEOUT_NS / NSEC_PER_SEC);
 	else
 		n->watch_rsv = true;
+	n->quorum_until = now + QUORUM_WAIT_NS;
 	for (unsigned int i = 0; i < n->n; i++) {
 		struct ntp_srv *s = &n->srv[i];
 		const struct conf_ntp_server *c = &n->conf[i];
