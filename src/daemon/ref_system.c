@@ -8,8 +8,9 @@
  * REALTIME - MONOTONIC: it is mirrored at once as a step of our REALTIME
  * alone, as the kernel stepped its own. The common phase (MONOTONIC's
  * offset) is never stepped, since MONOTONIC cannot be: the frequency is
- * measured over 4 s and set with ADJ_FREQUENCY, then each MONOTONIC offset
- * goes to the PLL (ADJ_OFFSET). A rebased timekeeper (another source, a
+ * measured over 4 s and set with ADJ_FREQUENCY, the phase built up until
+ * then slewed out at adjtime()'s 500 ppm, then each MONOTONIC offset goes
+ * to the PLL (ADJ_OFFSET). A rebased timekeeper (another source, a
  * refined TSC calibration) restarts the frequency measurement: the clock's
  * listeners say when. The kernel tells when its clock is set (a timerfd
  * with TFD_TIMER_CANCEL_ON_SET); nothing tells when its rate changes, so a
@@ -76,7 +77,7 @@ static const int64_t watch_steps_ns[] = {
 /* The kernel slews an adjtime() offset at 500 us per s (MAX_TICKADJ). */
 #define HOST_ADJTIME_PPB 500000u
 
-enum disc_phase { DISC_OFF, DISC_START, DISC_FREQ, DISC_PLL };
+enum disc_phase { DISC_OFF, DISC_START, DISC_FREQ, DISC_SLEW, DISC_PLL };
 
 /* What the host's adjtimex says about how its clock runs: a change of any
  * of these changes the kernel clock's rate (or is the start or end of a
@@ -610,7 +611,7 @@ static void disc_round(struct ref_system *s, int64_t now)
 		s->phase = DISC_FREQ;
 		break;
 	case DISC_FREQ: {
-		struct ntp_timex tx = { 0 };
+		struct ntp_timex tx = { 0 }, slew = { .modes = NTP_ADJ_OFFSET_SINGLESHOT };
 		double slope_ppm;
 
 		if (now - s->disc_t0 < DISC_FREQ_WINDOW_NS)
@@ -625,11 +626,32 @@ static void disc_round(struct ref_system *s, int64_t now)
 		tx.status = NTP_STA_PLL;
 		tx.constant = (int64_t)d->conf.time_constant;
 		adjtimex_or_log(d, &tx, "frequency");
+		/* The phase built up before the frequency was known (our
+		 * clock ran on the bare arithmetic: 300 us with a 50 ppm
+		 * crystal under the start's 6 s) is no frequency error: the
+		 * PLL would pull the frequency by several ppm to take it
+		 * out, and keep it off for minutes. It is slewed out at
+		 * adjtime()'s 500 ppm instead, toward the kernel's clock,
+		 * and the PLL starts when that is done. */
+		slew.offset = m.off_mono / NSEC_PER_USEC;
+		if (slew.offset != 0)
+			adjtimex_or_log(d, &slew, "phase slew");
 		log_notice("discipline: frequency %+.3f ppm from the host clock (offset %+" PRId64
-			   " ns)",
+			   " ns, slewed out at 500 ppm)",
 			   tx.freq / 65536.0, m.off_mono);
-		s->phase = DISC_PLL;
+		s->phase = slew.offset != 0 ? DISC_SLEW : DISC_PLL;
 		daemon_save_frequency(d);
+		break;
+	}
+	case DISC_SLEW: {
+		struct ntp_timex left = { .modes = NTP_ADJ_OFFSET_SS_READ };
+
+		/* No claim while it slews: the rates measured would be the
+		 * slew's. The error only shrinks meanwhile: the slew moves
+		 * our clock toward the kernel's. */
+		tkc_adjtimex(&d->tk, &left);
+		if (left.offset == 0)
+			s->phase = DISC_PLL;
 		break;
 	}
 	case DISC_PLL: {
@@ -737,8 +759,9 @@ static void on_clock(void *ctx, const struct clock_event *ev)
 	}
 	if (ev->kind == CLOCK_EV_SOURCE)
 		fast_reset(s);
-	/* A rebase: ntp_clear() dropped the phase, measure again. */
-	if (ev->kind == CLOCK_EV_SOURCE && s->phase == DISC_PLL)
+	/* A rebase: ntp_clear() dropped the phase (and a slew's rest), and a
+	 * frequency measured across it would mix two rates: measure again. */
+	if (ev->kind == CLOCK_EV_SOURCE && s->phase != DISC_OFF)
 		s->phase = DISC_START;
 }
 

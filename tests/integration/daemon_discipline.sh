@@ -31,7 +31,7 @@ freq_line() { grep -o 'discipline: frequency [-+0-9.]* ppm' "$tmpdir/daemon-syst
 
 run_daemon system
 # The frequency is measured over 4 s once the TSC's calibration is refined;
-# the phase is stepped out with it and the PLL holds it from there.
+# the phase built up until then is slewed out at 500 ppm, then the PLL holds it.
 wait_until 120 freq_line >/dev/null
 "$OFF" "$tmpdir/run/page" 10 >"$tmpdir/sys.json"
 diag "reference=system, 10 s from the frequency on: $(cat "$tmpdir/sys.json")"
