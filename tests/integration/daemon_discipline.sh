@@ -71,6 +71,8 @@ check \
 	"$tmpdir/none.json") ppm (kernel - page), expected -50" \
 	jqt "$tmpdir/none.json" '(.slope_ppm + 50 | fabs) < 5'
 check "none: not synchronized" jqt "$tmpdir/none.json" '.synchronized == 0'
+diag "daemon log (reference = system):" "$(cat "$tmpdir/daemon-system.log")" \
+	"daemon log (reference = none):" "$(cat "$tmpdir/daemon-none.log")"
 
 # A daemon that dies without cleaning up: readers fall back once valid-until
 # passes (a fraction of a second; polled for, up to 10 s).
